@@ -1,0 +1,41 @@
+rule select_fig1_sigma:
+    input:
+        metrics="results/sweep/{dataset}/learned_{init}/metrics.tsv",
+        snapshots="results/sigma/{dataset}/init_{init}/snapshots.pt",
+    output:
+        sigmas="results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
+        choice="results/certify/{dataset}/fig1_init_{init}/choice.json",
+    params:
+        accuracy_tolerance=lambda wildcards: dataset_config(wildcards)["fig1"][
+            "accuracy_tolerance"
+        ],
+    log:
+        "logs/select_fig1_sigma/{dataset}/init_{init}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    script:
+        "../workflow_scripts/select_fig1_sigma.py"
+
+
+rule certify:
+    input:
+        dataset="results/data/{dataset}/dataset.pt",
+        model="results/models/{dataset}/model.pt",
+        sigmas="results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
+    output:
+        certificates="results/certify/{dataset}/fig1_init_{init}/{kind}.tsv",
+    params:
+        fig1=lambda wildcards: dataset_config(wildcards)["fig1"],
+        alpha=config["alpha"],
+        batch_size=config["certify_batch_size"],
+    resources:
+        gpu=1,
+    threads: 2
+    log:
+        "logs/certify/{dataset}/fig1_init_{init}/{kind}.log",
+    benchmark:
+        "benchmarks/results/certify/{dataset}/fig1_init_{init}/{kind}.tsv"
+    conda:
+        "../envs/pytorch.yaml"
+    script:
+        "../workflow_scripts/certify.py"

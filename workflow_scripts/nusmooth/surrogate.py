@@ -1,0 +1,146 @@
+"""Learning sigma: the differentiable certified-area surrogate and its optimiser (paper section 4).
+
+NOTHING IN THIS MODULE IS A CERTIFICATE. The surrogate replaces the Clopper-Pearson bound by a mean
+softmax probability so that gradients reach sigma; certify with :mod:`nusmooth.smoothing`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+#: pA_hat is clamped to [PA_CLAMP, 1 - PA_CLAMP] before Phi^-1, as the authors did.
+PA_CLAMP = 1e-7
+
+
+def smoothed_softmax_surrogate(
+    model: torch.nn.Module,
+    x: torch.Tensor,
+    labels: torch.Tensor,
+    sigma: torch.Tensor,
+    num_copies: int,
+    generator: torch.Generator | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Differentiable estimate of pA for a batch. NOT A CERTIFICATE: no confidence bound is taken.
+
+    Draws ``num_copies`` noisy copies ``x + sigma * z`` of each example (reparameterised, so the
+    result is differentiable in ``sigma``) and returns
+
+    - ``pa_hat`` ``(B,)``: mean softmax probability of the true class over the copies;
+    - ``hard_prediction`` ``(B,)``: the majority vote of the copies' argmax (ties: lowest class).
+
+    Args:
+        x: ``(B, *S)`` clean inputs; labels: ``(B,)``; sigma: broadcastable to ``S``.
+    """
+    batch = x.shape[0]
+    noise = torch.randn((batch, num_copies, *x.shape[1:]), generator=generator, device=x.device, dtype=x.dtype)
+    noisy = (x.unsqueeze(1) + noise * sigma).flatten(0, 1)
+    logits = model(noisy).view(batch, num_copies, -1)
+    probabilities = logits.softmax(dim=-1)
+    pa_hat = probabilities.gather(2, labels.view(batch, 1, 1).expand(batch, num_copies, 1)).squeeze(2).mean(dim=1)
+    num_classes = logits.shape[-1]
+    votes = torch.nn.functional.one_hot(logits.detach().argmax(dim=-1), num_classes).sum(dim=1)
+    return pa_hat, votes.argmax(dim=1)
+
+
+def surrogate_certified_area(log_sigma: torch.Tensor, pa_hat: torch.Tensor) -> torch.Tensor:
+    """``sum log sigma + D log Phi^-1(clamp(pa_hat))`` per example ``(B,)``. NOT A CERTIFICATE."""
+    clamped = pa_hat.clamp(PA_CLAMP, 1 - PA_CLAMP)
+    return log_sigma.sum() + log_sigma.numel() * torch.log(torch.special.ndtri(clamped))
+
+
+def surrogate_loss(log_sigma, pa_hat, hard_prediction, labels) -> tuple[torch.Tensor | None, int]:
+    """Minus the mean surrogate area over the examples that count, and how many counted.
+
+    An example counts when the majority vote is its label and ``pa_hat > 0.5`` (strictly, so that
+    ``Phi^-1`` is positive and its log finite). Returns ``(None, 0)`` when none counts: skip the batch.
+    """
+    counted = (hard_prediction == labels) & (pa_hat > 0.5)
+    num_counted = int(counted.sum())
+    if num_counted == 0:
+        return None, 0
+    return -surrogate_certified_area(log_sigma, pa_hat[counted]).mean(), num_counted
+
+
+@dataclass
+class SubEpochStats:
+    """What one pass over the training data did."""
+
+    sub_epoch: int
+    learning_rate: float
+    mean_loss: float
+    counted_fraction: float
+    skipped_batches: int
+
+
+class SigmaOptimizer:
+    """Adam on ``log sigma`` (so sigma > 0 by construction), learning rate x gamma per sub-epoch.
+
+    The base model is frozen (eval mode, no parameter gradients). A fresh instance per initial
+    constant, as in the paper: optimiser and schedule state never carry across constants.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        input_shape: tuple[int, ...],
+        init_sigma: float,
+        lr: float,
+        gamma: float,
+        num_copies: int,
+        device: torch.device | str = "cpu",
+        generator: torch.Generator | None = None,
+    ):
+        if init_sigma <= 0:
+            raise ValueError(f"init_sigma must be > 0, got {init_sigma}")
+        self.model = model.eval().to(device)
+        for parameter in self.model.parameters():
+            parameter.requires_grad_(False)
+        self.device = torch.device(device)
+        self.log_sigma = torch.full(input_shape, math.log(init_sigma), device=self.device, requires_grad=True)
+        self.optimizer = torch.optim.Adam([self.log_sigma], lr=lr)
+        self.schedule = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=gamma)
+        self.num_copies = num_copies
+        self.generator = generator
+        self.sub_epochs_done = 0
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        """Current sigma (a detached CPU copy)."""
+        return self.log_sigma.detach().exp().cpu()
+
+    def step(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float | None, int]:
+        """One Adam step on a mini-batch; returns (loss or None when skipped, examples counted)."""
+        x, labels = x.to(self.device), labels.to(self.device)
+        pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), self.num_copies, self.generator)
+        loss, counted = surrogate_loss(self.log_sigma, pa_hat, hard, labels)
+        if loss is None:
+            return None, 0
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss), counted
+
+    def run_sub_epoch(self, batches) -> SubEpochStats:
+        """One pass over ``batches`` (an iterable of (x, labels)), then the learning-rate decay."""
+        losses, counted, seen, skipped = [], 0, 0, 0
+        learning_rate = self.optimizer.param_groups[0]["lr"]
+        for x, labels in batches:
+            loss, num_counted = self.step(x, labels)
+            seen += len(labels)
+            counted += num_counted
+            if loss is None:
+                skipped += 1
+            else:
+                losses.append(loss)
+        self.schedule.step()
+        self.sub_epochs_done += 1
+        return SubEpochStats(
+            sub_epoch=self.sub_epochs_done,
+            learning_rate=learning_rate,
+            mean_loss=sum(losses) / len(losses) if losses else float("nan"),
+            counted_fraction=counted / max(seen, 1),
+            skipped_batches=skipped,
+        )
