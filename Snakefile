@@ -11,6 +11,12 @@ configfile: "config.yaml"
 validate(config, "schemas/config.schema.yaml")
 
 
+wildcard_constraints:
+    dataset="[a-z0-9_]+",
+    init=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
+    kind="learned|isotropic",
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"

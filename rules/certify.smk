@@ -5,14 +5,14 @@ rule select_fig1_sigma:
     output:
         sigmas="results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
         choice="results/certify/{dataset}/fig1_init_{init}/choice.json",
-    params:
-        accuracy_tolerance=lambda wildcards: dataset_config(wildcards)["fig1"][
-            "accuracy_tolerance"
-        ],
     log:
         "logs/select_fig1_sigma/{dataset}/init_{init}.log",
     conda:
         "../envs/pytorch.yaml"
+    params:
+        accuracy_tolerance=lambda wildcards: dataset_config(wildcards)["fig1"][
+            "accuracy_tolerance"
+        ],
     script:
         "../workflow_scripts/select_fig1_sigma.py"
 
@@ -24,18 +24,18 @@ rule certify:
         sigmas="results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
     output:
         certificates="results/certify/{dataset}/fig1_init_{init}/{kind}.tsv",
-    params:
-        fig1=lambda wildcards: dataset_config(wildcards)["fig1"],
-        alpha=config["alpha"],
-        batch_size=config["certify_batch_size"],
-    resources:
-        gpu=1,
-    threads: 2
     log:
         "logs/certify/{dataset}/fig1_init_{init}/{kind}.log",
     benchmark:
         "benchmarks/results/certify/{dataset}/fig1_init_{init}/{kind}.tsv"
     conda:
         "../envs/pytorch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        fig1=lambda wildcards: dataset_config(wildcards)["fig1"],
+        alpha=config["alpha"],
+        batch_size=config["certify_batch_size"],
     script:
         "../workflow_scripts/certify.py"

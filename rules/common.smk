@@ -1,11 +1,5 @@
-# Helpers shared by the rule files: config access, consistency checks and path builders.
+# Helpers shared by every stage file (config access, consistency checks, path builders).
 import math
-
-
-wildcard_constraints:
-    dataset="[a-z0-9_]+",
-    init=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
-    kind="learned|isotropic",
 
 
 def fail_config(key, problem, fix):
@@ -16,7 +10,9 @@ def check_config():
     """Cross-key rules that a JSON schema cannot state; fills the blocks of datasets left implicit."""
     for name in config["run_datasets"]:
         config["datasets"].setdefault(name, {})
-    validate(config, "../schemas/config.schema.yaml")  # fills defaults of the blocks just added
+    validate(
+        config, "../schemas/config.schema.yaml"
+    )  # fills defaults of the blocks just added
     for name, block in config["datasets"].items():
         total = sum(block["split"][part] for part in ("train", "val", "test"))
         if not math.isclose(total, 1.0, abs_tol=1e-9):

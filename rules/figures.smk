@@ -13,11 +13,11 @@ rule plot_fig1:
     output:
         pdf="figures/fig1.pdf",
         png="figures/fig1.png",
-    params:
-        datasets=config["run_datasets"],
     log:
         "logs/plot_fig1.log",
     conda:
         "../envs/pytorch.yaml"
+    params:
+        datasets=config["run_datasets"],
     script:
         "../workflow_scripts/plot_fig1.py"

@@ -5,17 +5,17 @@ rule optimize_sigma:
     output:
         snapshots="results/sigma/{dataset}/init_{init}/snapshots.pt",
         history="results/sigma/{dataset}/init_{init}/history.tsv",
-    params:
-        sigma=lambda wildcards: dataset_config(wildcards)["sigma"],
-    resources:
-        gpu=1,
-    threads: 2
     log:
         "logs/optimize_sigma/{dataset}/init_{init}.log",
     benchmark:
         "benchmarks/results/optimize_sigma/{dataset}/init_{init}.tsv"
     conda:
         "../envs/pytorch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        sigma=lambda wildcards: dataset_config(wildcards)["sigma"],
     script:
         "../workflow_scripts/optimize_sigma.py"
 
@@ -27,19 +27,19 @@ rule evaluate_learned_sigma:
         snapshots="results/sigma/{dataset}/init_{init}/snapshots.pt",
     output:
         metrics="results/sweep/{dataset}/learned_{init}/metrics.tsv",
-    params:
-        evaluation=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
-        alpha=config["alpha"],
-        batch_size=config["certify_batch_size"],
-    resources:
-        gpu=1,
-    threads: 2
     log:
         "logs/evaluate_sigma/{dataset}/learned_{init}.log",
     benchmark:
         "benchmarks/results/evaluate_sigma/{dataset}/learned_{init}.tsv"
     conda:
         "../envs/pytorch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        evaluation=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
+        alpha=config["alpha"],
+        batch_size=config["certify_batch_size"],
     script:
         "../workflow_scripts/evaluate_sigma.py"
 
@@ -50,18 +50,18 @@ rule evaluate_isotropic_sigma:
         model="results/models/{dataset}/model.pt",
     output:
         metrics="results/sweep/{dataset}/isotropic_{init}/metrics.tsv",
-    params:
-        evaluation=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
-        alpha=config["alpha"],
-        batch_size=config["certify_batch_size"],
-    resources:
-        gpu=1,
-    threads: 2
     log:
         "logs/evaluate_sigma/{dataset}/isotropic_{init}.log",
     benchmark:
         "benchmarks/results/evaluate_sigma/{dataset}/isotropic_{init}.tsv"
     conda:
         "../envs/pytorch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        evaluation=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
+        alpha=config["alpha"],
+        batch_size=config["certify_batch_size"],
     script:
         "../workflow_scripts/evaluate_sigma.py"

@@ -4,7 +4,15 @@ Sound certificates: :func:`certify`, :class:`NonUniformSmoothing` (counts + Clop
 Learning sigma: :class:`SigmaOptimizer` and :func:`smoothed_softmax_surrogate` (not a certificate).
 """
 
-from .smoothing import ABSTAIN, Certificates, NonUniformSmoothing, certified_area, certify, clopper_pearson_lower
+from .smoothing import (
+    ABSTAIN,
+    Certificates,
+    NonUniformSmoothing,
+    certified_area,
+    certify,
+    clopper_pearson_lower,
+    in_certified_region,
+)
 from .surrogate import SigmaOptimizer, smoothed_softmax_surrogate
 
 __all__ = [
@@ -15,5 +23,6 @@ __all__ = [
     "certified_area",
     "certify",
     "clopper_pearson_lower",
+    "in_certified_region",
     "smoothed_softmax_surrogate",
 ]

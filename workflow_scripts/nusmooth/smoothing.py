@@ -110,16 +110,24 @@ def sample_counts(
     Returns:
         ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
     """
-    num_points = points.shape[0]
+    num_points, point_shape = points.shape[0], points.shape[1:]
     device = points.device
+    # Flat (P, D) views and reused buffers: a broadcast multiply over (B, C, H, W) or fancy indexing
+    # costs more than a small model's forward pass; index_select + addcmul_ on 2-D buffers do not.
+    flat_points = points.reshape(num_points, -1)
+    flat_sigma = torch.as_tensor(sigma, device=device, dtype=points.dtype).expand(point_shape).reshape(-1)
+    noise = torch.empty((batch_size, flat_points.shape[1]), device=device, dtype=points.dtype)
+    noisy = torch.empty_like(noise)
     counts = torch.zeros(num_points * num_classes, dtype=torch.int64, device=device)
     total = num_points * num_samples
     for start in range(0, total, batch_size):
-        stop = min(start + batch_size, total)
-        owner = torch.arange(start, stop, device=device) // num_samples
-        noise = torch.randn((stop - start, *points.shape[1:]), generator=generator, device=device, dtype=points.dtype)
-        predictions = model(points[owner] + noise * sigma).argmax(dim=1)
-        counts.index_add_(0, owner * num_classes + predictions, torch.ones_like(predictions))
+        size = min(batch_size, total - start)
+        owner = torch.arange(start, start + size, device=device) // num_samples
+        torch.randn((size, flat_points.shape[1]), generator=generator, out=noise[:size])
+        torch.index_select(flat_points, 0, owner, out=noisy[:size])
+        noisy[:size].addcmul_(noise[:size], flat_sigma)
+        predictions = model(noisy[:size].view(size, *point_shape)).argmax(dim=1)
+        counts += torch.bincount(owner * num_classes + predictions, minlength=counts.numel())
     return counts.view(num_points, num_classes).cpu()
 
 
@@ -224,3 +232,10 @@ def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: in
         with torch.no_grad():
             num_classes = model.eval()(points[:1]).shape[1]
     return NonUniformSmoothing(model, num_classes, sigma).certify_many(points, n0, n, alpha, batch_size, generator)
+
+
+def in_certified_region(delta: torch.Tensor, sigma, phi_inv_pa_lower: float) -> bool:
+    """Whether the perturbation ``delta`` lies in the certified ellipsoid ``||delta / sigma|| < Phi^-1(pA_lower)``."""
+    delta = torch.as_tensor(delta, dtype=torch.float64)
+    sigma = torch.as_tensor(sigma, dtype=torch.float64)
+    return bool(torch.linalg.vector_norm(delta / sigma) < phi_inv_pa_lower)

@@ -1,0 +1,88 @@
+"""The training surrogate and the sigma optimiser."""
+
+import math
+
+import pytest
+import torch
+
+from nusmooth.surrogate import SigmaOptimizer, smoothed_softmax_surrogate, surrogate_certified_area, surrogate_loss
+
+
+def first_feature_classifier(scale: float = 4.0) -> torch.nn.Module:
+    """Logits (0, scale * x_0): only the first of the input features matters."""
+    model = torch.nn.Linear(6, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+        model.weight[1, 0] = scale
+    return model
+
+
+def test_surrogate_is_documented_as_not_a_certificate():
+    assert "NOT A CERTIFICATE" in smoothed_softmax_surrogate.__doc__
+    assert "NOT A CERTIFICATE" in surrogate_certified_area.__doc__
+
+
+def test_tiny_sigma_gives_the_clean_softmax():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    x, labels = torch.randn(4, 6), torch.tensor([0, 1, 2, 1])
+    pa_hat, hard = smoothed_softmax_surrogate(model, x, labels, torch.full((6,), 1e-6), 16, torch.Generator().manual_seed(0))
+    clean = model(x).softmax(1)
+    torch.testing.assert_close(pa_hat, clean[torch.arange(4), labels], atol=1e-5, rtol=0)
+    torch.testing.assert_close(hard, clean.argmax(1))
+
+
+def test_batched_surrogate_equals_one_example_at_a_time():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    x, labels, sigma = torch.randn(3, 6), torch.tensor([0, 2, 1]), torch.rand(6) + 0.1
+    batched, _ = smoothed_softmax_surrogate(model, x, labels, sigma, 5, torch.Generator().manual_seed(4))
+    # The batch draws (3, 5, 6) normals in one call; slice the same stream per example.
+    noise = torch.randn((3, 5, 6), generator=torch.Generator().manual_seed(4))
+    for i in range(3):
+        probabilities = model(x[i] + noise[i] * sigma).softmax(1)[:, labels[i]]
+        assert float(batched[i].detach()) == pytest.approx(float(probabilities.detach().mean()), rel=1e-6)
+
+
+def test_gradient_reaches_every_element_of_sigma():
+    model = first_feature_classifier()
+    x, labels = torch.full((8, 6), 0.5), torch.ones(8, dtype=torch.long)
+    log_sigma = torch.full((6,), math.log(0.3), requires_grad=True)
+    pa_hat, hard = smoothed_softmax_surrogate(model, x, labels, log_sigma.exp(), 32, torch.Generator().manual_seed(0))
+    loss, counted = surrogate_loss(log_sigma, pa_hat, hard, labels)
+    assert counted == 8
+    loss.backward()
+    grad = log_sigma.grad
+    assert torch.isfinite(grad).all() and (grad != 0).all()
+    # The informative feature's gradient also carries the pA term: it differs from the others'.
+    assert not torch.isclose(grad[0], grad[1])
+    torch.testing.assert_close(grad[1:], torch.full((5,), -1.0))  # d(-sum log sigma)/d log sigma_i
+
+
+def test_batch_with_no_counted_example_is_skipped():
+    log_sigma = torch.zeros(3, requires_grad=True)
+    loss, counted = surrogate_loss(log_sigma, torch.tensor([0.9, 0.4]), torch.tensor([1, 0]), torch.tensor([0, 0]))
+    assert loss is None and counted == 0
+
+
+def test_sigma_stays_positive_and_learns_which_feature_matters():
+    model = first_feature_classifier()
+    x, labels = torch.full((64, 6), 0.5), torch.ones(64, dtype=torch.long)
+    optimizer = SigmaOptimizer(model, (6,), init_sigma=0.2, lr=0.5, gamma=0.9, num_copies=16, generator=torch.Generator().manual_seed(0))
+    batches = [(x[i : i + 16], labels[i : i + 16]) for i in range(0, 64, 16)]
+    learning_rates = []
+    for _ in range(5):
+        stats = optimizer.run_sub_epoch(batches)
+        learning_rates.append(stats.learning_rate)
+        assert (optimizer.sigma > 0).all()
+    assert learning_rates == pytest.approx([0.5 * 0.9**k for k in range(5)])
+    sigma = optimizer.sigma
+    # Irrelevant features grow freely; the one the model reads must stay small to keep pA high.
+    assert sigma[1:].min() > 5 * sigma[0]
+    assert all(p.grad is None for p in model.parameters()), "the base model must stay frozen"
+
+
+def test_init_sigma_must_be_positive():
+    with pytest.raises(ValueError, match="init_sigma"):
+        SigmaOptimizer(first_feature_classifier(), (6,), init_sigma=0.0, lr=0.1, gamma=0.5, num_copies=4)
