@@ -4,16 +4,19 @@ rule train_base:
     output:
         model="results/models/{dataset}/model.pt",
         history="results/models/{dataset}/history.tsv",
-    params:
-        model=lambda wildcards: dataset_config(wildcards)["model"],
-    resources:
-        gpu=1,
-    threads: 2
     log:
         "logs/train_base/{dataset}.log",
     benchmark:
         "benchmarks/results/train_base/{dataset}.tsv"
     conda:
         "../envs/pytorch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+    params:
+        model=lambda wildcards: dataset_config(wildcards)["model"],
+        # Per-epoch training state for resuming a killed job: deliberately not an output (Snakemake
+        # deletes the outputs of a failed job); the script removes it once the model is saved.
+        resume="results/models/{dataset}/resume.pt",
     script:
         "../workflow_scripts/train_base.py"
