@@ -12,6 +12,10 @@ dataset, members = prepare_dataset(
 )
 summary = dict(dataset.info, name=dataset.name, classes=dataset.classes, mean=dataset.mean, std=dataset.std,
                input_shape=list(dataset.input_shape))
+empty = [name for name, split in dataset.splits.items() if len(split) == 0]
+if empty:
+    print(f"WARNING: split(s) {empty} are empty: too few images per class for datasets.{dataset.name}.split; "
+          "later stages need images in every split")
 print({key: value for key, value in summary.items() if key not in ("class_counts", "classes")})
 # Atomic writes: a killed job leaves no half-written file under a final name.
 atomic_write_json(members, snakemake.output.members)
