@@ -44,7 +44,14 @@ PAPER_ARCH = {
     "kitti": "resnet50",
 }
 ARCH_CHANNELS = {"mnist_cnn": 1, "resnet110": 3, "resnet50": 3}
-DATASET_CHANNELS = {"mnist5k": 1, "mnist": 1, "fashion_mnist": 1, "cifar10": 3, "imagenet": 3, "kitti": 3}
+DATASET_CHANNELS = {
+    "mnist5k": 1,
+    "mnist": 1,
+    "fashion_mnist": 1,
+    "cifar10": 3,
+    "imagenet": 3,
+    "kitti": 3,
+}
 DATA_WITHOUT_DOWNLOAD = {
     "imagenet": "an ILSVRC-2012 folder with train/ and val/ in ImageFolder layout",
     "kitti": "the KITTI 2D object folder holding training/image_2 and training/label_2",
@@ -53,7 +60,8 @@ DATA_WITHOUT_DOWNLOAD = {
 
 def check_datasets():
     """Architecture defaults and compatibility; data paths that cannot be downloaded. Only checks
-    that paths are set: reading them is the prepare_data job's work (a dry run reads no data)."""
+    that paths are set: reading them is the prepare_data job's work (a dry run reads no data).
+    """
     for name, block in config["datasets"].items():
         model = block["model"]
         if model["arch"] is None:
@@ -71,7 +79,10 @@ def check_datasets():
                 "set it to false",
             )
     for name in config["run_datasets"]:
-        if name in DATA_WITHOUT_DOWNLOAD and config["datasets"][name]["source"]["path"] is None:
+        if (
+            name in DATA_WITHOUT_DOWNLOAD
+            and config["datasets"][name]["source"]["path"] is None
+        ):
             fail_config(
                 f"datasets.{name}.source.path",
                 f"{name} cannot be downloaded automatically and no local copy is set",
