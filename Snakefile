@@ -8,6 +8,13 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+# A preset (`--config preset=paper`) layers presets/<name>.yaml (beside this file) over config.yaml;
+# Snakemake then re-applies --config/--configfile values on top, so the command line still wins.
+if config.get("preset", "default") != "default":
+
+    configfile: f"{workflow.basedir}/presets/{config['preset']}.yaml"
+
+
 validate(config, "schemas/config.schema.yaml")
 
 

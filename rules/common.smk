@@ -30,7 +30,68 @@ def check_config():
             )
 
 
+# --- datasets, architectures and data paths (issue 3) ---
+PAPER_ARCH = {
+    "mnist5k": "mnist_cnn",
+    "mnist": "mnist_cnn",
+    "fashion_mnist": "mnist_cnn",
+    "cifar10": "resnet110",
+    "imagenet": "resnet50",
+    "kitti": "resnet50",
+}
+ARCH_CHANNELS = {"mnist_cnn": 1, "resnet110": 3, "resnet50": 3}
+DATASET_CHANNELS = {
+    "mnist5k": 1,
+    "mnist": 1,
+    "fashion_mnist": 1,
+    "cifar10": 3,
+    "imagenet": 3,
+    "kitti": 3,
+}
+DATA_WITHOUT_DOWNLOAD = {
+    "imagenet": "an ILSVRC-2012 folder with train/ and val/ in ImageFolder layout",
+    "kitti": "the KITTI 2D object folder holding training/image_2 and training/label_2",
+}
+
+
+def check_datasets():
+    """Architecture defaults and compatibility; data paths that cannot be downloaded. Only checks
+    that paths are set: reading them is the prepare_data job's work (a dry run reads no data).
+    """
+    for name, block in config["datasets"].items():
+        model = block["model"]
+        if model["arch"] is None:
+            model["arch"] = PAPER_ARCH[name]
+        if ARCH_CHANNELS[model["arch"]] != DATASET_CHANNELS[name]:
+            fail_config(
+                f"datasets.{name}.model.arch",
+                f"{model['arch']} takes {ARCH_CHANNELS[model['arch']]}-channel images, {name} has {DATASET_CHANNELS[name]}",
+                f"use {PAPER_ARCH[name]} (or null for the paper's architecture)",
+            )
+        if model["pretrained"] and (name != "imagenet" or model["arch"] != "resnet50"):
+            fail_config(
+                f"datasets.{name}.model.pretrained",
+                "pretrained weights exist only for resnet50 on imagenet",
+                "set it to false",
+            )
+    for name in config["run_datasets"]:
+        if (
+            name in DATA_WITHOUT_DOWNLOAD
+            and config["datasets"][name]["source"]["path"] is None
+        ):
+            fail_config(
+                f"datasets.{name}.source.path",
+                f"{name} cannot be downloaded automatically and no local copy is set",
+                f"set it to {DATA_WITHOUT_DOWNLOAD[name]}, e.g. --config 'datasets={{{name}: {{source: {{path: /data/{name}}}}}}}', "
+                f"or drop {name} from run_datasets (nothing else depends on it)",
+            )
+
+
+# --- end issue 3 ---
+
+
 check_config()
+check_datasets()
 
 
 def fmt(value):

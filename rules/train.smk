@@ -15,5 +15,8 @@ rule train_base:
         gpu=1,
     params:
         model=lambda wildcards: dataset_config(wildcards)["model"],
+        # Per-epoch training state for resuming a killed job: deliberately not an output (Snakemake
+        # deletes the outputs of a failed job); the script removes it once the model is saved.
+        resume="results/models/{dataset}/resume.pt",
     script:
         "../workflow_scripts/train_base.py"

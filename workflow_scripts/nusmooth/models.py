@@ -47,8 +47,68 @@ class MnistCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+class BasicBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and an identity shortcut (a 1x1 convolution + batch norm
+    where the shape changes, He et al.'s option B, as in Cohen et al.'s CIFAR ResNets)."""
+
+    def __init__(self, in_channels: int, channels: int, stride: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, channels, 3, stride=stride, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.conv2 = nn.Conv2d(channels, channels, 3, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or in_channels != channels:
+            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = torch.relu(self.bn1(self.conv1(x)))
+        return torch.relu(self.bn2(self.conv2(out)) + self.shortcut(x))
+
+
+class CifarResNet(nn.Module):
+    """He et al.'s CIFAR ResNet of depth ``6 n + 2``: a 3x3 stem with 16 channels, three stages of
+    ``n`` basic blocks with 16 / 32 / 64 channels (stride 2 entering stages 2 and 3), global average
+    pooling and a linear layer. Depth 110 (n = 18) is the paper's CIFAR-10 model."""
+
+    def __init__(self, depth: int = 110, num_classes: int = 10):
+        super().__init__()
+        if (depth - 2) % 6:
+            raise ValueError(f"CIFAR ResNet depth must be 6n + 2, got {depth}")
+        blocks = (depth - 2) // 6
+        self.stem = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1, bias=False), nn.BatchNorm2d(16), nn.ReLU())
+        layers, in_channels = [], 16
+        for stage, channels in enumerate((16, 32, 64)):
+            for index in range(blocks):
+                layers.append(BasicBlock(in_channels, channels, stride=2 if stage > 0 and index == 0 else 1))
+                in_channels = channels
+        self.stages = nn.Sequential(*layers)
+        self.head = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes))
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.stages(self.stem(x)))
+
+
+def resnet110(num_classes: int) -> nn.Module:
+    return CifarResNet(110, num_classes)
+
+
+def resnet50(num_classes: int) -> nn.Module:
+    """torchvision's ResNet-50 architecture, randomly initialised (pretrained weights: see
+    :func:`load_torchvision_resnet50`)."""
+    from torchvision.models import resnet50 as torchvision_resnet50
+
+    return torchvision_resnet50(weights=None, num_classes=num_classes)
+
+
 #: Architecture name -> constructor taking ``num_classes``. Other modules add their architectures here.
-ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {"mnist_cnn": MnistCNN}
+ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {"mnist_cnn": MnistCNN, "resnet110": resnet110, "resnet50": resnet50}
+
+#: Input shape ``(C, H, W)`` each architecture is built for (its datasets' images).
+INPUT_SHAPES = {"mnist_cnn": (1, 28, 28), "resnet110": (3, 32, 32), "resnet50": (3, 224, 224)}
 
 
 def build_model(arch: str, num_classes: int, mean: Sequence[float], std: Sequence[float]) -> nn.Sequential:
@@ -79,3 +139,45 @@ def load_checkpoint(path, device: torch.device | str = "cpu") -> tuple[nn.Module
     model = build_model(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload
+
+
+def load_torchvision_resnet50(weights_file=None) -> nn.Module:
+    """torchvision's ImageNet-pretrained ResNet-50 (IMAGENET1K_V1, the weights of the paper's time):
+    from ``weights_file`` (a saved torchvision ``state_dict``, loaded safely) or torchvision's download.
+    Raises a RuntimeError that says what to do when neither is available."""
+    model = resnet50(1000)
+    if weights_file is not None:
+        try:
+            state = torch.load(weights_file, map_location="cpu", weights_only=True)
+        except FileNotFoundError as error:
+            raise RuntimeError(f"ResNet-50 weights file not found: {weights_file}. Fix: set datasets.imagenet.model.weights to an existing file, or null to download") from error
+        except Exception as error:
+            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict ({error}). Fix: save it with torch.save(model.state_dict(), path)") from error
+        if isinstance(state, dict) and "state_dict" in state:
+            state = state["state_dict"]
+        try:
+            model.load_state_dict(state)
+        except RuntimeError as error:
+            raise RuntimeError(f"{weights_file} does not hold torchvision ResNet-50 weights ({str(error)[:300]}). Fix: use a torchvision resnet50 state_dict") from error
+        return model
+    from torchvision.models import ResNet50_Weights
+
+    try:
+        state = ResNet50_Weights.IMAGENET1K_V1.get_state_dict(progress=False)
+    except Exception as error:
+        raise RuntimeError(
+            f"could not download torchvision's ResNet-50 weights ({error}). Fix: on a machine without internet, save "
+            "torchvision.models.resnet50(weights='IMAGENET1K_V1').state_dict() elsewhere and set datasets.imagenet.model.weights to that file"
+        ) from error
+    model.load_state_dict(state)
+    return model
+
+
+def pretrained_model(arch: str, num_classes: int, mean, std, weights_file=None) -> nn.Sequential:
+    """``Normalize`` followed by pretrained weights; only ImageNet's ResNet-50 has them here."""
+    if arch != "resnet50" or num_classes != 1000:
+        raise ValueError(
+            f"pretrained weights exist for resnet50 on the 1,000 ImageNet classes only (got {arch}, {num_classes} classes). "
+            "Fix: set model.pretrained: false, or give the ImageNet train/ folder all 1,000 class folders"
+        )
+    return nn.Sequential(Normalize(mean, std), load_torchvision_resnet50(weights_file))

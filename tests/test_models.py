@@ -1,0 +1,147 @@
+"""Architectures, safe checkpoints, resumable training, pretrained packaging, and the paper preset's DAG."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "workflow_scripts"))
+
+from nusmooth.models import (  # noqa: E402
+    ARCHITECTURES,
+    INPUT_SHAPES,
+    build_model,
+    load_checkpoint,
+    load_torchvision_resnet50,
+    pretrained_model,
+    save_checkpoint,
+)
+from nusmooth.training import train_classifier  # noqa: E402
+
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+def test_forward_and_backward(arch):
+    torch.manual_seed(0)
+    shape = INPUT_SHAPES[arch]
+    model = build_model(arch, 7, [0.5] * shape[0], [0.25] * shape[0])
+    x = torch.rand(2, *shape, requires_grad=True)  # batch 2 keeps ResNet-50 at 224 cheap on CPU
+    logits = model(x)
+    assert logits.shape == (2, 7)
+    logits.logsumexp(1).sum().backward()
+    grads = [p.grad for p in model.parameters()]
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert x.grad.abs().sum() > 0  # sigma's gradient flows through the input
+
+
+def test_resnet110_is_110_layers_deep():
+    model = ARCHITECTURES["resnet110"](10)
+    convs = [m for name, m in model.named_modules() if isinstance(m, nn.Conv2d) and "shortcut" not in name]
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert len(convs) + len(linears) == 110
+    assert sorted({m.out_channels for m in convs}) == [16, 32, 64]
+
+
+def test_checkpoint_round_trip_is_safe(tmp_path):
+    model = build_model("resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]).eval()
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, "resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26], {"epochs": 1})
+    torch.load(path, weights_only=True)  # tensors and plain types only
+    loaded, payload = load_checkpoint(path, "cpu")
+    x = torch.rand(3, 3, 32, 32)
+    assert torch.equal(loaded(x), model(x)) and payload["train_config"] == {"epochs": 1}
+
+
+def test_training_resumes_exactly(tmp_path):
+    """Killed after epoch 1 and resumed = run straight through (weights, shuffling, dropout)."""
+    images = torch.randint(0, 256, (64, 1, 28, 28), dtype=torch.uint8)
+    labels = torch.randint(0, 10, (64,))
+    data = (images, labels)
+
+    def run(epochs, resume_state=None, saved=None):
+        torch.manual_seed(0)
+        model = build_model("mnist_cnn", 10, [0.13], [0.31])
+        generator = torch.Generator().manual_seed(0)
+        history = train_classifier(model, data, data, epochs, 16, 1.0, 0.5, "cpu", generator,
+                                   resume_state=resume_state, on_checkpoint=(saved.append if saved is not None else None))
+        return model, history
+
+    straight, straight_history = run(2)
+    states = []
+    run(1, saved=states)
+    path = tmp_path / "resume.pt"
+    torch.save(states[-1], path)
+    resumed, resumed_history = run(2, resume_state=torch.load(path, weights_only=True))
+    assert [h["epoch"] for h in resumed_history] == [1, 2]
+    assert resumed_history == straight_history
+    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_pretrained_resnet50_from_a_local_file(tmp_path):
+    # No pretrained weights can be downloaded here: a randomly initialised torchvision ResNet-50
+    # state_dict stands in for the real file (same format as torchvision's weights).
+    reference = ARCHITECTURES["resnet50"](1000).eval()
+    path = tmp_path / "resnet50.pth"
+    torch.save(reference.state_dict(), path)
+    model = pretrained_model("resnet50", 1000, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], str(path)).eval()
+    x = torch.rand(1, 3, 224, 224)
+    with torch.no_grad():
+        assert torch.equal(model[1](x), reference(x))
+    path.write_bytes(path.read_bytes()[:100_000])
+    with pytest.raises(RuntimeError, match=r"resnet50\.pth is truncated, corrupt"):
+        load_torchvision_resnet50(str(path))
+    with pytest.raises(RuntimeError, match=r"weights file not found"):
+        load_torchvision_resnet50(str(tmp_path / "missing.pth"))
+    with pytest.raises(ValueError, match=r"1,000 ImageNet classes"):
+        pretrained_model("resnet50", 19, [0.5] * 3, [0.5] * 3, str(path))
+
+
+def dry_run(workdir: Path, *config: str) -> subprocess.CompletedProcess:
+    (workdir / "config.yaml").write_text((ROOT / "config.yaml").read_text())
+    command = [SNAKEMAKE, "-n", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "figures/fig1.pdf"]
+    return subprocess.run([*command, "--config", *config], capture_output=True, text=True, timeout=300)
+
+
+def test_paper_preset_dry_run_lists_every_dataset(tmp_path):
+    # Data paths point at folders that do not exist: a dry run must not read any data.
+    result = dry_run(
+        tmp_path,
+        "preset=paper",
+        "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}},"
+        " kitti: {source: {path: /nonexistent/kitti}}}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    for dataset in ("mnist", "fashion_mnist", "cifar10", "imagenet", "kitti"):
+        for path in ("results/data/{}/dataset.pt", "results/models/{}/model.pt"):
+            assert path.format(dataset) in log
+    assert "results/certify/mnist/fig1_init_0.15405/learned.tsv" in log  # 0.5 in the authors' units
+    assert "results/certify/kitti/fig1_init_0.25/isotropic.tsv" in log
+    assert "mnist5k" not in log
+    counts = {line.split()[0]: int(line.split()[1]) for line in log.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts["prepare_data"] == 5 and counts["train_base"] == 5 and counts["plot_fig1"] == 1
+    assert counts["certify"] == 2 * 2 * 5  # learned + isotropic, two Figure-1 constants per dataset
+
+
+def test_paper_preset_without_imagenet_path_says_what_to_set(tmp_path):
+    result = dry_run(tmp_path, "preset=paper", "datasets={kitti: {source: {path: /nonexistent/kitti}}}")
+    assert result.returncode != 0
+    log = result.stdout + result.stderr
+    assert "datasets.imagenet.source.path" in log and "drop imagenet from run_datasets" in log
+
+
+def test_command_line_beats_preset_and_default_stays_mnist5k(tmp_path):
+    result = dry_run(tmp_path, "preset=paper", "run_datasets=[fashion_mnist]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "results/models/fashion_mnist/model.pt" in log and "results/models/mnist/model.pt" not in log
+    (tmp_path / "default").mkdir()
+    default = dry_run(tmp_path / "default", "preset=default")
+    assert default.returncode == 0, default.stderr[-3000:]
+    assert "results/models/mnist5k/model.pt" in default.stdout + default.stderr
