@@ -121,7 +121,7 @@ class SigmaOptimizer:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        return float(loss), counted
+        return float(loss.detach()), counted
 
     def run_sub_epoch(self, batches) -> SubEpochStats:
         """One pass over ``batches`` (an iterable of (x, labels)), then the learning-rate decay."""
