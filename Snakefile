@@ -11,6 +11,9 @@ configfile: "config.yaml"
 validate(config, "schemas/config.schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
@@ -21,4 +24,4 @@ include: "rules/figures.smk"
 
 rule all:
     input:
-        "figures/fig1.pdf",
+        final_outputs(),
