@@ -114,7 +114,7 @@ def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = N
         if kind == "isotropic":
             for _, row in front.iterrows():
                 ax.annotate(f"$\\sigma$={row['init']:g}", (row["mean_area"], row["accuracy"]), textcoords="offset points",
-                            xytext=(3, -9), fontsize=6, color=style["color"])
+                            xytext=(4, 4), fontsize=6, color=style["color"])
     if majority is not None:
         ax.axhline(majority, color="0.3", linestyle=":", linewidth=1.2, label=f"majority class ({100 * majority:.1f}%)")
     dropped = len(points) - len(drawable)
