@@ -18,6 +18,9 @@ if config.get("preset", "default") != "default":
 validate(config, "schemas/config.schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     init=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
@@ -34,4 +37,4 @@ include: "rules/figures.smk"
 
 rule all:
     input:
-        "figures/fig1.pdf",
+        final_outputs(),

@@ -128,3 +128,82 @@ def fig1_certificates(dataset):
         init=fig1_inits(dataset),
         kind=["learned", "isotropic"],
     )
+
+
+# --- Figures, tables and report (issue 4) ---------------------------------------------------------
+
+#: Datasets dominated by one class (paper, Figure 4): drawn apart, next to the majority-class accuracy.
+MAJORITY_DOMINATED = ["kitti"]
+
+
+def fig2_datasets():
+    return [d for d in config["run_datasets"] if d not in MAJORITY_DOMINATED]
+
+
+def fig4_datasets():
+    return [d for d in config["run_datasets"] if d in MAJORITY_DOMINATED]
+
+
+def fig1_choices(dataset):
+    return expand(
+        "results/certify/{dataset}/fig1_init_{init}/choice.json",
+        dataset=dataset,
+        init=fig1_inits(dataset),
+    )
+
+
+def fig1_sigmas(dataset):
+    return expand(
+        "results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
+        dataset=dataset,
+        init=fig1_inits(dataset),
+    )
+
+
+def fig2_points(datasets):
+    return expand("results/tables/{dataset}/fig2_points.tsv", dataset=datasets)
+
+
+def fig2_inputs(wildcards):
+    if not fig2_datasets():
+        fail_config(
+            "run_datasets",
+            f"figures/fig2.pdf needs a dataset other than {MAJORITY_DOMINATED}",
+            "add one (e.g. mnist5k) or ask only for figures/fig4.pdf",
+        )
+    return {"points": fig2_points(fig2_datasets())}
+
+
+def fig4_inputs(wildcards):
+    """Figure 4 exists only for KITTI: asking for it otherwise fails before any work is done."""
+    if not fig4_datasets():
+        fail_config(
+            "run_datasets",
+            "figures/fig4.pdf is the KITTI figure, but kitti is not configured",
+            "add kitti to run_datasets, or leave figures/fig4.pdf out of the targets",
+        )
+    return {
+        "points": fig2_points(fig4_datasets()),
+        "class_counts": expand(
+            "results/data/{dataset}/class_counts.tsv", dataset=fig4_datasets()
+        ),
+    }
+
+
+def final_outputs():
+    """Everything the final target (`all`) builds - every figure and table of the configured datasets."""
+    datasets = config["run_datasets"]
+    figures = ["fig1", "fig3"] + ["fig2"] * bool(fig2_datasets())
+    figures += ["fig4"] * bool(fig4_datasets())
+    figures += [f"fig1_{d}" for d in datasets] + [f"regions_{d}" for d in datasets]
+    tables = [
+        f"results/tables/{d}/{name}.html"
+        for d in datasets
+        for name in ("fig2_front", "certified_accuracy")
+    ]
+    regions = [f"results/features/{d}/summary.html" for d in datasets]
+    return (
+        [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")]
+        + tables
+        + regions
+    )

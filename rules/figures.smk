@@ -1,3 +1,26 @@
+# Figures 1-4, the tables behind them and the robust / non-robust regions. Every output that the
+# HTML report shows (snakemake --report report.html) is marked with report(); captions: report/*.rst.
+
+
+rule summarize_test_split:
+    input:
+        dataset="results/data/{dataset}/dataset.pt",
+    output:
+        class_counts=report(
+            "results/data/{dataset}/class_counts.tsv",
+            caption="../report/class_counts.rst",
+            category="Data",
+            subcategory="{dataset}",
+        ),
+        mean_image="results/data/{dataset}/mean_test_image.pt",
+    log:
+        "logs/summarize_test_split/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    script:
+        "../workflow_scripts/summarize_test_split.py"
+
+
 rule plot_fig1:
     input:
         certificates=[
@@ -12,7 +35,12 @@ rule plot_fig1:
         ],
     output:
         pdf="figures/fig1.pdf",
-        png="figures/fig1.png",
+        png=report(
+            "figures/fig1.png",
+            caption="../report/fig1.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="all datasets",
+        ),
     log:
         "logs/plot_fig1.log",
     conda:
@@ -21,3 +49,183 @@ rule plot_fig1:
         datasets=config["run_datasets"],
     script:
         "../workflow_scripts/plot_fig1.py"
+
+
+rule plot_fig1_dataset:
+    input:
+        certificates=lambda wildcards: fig1_certificates(wildcards.dataset),
+        choices=lambda wildcards: fig1_choices(wildcards.dataset),
+    output:
+        pdf="figures/fig1_{dataset}.pdf",
+        png=report(
+            "figures/fig1_{dataset}.png",
+            caption="../report/fig1.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/plot_fig1/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        datasets=lambda wildcards: [wildcards.dataset],
+    script:
+        "../workflow_scripts/plot_fig1.py"
+
+
+rule tabulate_certified_accuracy:
+    input:
+        certificates=lambda wildcards: fig1_certificates(wildcards.dataset),
+        choices=lambda wildcards: fig1_choices(wildcards.dataset),
+    output:
+        tsv=report(
+            "results/tables/{dataset}/certified_accuracy.tsv",
+            caption="../report/certified_accuracy.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
+        html=report(
+            "results/tables/{dataset}/certified_accuracy.html",
+            caption="../report/certified_accuracy.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/tabulate_certified_accuracy/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        table_areas=config["figures"]["table_areas"],
+        fig1=lambda wildcards: dataset_config(wildcards)["fig1"],
+    script:
+        "../workflow_scripts/tabulate_certified_accuracy.py"
+
+
+rule tabulate_fig2:
+    input:
+        metrics=lambda wildcards: sweep_metrics(wildcards.dataset),
+    output:
+        points=report(
+            "results/tables/{dataset}/fig2_points.tsv",
+            caption="../report/fig2_front.rst",
+            category="Figure 2: clean accuracy",
+            subcategory="{dataset}",
+        ),
+        front="results/tables/{dataset}/fig2_front.tsv",
+        html=report(
+            "results/tables/{dataset}/fig2_front.html",
+            caption="../report/fig2_front.rst",
+            category="Figure 2: clean accuracy",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/tabulate_fig2/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        sigma=lambda wildcards: dataset_config(wildcards)["sigma"],
+        sweep_eval=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
+    script:
+        "../workflow_scripts/tabulate_fig2.py"
+
+
+rule plot_fig2:
+    input:
+        unpack(fig2_inputs),
+    output:
+        pdf="figures/fig2.pdf",
+        png=report(
+            "figures/fig2.png",
+            caption="../report/fig2.rst",
+            category="Figure 2: clean accuracy",
+            subcategory="all datasets",
+        ),
+    log:
+        "logs/plot_fig2.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        datasets=fig2_datasets(),
+        majority_line=False,
+    script:
+        "../workflow_scripts/plot_fronts.py"
+
+
+rule plot_fig4:
+    input:
+        unpack(fig4_inputs),
+    output:
+        pdf="figures/fig4.pdf",
+        png=report(
+            "figures/fig4.png",
+            caption="../report/fig4.rst",
+            category="Figure 4: KITTI",
+            subcategory="kitti",
+        ),
+    log:
+        "logs/plot_fig4.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        datasets=fig4_datasets(),
+        majority_line=True,
+    script:
+        "../workflow_scripts/plot_fronts.py"
+
+
+rule plot_fig3:
+    input:
+        sigmas=[s for dataset in config["run_datasets"] for s in fig1_sigmas(dataset)],
+        choices=[c for dataset in config["run_datasets"] for c in fig1_choices(dataset)],
+    output:
+        pdf="figures/fig3.pdf",
+        png=report(
+            "figures/fig3.png",
+            caption="../report/fig3.rst",
+            category="Figure 3: sigma images and regions",
+            subcategory="all datasets",
+        ),
+    log:
+        "logs/plot_fig3.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        datasets=config["run_datasets"],
+    script:
+        "../workflow_scripts/plot_fig3.py"
+
+
+rule find_sigma_regions:
+    input:
+        sigmas=lambda wildcards: fig1_sigmas(wildcards.dataset),
+        choices=lambda wildcards: fig1_choices(wildcards.dataset),
+        mean_image="results/data/{dataset}/mean_test_image.pt",
+    output:
+        pixels="results/features/{dataset}/pixels.tsv",
+        summary=report(
+            "results/features/{dataset}/summary.tsv",
+            caption="../report/regions.rst",
+            category="Figure 3: sigma images and regions",
+            subcategory="{dataset}",
+        ),
+        html=report(
+            "results/features/{dataset}/summary.html",
+            caption="../report/regions.rst",
+            category="Figure 3: sigma images and regions",
+            subcategory="{dataset}",
+        ),
+        pdf="figures/regions_{dataset}.pdf",
+        png=report(
+            "figures/regions_{dataset}.png",
+            caption="../report/regions.rst",
+            category="Figure 3: sigma images and regions",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/find_sigma_regions/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        fraction=config["figures"]["region_fraction"],
+    script:
+        "../workflow_scripts/find_sigma_regions.py"

@@ -1,4 +1,4 @@
-"""Shared test set-up: the library is importable as ``nusmooth`` from workflow_scripts/."""
+"""Make the library (workflow_scripts/nusmooth) importable from the tests, as the stage scripts see it."""
 
 import sys
 from pathlib import Path

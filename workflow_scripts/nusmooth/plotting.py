@@ -1,18 +1,48 @@
-"""Figure drawing (matplotlib, Agg backend). Functions take tables, not files."""
+"""Figure drawing (matplotlib, Agg backend). Functions take tables and arrays, not files, and return
+the matplotlib figure; the stage scripts save it (vector PDF + PNG, see :func:`save`)."""
 
 from __future__ import annotations
 
 import matplotlib
 
 matplotlib.use("Agg")
+import matplotlib.cm as mcm  # noqa: E402
+import matplotlib.colors as mcolors  # noqa: E402
+import matplotlib.patches as mpatches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from .blanket import blanket  # noqa: E402
 from .evaluation import certified_accuracy_curve  # noqa: E402
+from .features import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
 
 #: Print-readable defaults for every figure.
-STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "pdf.fonttype": 42}
+STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "pdf.fonttype": 42,
+         "xtick.labelsize": 8, "ytick.labelsize": 8}
+
+#: Panel titles of the datasets this project knows; any other name is shown as it is.
+DATASET_TITLES = {"mnist5k": "MNIST (5k subset)", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
+                  "cifar10": "CIFAR-10", "imagenet": "ImageNet", "kitti": "KITTI"}
+
+#: The two methods, drawn the same way in every figure: solid = learned (non-isotropic), dashed = isotropic.
+METHODS = {"learned": {"label": "non-isotropic (learned $\\sigma$)", "color": "tab:blue", "linestyle": "-", "marker": "o"},
+           "isotropic": {"label": "isotropic (Cohen et al.)", "color": "tab:orange", "linestyle": "--", "marker": "s"}}
+
+
+def title_of(dataset: str) -> str:
+    return DATASET_TITLES.get(dataset, dataset)
+
+
+def save(figure, pdf_path, png_path, dpi: int = 200) -> None:
+    """Vector PDF plus a PNG for screens and the HTML report; closes the figure."""
+    figure.savefig(pdf_path)
+    figure.savefig(png_path, dpi=dpi)
+    plt.close(figure)
+
+
+def area_label(sigma_space: str, what: str = "certified area") -> str:
+    return f"{what} $O_{{CA}}$ (log-volume, $\\sigma$ in {sigma_space})"
 
 
 def certified_accuracy_panel(ax, curves: list[dict], title: str, sigma_space: str) -> None:
@@ -61,7 +91,150 @@ def fig1_panel_from_results(dataset: str, results: list[dict]) -> dict:
         curves.append({"table": result["isotropic"], "color": color, "isotropic": True,
                        "label": f"isotropic $\\sigma$={choice['isotropic_sigma']:.3f}"})
     space = results[0]["choice"]["sigma_space"] if results else "[0,1] pixels"
-    return {"title": dataset, "sigma_space": space, "curves": curves}
+    return {"title": title_of(dataset), "sigma_space": space, "curves": curves}
+
+
+# --- Figures 2 and 4: clean accuracy vs certified area, blanket fronts -------------------------------
+
+
+def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = None) -> None:
+    """Figure 2/4 panel from one dataset's sweep points of one split (columns ``kind``, ``init``,
+    ``accuracy``, ``mean_area``, ``sigma_space``): every point faint, the blanket front of each method
+    as a line. ``majority``: accuracy of always predicting the most frequent class, drawn as a line."""
+    drawable = points[np.isfinite(points["mean_area"].astype(float))]
+    for kind, style in METHODS.items():
+        mine = drawable[drawable["kind"] == kind]
+        if mine.empty:
+            continue
+        ax.scatter(mine["mean_area"], mine["accuracy"], s=14, color=style["color"], marker=style["marker"], alpha=0.25,
+                   linewidths=0, label=f"{style['label']}: all points")
+        front = blanket(mine)
+        ax.plot(front["mean_area"], front["accuracy"], color=style["color"], linestyle=style["linestyle"],
+                marker=style["marker"], markersize=4, linewidth=1.6, label=f"{style['label']}: front")
+        if kind == "isotropic":
+            for _, row in front.iterrows():
+                ax.annotate(f"$\\sigma$={row['init']:g}", (row["mean_area"], row["accuracy"]), textcoords="offset points",
+                            xytext=(4, 4), fontsize=6, color=style["color"])
+    if majority is not None:
+        ax.axhline(majority, color="0.3", linestyle=":", linewidth=1.2, label=f"majority class ({100 * majority:.1f}%)")
+    dropped = len(points) - len(drawable)
+    if dropped:
+        ax.text(0.99, 0.01, f"{dropped} point(s) with no certified-correct point not drawn", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=6, color="0.4")
+    if drawable.empty:
+        ax.text(0.5, 0.5, "no point certified", transform=ax.transAxes, ha="center")
+    space = points["sigma_space"].iloc[0] if len(points) else "[0,1] pixels"
+    low = min([drawable["accuracy"].min() if len(drawable) else 0.0] + ([majority] if majority is not None else []))
+    ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.01)
+    ax.set_title(title)
+    ax.set_xlabel(area_label(space, "mean certified area"))
+    ax.set_ylabel("clean accuracy (certified correct)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", frameon=True, framealpha=0.85)
+
+
+def front_figure(panels: list[dict], columns: int = 3):
+    """Figure 2 (or 4): one panel per dataset; ``panels`` items: ``title``, ``points`` (one split),
+    optional ``majority``."""
+    if not panels:
+        raise ValueError("no dataset to draw")
+    columns = min(columns, len(panels))
+    rows = -(-len(panels) // columns)
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
+        for ax, panel in zip(axes.flat, panels):
+            front_panel(ax, panel["points"], panel["title"], panel.get("majority"))
+        for ax in list(axes.flat)[len(panels):]:
+            ax.set_visible(False)
+        figure.tight_layout()
+    return figure
+
+
+# --- Figure 3 and the robust / non-robust regions: sigma images -----------------------------------
+
+
+def enlarge(image: np.ndarray, min_size: int = 112) -> np.ndarray:
+    """Nearest-neighbour enlargement of ``(H, W[, C])`` by a whole factor so the short side is at least
+    ``min_size`` pixels (every sigma element stays a sharp square, in the PDF as in the PNG)."""
+    factor = max(1, -(-min_size // min(image.shape[:2])))
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+def normalise_globally(sigma) -> np.ndarray:
+    """``(C, H, W)`` sigma min-max normalised over the whole vector (not per channel, so a colour bias
+    of the model stays visible), as an ``(H, W)`` (one channel) or ``(H, W, C)`` image in [0, 1]."""
+    sigma = np.asarray(sigma, dtype=float)
+    if sigma.ndim != 3:
+        raise ValueError(f"sigma must have shape (C, H, W), got {sigma.shape}")
+    lo, hi = sigma.min(), sigma.max()
+    scaled = (sigma - lo) / (hi - lo) if hi > lo else np.zeros_like(sigma)
+    return scaled[0] if scaled.shape[0] == 1 else np.moveaxis(scaled, 0, -1)
+
+
+def sigma_image(ax, figure, sigma, title: str) -> None:
+    """One Figure 3 cell: the normalised sigma image and a colour bar in sigma units."""
+    sigma = np.asarray(sigma, dtype=float)
+    image = enlarge(normalise_globally(sigma))
+    ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="none")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+    mappable = mcm.ScalarMappable(norm=mcolors.Normalize(sigma.min(), sigma.max()), cmap="gray")
+    bar = figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("$\\sigma$ ([0,1] pixels)" if sigma.shape[0] == 1 else "$\\sigma$ ([0,1] pixels, each channel)")
+    bar.ax.tick_params(labelsize=7)
+
+
+def fig3(rows: list[dict]):
+    """Figure 3: one row per dataset (``title``, ``cells``: dicts with ``sigma`` (C, H, W) and ``label``)."""
+    if not rows:
+        raise ValueError("no sigma to draw")
+    columns = max(len(row["cells"]) for row in rows)
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(len(rows), columns, figsize=(2.9 * columns, 2.7 * len(rows)), squeeze=False)
+        for ax_row, row in zip(axes, rows):
+            for ax, cell in zip(ax_row, row["cells"]):
+                sigma_image(ax, figure, cell["sigma"], f"{row['title']}\n{cell['label']}")
+            for ax in ax_row[len(row["cells"]):]:
+                ax.set_visible(False)
+        figure.tight_layout()
+    return figure
+
+
+#: Overlay colours of the two region kinds (distinguishable without red-green vision).
+REGION_COLORS = {ROBUST: (1.0, 0.55, 0.0), NON_ROBUST: (0.0, 0.45, 1.0)}
+
+
+def region_overlay(ax, background: np.ndarray, sigma, fraction: float, title: str) -> None:
+    """The dataset's mean test image in grey with the largest-sigma and smallest-sigma pixels on top."""
+    background = np.asarray(background, dtype=float)
+    grey = background.mean(axis=0)
+    grey = (grey - grey.min()) / (grey.max() - grey.min()) if grey.max() > grey.min() else np.zeros_like(grey)
+    ax.imshow(enlarge(grey), cmap="gray", vmin=0.0, vmax=1.0, interpolation="none")
+    overlay = np.zeros((*grey.shape, 4))
+    for group, mask in extreme_masks(sigma, fraction).items():
+        overlay[mask] = (*REGION_COLORS[group], 0.75)
+    ax.imshow(enlarge(overlay), interpolation="none")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title)
+
+
+def regions_figure(title: str, background: np.ndarray, cells: list[dict], fraction: float):
+    """Robust / non-robust regions of one dataset: one panel per Figure-1 vector (``cells``: dicts with
+    ``sigma`` and ``label``) over the mean test image ``background`` (C, H, W) in [0, 1]."""
+    if not cells:
+        raise ValueError("no sigma to draw")
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(1, len(cells), figsize=(max(3.6, 2.8 * len(cells)), 3.6), squeeze=False)
+        for ax, cell in zip(axes[0], cells):
+            region_overlay(ax, background, cell["sigma"], fraction, cell["label"])
+        handles = [mpatches.Patch(color=color, label=f"{group}: {100 * fraction:g}% of pixels")
+                   for group, color in REGION_COLORS.items()]
+        figure.legend(handles=handles, loc="lower center", ncol=1, frameon=False)
+        figure.suptitle(f"{title}\nover the mean test image", fontsize=9)
+        figure.tight_layout(rect=(0, 0.1, 1, 1))
+    return figure
 
 
 def read_tsv(path) -> pd.DataFrame:

@@ -14,6 +14,8 @@ def select_snapshot(validation: pd.DataFrame, accuracy_tolerance: float) -> int:
     """
     if validation.empty:
         raise ValueError("no validation metrics to choose a snapshot from")
+    if "split" in validation and set(validation["split"]) != {"val"}:
+        raise ValueError(f"select_snapshot must see validation rows only, got splits {sorted(set(validation['split']))}")
     best = validation["accuracy"].max()
     eligible = validation[validation["accuracy"] >= best - accuracy_tolerance - 1e-12]
     areas = eligible["mean_area"].fillna(-np.inf).to_numpy()

@@ -1,0 +1,185 @@
+"""Every figure and table function renders from small synthetic results (no pipeline run)."""
+
+import matplotlib.image as mpimg
+import numpy as np
+import pandas as pd
+import pytest
+
+from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
+from nusmooth.plotting import enlarge, fig1, fig1_panel_from_results, fig3, front_figure, normalise_globally, regions_figure, save
+from nusmooth.summaries import (
+    certified_accuracy_table,
+    class_counts,
+    front_table,
+    html_document,
+    majority_share,
+    round_thresholds,
+    sweep_points,
+)
+
+
+def sweep_metrics(kind, init, sub_epochs, rng):
+    rows = []
+    for split in ("val", "test"):
+        for sub_epoch in sub_epochs:
+            rows.append({"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split,
+                         "accuracy": float(rng.uniform(0.5, 1.0)), "mean_area": float(rng.uniform(-900, -300)),
+                         "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels"})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def points():
+    rng = np.random.default_rng(0)
+    frames = [sweep_metrics("learned", init, [1, 2, 3], rng) for init in (0.12, 0.25, 0.5)]
+    frames += [sweep_metrics("isotropic", init, [0], rng) for init in (0.12, 0.25, 0.5)]
+    frames[-1].loc[frames[-1]["split"] == "test", ["accuracy", "mean_area"]] = [0.0, np.nan]  # nothing certified
+    return sweep_points(frames)
+
+
+def certificates(rng, points=30):
+    correct = rng.uniform(size=points) < 0.8
+    return pd.DataFrame({"correct": correct.astype(int), "certified_area": np.where(correct, rng.normal(-600, 80, points), -np.inf)})
+
+
+def assert_png(path, min_size=(300, 300)):
+    image = mpimg.imread(path)
+    assert image.shape[0] >= min_size[0] and image.shape[1] >= min_size[1]
+    assert image[..., :3].std() > 0.01  # not blank
+
+
+def test_sweep_points_marks_fronts_per_kind_and_split(points):
+    assert set(points.groupby(["kind", "split"]).groups) == {(k, s) for k in ("learned", "isotropic") for s in ("val", "test")}
+    test_learned = points[(points["kind"] == "learned") & (points["split"] == "test")]
+    best = test_learned["accuracy"].idxmax()
+    assert points.loc[best, "on_front"]
+    front = front_table(points)
+    assert set(front["kind"]) == {"learned", "isotropic"}
+    for _, group in front.groupby("kind"):
+        assert group["mean_area"].is_monotonic_increasing
+
+
+def test_sweep_points_rejects_old_tables():
+    with pytest.raises(ValueError, match="lack columns"):
+        sweep_points([pd.DataFrame({"accuracy": [0.5]})])
+
+
+def test_fig2_and_fig4_render(tmp_path, points):
+    test = points[points["split"] == "test"]
+    panels = [{"title": "A", "points": test}, {"title": "B", "points": test}]
+    save(front_figure(panels), tmp_path / "fig2.pdf", tmp_path / "fig2.png")
+    assert (tmp_path / "fig2.pdf").read_bytes().startswith(b"%PDF")
+    assert_png(tmp_path / "fig2.png")
+    figure = front_figure([{"title": "KITTI", "points": test, "majority": 0.8}])
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert "majority class (80.0%)" in labels
+    assert any("front" in label for label in labels) and any("all points" in label for label in labels)
+    save(figure, tmp_path / "fig4.pdf", tmp_path / "fig4.png")
+    assert_png(tmp_path / "fig4.png")
+
+
+def test_front_line_follows_the_blanket(points):
+    test = points[points["split"] == "test"]
+    ax = front_figure([{"title": "A", "points": test}]).axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    learned = next(line for label, line in lines.items() if label.startswith("non-isotropic") and label.endswith("front"))
+    expected = front_table(points).query("kind == 'learned'")
+    np.testing.assert_allclose(learned.get_xdata(), expected["mean_area"])
+    np.testing.assert_allclose(learned.get_ydata(), expected["accuracy"])
+    assert learned.get_linestyle() == "-"
+    isotropic = next(line for label, line in lines.items() if label.startswith("isotropic") and label.endswith("front"))
+    assert isotropic.get_linestyle() == "--"
+
+
+def test_front_figure_needs_a_panel():
+    with pytest.raises(ValueError, match="no dataset"):
+        front_figure([])
+
+
+def test_fig1_per_dataset_renders(tmp_path):
+    rng = np.random.default_rng(1)
+    results = [{"choice": {"init": init, "isotropic_sigma": init * 1.1, "sigma_space": "[0,1] pixels"},
+                "learned": certificates(rng), "isotropic": certificates(rng)} for init in (0.25, 0.5)]
+    figure = fig1([fig1_panel_from_results("mnist5k", results)])
+    assert figure.axes[0].get_title() == "MNIST (5k subset)"
+    save(figure, tmp_path / "fig1.pdf", tmp_path / "fig1.png")
+    assert_png(tmp_path / "fig1.png")
+
+
+def test_normalise_globally_not_per_channel():
+    sigma = np.stack([np.full((2, 2), 0.1), np.full((2, 2), 0.3), np.array([[0.1, 0.2], [0.3, 0.5]])])
+    image = normalise_globally(sigma)
+    assert image.shape == (2, 2, 3)
+    # Constant channels keep their place on the global scale (per-channel scaling would flatten them).
+    np.testing.assert_allclose(image[..., 0], 0.0)
+    np.testing.assert_allclose(image[..., 1], 0.5)
+    assert image.min() == 0.0 and image.max() == 1.0
+    assert normalise_globally(np.ones((1, 3, 3))).shape == (3, 3)
+
+
+def test_enlarge_is_nearest_neighbour():
+    image = np.arange(6.0).reshape(2, 3)
+    big = enlarge(image, min_size=8)
+    assert big.shape == (8, 12)
+    np.testing.assert_array_equal(big[::4, ::4], image)
+    assert set(np.unique(big)) == set(image.ravel())
+
+
+def test_fig3_renders_grey_and_colour_rows(tmp_path):
+    rng = np.random.default_rng(2)
+    rows = [{"title": "MNIST", "cells": [{"sigma": rng.uniform(0.1, 0.9, (1, 28, 28)), "label": f"init {i}"} for i in (1, 2)]},
+            {"title": "CIFAR-10", "cells": [{"sigma": rng.uniform(0.01, 0.2, (3, 32, 32)), "label": "init 1"}]}]
+    figure = fig3(rows)
+    bars = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 3
+    assert bars[0].get_ylim()[0] == pytest.approx(rows[0]["cells"][0]["sigma"].min())  # colour bar in sigma units
+    save(figure, tmp_path / "fig3.pdf", tmp_path / "fig3.png")
+    assert_png(tmp_path / "fig3.png")
+
+
+def test_extreme_regions_pick_the_right_pixels():
+    sigma = np.full((1, 10, 10), 0.5)
+    sigma[0, 0, :] = 0.9  # border row: largest
+    sigma[0, 5, 4:9] = 0.05  # centre: smallest
+    masks = extreme_masks(sigma, 0.05)
+    assert masks[ROBUST].sum() == masks[NON_ROBUST].sum() == 5
+    assert masks[ROBUST][0].sum() == 5 and masks[NON_ROBUST][5, 4:9].all()
+    assert not (masks[ROBUST] & masks[NON_ROBUST]).any()
+    pixels = region_pixels(sigma, 0.05)
+    assert pixels.groupby("group")["rank"].max().tolist() == [5, 5]
+    summary = region_summary(sigma, 0.05, border=1).set_index("group")
+    assert summary.loc[ROBUST, "border_share"] == 1.0
+    assert summary.loc[NON_ROBUST, "border_share"] == 0.0
+    assert summary.loc[NON_ROBUST, "sigma_max"] == pytest.approx(0.05)
+    with pytest.raises(ValueError, match="fraction"):
+        extreme_masks(sigma, 0.6)
+
+
+def test_regions_figure_renders(tmp_path):
+    rng = np.random.default_rng(3)
+    cells = [{"sigma": rng.uniform(0.1, 0.9, (3, 16, 16)), "label": "init 0.1"}]
+    save(regions_figure("X", rng.uniform(size=(3, 16, 16)), cells, 0.05), tmp_path / "r.pdf", tmp_path / "r.png")
+    assert_png(tmp_path / "r.png")
+
+
+def test_certified_accuracy_table_reads_the_curve():
+    table = pd.DataFrame({"correct": [1, 1, 1, 0], "certified_area": [-10.0, -5.0, 0.0, -np.inf]})
+    result = certified_accuracy_table({"s": table}, np.array([-20.0, -5.0, 1.0])).iloc[0]
+    assert result["clean accuracy"] == 0.75
+    assert [result["O_CA >= -20"], result["O_CA >= -5"], result["O_CA >= 1"]] == [0.75, 0.5, 0.0]
+
+
+def test_round_thresholds():
+    thresholds = round_thresholds(np.array([-812.3, -640.1, -455.9, -np.inf, -700.0]), 5)
+    assert 1 <= len(thresholds) <= 5
+    assert np.all(np.diff(thresholds) > 0)
+    assert np.allclose(thresholds, np.round(thresholds, -1))
+    assert round_thresholds(np.array([-np.inf]), 5).size == 0
+
+
+def test_class_balance_and_html():
+    counts = class_counts(np.array([0, 0, 0, 2]), ["car", "van", "truck"])
+    assert counts["count"].tolist() == [3, 0, 1]
+    assert majority_share(counts) == 0.75
+    page = html_document("T <x>", [("counts", counts)], note="n")
+    assert page.startswith("<!DOCTYPE html>") and "T &lt;x&gt;" in page and "<table" in page

@@ -1,0 +1,70 @@
+"""End to end on the tiny config: every figure, table and the HTML report; Figure 4 only with KITTI."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+TINY = REPO / "tests" / "config_tiny.yaml"
+
+
+def snakemake(workdir, *args, check=True):
+    command = [str(SNAKEMAKE), *args, "--directory", str(workdir), "-s", str(REPO / "Snakefile"), "--configfile", str(TINY)]
+    result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
+    if check and result.returncode != 0:
+        pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    if not SNAKEMAKE.exists():
+        pytest.skip(f"snakemake not installed beside {sys.executable}")
+    workdir = tmp_path_factory.mktemp("tiny")
+    snakemake(workdir, "all", "--cores", "2", "--resources", "gpu=1")
+    snakemake(workdir, "--report", str(workdir / "report.html"))
+    return workdir
+
+
+def test_all_figures_and_tables(run):
+    for name in ("fig1", "fig2", "fig3", "fig1_mnist5k", "regions_mnist5k"):
+        assert (run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
+        assert (run / "figures" / f"{name}.png").stat().st_size > 10_000, name
+    for table in ("tables/mnist5k/fig2_front.html", "tables/mnist5k/certified_accuracy.html", "features/mnist5k/summary.html"):
+        assert "<table" in (run / "results" / table).read_text()
+    # Figure 4 is the KITTI figure: not built without KITTI.
+    assert not (run / "figures" / "fig4.pdf").exists()
+
+
+def test_fronts_come_from_the_sweeps(run):
+    import pandas as pd
+
+    points = pd.read_csv(run / "results/tables/mnist5k/fig2_points.tsv", sep="\t")
+    # 2 constants x (2 learned snapshots + 1 isotropic) x 2 splits.
+    assert len(points) == 12
+    assert set(points["split"]) == {"val", "test"}
+    test = points[points["split"] == "test"]
+    for _, group in test.groupby("kind"):
+        assert group.loc[group["accuracy"].idxmax(), "on_front"]
+
+
+def test_report_is_self_contained_with_every_figure(run):
+    report = (run / "report.html").read_text()
+    for name in ("fig1.png", "fig2.png", "fig3.png", "fig1_mnist5k.png", "regions_mnist5k.png", "fig2_front.html",
+                 "certified_accuracy.html", "summary.html"):
+        assert name in report, name
+    assert "Clean accuracy vs certified area" in report  # a caption was rendered
+    assert "System Message" not in report, "a caption is not valid reStructuredText"
+    assert "{{" not in report and "{%" not in report
+    assert not re.search(r"""(src|href)=["'](?!data:|#|https?:)[^"']+\.(png|pdf|html)""", report)
+
+
+def test_fig4_without_kitti_fails_clearly(run):
+    result = snakemake(run, "figures/fig4.pdf", "-n", check=False)
+    assert result.returncode != 0
+    assert "kitti is not configured" in result.stdout + result.stderr
