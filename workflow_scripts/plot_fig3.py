@@ -1,11 +1,8 @@
 """plot_fig3: the learned sigma vectors of Figure 1 as images (global min-max, nearest-neighbour
 enlarged, colour bar in sigma units), one row per dataset."""
 
-import json
-from pathlib import Path
-
 import torch
-from script_setup import start
+from script_setup import fig1_choices, start
 
 from nusmooth.plotting import fig3, save, title_of
 
@@ -13,11 +10,7 @@ start(snakemake)
 rows = []
 for dataset in snakemake.params.datasets:
     cells = []
-    for path in snakemake.input.choices:
-        folder = Path(path).parent
-        if folder.parent.name != dataset:
-            continue
-        choice = json.loads(Path(path).read_text())
+    for folder, choice in fig1_choices(snakemake.input.choices, dataset):
         sigma = torch.load(folder / "sigmas.pt", weights_only=True)["learned"].numpy()
         print(f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}")
         cells.append({"init": choice["init"], "sigma": sigma,

@@ -29,3 +29,16 @@ def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator
+
+
+def fig1_choices(choice_paths, dataset: str) -> list:
+    """``(folder, choice)`` for each Figure-1 choice.json of ``dataset``
+    (paths look like results/certify/<dataset>/fig1_init_<init>/choice.json)."""
+    import json
+    from pathlib import Path
+
+    found = []
+    for path in map(Path, choice_paths):
+        if path.parent.parent.name == dataset:
+            found.append((path.parent, json.loads(path.read_text())))
+    return found
