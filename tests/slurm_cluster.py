@@ -108,6 +108,15 @@ def _wait_until(description: str, probe, timeout: float, interval: float = 0.5, 
         time.sleep(interval)
 
 
+def _seconds(elapsed: str) -> int:
+    """squeue's %M ([days-][hours:]minutes:seconds) in seconds."""
+    days, _, clock = elapsed.rpartition("-")
+    seconds = 0
+    for part in clock.split(":"):
+        seconds = seconds * 60 + int(part)
+    return seconds + 86400 * int(days or 0)
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace").splitlines()
@@ -125,6 +134,7 @@ class SacctJob:
     account: str
     alloc_tres: str
     comment: str
+    workdir: str
 
     @property
     def gpus(self) -> int:
@@ -400,27 +410,39 @@ StorageLoc=slurm_acct_db
         return f"Reasons: {done.stdout.strip()}" if done.stdout.strip() else ""
 
     # ----------------------------------------------------------------------------------------
-    def queue(self) -> list[str]:
-        """IDs of jobs still pending or running."""
-        done = _run(["squeue", "-h", "-o", "%i"], timeout=30, env=self.env())
-        return done.stdout.split()
+    def queue(self, workdir: Path | str | None = None) -> list[dict[str, str]]:
+        """Jobs still pending or running (all, or those whose working directory is ``workdir``):
+        id, state (PENDING, RUNNING, ...), seconds (time running so far) and workdir."""
+        done = _run(["squeue", "-h", "-o", "%i|%T|%M|%Z"], timeout=30, env=self.env())
+        jobs = []
+        for line in done.stdout.splitlines():
+            job_id, state, elapsed, job_workdir = line.split("|", 3)
+            if workdir is None or Path(job_workdir) == Path(workdir):
+                jobs.append({"id": job_id, "state": state, "seconds": _seconds(elapsed), "workdir": job_workdir})
+        return jobs
 
-    def wait_queue_empty(self, timeout: float) -> None:
-        _wait_until("the SLURM queue to drain", lambda: not self.queue(), timeout, interval=1, diagnose=lambda: f"still queued: {self.queue()}")
+    def wait_queue_empty(self, timeout: float, workdir: Path | str | None = None) -> None:
+        _wait_until(
+            "the SLURM queue to drain" + (f" of jobs in {workdir}" if workdir else ""),
+            lambda: not self.queue(workdir),
+            timeout,
+            interval=1,
+            diagnose=lambda: f"still queued: {self.queue(workdir)}",
+        )
 
     def sacct_jobs(self) -> list[SacctJob]:
         """Every job of this cluster's accounting (allocations only, not steps), with its rule name
         taken from the comment that the Snakemake SLURM executor sets (rule_<name>_wildcards_...)."""
         done = _run(
-            ["sacct", "-a", "-X", "-n", "-P", "--starttime=2000-01-01", "-o", "JobID,State,Partition,Account,AllocTRES,Comment"],
+            ["sacct", "-a", "-X", "-n", "-P", "--starttime=2000-01-01", "-o", "JobID,State,Partition,Account,AllocTRES,WorkDir,Comment"],
             timeout=30,
             env=self.env(),
         )
         jobs = []
         for line in done.stdout.splitlines():
-            job_id, state, partition, account, tres, comment = line.split("|", 5)
+            job_id, state, partition, account, tres, workdir, comment = line.split("|", 6)
             match = re.match(r"rule_(.+?)(_wildcards_.*)?$", comment)
-            jobs.append(SacctJob(job_id, match.group(1) if match else "", state, partition, account, tres, comment))
+            jobs.append(SacctJob(job_id, match.group(1) if match else "", state, partition, account, tres, comment, workdir))
         return jobs
 
     # ----------------------------------------------------------------------------------------

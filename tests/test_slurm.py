@@ -8,11 +8,12 @@ for what "equal" means). A second run is interrupted like Ctrl-C in the middle a
 same command; it must resume and end with the same outputs.
 
 Needs root (daemons, apt); installs missing Debian packages with apt-get and fails, not skips, when
-that is impossible. Select with `pytest -m slurm`; about 5 minutes on 2 cores.
+that is impossible. Select with `pytest -m slurm`.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -55,13 +56,39 @@ def copy_workflow(destination: Path) -> Path:
     return destination
 
 
-def run_logged(command, cwd: Path, env, log: Path, timeout: float = RUN_TIMEOUT) -> None:
-    with open(log, "w") as handle:
-        try:
-            done = subprocess.run(command, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"`{' '.join(command)}` did not finish within {timeout} s; log {log}:\n{tail(log)}")
-    assert done.returncode == 0, f"`{' '.join(command)}` failed ({done.returncode}); log {log}:\n{tail(log)}"
+class Background:
+    """One Snakemake invocation running in the background, its output in a log file.
+
+    The local reference run and the uninterrupted cluster run go on while the interrupted run is
+    driven: the cluster's polling leaves the 2 cores idle most of the time, so overlapping the
+    runs keeps the whole test within minutes. Concurrency changes no result: every job keeps
+    its own thread count and its own working directory."""
+
+    def __init__(self, command, workdir: Path, env, log_name: str):
+        self.command, self.workdir, self.log = command, workdir, workdir / log_name
+        with open(self.log, "w") as handle:
+            self.process = subprocess.Popen(command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        self.started, self.started_wall = time.monotonic(), time.time()
+        self.seconds = None
+        atexit.register(self.stop)  # also after a Ctrl-C of pytest that skips fixture teardown
+
+    def finish(self, timeout: float = RUN_TIMEOUT) -> float:
+        """Wait for a successful end (bounded); the run's wall seconds."""
+        if self.seconds is None:
+            try:
+                code = self.process.wait(timeout=max(1.0, self.started + timeout - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stop()
+                pytest.fail(f"`{' '.join(self.command)}` did not finish within {timeout} s; log {self.log}:\n{tail(self.log)}")
+            assert code == 0, f"`{' '.join(self.command)}` failed ({code}); log {self.log}:\n{tail(self.log)}"
+            # Snakemake's last log line marks its end (finish() may be called much later).
+            self.seconds = self.log.stat().st_mtime - self.started_wall
+        return self.seconds
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
 
 
 def tail(path: Path, lines: int = 40) -> str:
@@ -89,18 +116,23 @@ def thread_counts(workdir: Path) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def cluster(request):
     if os.geteuid() != 0:
         pytest.skip("the SLURM end-to-end test starts daemons and installs Debian packages: run it as root (CI does)")
     try:
         ensure_packages()
     except ClusterError as error:
         pytest.fail(f"cannot install SLURM for the end-to-end test: {error}")
+    cluster = SlurmCluster(extra_partitions=(GPU_PARTITION,))
     try:
-        with SlurmCluster(extra_partitions=(GPU_PARTITION,)) as started:
-            yield started
+        with cluster:
+            yield cluster
     except ClusterError as error:
-        pytest.fail(f"the test SLURM cluster failed: {error}")
+        pytest.fail(f"the test SLURM cluster failed: {error} (configuration and logs kept in {cluster.root})")
+    if request.session.testsfailed == 0:
+        cluster.cleanup()  # otherwise kept, with the daemons' logs, for diagnosis
+    else:
+        print(f"SLURM test cluster configuration and logs kept in {cluster.root}")
 
 
 @pytest.fixture(scope="module")
@@ -117,24 +149,64 @@ def slurm_env(cluster):
 def local_run(tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("local"))
     env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}"}
-    run_logged(LOCAL_COMMAND, workdir, env, workdir / "snakemake.out")
-    return workdir
+    run = Background(LOCAL_COMMAND, workdir, env, "snakemake.out")
+    yield run
+    run.stop()
 
 
-def new_jobs(cluster, before: set[str]):
-    return [job for job in cluster.sacct_jobs() if job.job_id not in before]
-
-
-def test_workflow_runs_through_slurm(cluster, slurm_env, local_run, tmp_path):
-    workdir = copy_workflow(tmp_path / "slurm")
+@pytest.fixture(scope="module")
+def clean_run(cluster, slurm_env, tmp_path_factory):
+    """The uninterrupted cluster run, started in the background (checked by its own test)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("slurm")).resolve()
     expected = dry_run_counts(workdir, slurm_env)
-    assert expected.keys() & GPU_RULES and expected.keys() - GPU_RULES, expected
-    before = {job.job_id for job in cluster.sacct_jobs()}
-    started = time.monotonic()
-    run_logged(SLURM_COMMAND, workdir, slurm_env, workdir / "snakemake.out")
-    print(f"workflow through SLURM: {time.monotonic() - started:.0f} s")
+    run = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.out")
+    run.expected = expected
+    yield run
+    run.stop()
 
-    jobs = new_jobs(cluster, before)
+
+def jobs_of(cluster, workdir: Path):
+    return [job for job in cluster.sacct_jobs() if Path(job.workdir) == workdir]
+
+
+def test_interrupted_run_resumes_to_same_outputs(cluster, slurm_env, local_run, clean_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "interrupted").resolve()
+    first = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.first.out")
+    try:
+        # Interrupt once train_base has finished and a later job has been running for a while:
+        # one result done, one job cut off in the middle of its work.
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not (
+            re.search(r"Finished jobid: \d+ \(Rule: train_base\)", first.log.read_text())
+            and any(job["state"] == "RUNNING" and job["seconds"] >= 5 for job in cluster.queue(workdir))
+        ):
+            assert first.process.poll() is None, f"the run ended before it could be interrupted:\n{tail(first.log)}"
+            assert time.monotonic() < deadline, f"no job after train_base ever ran:\n{tail(first.log)}"
+            time.sleep(1)
+        first.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert first.process.wait(timeout=120) != 0
+    finally:
+        first.stop()
+    cluster.wait_queue_empty(timeout=60, workdir=workdir)  # Snakemake cancelled the jobs it had in SLURM
+    interrupted = jobs_of(cluster, workdir)
+    assert any(job.state.startswith("CANCELLED") for job in interrupted), interrupted
+
+    done_before = {job.job_id for job in interrupted}
+    rerun = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.rerun.out")
+    print(f"rerun after the interruption: {rerun.finish():.0f} s")
+    resumed = [job for job in jobs_of(cluster, workdir) if job.job_id not in done_before]
+    assert resumed and all(job.state == "COMPLETED" for job in resumed), resumed
+    # It resumed: finished work was not redone.
+    assert not {"prepare_data", "train_base"} & {job.rule for job in resumed}, resumed
+    local_run.finish()
+    assert differences(local_run.workdir, workdir) == []
+
+
+def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
+    expected = clean_run.expected
+    assert expected.keys() & GPU_RULES and expected.keys() - GPU_RULES, expected
+    print(f"uninterrupted workflow through SLURM: {clean_run.finish():.0f} s")
+    jobs = jobs_of(cluster, clean_run.workdir)
     per_rule = {}
     for job in jobs:
         per_rule[job.rule] = per_rule.get(job.rule, 0) + 1
@@ -146,38 +218,7 @@ def test_workflow_runs_through_slurm(cluster, slurm_env, local_run, tmp_path):
             assert job.gpus == 1 and job.partition == GPU_PARTITION, job
         else:
             assert job.gpus == 0 and job.partition == PARTITION, job
+    print(f"local run: {local_run.finish():.0f} s")
     # Same threads per job as the local run (the condition for bit-identical CPU results).
-    assert thread_counts(workdir) == thread_counts(local_run)
-    assert differences(local_run, workdir) == []
-
-
-def test_interrupted_run_resumes_to_same_outputs(cluster, slurm_env, local_run, tmp_path):
-    workdir = copy_workflow(tmp_path / "interrupted")
-    before = {job.job_id for job in cluster.sacct_jobs()}
-    log = workdir / "snakemake.first.out"
-    with open(log, "w") as handle:
-        first = subprocess.Popen(SLURM_COMMAND, cwd=workdir, env=slurm_env, stdout=handle, stderr=subprocess.STDOUT)
-    try:
-        # Interrupt once train_base has finished and a later job is in SLURM: one done, one running.
-        deadline = time.monotonic() + RUN_TIMEOUT
-        while not (re.search(r"Finished jobid: \d+ \(Rule: train_base\)", log.read_text()) and cluster.queue()):
-            assert first.poll() is None, f"the run ended before it could be interrupted:\n{tail(log)}"
-            assert time.monotonic() < deadline, f"train_base never finished:\n{tail(log)}"
-            time.sleep(1)
-        first.send_signal(signal.SIGINT)  # what Ctrl-C sends
-        assert first.wait(timeout=120) != 0
-    finally:
-        if first.poll() is None:
-            first.kill()
-            first.wait(timeout=30)
-    cluster.wait_queue_empty(timeout=60)  # Snakemake cancelled the jobs it had in SLURM
-    interrupted = new_jobs(cluster, before)
-    assert any(job.state.startswith("CANCELLED") for job in interrupted), interrupted
-
-    before = {job.job_id for job in cluster.sacct_jobs()}
-    run_logged(SLURM_COMMAND, workdir, slurm_env, workdir / "snakemake.rerun.out")
-    rerun = new_jobs(cluster, before)
-    assert rerun and all(job.state == "COMPLETED" for job in rerun), rerun
-    # It resumed: finished work was not redone.
-    assert not {"prepare_data", "train_base"} & {job.rule for job in rerun}, rerun
-    assert differences(local_run, workdir) == []
+    assert thread_counts(clean_run.workdir) == thread_counts(local_run.workdir)
+    assert differences(local_run.workdir, clean_run.workdir) == []
