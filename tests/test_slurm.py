@@ -1,0 +1,224 @@
+"""End-to-end: the tiny configuration through a real SLURM cluster started on this machine.
+
+Runs the workflow with `--profile profiles/slurm` (the repository's profile, site settings through
+its environment variables) against the one-node cluster of slurm_cluster.py, then checks SLURM's
+own accounting: every job COMPLETED, GPU rules allocated gres/gpu and in the GPU partition, others
+not. Outputs must equal those of a local run of the same configuration (see workflow_outputs.py
+for what "equal" means). A second run is interrupted like Ctrl-C in the middle and rerun with the
+same command; it must resume and end with the same outputs.
+
+Needs root (daemons, apt); installs missing Debian packages with apt-get and fails, not skips, when
+that is impossible. Select with `pytest -m slurm`.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from slurm_cluster import ACCOUNT, PARTITION, ClusterError, SlurmCluster, ensure_packages
+from workflow_outputs import differences
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[1]
+# Not copied from the checkout's top level: outputs and state of runs there, environments, caches.
+NOT_COPIED = {".git", ".venv", ".snakemake", "results", "figures", "logs", "benchmarks", ".pytest_cache", ".hypothesis"}
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+TARGET = "figures/fig1.pdf"
+CONFIG = ["--configfile", "tests/config_tiny.yaml"]
+# The README's local command, on the tiny configuration.
+LOCAL_COMMAND = [str(SNAKEMAKE), TARGET, "--cores", "4", "--resources", "gpu=1", *CONFIG]
+# The README's cluster command; only the first status check is made sooner than the profile's.
+SLURM_COMMAND = [str(SNAKEMAKE), TARGET, "--profile", "profiles/slurm", *CONFIG, "--slurm-init-seconds-before-status-checks", "5"]
+GPU_PARTITION = "gpu"
+GPU_RULES = {"train_base", "optimize_sigma", "evaluate_learned_sigma", "evaluate_isotropic_sigma", "certify"}
+RUN_TIMEOUT = 480  # one whole workflow run through the cluster; about 4 minutes here when overlapped
+
+
+def copy_workflow(destination: Path) -> Path:
+    """A private copy of the checkout, so that runs do not share results or .snakemake locks."""
+    def ignore(directory, names):
+        top = Path(directory) == REPO
+        return [n for n in names if n == "__pycache__" or (top and n in NOT_COPIED)]
+
+    shutil.copytree(REPO, destination, ignore=ignore, dirs_exist_ok=True)
+    return destination
+
+
+class Background:
+    """One Snakemake invocation running in the background, its output in a log file.
+
+    The local reference run and the uninterrupted cluster run go on while the interrupted run is
+    driven: the cluster's polling leaves the 2 cores idle most of the time, so overlapping the
+    runs keeps the whole test within minutes. Concurrency changes no result: every job keeps
+    its own thread count and its own working directory."""
+
+    def __init__(self, command, workdir: Path, env, log_name: str):
+        self.command, self.workdir, self.log = command, workdir, workdir / log_name
+        with open(self.log, "w") as handle:
+            self.process = subprocess.Popen(command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT)
+        self.started, self.started_wall = time.monotonic(), time.time()
+        self.seconds = None
+        atexit.register(self.stop)  # also after a Ctrl-C of pytest that skips fixture teardown
+
+    def finish(self, timeout: float = RUN_TIMEOUT) -> float:
+        """Wait for a successful end (bounded); the run's wall seconds."""
+        if self.seconds is None:
+            try:
+                code = self.process.wait(timeout=max(1.0, self.started + timeout - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stop()
+                pytest.fail(f"`{' '.join(self.command)}` did not finish within {timeout} s; log {self.log}:\n{tail(self.log)}")
+            assert code == 0, f"`{' '.join(self.command)}` failed ({code}); log {self.log}:\n{tail(self.log)}"
+            # Snakemake's last log line marks its end (finish() may be called much later).
+            self.seconds = self.log.stat().st_mtime - self.started_wall
+        return self.seconds
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+def tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def dry_run_counts(workdir: Path, env) -> dict[str, int]:
+    """Jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run)."""
+    done = subprocess.run([*SLURM_COMMAND, "--dry-run"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = done.stdout.split("Job stats:")[1].split("Reasons:")[0]
+    counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
+    counts.pop("total", None)
+    counts.pop("all", None)  # no action: Snakemake finishes it locally, never a SLURM job
+    return counts
+
+
+def thread_counts(workdir: Path) -> dict[str, str]:
+    """Each log's `threads=` (written by script_setup.start) keyed by log path."""
+    found = {}
+    for log in sorted((workdir / "logs").rglob("*.log")):
+        match = re.search(r"threads=(\d+)", log.read_text())
+        found[str(log.relative_to(workdir))] = match.group(1) if match else None
+    return found
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    if os.geteuid() != 0:
+        pytest.skip("the SLURM end-to-end test starts daemons and installs Debian packages: run it as root (CI does)")
+    try:
+        ensure_packages()
+    except ClusterError as error:
+        pytest.fail(f"cannot install SLURM for the end-to-end test: {error}")
+    cluster = SlurmCluster(extra_partitions=(GPU_PARTITION,))
+    try:
+        with cluster:
+            yield cluster
+    except ClusterError as error:
+        pytest.fail(f"the test SLURM cluster failed: {error} (configuration and logs kept in {cluster.root})")
+    if request.session.testsfailed == 0:
+        cluster.cleanup()  # otherwise kept, with the daemons' logs, for diagnosis
+    else:
+        print(f"SLURM test cluster configuration and logs kept in {cluster.root}")
+
+
+@pytest.fixture(scope="module")
+def slurm_env(cluster):
+    env = cluster.env()
+    env["PATH"] = f"{SNAKEMAKE.parent}{os.pathsep}{env['PATH']}"
+    # The profile's documented site settings, exercised for real.
+    env.update(SBATCH_PARTITION=PARTITION, SBATCH_ACCOUNT=ACCOUNT, NUSMOOTH_SLURM_GPU_PARTITION=GPU_PARTITION)
+    env.pop("NUSMOOTH_SLURM_GPU_MODEL", None)
+    return env
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    workdir = copy_workflow(tmp_path_factory.mktemp("local"))
+    env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}"}
+    run = Background(LOCAL_COMMAND, workdir, env, "snakemake.out")
+    yield run
+    run.stop()
+
+
+@pytest.fixture(scope="module")
+def clean_run(cluster, slurm_env, tmp_path_factory):
+    """The uninterrupted cluster run, started in the background (checked by its own test)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("slurm")).resolve()
+    expected = dry_run_counts(workdir, slurm_env)
+    run = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.out")
+    run.expected = expected
+    yield run
+    run.stop()
+
+
+def jobs_of(cluster, workdir: Path):
+    return [job for job in cluster.sacct_jobs() if Path(job.workdir) == workdir]
+
+
+def test_interrupted_run_resumes_to_same_outputs(cluster, slurm_env, local_run, clean_run, tmp_path):
+    workdir = copy_workflow(tmp_path / "interrupted").resolve()
+    first = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.first.out")
+    try:
+        # Interrupt once prepare_data has finished and train_base (the longest job, about 30 s
+        # here) has been running for a few seconds: one result done, one job cut off mid-work.
+        deadline = time.monotonic() + RUN_TIMEOUT
+        while not (
+            re.search(r"Finished jobid: \d+ \(Rule: prepare_data\)", first.log.read_text())
+            and any(job["state"] == "RUNNING" and job["seconds"] >= 3 for job in cluster.queue(workdir))
+        ):
+            assert first.process.poll() is None, f"the run ended before it could be interrupted:\n{tail(first.log)}"
+            assert time.monotonic() < deadline, f"train_base never ran:\n{tail(first.log)}"
+            time.sleep(1)
+        first.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert first.process.wait(timeout=120) != 0
+    finally:
+        first.stop()
+    cluster.wait_queue_empty(timeout=60, workdir=workdir)  # Snakemake cancelled the jobs it had in SLURM
+    interrupted = jobs_of(cluster, workdir)
+    assert [job.rule for job in interrupted if job.state.startswith("CANCELLED")] == ["train_base"], interrupted
+
+    done_before = {job.job_id for job in interrupted}
+    rerun = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.rerun.out")
+    print(f"rerun after the interruption: {rerun.finish():.0f} s")
+    resumed = [job for job in jobs_of(cluster, workdir) if job.job_id not in done_before]
+    assert resumed and all(job.state == "COMPLETED" for job in resumed), resumed
+    # It resumed: the finished job was not redone, the cancelled one was.
+    rules = [job.rule for job in resumed]
+    assert "prepare_data" not in rules and rules.count("train_base") == 1, rules
+    local_run.finish()
+    assert differences(local_run.workdir, workdir) == []
+
+
+def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
+    expected = clean_run.expected
+    assert expected.keys() & GPU_RULES and expected.keys() - GPU_RULES, expected
+    print(f"uninterrupted workflow through SLURM: {clean_run.finish():.0f} s")
+    jobs = jobs_of(cluster, clean_run.workdir)
+    per_rule = {}
+    for job in jobs:
+        per_rule[job.rule] = per_rule.get(job.rule, 0) + 1
+    assert per_rule == expected, f"SLURM jobs per rule {per_rule}, DAG {expected}"
+    for job in jobs:
+        assert job.state == "COMPLETED", job
+        assert job.account == ACCOUNT, job
+        if job.rule in GPU_RULES:
+            assert job.gpus == 1 and job.partition == GPU_PARTITION, job
+        else:
+            assert job.gpus == 0 and job.partition == PARTITION, job
+    print(f"local run: {local_run.finish():.0f} s")
+    # Same threads per job as the local run (the condition for bit-identical CPU results).
+    assert thread_counts(clean_run.workdir) == thread_counts(local_run.workdir)
+    assert differences(local_run.workdir, clean_run.workdir) == []
