@@ -16,7 +16,7 @@ model, _ = load_checkpoint(snakemake.input.model, device)
 sigma = torch.load(snakemake.input.sigmas, weights_only=True)[snakemake.wildcards.kind]
 table = certify_split(
     model, dataset.splits["test"], sigma, len(dataset.classes), settings["n0"], settings["n"], snakemake.params.alpha,
-    snakemake.params.batch_size, settings["test_points"], device, seeded_generator(settings["seed"], device),
+    snakemake.params.batch_size, settings["test_points"], device, seeded_generator(settings["seed"], device), progress=True,
 )
 table["sigma_space"] = dataset.info["pixel_space"]
 print(f"certified correct {table['correct'].mean():.3f}, mean seconds per point {table['time'].iloc[0]:.4f}")

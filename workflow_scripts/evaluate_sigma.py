@@ -28,7 +28,7 @@ for split in ("val", "test"):
     for sub_epoch, sigma in candidates:
         table = certify_split(
             model, dataset.splits[split], sigma, len(dataset.classes), settings["n0"], settings["n"], alpha,
-            snakemake.params.batch_size, settings[f"{split}_points"], device, seeded_generator(settings["seed"], device),
+            snakemake.params.batch_size, settings[f"{split}_points"], device, seeded_generator(settings["seed"], device), progress=True,
         )
         accuracy, mean_area = clean_accuracy_and_area(table)
         rows.append({

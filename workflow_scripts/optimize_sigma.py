@@ -1,7 +1,10 @@
 """optimize_sigma: learn sigma from one initial constant; save the snapshot after every sub-epoch."""
 
+import math
+
 import pandas as pd
 import torch
+from tqdm import tqdm
 from script_setup import seeded_generator, start
 
 from nusmooth.data import PreparedDataset
@@ -30,8 +33,10 @@ optimizer = SigmaOptimizer(
 )
 order = seeded_generator(settings["seed"], torch.device("cpu"))
 snapshots, history = [], []
-for _ in range(settings["sub_epochs"]):
-    stats = optimizer.run_sub_epoch(iterate_minibatches(images, labels, settings["batch_size"], order))
+batches_per_sub_epoch = math.ceil(len(labels) / settings["batch_size"])
+for sub_epoch in range(1, settings["sub_epochs"] + 1):
+    batches = iterate_minibatches(images, labels, settings["batch_size"], order)
+    stats = optimizer.run_sub_epoch(tqdm(batches, total=batches_per_sub_epoch, desc=f"sub-epoch {sub_epoch}", mininterval=10))
     sigma = optimizer.sigma
     snapshots.append(sigma)
     history.append(dict(vars(stats), sigma_mean=float(sigma.mean()), sigma_min=float(sigma.min()), sigma_max=float(sigma.max())))

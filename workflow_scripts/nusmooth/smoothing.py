@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from scipy.stats import beta, binomtest, norm
+from tqdm import tqdm
 
 #: Class index returned when the smoothed classifier declines to answer.
 ABSTAIN = -1
@@ -97,6 +98,7 @@ def sample_counts(
     num_classes: int,
     batch_size: int,
     generator: torch.Generator | None = None,
+    progress: str | None = None,
 ) -> torch.Tensor:
     """Count the base classifier's argmax classes under noise, for many points at once.
 
@@ -107,6 +109,7 @@ def sample_counts(
     Args:
         points: ``(P, *S)`` clean inputs, already on the model's device.
         sigma: broadcastable to ``S``, on the same device.
+        progress: if given, a tqdm bar with this description is written to stderr.
     Returns:
         ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
     """
@@ -120,7 +123,8 @@ def sample_counts(
     noisy = torch.empty_like(noise)
     counts = torch.zeros(num_points * num_classes, dtype=torch.int64, device=device)
     total = num_points * num_samples
-    for start in range(0, total, batch_size):
+    starts = range(0, total, batch_size)
+    for start in starts if progress is None else tqdm(starts, desc=progress, mininterval=10):
         size = min(batch_size, total - start)
         owner = torch.arange(start, start + size, device=device) // num_samples
         torch.randn((size, flat_points.shape[1]), generator=generator, out=noise[:size])
@@ -149,8 +153,8 @@ class NonUniformSmoothing:
         sigma = _check_sigma(self.sigma, points.shape[1:]).to(points.device, points.dtype)
         return points, sigma
 
-    def _counts(self, points, sigma, num_samples, batch_size, generator):
-        return sample_counts(self.base_classifier, points, sigma, num_samples, self.num_classes, batch_size, generator)
+    def _counts(self, points, sigma, num_samples, batch_size, generator, progress=None):
+        return sample_counts(self.base_classifier, points, sigma, num_samples, self.num_classes, batch_size, generator, progress)
 
     def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int, generator: torch.Generator | None = None) -> int:
         """Cohen's PREDICT: the top class if a two-sided binomial test separates it from the runner-up
@@ -181,6 +185,7 @@ class NonUniformSmoothing:
         alpha: float,
         batch_size: int,
         generator: torch.Generator | None = None,
+        progress: bool = False,
     ) -> Certificates:
         """Cohen's CERTIFY with per-element sigma, for P points ``(P, *S)`` at once.
 
@@ -192,8 +197,8 @@ class NonUniformSmoothing:
         """
         _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
         points, sigma = self._prepare(points)
-        selection = self._counts(points, sigma, n0, batch_size, generator)
-        estimation = self._counts(points, sigma, n, batch_size, generator)
+        selection = self._counts(points, sigma, n0, batch_size, generator, "selection (n0)" if progress else None)
+        estimation = self._counts(points, sigma, n, batch_size, generator, "estimation (n)" if progress else None)
         c_hat = selection.argmax(dim=1)  # torch.argmax returns the first maximum: ties -> lowest index
         n_a = estimation.gather(1, c_hat.unsqueeze(1)).squeeze(1).numpy()
         pa_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
