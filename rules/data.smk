@@ -9,7 +9,7 @@ rule prepare_data:
         "benchmarks/results/prepare_data/{dataset}.tsv"
     conda:
         "../envs/pytorch.yaml"
-    threads: 4
+    threads: 2
     params:
         split=lambda wildcards: dataset_config(wildcards)["split"],
         source=lambda wildcards: dataset_config(wildcards)["source"],
