@@ -16,6 +16,9 @@ rule optimize_sigma:
         gpu=1,
     params:
         sigma=lambda wildcards: dataset_config(wildcards)["sigma"],
+        # Per-sub-epoch state for resuming a killed job: deliberately not an output (Snakemake
+        # deletes the outputs of a failed job); the script removes it once the outputs are written.
+        resume="results/sigma/{dataset}/init_{init}/resume.pt",
     script:
         "../workflow_scripts/optimize_sigma.py"
 

@@ -86,3 +86,26 @@ def test_sigma_stays_positive_and_learns_which_feature_matters():
 def test_init_sigma_must_be_positive():
     with pytest.raises(ValueError, match="init_sigma"):
         SigmaOptimizer(first_feature_classifier(), (6,), init_sigma=0.0, lr=0.1, gamma=0.5, num_copies=4)
+
+
+def test_a_resumed_optimiser_continues_exactly_as_an_uninterrupted_one():
+    x, labels = torch.rand(32, 6), torch.ones(32, dtype=torch.long)
+    batches = [(x[i : i + 8], labels[i : i + 8]) for i in range(0, 32, 8)]
+
+    def fresh():
+        return SigmaOptimizer(first_feature_classifier(), (6,), init_sigma=0.3, lr=0.2, gamma=0.7, num_copies=8, generator=torch.Generator().manual_seed(7))
+
+    uninterrupted = fresh()
+    for _ in range(3):
+        uninterrupted.run_sub_epoch(batches)
+
+    first = fresh()
+    first.run_sub_epoch(batches)
+    state = first.state_dict()
+    resumed = fresh()  # as a new process would build it
+    resumed.load_state_dict(state)
+    for _ in range(2):
+        resumed.run_sub_epoch(batches)
+    assert resumed.sub_epochs_done == 3
+    assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(uninterrupted.optimizer.param_groups[0]["lr"])
+    torch.testing.assert_close(resumed.sigma, uninterrupted.sigma, rtol=0, atol=0)

@@ -106,6 +106,25 @@ class SigmaOptimizer:
         self.generator = generator
         self.sub_epochs_done = 0
 
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly where this optimiser stands (tensors and plain data)."""
+        return {
+            "log_sigma": self.log_sigma.detach().cpu(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "sub_epochs_done": self.sub_epochs_done,
+            "generator": None if self.generator is None else self.generator.get_state(),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        with torch.no_grad():
+            self.log_sigma.copy_(state["log_sigma"].to(self.device))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.sub_epochs_done = state["sub_epochs_done"]
+        if self.generator is not None and state["generator"] is not None:
+            self.generator.set_state(state["generator"])
+
     @property
     def sigma(self) -> torch.Tensor:
         """Current sigma (a detached CPU copy)."""

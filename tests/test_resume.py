@@ -1,0 +1,64 @@
+"""A killed sigma optimisation resumes from its last sub-epoch and ends as an uninterrupted run."""
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+import torch
+import yaml
+
+from workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
+
+TARGET = "results/sigma/mnist5k/init_0.25/snapshots.pt"
+RESUME = "results/sigma/mnist5k/init_0.25/resume.pt"
+
+
+@pytest.fixture(scope="module")
+def config(tmp_path_factory):
+    """The tiny configuration with sub-epochs long enough (a few seconds) to be interrupted."""
+    settings = yaml.safe_load(TINY_CONFIG.read_text())
+    settings["datasets"]["mnist5k"]["sigma"].update(sub_epochs=3, train_points=384, n_train=8)
+    path = tmp_path_factory.mktemp("config") / "resume.yaml"
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, config):
+    reference = tmp_path / "reference"
+    result = snakemake(reference, TARGET, "--cores", "2", "--resources", "gpu=1", configfile=config)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    interrupted = tmp_path / "interrupted"
+    interrupted.mkdir()
+    command = [SNAKEMAKE, TARGET, "--cores", "2", "--resources", "gpu=1", "-s", str(REPO / "Snakefile"),
+               "--directory", str(interrupted), "--configfile", str(config)]
+    log = open(tmp_path / "first.out", "w")
+    first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 600
+    try:
+        while not (interrupted / RESUME).exists():  # written after sub-epoch 1
+            assert first.poll() is None, (tmp_path / "first.out").read_text()[-3000:]
+            assert time.monotonic() < deadline, "sub-epoch 1 never finished"
+            time.sleep(0.2)
+        os.killpg(first.pid, signal.SIGKILL)  # no clean-up at all: the harshest interruption
+        first.wait(timeout=60)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        log.close()
+    assert not (interrupted / TARGET).exists()
+
+    unlock = snakemake(interrupted, "--unlock", configfile=config)
+    assert unlock.returncode == 0
+    second = snakemake(interrupted, TARGET, "--cores", "2", "--resources", "gpu=1", "--rerun-incomplete", configfile=config)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    log_text = (interrupted / "logs/optimize_sigma/mnist5k/init_0.25.log").read_text()
+    assert "resuming from" in log_text
+    assert not (interrupted / RESUME).exists(), "the resume file is removed once the outputs exist"
+
+    expected = torch.load(reference / TARGET, weights_only=True)
+    actual = torch.load(interrupted / TARGET, weights_only=True)
+    assert actual["sub_epochs"] == expected["sub_epochs"] == [1, 2, 3]
+    torch.testing.assert_close(actual["sigmas"], expected["sigmas"], rtol=0, atol=0)
