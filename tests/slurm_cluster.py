@@ -303,6 +303,7 @@ class SlurmCluster:
         # slurmd drains a node that has less than configured unless told to trust the configuration.
         overrides = "SlurmdParameters=config_overrides" if cpus < self.min_cpus or memory < self.min_memory_mb else ""
         cpus, memory = max(cpus, self.min_cpus), max(memory, self.min_memory_mb)
+        self.node_cpus = cpus
         partitions = "".join(f"PartitionName={name} Nodes=ALL Default=NO MaxTime=INFINITE State=UP\n" for name in self.extra_partitions)
         gpu = self.root / "dev" / "gpu0"
         # A character device (the numbers of /dev/null): slurmd drops GRES entries without a file.

@@ -94,15 +94,22 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def dry_run_counts(workdir: Path, env) -> dict[str, int]:
-    """Jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run)."""
+def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int]:
+    """Jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run), and the
+    largest `threads` (sbatch --cpus-per-task) any job asks for."""
     done = subprocess.run([*SLURM_COMMAND, "--dry-run"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     table = done.stdout.split("Job stats:")[1].split("Reasons:")[0]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
     counts.pop("total", None)
     counts.pop("all", None)  # no action: Snakemake finishes it locally, never a SLURM job
-    return counts
+    # The executor's dry run does not print threads; a local one with more cores than any rule asks
+    # for prints each job's `threads:` uncapped.
+    local = subprocess.run([str(SNAKEMAKE), TARGET, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"], cwd=workdir,
+                           env=env, capture_output=True, text=True, timeout=120)
+    assert local.returncode == 0, local.stdout + local.stderr
+    threads = [int(t) for t in re.findall(r"^\s+threads: (\d+)$", local.stdout, re.M)] or [1]
+    return counts, max(threads)
 
 
 def thread_counts(workdir: Path) -> dict[str, str]:
@@ -157,7 +164,9 @@ def local_run(tmp_path_factory):
 def clean_run(cluster, slurm_env, tmp_path_factory):
     """The uninterrupted cluster run, started in the background (checked by its own test)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm")).resolve()
-    expected = dry_run_counts(workdir, slurm_env)
+    expected, threads = dry_run_counts(workdir, slurm_env)
+    # A job asking for more CPUs than the node has would stay PENDING until the run's time-out.
+    assert threads <= cluster.node_cpus, f"a rule asks for {threads} threads; the test node has {cluster.node_cpus} CPUs"
     run = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.out")
     run.expected = expected
     yield run
