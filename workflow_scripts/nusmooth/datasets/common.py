@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import torch
 
-from ..data import PIXEL_SPACE, ImageSplit, PreparedDataset, stratified_split
+from ..data import ImageSplit, PreparedDataset, base_info, stratified_split
 
 
 class DataError(RuntimeError):
@@ -67,21 +67,6 @@ def official_splits(
 
 def _split(images: np.ndarray, labels: np.ndarray, index: np.ndarray) -> ImageSplit:
     return ImageSplit(torch.from_numpy(np.ascontiguousarray(images[index])), torch.from_numpy(labels[index].astype(np.int64)))
-
-
-def base_info(source: str, fractions: dict[str, float], seed: int, splits: dict[str, ImageSplit], classes: Sequence[str]) -> dict:
-    """Facts every prepared dataset records: provenance, noise space, split settings, class counts."""
-    return {
-        "source": source,
-        "pixel_space": PIXEL_SPACE,
-        "split_seed": seed,
-        "split_fractions": fractions,
-        "counts": {name: len(split) for name, split in splits.items()},
-        "class_counts": {
-            name: {classes[c]: int(n) for c, n in enumerate(torch.bincount(split.labels, minlength=len(classes)).tolist())}
-            for name, split in splits.items()
-        },
-    }
 
 
 def decode_all(paths: Sequence, decode: Callable, workers: int) -> list:
