@@ -1,12 +1,9 @@
 """find_sigma_regions: the robust (largest sigma) and non-robust (smallest sigma) pixels of every
 Figure-1 vector of one dataset: per-pixel table, summary table, and overlay image."""
 
-import json
-from pathlib import Path
-
 import pandas as pd
 import torch
-from script_setup import start
+from script_setup import fig1_choices, start
 
 from nusmooth.features import region_pixels, region_summary
 from nusmooth.io import atomic_write_text, atomic_write_tsv
@@ -18,9 +15,7 @@ fraction = snakemake.params.fraction
 dataset = snakemake.wildcards.dataset
 background = torch.load(snakemake.input.mean_image, weights_only=True)["mean_image"].numpy()
 pixels, summaries, cells = [], [], []
-for path in snakemake.input.choices:
-    folder = Path(path).parent
-    choice = json.loads(Path(path).read_text())
+for folder, choice in fig1_choices(snakemake.input.choices, dataset):
     sigma = torch.load(folder / "sigmas.pt", weights_only=True)["learned"].numpy()
     key = {"init": choice["init"], "sub_epoch": choice["sub_epoch"]}
     pixels.append(region_pixels(sigma, fraction).assign(**key))
