@@ -2,27 +2,29 @@
 
 Sound certificates: :func:`certify`, :class:`NonUniformSmoothing` (counts + Clopper-Pearson).
 Learning sigma: :class:`SigmaOptimizer` and :func:`smoothed_softmax_surrogate` (not a certificate).
+
+The names below are imported on first use, so that light modules (``nusmooth.registry``, read by
+the Snakefile when it builds the DAG) do not pull in torch.
 """
 
-from .smoothing import (
-    ABSTAIN,
-    Certificates,
-    NonUniformSmoothing,
-    certified_area,
-    certify,
-    clopper_pearson_lower,
-    in_certified_region,
-)
-from .surrogate import SigmaOptimizer, smoothed_softmax_surrogate
+from importlib import import_module
 
-__all__ = [
-    "ABSTAIN",
-    "Certificates",
-    "NonUniformSmoothing",
-    "SigmaOptimizer",
-    "certified_area",
-    "certify",
-    "clopper_pearson_lower",
-    "in_certified_region",
-    "smoothed_softmax_surrogate",
-]
+_EXPORTS = {
+    "ABSTAIN": "smoothing",
+    "Certificates": "smoothing",
+    "NonUniformSmoothing": "smoothing",
+    "certified_area": "smoothing",
+    "certify": "smoothing",
+    "clopper_pearson_lower": "smoothing",
+    "in_certified_region": "smoothing",
+    "SigmaOptimizer": "surrogate",
+    "smoothed_softmax_surrogate": "surrogate",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'nusmooth' has no attribute {name!r}")
+    return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)

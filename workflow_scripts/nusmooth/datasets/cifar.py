@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..data import PreparedDataset
+from ..registry import dataset_facts
 from .common import DataError, base_info, decode_all, md5_hex, missing, official_splits
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
-MEAN, STD = [0.4914, 0.4822, 0.4465], [0.2470, 0.2435, 0.2616]
 COUNTS = {"train": 50000, "test": 10000}
 BATCHES = {  # official MD5 of each file of cifar-10-python.tar.gz (as torchvision checks them)
     "data_batch_1": "c99cafc152244af753f735de768cd75f",
@@ -167,4 +167,5 @@ def prepare_cifar10(fractions: dict[str, float], seed: int, path=None, download_
     info = base_info(f"CIFAR-10 {origin}; val carved from the official train split", fractions, seed, splits, CLASSES)
     info["files"] = checks
     info["lossless"] = layout == "pickle"
-    return PreparedDataset("cifar10", splits, CLASSES, MEAN, STD, info), members
+    facts = dataset_facts("cifar10")
+    return PreparedDataset("cifar10", splits, CLASSES, list(facts.mean), list(facts.std), info), members

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data import MNIST_MEAN, MNIST_STD, PreparedDataset
+from ..data import PreparedDataset
+from ..registry import dataset_facts
 from .common import DataError, base_info, md5_hex, missing, official_splits
 
 FILES = {
@@ -139,4 +140,13 @@ def prepare_idx_dataset(dataset: str, fractions: dict[str, float], seed: int, pa
     info = base_info(f"{dataset} official IDX files ({origin}); val carved from the official train split", fractions, seed, splits, CLASSES[dataset])
     info["files"] = checks
     # Both datasets use MNIST's statistics, as the authors did; it is the model's first layer here.
-    return PreparedDataset(dataset, splits, CLASSES[dataset], MNIST_MEAN, MNIST_STD, info), members
+    facts = dataset_facts(dataset)
+    return PreparedDataset(dataset, splits, CLASSES[dataset], list(facts.mean), list(facts.std), info), members
+
+
+def prepare_mnist(fractions: dict[str, float], seed: int, **source) -> tuple[PreparedDataset, dict]:
+    return prepare_idx_dataset("mnist", fractions, seed, **source)
+
+
+def prepare_fashion_mnist(fractions: dict[str, float], seed: int, **source) -> tuple[PreparedDataset, dict]:
+    return prepare_idx_dataset("fashion_mnist", fractions, seed, **source)

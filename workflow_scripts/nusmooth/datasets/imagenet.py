@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from ..data import ImageSplit, PreparedDataset
+from ..registry import dataset_facts
 from .common import DataError, base_info, decode_all, missing, open_rgb, pil_to_uint8_chw
 
-MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 EXTENSIONS = {".jpeg", ".jpg", ".png"}
 FIX = "set datasets.imagenet.source.path to an ILSVRC-2012 folder holding train/ and val/ in ImageFolder layout (one folder per class)"
 
@@ -89,4 +89,5 @@ def prepare_imagenet(
     del info["class_counts"]
     info.update({"transform": f"resize {resize}, center crop {crop}", "train_folder_classes": len(classes)})
     members = {name: [p for p, _ in items] for name, items in chosen.items()}
-    return PreparedDataset("imagenet", splits, classes, MEAN, STD, info), members
+    facts = dataset_facts("imagenet")
+    return PreparedDataset("imagenet", splits, classes, list(facts.mean), list(facts.std), info), members

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from ..data import ImageSplit, PreparedDataset
+from ..registry import dataset_facts
 from .common import DataError, base_info, decode_all, missing, open_rgb, pil_to_uint8_chw, split_pool
 
 #: Class index order (KITTI's devkit order); DontCare is excluded.
 CLASSES = ["Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc"]
 IGNORED = "DontCare"
-IMAGENET_MEAN, IMAGENET_STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 FIELDS = 15  # class + 14 numbers in training label files (16 with a score in result files)
 
 
@@ -122,7 +122,8 @@ def prepare_kitti(fractions: dict[str, float], seed: int, path=None, image_size:
         "resize": "bilinear, not aspect-preserving",
     })
     # ResNet-50 from scratch; ImageNet statistics as its normalisation layer (a natural-image default).
-    return PreparedDataset("kitti", splits, CLASSES, IMAGENET_MEAN, IMAGENET_STD, info), members
+    facts = dataset_facts("kitti")
+    return PreparedDataset("kitti", splits, CLASSES, list(facts.mean), list(facts.std), info), members
 
 
 def _bilinear():
