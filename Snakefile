@@ -15,7 +15,8 @@ if config.get("preset", "default") != "default":
     configfile: f"{workflow.basedir}/presets/{config['preset']}.yaml"
 
 
-validate(config, "schemas/config.schema.yaml")
+# Validates the config (rules/common.smk: check_config) and defines the helpers of every stage.
+include: "rules/common.smk"
 
 
 report: "report/workflow.rst"
@@ -27,14 +28,33 @@ wildcard_constraints:
     kind="learned|isotropic",
 
 
-include: "rules/common.smk"
+# Plots, tables and the snapshot choice take seconds: on a cluster they run on the submit host
+# instead of waiting in the queue as jobs of their own.
+localrules:
+    all,
+    select_fig1_sigma,
+    tabulate_fig2,
+    tabulate_certified_accuracy,
+    plot_fig1,
+    plot_fig1_dataset,
+    plot_fig2,
+    plot_fig4,
+    plot_fig3,
+    find_sigma_regions,
+
+
+onstart:
+    record_lock_owner(Path(".snakemake"))
+
+
+rule all:
+    default_target: True
+    input:
+        final_outputs(),
+
+
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/sigma.smk"
 include: "rules/certify.smk"
 include: "rules/figures.smk"
-
-
-rule all:
-    input:
-        final_outputs(),

@@ -34,8 +34,9 @@ rule certify:
     resources:
         gpu=1,
     params:
-        fig1=lambda wildcards: dataset_config(wildcards)["fig1"],
+        fig1=fig1_certify_params,
         alpha=config["alpha"],
         batch_size=config["certify_batch_size"],
+        compute=compute_params,
     script:
         "../workflow_scripts/certify.py"

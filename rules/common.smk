@@ -1,5 +1,16 @@
-# Helpers shared by every stage file (config access, consistency checks, path builders).
+# Helpers shared by every stage file: config checks, the per-job parameter blocks, and the input
+# functions that name every file a script reads. Dataset facts come from nusmooth.registry.
 import math
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
+
+from nusmooth.registry import ARCHITECTURES, DATASETS
+from pipeline_support import clear_stale_locks, coerce_by_schema, record_lock_owner
+
+SCHEMA = str(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+KINDS = ["learned", "isotropic"]
 
 
 def fail_config(key, problem, fix):
@@ -7,12 +18,12 @@ def fail_config(key, problem, fix):
 
 
 def check_config():
-    """Cross-key rules that a JSON schema cannot state; fills the blocks of datasets left implicit."""
-    for name in config["run_datasets"]:
-        config["datasets"].setdefault(name, {})
-    validate(
-        config, "../schemas/config.schema.yaml"
-    )  # fills defaults of the blocks just added
+    """Validate (after turning the strings of nested --config values back into numbers), fill the
+    blocks of datasets left implicit, and check what the schema cannot state."""
+    coerce_by_schema(config, SCHEMA)
+    for name in config.get("run_datasets", []):
+        config.setdefault("datasets", {}).setdefault(name, {})
+    validate(config, SCHEMA)
     for name, block in config["datasets"].items():
         total = sum(block["split"][part] for part in ("train", "val", "test"))
         if not math.isclose(total, 1.0, abs_tol=1e-9):
@@ -28,70 +39,42 @@ def check_config():
                 f"{sorted(missing)} not in datasets.{name}.sigma.inits",
                 "list only constants that have a sigma sweep",
             )
-
-
-# --- datasets, architectures and data paths (issue 3) ---
-PAPER_ARCH = {
-    "mnist5k": "mnist_cnn",
-    "mnist": "mnist_cnn",
-    "fashion_mnist": "mnist_cnn",
-    "cifar10": "resnet110",
-    "imagenet": "resnet50",
-    "kitti": "resnet50",
-}
-ARCH_CHANNELS = {"mnist_cnn": 1, "resnet110": 3, "resnet50": 3}
-DATASET_CHANNELS = {
-    "mnist5k": 1,
-    "mnist": 1,
-    "fashion_mnist": 1,
-    "cifar10": 3,
-    "imagenet": 3,
-    "kitti": 3,
-}
-DATA_WITHOUT_DOWNLOAD = {
-    "imagenet": "an ILSVRC-2012 folder with train/ and val/ in ImageFolder layout",
-    "kitti": "the KITTI 2D object folder holding training/image_2 and training/label_2",
-}
-
-
-def check_datasets():
-    """Architecture defaults and compatibility; data paths that cannot be downloaded. Only checks
-    that paths are set: reading them is the prepare_data job's work (a dry run reads no data).
-    """
-    for name, block in config["datasets"].items():
-        model = block["model"]
-        if model["arch"] is None:
-            model["arch"] = PAPER_ARCH[name]
-        if ARCH_CHANNELS[model["arch"]] != DATASET_CHANNELS[name]:
-            fail_config(
-                f"datasets.{name}.model.arch",
-                f"{model['arch']} takes {ARCH_CHANNELS[model['arch']]}-channel images, {name} has {DATASET_CHANNELS[name]}",
-                f"use {PAPER_ARCH[name]} (or null for the paper's architecture)",
-            )
-        if model["pretrained"] and (name != "imagenet" or model["arch"] != "resnet50"):
-            fail_config(
-                f"datasets.{name}.model.pretrained",
-                "pretrained weights exist only for resnet50 on imagenet",
-                "set it to false",
-            )
+        check_model(name, block["model"])
     for name in config["run_datasets"]:
-        if (
-            name in DATA_WITHOUT_DOWNLOAD
-            and config["datasets"][name]["source"]["path"] is None
-        ):
+        needs = DATASETS[name].needs_path
+        if needs and config["datasets"][name]["source"]["path"] is None:
             fail_config(
                 f"datasets.{name}.source.path",
                 f"{name} cannot be downloaded automatically and no local copy is set",
-                f"set it to {DATA_WITHOUT_DOWNLOAD[name]}, e.g. --config 'datasets={{{name}: {{source: {{path: /data/{name}}}}}}}', "
+                f"set it to {needs}, e.g. --config 'datasets={{{name}: {{source: {{path: /data/{name}}}}}}}', "
                 f"or drop {name} from run_datasets (nothing else depends on it)",
             )
 
 
-# --- end issue 3 ---
+def check_model(name, model):
+    """The architecture defaults to the paper's and must take the dataset's channels. Only checks
+    settings: reading data is the prepare_data job's work (a dry run reads no data)."""
+    facts = DATASETS[name]
+    if model["arch"] is None:
+        model["arch"] = facts.arch
+    channels = ARCHITECTURES[model["arch"]].channels
+    if channels != facts.channels:
+        fail_config(
+            f"datasets.{name}.model.arch",
+            f"{model['arch']} takes {channels}-channel images, {name} has {facts.channels}",
+            f"use {facts.arch} (or null for the paper's architecture)",
+        )
+    if model["pretrained"] and (name != "imagenet" or model["arch"] != "resnet50"):
+        fail_config(
+            f"datasets.{name}.model.pretrained",
+            "pretrained weights exist only for resnet50 on imagenet",
+            "set it to false",
+        )
 
 
 check_config()
-check_datasets()
+if workflow.is_main_process:
+    clear_stale_locks(Path(".snakemake"))
 
 
 def fmt(value):
@@ -103,6 +86,39 @@ def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
 
 
+# --- each job's own parameters: a change elsewhere in the config must not rerun it ----------------
+
+
+def source_params(wildcards):
+    """Only the source keys this dataset's reader takes."""
+    source = dataset_config(wildcards)["source"]
+    return {key: source[key] for key in DATASETS[wildcards.dataset].source_keys}
+
+
+def sigma_params(wildcards):
+    """One sweep's settings: the sigma block without the list of initial constants."""
+    return {k: v for k, v in dataset_config(wildcards)["sigma"].items() if k != "inits"}
+
+
+def fig1_certify_params(wildcards):
+    """Figure 1's certification settings, without the list of constants or the selection rule."""
+    fig1 = dataset_config(wildcards)["fig1"]
+    return {key: fig1[key] for key in ("n0", "n", "test_points", "seed")}
+
+
+def compute_params(wildcards):
+    return config["compute"]
+
+
+def training_compute_params(wildcards):
+    """Base training always runs in fp32 (bf16 training would change the model, not just its
+    evaluation); it takes the speed-only options."""
+    return {key: config["compute"][key] for key in ("channels_last", "cudnn_benchmark")}
+
+
+# --- the files a job reads ----------------------------------------------------------------------
+
+
 def sigma_inits(dataset):
     return [fmt(v) for v in config["datasets"][dataset]["sigma"]["inits"]]
 
@@ -111,53 +127,84 @@ def fig1_inits(dataset):
     return [fmt(v) for v in config["datasets"][dataset]["fig1"]["inits"]]
 
 
-def sweep_metrics(dataset):
+def evaluate_inputs(wildcards):
+    """A learned sweep is certified from its snapshots; an isotropic constant needs only the model."""
+    inputs = {
+        "dataset": f"results/data/{wildcards.dataset}/dataset.pt",
+        "model": f"results/models/{wildcards.dataset}/model.pt",
+    }
+    if wildcards.kind == "learned":
+        inputs["snapshots"] = (
+            f"results/sigma/{wildcards.dataset}/init_{wildcards.init}/snapshots.pt"
+        )
+    return inputs
+
+
+def sweep_metrics(wildcards):
     """Every Figure-2 point of a dataset: learned snapshots and isotropic constants."""
     return expand(
         "results/sweep/{dataset}/{kind}_{init}/metrics.tsv",
-        dataset=dataset,
-        kind=["learned", "isotropic"],
-        init=sigma_inits(dataset),
+        dataset=wildcards.dataset,
+        kind=KINDS,
+        init=sigma_inits(wildcards.dataset),
     )
 
 
-def fig1_certificates(dataset):
-    return expand(
-        "results/certify/{dataset}/fig1_init_{init}/{kind}.tsv",
-        dataset=dataset,
-        init=fig1_inits(dataset),
-        kind=["learned", "isotropic"],
-    )
+def fig1_pairs(datasets):
+    """(dataset, init) of every Figure-1 vector, in a fixed order shared by inputs and params."""
+    return [(d, i) for d in datasets for i in fig1_inits(d)]
 
 
-# --- Figures, tables and report (issue 4) ---------------------------------------------------------
+def fig1_files(datasets, name):
+    return [
+        f"results/certify/{d}/fig1_init_{i}/{name}" for d, i in fig1_pairs(datasets)
+    ]
 
-#: Datasets dominated by one class (paper, Figure 4): drawn apart, next to the majority-class accuracy.
-MAJORITY_DOMINATED = ["kitti"]
+
+def fig1_inputs(datasets):
+    """Input function: the choice, both certificate tables and the sigmas of each Figure-1 vector."""
+
+    def inputs(wildcards):
+        chosen = datasets if datasets is not None else [wildcards.dataset]
+        return {
+            "choices": fig1_files(chosen, "choice.json"),
+            "learned": fig1_files(chosen, "learned.tsv"),
+            "isotropic": fig1_files(chosen, "isotropic.tsv"),
+        }
+
+    return inputs
+
+
+def fig1_sigma_inputs(datasets):
+    def inputs(wildcards):
+        chosen = datasets if datasets is not None else [wildcards.dataset]
+        return {
+            "choices": fig1_files(chosen, "choice.json"),
+            "sigmas": fig1_files(chosen, "sigmas.pt"),
+        }
+
+    return inputs
+
+
+def fig1_keys(datasets):
+    """Params that say which dataset each Figure-1 input belongs to (same order as the inputs)."""
+
+    def keys(wildcards):
+        chosen = datasets if datasets is not None else [wildcards.dataset]
+        return [d for d, _ in fig1_pairs(chosen)]
+
+    return keys
+
+
+# --- Figures 2 and 4 ----------------------------------------------------------------------------
 
 
 def fig2_datasets():
-    return [d for d in config["run_datasets"] if d not in MAJORITY_DOMINATED]
+    return [d for d in config["run_datasets"] if not DATASETS[d].majority_dominated]
 
 
 def fig4_datasets():
-    return [d for d in config["run_datasets"] if d in MAJORITY_DOMINATED]
-
-
-def fig1_choices(dataset):
-    return expand(
-        "results/certify/{dataset}/fig1_init_{init}/choice.json",
-        dataset=dataset,
-        init=fig1_inits(dataset),
-    )
-
-
-def fig1_sigmas(dataset):
-    return expand(
-        "results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
-        dataset=dataset,
-        init=fig1_inits(dataset),
-    )
+    return [d for d in config["run_datasets"] if DATASETS[d].majority_dominated]
 
 
 def fig2_points(datasets):
@@ -168,7 +215,8 @@ def fig2_inputs(wildcards):
     if not fig2_datasets():
         fail_config(
             "run_datasets",
-            f"figures/fig2.pdf needs a dataset other than {MAJORITY_DOMINATED}",
+            f"figures/fig2.pdf needs a dataset that is not majority-dominated ({', '.join(fig4_datasets())} "
+            "go to Figure 4)",
             "add one (e.g. mnist5k) or ask only for figures/fig4.pdf",
         )
     return {"points": fig2_points(fig2_datasets())}
@@ -191,7 +239,7 @@ def fig4_inputs(wildcards):
 
 
 def final_outputs():
-    """Everything the final target (`all`) builds - every figure and table of the configured datasets."""
+    """Everything the default target (`all`) builds: every figure and table of the configured datasets."""
     datasets = config["run_datasets"]
     figures = ["fig1", "fig3"] + ["fig2"] * bool(fig2_datasets())
     figures += ["fig4"] * bool(fig4_datasets())

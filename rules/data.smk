@@ -12,6 +12,25 @@ rule prepare_data:
     threads: 2
     params:
         split=lambda wildcards: dataset_config(wildcards)["split"],
-        source=lambda wildcards: dataset_config(wildcards)["source"],
+        source=source_params,
     script:
         "../workflow_scripts/prepare_data.py"
+
+
+rule summarize_test_split:
+    input:
+        dataset="results/data/{dataset}/dataset.pt",
+    output:
+        class_counts=report(
+            "results/data/{dataset}/class_counts.tsv",
+            caption="../report/class_counts.rst",
+            category="Data",
+            subcategory="{dataset}",
+        ),
+        mean_image="results/data/{dataset}/mean_test_image.pt",
+    log:
+        "logs/summarize_test_split/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    script:
+        "../workflow_scripts/summarize_test_split.py"

@@ -2,37 +2,9 @@
 # HTML report shows (snakemake --report report.html) is marked with report(); captions: report/*.rst.
 
 
-rule summarize_test_split:
-    input:
-        dataset="results/data/{dataset}/dataset.pt",
-    output:
-        class_counts=report(
-            "results/data/{dataset}/class_counts.tsv",
-            caption="../report/class_counts.rst",
-            category="Data",
-            subcategory="{dataset}",
-        ),
-        mean_image="results/data/{dataset}/mean_test_image.pt",
-    log:
-        "logs/summarize_test_split/{dataset}.log",
-    conda:
-        "../envs/pytorch.yaml"
-    script:
-        "../workflow_scripts/summarize_test_split.py"
-
-
 rule plot_fig1:
     input:
-        certificates=[
-            certificate
-            for dataset in config["run_datasets"]
-            for certificate in fig1_certificates(dataset)
-        ],
-        choices=[
-            f"results/certify/{dataset}/fig1_init_{init}/choice.json"
-            for dataset in config["run_datasets"]
-            for init in fig1_inits(dataset)
-        ],
+        unpack(fig1_inputs(config["run_datasets"])),
     output:
         pdf="figures/fig1.pdf",
         png=report(
@@ -46,15 +18,14 @@ rule plot_fig1:
     conda:
         "../envs/pytorch.yaml"
     params:
-        datasets=config["run_datasets"],
+        datasets=fig1_keys(config["run_datasets"]),
     script:
         "../workflow_scripts/plot_fig1.py"
 
 
 rule plot_fig1_dataset:
     input:
-        certificates=lambda wildcards: fig1_certificates(wildcards.dataset),
-        choices=lambda wildcards: fig1_choices(wildcards.dataset),
+        unpack(fig1_inputs(None)),
     output:
         pdf="figures/fig1_{dataset}.pdf",
         png=report(
@@ -68,15 +39,14 @@ rule plot_fig1_dataset:
     conda:
         "../envs/pytorch.yaml"
     params:
-        datasets=lambda wildcards: [wildcards.dataset],
+        datasets=fig1_keys(None),
     script:
         "../workflow_scripts/plot_fig1.py"
 
 
 rule tabulate_certified_accuracy:
     input:
-        certificates=lambda wildcards: fig1_certificates(wildcards.dataset),
-        choices=lambda wildcards: fig1_choices(wildcards.dataset),
+        unpack(fig1_inputs(None)),
     output:
         tsv=report(
             "results/tables/{dataset}/certified_accuracy.tsv",
@@ -96,14 +66,13 @@ rule tabulate_certified_accuracy:
         "../envs/pytorch.yaml"
     params:
         table_areas=config["figures"]["table_areas"],
-        fig1=lambda wildcards: dataset_config(wildcards)["fig1"],
     script:
         "../workflow_scripts/tabulate_certified_accuracy.py"
 
 
 rule tabulate_fig2:
     input:
-        metrics=lambda wildcards: sweep_metrics(wildcards.dataset),
+        metrics=sweep_metrics,
     output:
         points=report(
             "results/tables/{dataset}/fig2_points.tsv",
@@ -122,9 +91,6 @@ rule tabulate_fig2:
         "logs/tabulate_fig2/{dataset}.log",
     conda:
         "../envs/pytorch.yaml"
-    params:
-        sigma=lambda wildcards: dataset_config(wildcards)["sigma"],
-        sweep_eval=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
     script:
         "../workflow_scripts/tabulate_fig2.py"
 
@@ -146,7 +112,6 @@ rule plot_fig2:
         "../envs/pytorch.yaml"
     params:
         datasets=fig2_datasets(),
-        majority_line=False,
     script:
         "../workflow_scripts/plot_fronts.py"
 
@@ -168,15 +133,13 @@ rule plot_fig4:
         "../envs/pytorch.yaml"
     params:
         datasets=fig4_datasets(),
-        majority_line=True,
     script:
         "../workflow_scripts/plot_fronts.py"
 
 
 rule plot_fig3:
     input:
-        sigmas=[s for dataset in config["run_datasets"] for s in fig1_sigmas(dataset)],
-        choices=[c for dataset in config["run_datasets"] for c in fig1_choices(dataset)],
+        unpack(fig1_sigma_inputs(config["run_datasets"])),
     output:
         pdf="figures/fig3.pdf",
         png=report(
@@ -190,15 +153,14 @@ rule plot_fig3:
     conda:
         "../envs/pytorch.yaml"
     params:
-        datasets=config["run_datasets"],
+        datasets=fig1_keys(config["run_datasets"]),
     script:
         "../workflow_scripts/plot_fig3.py"
 
 
 rule find_sigma_regions:
     input:
-        sigmas=lambda wildcards: fig1_sigmas(wildcards.dataset),
-        choices=lambda wildcards: fig1_choices(wildcards.dataset),
+        unpack(fig1_sigma_inputs(None)),
         mean_image="results/data/{dataset}/mean_test_image.pt",
     output:
         pixels="results/features/{dataset}/pixels.tsv",

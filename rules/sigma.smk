@@ -15,7 +15,8 @@ rule optimize_sigma:
     resources:
         gpu=1,
     params:
-        sigma=lambda wildcards: dataset_config(wildcards)["sigma"],
+        sigma=sigma_params,
+        compute=compute_params,
         # Per-sub-epoch state for resuming a killed job: deliberately not an output (Snakemake
         # deletes the outputs of a failed job); the script removes it once the outputs are written.
         resume="results/sigma/{dataset}/init_{init}/resume.pt",
@@ -23,17 +24,15 @@ rule optimize_sigma:
         "../workflow_scripts/optimize_sigma.py"
 
 
-rule evaluate_learned_sigma:
+rule evaluate_sigma:
     input:
-        dataset="results/data/{dataset}/dataset.pt",
-        model="results/models/{dataset}/model.pt",
-        snapshots="results/sigma/{dataset}/init_{init}/snapshots.pt",
+        unpack(evaluate_inputs),
     output:
-        metrics="results/sweep/{dataset}/learned_{init}/metrics.tsv",
+        metrics="results/sweep/{dataset}/{kind}_{init}/metrics.tsv",
     log:
-        "logs/evaluate_sigma/{dataset}/learned_{init}.log",
+        "logs/evaluate_sigma/{dataset}/{kind}_{init}.log",
     benchmark:
-        "benchmarks/results/evaluate_sigma/{dataset}/learned_{init}.tsv"
+        "benchmarks/results/evaluate_sigma/{dataset}/{kind}_{init}.tsv"
     conda:
         "../envs/pytorch.yaml"
     threads: 2
@@ -43,28 +42,6 @@ rule evaluate_learned_sigma:
         evaluation=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
         alpha=config["alpha"],
         batch_size=config["certify_batch_size"],
-    script:
-        "../workflow_scripts/evaluate_sigma.py"
-
-
-rule evaluate_isotropic_sigma:
-    input:
-        dataset="results/data/{dataset}/dataset.pt",
-        model="results/models/{dataset}/model.pt",
-    output:
-        metrics="results/sweep/{dataset}/isotropic_{init}/metrics.tsv",
-    log:
-        "logs/evaluate_sigma/{dataset}/isotropic_{init}.log",
-    benchmark:
-        "benchmarks/results/evaluate_sigma/{dataset}/isotropic_{init}.tsv"
-    conda:
-        "../envs/pytorch.yaml"
-    threads: 2
-    resources:
-        gpu=1,
-    params:
-        evaluation=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
-        alpha=config["alpha"],
-        batch_size=config["certify_batch_size"],
+        compute=compute_params,
     script:
         "../workflow_scripts/evaluate_sigma.py"

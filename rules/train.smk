@@ -15,6 +15,7 @@ rule train_base:
         gpu=1,
     params:
         model=lambda wildcards: dataset_config(wildcards)["model"],
+        compute=training_compute_params,
         # Per-epoch training state for resuming a killed job: deliberately not an output (Snakemake
         # deletes the outputs of a failed job); the script removes it once the model is saved.
         resume="results/models/{dataset}/resume.pt",

@@ -1,19 +1,25 @@
 """plot_fig3: the learned sigma vectors of Figure 1 as images (global min-max, nearest-neighbour
 enlarged, colour bar in sigma units), one row per dataset."""
 
-import torch
-from script_setup import fig1_choices, start
+import json
 
+from script_setup import run_stage
+
+from nusmooth.io import load_artifact
 from nusmooth.plotting import fig3, save, title_of
 
-start(snakemake)
-rows = []
-for dataset in snakemake.params.datasets:
-    cells = []
-    for folder, choice in fig1_choices(snakemake.input.choices, dataset):
-        sigma = torch.load(folder / "sigmas.pt", weights_only=True)["learned"].numpy()
+
+def main(snakemake):
+    rows = {}
+    for dataset, choice_path, sigmas in zip(snakemake.params.datasets, snakemake.input.choices, snakemake.input.sigmas,
+                                            strict=True):
+        choice = json.load(open(choice_path))
+        sigma = load_artifact(sigmas, producer="select_fig1_sigma")["learned"].numpy()
         print(f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}")
-        cells.append({"init": choice["init"], "sigma": sigma,
-                      "label": f"init $\\sigma$={choice['init']:g}, sub-epoch {choice['sub_epoch']}"})
-    rows.append({"title": title_of(dataset), "cells": sorted(cells, key=lambda cell: cell["init"])})
-save(fig3(rows), snakemake.output.pdf, snakemake.output.png)
+        rows.setdefault(dataset, []).append(
+            {"init": choice["init"], "sigma": sigma, "label": f"init $\\sigma$={choice['init']:g}, sub-epoch {choice['sub_epoch']}"})
+    figure = fig3([{"title": title_of(d), "cells": sorted(cells, key=lambda c: c["init"])} for d, cells in rows.items()])
+    save(figure, snakemake.output.pdf, snakemake.output.png)
+
+
+run_stage(snakemake, main)

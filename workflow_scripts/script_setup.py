@@ -1,44 +1,71 @@
-"""What every stage script does first: log to snakemake.log[0], honour snakemake.threads, pick the
-device once. Kept outside the library, which knows nothing of Snakemake."""
+"""What every stage script shares: its log, threads and error reporting (:func:`run_stage`), the
+device, the base model as the config's ``compute`` block asks, and seeded generators. Kept outside
+the library, which knows nothing of Snakemake."""
 
 import platform
 import sys
+import traceback
 
 import torch
 
 from nusmooth.runtime import keep_freed_memory_for_reuse
+from nusmooth.seeds import stream_seed
 
 
-def start(snakemake) -> torch.device:
-    """Send stdout/stderr to the rule's log, set torch's threads, return the device to use.
+def run_stage(snakemake, main) -> None:
+    """Run ``main(snakemake)`` with stdout/stderr in the rule's log and torch on the rule's threads.
 
-    CUDA is used only when the rule was granted a ``gpu`` resource and a GPU is visible.
+    A failure writes the full traceback to the log and its last line (the error and, for the
+    project's own errors, the fix) to the terminal, where the user is looking: Snakemake itself
+    only reports the exit status and the log's path.
     """
+    terminal = sys.stderr
     log = open(snakemake.log[0], "w", buffering=1)
     sys.stdout = sys.stderr = log
     torch.set_num_threads(snakemake.threads)
     keep_freed_memory_for_reuse()
+    print(f"rule {snakemake.rule} wildcards={dict(snakemake.wildcards)} threads={snakemake.threads}")
+    print(f"python {platform.python_version()} torch {torch.__version__}")
+    try:
+        main(snakemake)
+    except Exception as error:
+        traceback.print_exc()
+        where = ", ".join(f"{key}={value}" for key, value in dict(snakemake.wildcards).items())
+        terminal.write(f"\nError in rule {snakemake.rule} ({where}): {type(error).__name__}: {error}\n"
+                       f"(full log: {snakemake.log[0]})\n\n")
+        terminal.flush()
+        raise SystemExit(1) from None
+    finally:
+        log.flush()
+
+
+def compute_device(snakemake) -> torch.device:
+    """CUDA only when the rule was granted a ``gpu`` resource and a GPU is visible."""
     wants_gpu = int(snakemake.resources.get("gpu", 0)) > 0
     device = torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
-    print(f"rule {snakemake.rule} wildcards={dict(snakemake.wildcards)} threads={snakemake.threads} device={device}")
-    print(f"python {platform.python_version()} torch {torch.__version__}")
+    print(f"device={device}")
     return device
 
 
-def seeded_generator(seed: int, device: torch.device) -> torch.Generator:
+def stream_generator(device: torch.device, user_seed: int, *stream) -> torch.Generator:
+    """A generator on ``device`` seeded for the named stream (see :mod:`nusmooth.seeds`)."""
+    seed = stream_seed(user_seed, *stream)
+    print(f"random stream {'/'.join(map(str, stream))}: seed {seed} (from user seed {user_seed})")
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator
 
 
-def fig1_choices(choice_paths, dataset: str) -> list:
-    """``(folder, choice)`` for each Figure-1 choice.json of ``dataset``
-    (paths look like results/certify/<dataset>/fig1_init_<init>/choice.json)."""
-    import json
-    from pathlib import Path
+def base_model(snakemake, device: torch.device):
+    """The rule's base model (``input.model``) prepared as ``params.compute`` asks, the precision every
+    forward pass of it runs in, and a fingerprint of its weights (what a resume state is valid for)."""
+    from nusmooth.acceleration import configure_backends, prepare_model
+    from nusmooth.models import load_checkpoint
+    from nusmooth.resume import content_fingerprint
 
-    found = []
-    for path in map(Path, choice_paths):
-        if path.parent.parent.name == dataset:
-            found.append((path.parent, json.loads(path.read_text())))
-    return found
+    compute = snakemake.params.compute
+    configure_backends(device, cudnn_benchmark=compute["cudnn_benchmark"])
+    model, checkpoint = load_checkpoint(snakemake.input.model, device)
+    print(f"compute settings: {compute}")
+    fingerprint = content_fingerprint(checkpoint["state_dict"])
+    return prepare_model(model, channels_last=compute["channels_last"], compile=compute["compile"]), compute["precision"], fingerprint

@@ -3,27 +3,23 @@ isotropic sigma it is compared with (the mean of the chosen vector, as in the pa
 
 import pandas as pd
 import torch
-from script_setup import start
+from script_setup import run_stage
 
-from nusmooth.io import atomic_torch_save, atomic_write_json
-from nusmooth.selection import select_snapshot
+from nusmooth.io import atomic_torch_save, atomic_write_json, load_artifact
+from nusmooth.selection import choose_fig1_snapshot
 
-start(snakemake)
-metrics = pd.read_csv(snakemake.input.metrics, sep="\t")
-saved = torch.load(snakemake.input.snapshots, weights_only=True)
-validation = metrics[metrics["split"] == "val"]
-sub_epoch = select_snapshot(validation, snakemake.params.accuracy_tolerance)
-learned = saved["sigmas"][saved["sub_epochs"].index(sub_epoch)]
-isotropic = float(learned.mean())
-choice = {
-    "init": saved["init"],
-    "sub_epoch": sub_epoch,
-    "rule": f"largest validation mean area among snapshots within {snakemake.params.accuracy_tolerance} "
-    "validation accuracy of the best",
-    "val": validation[validation["sub_epoch"] == sub_epoch].iloc[0][["accuracy", "mean_area"]].to_dict(),
-    "isotropic_sigma": isotropic,
-    "sigma_space": saved["pixel_space"],
-}
-print(choice)
-atomic_torch_save({"learned": learned, "isotropic": torch.tensor(isotropic)}, snakemake.output.sigmas)
-atomic_write_json(choice, snakemake.output.choice)
+
+def main(snakemake):
+    tolerance = snakemake.params.accuracy_tolerance
+    saved = load_artifact(snakemake.input.snapshots, producer="optimize_sigma")
+    choice = choose_fig1_snapshot(pd.read_csv(snakemake.input.metrics, sep="\t"), tolerance)
+    learned = saved["sigmas"][saved["sub_epochs"].index(choice["sub_epoch"])]
+    isotropic = float(learned.mean())
+    record = dict(choice, init=saved["init"], isotropic_sigma=isotropic, sigma_space=saved["pixel_space"],
+                  rule=f"largest validation mean area among snapshots within {tolerance} validation accuracy of the best")
+    print(record)
+    atomic_torch_save({"learned": learned, "isotropic": torch.tensor(isotropic)}, snakemake.output.sigmas)
+    atomic_write_json(record, snakemake.output.choice)
+
+
+run_stage(snakemake, main)

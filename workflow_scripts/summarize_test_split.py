@@ -3,22 +3,25 @@ test image (the background of the robust / non-robust region overlays), so that 
 to load the whole prepared dataset."""
 
 import pandas as pd
-import torch
-from script_setup import start
+from script_setup import run_stage
 
 from nusmooth.data import PreparedDataset
 from nusmooth.io import atomic_torch_save, atomic_write_tsv
 from nusmooth.summaries import class_counts
 
-start(snakemake)
-dataset = PreparedDataset.load(snakemake.input.dataset)
-tables = []
-for name, split in dataset.splits.items():
-    table = class_counts(split.labels.numpy(), dataset.classes)
-    table.insert(0, "split", name)
-    tables.append(table)
-counts = pd.concat(tables, ignore_index=True)
-print(counts.to_string())
-test_images, _ = dataset.splits["test"].as_float()
-atomic_write_tsv(counts, snakemake.output.class_counts)
-atomic_torch_save({"mean_image": test_images.mean(dim=0), "points": len(test_images)}, snakemake.output.mean_image)
+
+def main(snakemake):
+    dataset = PreparedDataset.load(snakemake.input.dataset)
+    tables = []
+    for name, split in dataset.splits.items():
+        table = class_counts(split.labels.numpy(), dataset.classes)
+        table.insert(0, "split", name)
+        tables.append(table)
+    counts = pd.concat(tables, ignore_index=True)
+    print(counts.to_string())
+    test_images, _ = dataset.splits["test"].as_float()
+    atomic_write_tsv(counts, snakemake.output.class_counts)
+    atomic_torch_save({"mean_image": test_images.mean(dim=0), "points": len(test_images)}, snakemake.output.mean_image)
+
+
+run_stage(snakemake, main)

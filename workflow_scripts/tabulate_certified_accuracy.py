@@ -1,24 +1,32 @@
 """tabulate_certified_accuracy: certified accuracy of Figure 1's sigmas at a few certified areas
 (round numbers spanning the central 90% of the certified areas seen), for one dataset."""
 
+import json
+
 import numpy as np
 import pandas as pd
-from script_setup import fig1_choices, start
+from script_setup import run_stage
 
 from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.summaries import certified_accuracy_table, html_document, round_thresholds
 
-start(snakemake)
-dataset = snakemake.wildcards.dataset
-curves = {}
-for folder, choice in fig1_choices(snakemake.input.choices, dataset):
-    curves[f"learned: init {choice['init']:g}, sub-epoch {choice['sub_epoch']}, mean {choice['isotropic_sigma']:.4g}"] = (
-        pd.read_csv(folder / "learned.tsv", sep="\t"))
-    curves[f"isotropic {choice['isotropic_sigma']:.4g}"] = pd.read_csv(folder / "isotropic.tsv", sep="\t")
-areas = np.concatenate([table["certified_area"].to_numpy(dtype=float) for table in curves.values()])
-table = certified_accuracy_table(curves, round_thresholds(areas, snakemake.params.table_areas))
-print(table.to_string())
-atomic_write_tsv(table, snakemake.output.tsv)
-note = (f"{dataset}: fraction of test points certified correct with certified area O_CA at least the column's value "
-        "(Figure 1 read at a few areas). sigma in [0,1] pixel units; the isotropic sigma is the mean of the learned vector.")
-atomic_write_text(html_document(f"Certified accuracy at fixed areas: {dataset}", [("Figure 1 sigmas", table)], note), snakemake.output.html)
+
+def main(snakemake):
+    curves, inputs = {}, snakemake.input
+    for choice_path, learned, isotropic in zip(inputs.choices, inputs.learned, inputs.isotropic, strict=True):
+        choice = json.load(open(choice_path))
+        name = f"learned: init {choice['init']:g}, sub-epoch {choice['sub_epoch']}, mean {choice['isotropic_sigma']:.4g}"
+        curves[name] = pd.read_csv(learned, sep="\t")
+        curves[f"isotropic {choice['isotropic_sigma']:.4g}"] = pd.read_csv(isotropic, sep="\t")
+    areas = np.concatenate([table["certified_area"].to_numpy(dtype=float) for table in curves.values()])
+    table = certified_accuracy_table(curves, round_thresholds(areas, snakemake.params.table_areas))
+    print(table.to_string())
+    atomic_write_tsv(table, snakemake.output.tsv)
+    dataset = snakemake.wildcards.dataset
+    note = (f"{dataset}: fraction of test points certified correct with certified area O_CA at least the column's value "
+            "(Figure 1 read at a few areas). sigma in [0,1] pixel units; the isotropic sigma is the mean of the learned vector.")
+    atomic_write_text(html_document(f"Certified accuracy at fixed areas: {dataset}", [("Figure 1 sigmas", table)], note),
+                      snakemake.output.html)
+
+
+run_stage(snakemake, main)

@@ -23,24 +23,42 @@ class Normalize(nn.Module):
         return (x - self.mean) / self.std
 
 
+class MaxPool2x2ReLU(nn.Module):
+    """``relu(max_pool2d(x, 2))`` for even heights and widths, as four strided maxima.
+
+    Equal, bit for bit, to the ``ReLU, MaxPool2d(2)`` pair it replaces (both are monotone, so their
+    order does not change the result, and a maximum is exact), but on CPU PyTorch's NCHW max pool
+    also computes argmax indices and was a third of the MNIST CNN's forward time; the strided maxima
+    and a ReLU on the pooled (4x smaller) tensor take a fraction of that. Gradients are those of the
+    max pool except at exact ties, which do not occur after a convolution of noisy inputs.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] % 2 or x.shape[-2] % 2:
+            raise ValueError(f"MaxPool2x2ReLU needs an even height and width, got {tuple(x.shape[-2:])}")
+        top = torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2])
+        bottom = torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2])
+        return torch.maximum(top, bottom).relu_()
+
+
 class MnistCNN(nn.Module):
     """The paper's MNIST / Fashion-MNIST CNN (PyTorch's MNIST example): two 3x3 convolutions, a max
-    pool and two linear layers, for 1 x 28 x 28 inputs."""
+    pool and two linear layers, for 1 x 28 x 28 inputs. (The second ReLU and the pool are one module,
+    :class:`MaxPool2x2ReLU`; parameter names are those of the original layer order.)"""
 
     def __init__(self, num_classes: int = 10):
         super().__init__()
         self.features = nn.Sequential(
             nn.Conv2d(1, 32, 3),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Conv2d(32, 64, 3),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
+            MaxPool2x2ReLU(),
             nn.Dropout(0.25),
             nn.Flatten(),
         )
         self.classifier = nn.Sequential(
             nn.Linear(9216, 128),
-            nn.ReLU(),
+            nn.ReLU(inplace=True),
             nn.Dropout(0.5),
             nn.Linear(128, num_classes),
         )

@@ -1,0 +1,63 @@
+"""The Snakefile's own support: nested --config values typed by the schema, and stale locks."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+from pipeline_support import clear_stale_locks, coerce_by_schema, record_lock_owner
+from workflow import REPO
+
+SCHEMA = REPO / "schemas/config.schema.yaml"
+
+
+def test_nested_command_line_strings_become_the_schema_types():
+    config = {
+        "alpha": 0.01,
+        "datasets": {"mnist5k": {"sigma": {"inits": ["0.1", "0.2"], "train_points": "null", "sub_epochs": "4"},
+                                 "source": {"path": "/data/123"}, "model": {"pretrained": "false", "arch": "null"}}},
+    }
+    coerce_by_schema(config, SCHEMA)
+    block = config["datasets"]["mnist5k"]
+    assert block["sigma"] == {"inits": [0.1, 0.2], "train_points": None, "sub_epochs": 4}
+    assert block["source"]["path"] == "/data/123"  # a string key stays a string
+    assert block["model"] == {"pretrained": False, "arch": None}
+
+
+def test_a_word_where_a_number_belongs_is_left_for_the_schema_to_reject():
+    config = {"datasets": {"mnist5k": {"sigma": {"lr": "fast"}}}}
+    coerce_by_schema(config, SCHEMA)
+    assert config["datasets"]["mnist5k"]["sigma"]["lr"] == "fast"
+
+
+def make_locks(directory):
+    locks = directory / "locks"
+    locks.mkdir(parents=True)
+    (locks / "0.input.lock").write_text("results/a\n")
+    (locks / "0.output.lock").write_text("results/b\n")
+    return locks
+
+
+def test_locks_of_a_process_that_is_gone_are_removed(tmp_path):
+    locks = make_locks(tmp_path)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "start": "0"}))
+    assert clear_stale_locks(tmp_path)
+    assert list(locks.iterdir()) == []
+
+
+def test_locks_of_a_live_process_are_kept(tmp_path):
+    locks = make_locks(tmp_path)
+    record_lock_owner(tmp_path)  # this test process plays the running Snakemake
+    assert not clear_stale_locks(tmp_path)
+    assert (locks / "0.input.lock").exists()
+
+
+def test_locks_without_an_owner_or_from_another_host_are_kept(tmp_path):
+    locks = make_locks(tmp_path)
+    assert not clear_stale_locks(tmp_path)
+    (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": "elsewhere", "pid": os.getpid(), "start": "0"}))
+    assert not clear_stale_locks(tmp_path)
+    assert (locks / "0.output.lock").exists()

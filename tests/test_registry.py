@@ -1,0 +1,55 @@
+"""The dataset registry is the one place dataset facts live: the schema, the models, the readers and
+the plots agree with it."""
+
+import yaml
+
+from nusmooth.models import ARCHITECTURES as BUILDERS
+from nusmooth.models import INPUT_SHAPES
+from nusmooth.registry import ARCHITECTURES, DATASETS, dataset_facts, title_of
+from workflow import REPO
+
+SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
+
+
+def test_schema_enums_name_exactly_the_registered_datasets_and_architectures():
+    run_enum = SCHEMA["properties"]["run_datasets"]["items"]["enum"]
+    block_enum = SCHEMA["properties"]["datasets"]["propertyNames"]["enum"]
+    arch_enum = [a for a in SCHEMA["$defs"]["dataset"]["properties"]["model"]["properties"]["arch"]["enum"] if a is not None]
+    assert sorted(run_enum) == sorted(block_enum) == sorted(DATASETS)
+    assert sorted(arch_enum) == sorted(ARCHITECTURES) == sorted(BUILDERS)
+
+
+def test_every_dataset_is_consistent_with_its_architecture():
+    for name, facts in DATASETS.items():
+        arch = ARCHITECTURES[facts.arch]
+        assert facts.name == name
+        assert facts.channels == arch.channels == facts.input_shape[0], name
+        assert len(facts.mean) == len(facts.std) == facts.channels, name
+        assert facts.preparer.count(":") == 1, name
+
+
+def test_schema_source_keys_cover_every_reader_key():
+    source_keys = set(SCHEMA["$defs"]["dataset"]["properties"]["source"]["properties"])
+    for facts in DATASETS.values():
+        assert set(facts.source_keys) <= source_keys, facts.name
+
+
+def test_models_and_plots_read_the_registry():
+    assert INPUT_SHAPES == {name: facts.input_shape for name, facts in ARCHITECTURES.items()}
+    assert title_of("fashion_mnist") == "Fashion-MNIST" and title_of("unknown") == "unknown"
+
+
+def test_unknown_dataset_names_the_known_ones():
+    import pytest
+
+    with pytest.raises(ValueError, match="mnist5k"):
+        dataset_facts("imagenett")
+
+
+def test_the_registry_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.path.insert(0, 'workflow_scripts'); import nusmooth.registry; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"

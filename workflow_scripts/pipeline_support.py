@@ -1,0 +1,127 @@
+"""Support for the Snakefile itself (not for the stage scripts): config values given on the command
+line, and the locks a killed run leaves behind. Imports nothing heavy: it runs at every DAG build."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+
+import yaml
+
+# --- numbers inside nested --config values ----------------------------------------------------------
+# Snakemake reads a nested --config value (`datasets={mnist5k: {sigma: {inits: [0.1, 0.2]}}}`) with
+# YAML's base loader, which keeps every scalar a string, so the schema would reject '0.1' as "not of
+# type 'number'". The schema says which type each key takes; strings are converted where it asks for
+# a number, an integer, a boolean or null, and everything else is left for the schema to judge.
+
+_NULLS = {"null", "Null", "NULL", "~", ""}
+_BOOLEANS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
+
+
+def coerce_by_schema(config: dict, schema_path) -> None:
+    """Convert, in place, the string scalars of ``config`` that the schema types as numbers,
+    integers, booleans or null."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    for key in list(config):
+        config[key] = _coerce(config[key], schema.get("properties", {}).get(key, {}), schema)
+
+
+def _resolve(node: dict, root: dict) -> dict:
+    reference = node.get("$ref", "")
+    if reference.startswith("#/"):
+        for part in reference[2:].split("/"):
+            root = root[part]
+        return root
+    return node
+
+
+def _coerce(value, node, root):
+    if not isinstance(node, dict):
+        return value
+    node = _resolve(node, root)
+    if isinstance(value, dict):
+        extra = node.get("additionalProperties")
+        for key in list(value):
+            child = node.get("properties", {}).get(key, extra if isinstance(extra, dict) else {})
+            value[key] = _coerce(value[key], child, root)
+        return value
+    if isinstance(value, list):
+        return [_coerce(item, node.get("items", {}), root) for item in value]
+    if isinstance(value, str):
+        return _scalar(value, node.get("type", []))
+    return value
+
+
+def _scalar(text: str, types):
+    types = [types] if isinstance(types, str) else list(types)
+    if "null" in types and text in _NULLS:
+        return None
+    if "boolean" in types and text in _BOOLEANS:
+        return _BOOLEANS[text]
+    for kind, convert in (("integer", int), ("number", float)):
+        if kind in types:
+            try:
+                return convert(text)
+            except ValueError:
+                pass
+    return text
+
+
+# --- locks of a killed run ----------------------------------------------------------------------
+# Snakemake locks the working directory while it runs and removes the locks when it ends. A run
+# killed outright (SIGKILL, a closed terminal, a crashed node) leaves them, and the next run stops
+# with "Directory cannot be locked" until `--unlock`. The main process records who holds the locks
+# (host, pid, process start time); a later run on the same host removes them only when that process
+# no longer exists, so a live run is never unlocked and a rerun after any kill is the same command.
+
+_OWNER = "nusmooth-lock-owner.json"
+
+
+def _process_start(pid: int) -> str | None:
+    """A token that identifies a running process (its start time on Linux), or None if it is gone."""
+    stat = Path(f"/proc/{pid}/stat")
+    if Path("/proc/self/stat").exists():
+        try:
+            return stat.read_text().rsplit(")", 1)[1].split()[19]
+        except (OSError, IndexError):
+            return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        pass
+    return "alive"
+
+
+def record_lock_owner(snakemake_dir: Path) -> None:
+    locks = Path(snakemake_dir) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+    (locks / _OWNER).write_text(json.dumps(owner))
+
+
+def clear_stale_locks(snakemake_dir: Path) -> bool:
+    """Remove the locks of a run of this host whose process is gone; True if any were removed."""
+    locks = Path(snakemake_dir) / "locks"
+    owner_file = locks / _OWNER
+    lock_files = list(locks.glob("*.lock")) if locks.is_dir() else []
+    if not owner_file.exists():
+        return False
+    if not lock_files:
+        owner_file.unlink(missing_ok=True)
+        return False
+    try:
+        owner = json.loads(owner_file.read_text())
+    except (OSError, ValueError):
+        return False
+    if owner.get("host") != socket.gethostname() or _process_start(int(owner["pid"])) == owner.get("start"):
+        return False
+    for path in lock_files:
+        path.unlink(missing_ok=True)
+    owner_file.unlink(missing_ok=True)
+    print(f"Removed the locks of an earlier run (pid {owner['pid']}) that was interrupted; continuing.", file=sys.stderr)
+    return True
