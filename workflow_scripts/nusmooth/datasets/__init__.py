@@ -4,6 +4,9 @@ Every preparer returns ``(PreparedDataset, members)``: the uint8 splits with the
 record which raw items (indices in the official files, KITTI frame ids, ImageNet file paths) went
 into each split. Pixels stay uint8 in [0, 255] (the [0, 1] pixel space once divided): sigma and the
 noise live there for every dataset; each model normalises in its first layer.
+
+:func:`prepare_dataset` refuses a split that leaves train, validation or test empty (a
+:class:`DataError` naming the config key to change), so the data stage fails before it writes anything.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 from importlib import import_module
 
 from ..registry import DATASETS, dataset_facts
-from .common import DataError
+from .common import DataError, check_nonempty_splits
 
 
 def _preparer(name: str):
@@ -20,7 +23,10 @@ def _preparer(name: str):
 
 
 def prepare_dataset(name: str, split: dict, source: dict | None = None, workers: int = 1):
-    """Prepare dataset ``name`` from its config blocks ``split`` (fractions + seed) and ``source``."""
+    """Prepare dataset ``name`` from its config blocks ``split`` (fractions + seed) and ``source``.
+
+    Raises :class:`DataError` on unreadable raw data and on a split that would leave a part empty.
+    """
     facts = dataset_facts(name)
     fractions = {part: split[part] for part in ("train", "val", "test")}
     source = source or {}
@@ -29,7 +35,9 @@ def prepare_dataset(name: str, split: dict, source: dict | None = None, workers:
         kwargs.setdefault("path", None)
     if facts.decodes_images:
         kwargs["workers"] = workers
-    return _preparer(name)(fractions, split["seed"], **kwargs)
+    dataset, members = _preparer(name)(fractions, split["seed"], **kwargs)
+    check_nonempty_splits(name, {part: len(data) for part, data in dataset.splits.items()})
+    return dataset, members
 
 
 __all__ = ["DATASETS", "DataError", "prepare_dataset"]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -38,6 +38,54 @@ def split_pool(labels: np.ndarray, fractions: dict[str, float], seed: int) -> di
     rest = first["rest"]
     second = carve_validation(labels[rest], fractions, seed + 1)
     return {"train": rest[second["train"]], "val": rest[second["val"]], "test": first["test"]}
+
+
+def split_groups(groups: Sequence[str], fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
+    """Seeded split of a pool whose items come in groups (KITTI drives): each group goes whole to one part.
+
+    The same two stages as :func:`split_pool`, with fractions counted in items: test takes about
+    ``fractions["test"]`` of the items, then validation about ``val / (train + val)`` of the rest.
+    Groups are visited in a seeded random order and each one joins the part when that brings the
+    part's item count closer to its target, so a part overshoots by less than half a group. Each
+    part's indices are shuffled (seeded), as in :func:`~nusmooth.data.stratified_split`.
+    """
+    names, group_of, sizes = np.unique(np.asarray(groups), return_inverse=True, return_counts=True)
+    rng = np.random.default_rng(seed)
+    order = rng.permutation(len(names)).tolist()
+    test = _take_groups(order, sizes, fractions["test"] * len(group_of))
+    rest = [g for g in order if g not in test]
+    share = fractions["val"] / (fractions["train"] + fractions["val"])
+    val = _take_groups(rest, sizes, share * sum(sizes[g] for g in rest))
+    chosen = {"train": [g for g in rest if g not in val], "val": list(val), "test": list(test)}
+    return {part: rng.permutation(np.flatnonzero(np.isin(group_of, members))) for part, members in chosen.items()}
+
+
+def _take_groups(order: Sequence[int], sizes: np.ndarray, target: float) -> set[int]:
+    """Groups, visited in ``order``, whose sizes add up to about ``target`` (greedy)."""
+    taken, count = set(), 0
+    for group in order:
+        if abs(count + sizes[group] - target) < abs(count - target):
+            taken.add(group)
+            count += sizes[group]
+    return taken
+
+
+def check_nonempty_splits(dataset: str, counts: Mapping[str, int], detail: str = "") -> None:
+    """Raise :class:`DataError` when a split would be empty: every later stage needs images in all three.
+
+    The message names the config key to change and the count of every split; ``detail`` adds how the
+    split was made (e.g. by drive).
+    """
+    empty = [name for name in ("train", "val", "test") if counts.get(name, 0) == 0]
+    if not empty:
+        return
+    sizes = ", ".join(f"{name} {counts.get(name, 0)}" for name in ("train", "val", "test"))
+    if dataset == "imagenet":
+        fix = "raise " + " and ".join(f"datasets.imagenet.source.{name}_images" for name in empty)
+    else:
+        fix = f"change datasets.{dataset}.split (larger fractions for {', '.join(empty)}) or use a larger copy of the data"
+    detail = f" {detail}" if detail else ""
+    raise DataError(f"dataset {dataset}: split(s) {', '.join(empty)} would be empty (images per split: {sizes}).{detail} Fix: {fix}")
 
 
 def carve_validation(train_labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
@@ -96,6 +144,6 @@ def pil_to_uint8_chw(image) -> np.ndarray:
 
 
 __all__ = [
-    "DataError", "PreparedDataset", "base_info", "carve_validation", "decode_all", "md5_hex", "missing",
-    "official_splits", "open_rgb", "pil_to_uint8_chw", "split_pool",
+    "DataError", "PreparedDataset", "base_info", "carve_validation", "check_nonempty_splits", "decode_all", "md5_hex",
+    "missing", "official_splits", "open_rgb", "pil_to_uint8_chw", "split_groups", "split_pool",
 ]

@@ -9,7 +9,14 @@ aspect-preserving, as the authors did), uint8 in [0, 255], i.e. [0, 1] once divi
 
 An unknown class name is an *error* naming the file and line, not a skip: the KITTI label format
 has a closed list of classes, so an unknown name means a wrong or damaged file (or another dataset's
-labels), and skipping it would silently change the label of that image.
+labels), and skipping it would silently change the label of that image. Every line, ``DontCare``
+included, must have the format's field count before it is counted or skipped.
+
+Split. The 7,481 training frames are taken from a few dozen drives, and frames of one drive are
+near-duplicates. With the object devkit's ``mapping/`` folder (``source.drive_mapping``) the split is
+by drive: every frame of a drive lands in one split, so the test set holds drives the model has never
+seen. Without it the split is by frame (seeded, stratified by class), as in the paper: frames of one
+drive then fall on both sides, and test accuracy is optimistic. ``info["split_unit"]`` says which.
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import torch
 
 from ..data import ImageSplit, PreparedDataset
 from ..registry import dataset_facts
-from .common import DataError, base_info, decode_all, missing, open_rgb, pil_to_uint8_chw, split_pool
+from .common import (
+    DataError, base_info, check_nonempty_splits, decode_all, missing, open_rgb, pil_to_uint8_chw, split_groups, split_pool,
+)
 
 #: Class index order (KITTI's devkit order); DontCare is excluded.
 CLASSES = ["Car", "Van", "Truck", "Pedestrian", "Person_sitting", "Cyclist", "Tram", "Misc"]
@@ -39,16 +48,16 @@ def majority_class(label_file) -> str | None:
         if not tokens:
             continue
         name = tokens[0]
-        if name == IGNORED:
-            continue
-        if name not in CLASSES:
+        if name not in CLASSES and name != IGNORED:
             raise DataError(
                 f"{label_file}, line {number}: unknown KITTI class {name!r} (known: {CLASSES + [IGNORED]}). "
                 "Fix: point datasets.kitti.source.path at the original KITTI 2D object training folder"
             )
+        # Checked before DontCare lines are skipped: a short line of any class means a damaged file.
         if len(tokens) not in (FIELDS, FIELDS + 1):
             raise DataError(f"{label_file}, line {number}: {len(tokens)} fields, a KITTI label line has {FIELDS}. Fix: restore the original label file")
-        names.append(name)
+        if name != IGNORED:
+            names.append(name)
     if not names:
         return None
     counts = Counter(names)
@@ -85,8 +94,137 @@ def relabel(root) -> tuple[list[str], list[int], dict[str, str]]:
     return frames, targets, skipped
 
 
-def prepare_kitti(fractions: dict[str, float], seed: int, path=None, image_size: int = 224, workers: int = 1) -> tuple[PreparedDataset, dict]:
-    """Relabel, split (seeded 90/10-style pool split, validation out of the training part) and load."""
+MAPPING_FIX = (
+    "set datasets.kitti.source.drive_mapping to the mapping/ folder of the KITTI object devkit (devkit_object.zip) "
+    "that matches this training set, unmodified; or set it to null to split by frame"
+)
+FRAME_SPLIT_NOTE = (
+    "frame-level random split, as in the paper: frames of one drive (near-duplicates) can fall in both training "
+    "and test; set datasets.kitti.source.drive_mapping to split by drive"
+)
+
+
+def read_drive_mapping(folder) -> list[str]:
+    """The drive of every KITTI object training frame, from the devkit's ``mapping/`` folder: element
+    ``i`` is the drive of frame ``i`` (file ``{i:06d}.png``).
+
+    ``train_rand.txt`` is one comma-separated line of 1-based indices, the i-th giving the line of
+    ``train_mapping.txt`` for frame i; each ``train_mapping.txt`` line is ``<date> <drive> <frame>``
+    (e.g. ``2011_09_26 2011_09_26_drive_0005_sync 0000000109``). ``folder`` may also be the devkit
+    folder that holds ``mapping/``. Any malformed line is a :class:`DataError` naming file and line.
+    """
+    folder = mapping_folder(folder)
+    drives = _read_mapping_lines(folder / "train_mapping.txt")
+    return [drives[index - 1] for index in _read_permutation(folder / "train_rand.txt", len(drives))]
+
+
+def mapping_folder(folder) -> Path:
+    """The folder holding ``train_rand.txt``: ``folder`` itself, or its ``mapping/`` subfolder."""
+    folder = Path(folder)
+    if not (folder / "train_rand.txt").exists() and (folder / "mapping").is_dir():
+        return folder / "mapping"
+    return folder
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError as error:
+        raise missing(path, "KITTI devkit mapping file", MAPPING_FIX) from error
+
+
+def _read_mapping_lines(path: Path) -> list[str]:
+    """The drive named on every line of ``train_mapping.txt``, in line order."""
+    drives = []
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        tokens = line.split()
+        if len(tokens) != 3 or not tokens[2].isdigit():
+            raise DataError(
+                f"{path}, line {number}: {line.strip()!r} is not '<date> <drive> <frame>' "
+                f"(e.g. '2011_09_26 2011_09_26_drive_0005_sync 0000000109'). Fix: {MAPPING_FIX}"
+            )
+        date, drive, _ = tokens
+        # The devkit's drive names carry the date; a bare drive number identifies a drive only with its date.
+        drives.append(drive if drive.startswith(date) else f"{date}/{drive}")
+    if not drives:
+        raise DataError(f"{path} is empty. Fix: {MAPPING_FIX}")
+    return drives
+
+
+def _read_permutation(path: Path, lines: int) -> list[int]:
+    """The 1-based indices of ``train_rand.txt``, in frame order, each checked against ``lines``."""
+    indices: list[int] = []
+    first_frame: dict[int, int] = {}
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        for token in (t.strip() for t in line.split(",")):
+            if not token:
+                continue
+            frame = len(indices)
+            if not token.isdigit() or not 1 <= int(token) <= lines:
+                raise DataError(
+                    f"{path}, line {number}: entry {frame + 1} (frame {frame:06d}) is {token!r}, not a line number of "
+                    f"train_mapping.txt (1..{lines}). Fix: {MAPPING_FIX}"
+                )
+            index = int(token)
+            if index in first_frame:
+                raise DataError(
+                    f"{path}, line {number}: index {index} is given to frames {first_frame[index]:06d} and {frame:06d}; "
+                    f"train_rand.txt is a permutation. Fix: {MAPPING_FIX}"
+                )
+            first_frame[index] = frame
+            indices.append(index)
+    if not indices:
+        raise DataError(f"{path} is empty. Fix: {MAPPING_FIX}")
+    return indices
+
+
+def drives_of(frames: list[str], folder) -> list[str]:
+    """The drive of each frame id, from the devkit mapping; a :class:`DataError` for a frame it does
+    not cover (or a frame id that is not a number, which the mapping cannot index)."""
+    drive_of_frame = read_drive_mapping(folder)
+    drives = []
+    for frame in frames:
+        if not frame.isdigit():
+            raise DataError(f"KITTI frame {frame!r} is not numbered like 000123, so the drive mapping cannot index it. Fix: {MAPPING_FIX}")
+        if int(frame) >= len(drive_of_frame):
+            raise DataError(
+                f"frame {frame} is not covered by {mapping_folder(folder) / 'train_rand.txt'}: it lists {len(drive_of_frame)} frames "
+                f"(000000..{len(drive_of_frame) - 1:06d}). Fix: {MAPPING_FIX}"
+            )
+        drives.append(drive_of_frame[int(frame)])
+    return drives
+
+
+def split_frames(frames: list[str], labels: np.ndarray, fractions: dict[str, float], seed: int, drive_mapping=None) -> tuple[dict[str, np.ndarray], dict]:
+    """Indices into ``frames`` of each split, and the facts of how they were split (for ``info``).
+
+    By drive when ``drive_mapping`` (the devkit's ``mapping/`` folder) is given, else by frame.
+    Raises :class:`DataError` when a split would be empty.
+    """
+    if drive_mapping is None:
+        parts = split_pool(labels, fractions, seed)
+        check_nonempty_splits("kitti", {name: len(index) for name, index in parts.items()})
+        return parts, {"split_unit": "frame", "split_note": FRAME_SPLIT_NOTE}
+    drives = np.asarray(drives_of(frames, drive_mapping))
+    parts = split_groups(drives, fractions, seed)
+    split_drives = {name: sorted(set(drives[index].tolist())) for name, index in parts.items()}
+    check_nonempty_splits(
+        "kitti", {name: len(index) for name, index in parts.items()},
+        f"The split is by drive (every drive whole in one split): {len(set(drives.tolist()))} drive(s) hold the {len(frames)} labelled frames.",
+    )
+    return parts, {
+        "split_unit": "drive",
+        "drive_mapping": str(mapping_folder(drive_mapping)),
+        "drives": split_drives,
+        "drive_counts": {name: len(names) for name, names in split_drives.items()},
+    }
+
+
+def prepare_kitti(
+    fractions: dict[str, float], seed: int, path=None, image_size: int = 224, drive_mapping=None, workers: int = 1,
+) -> tuple[PreparedDataset, dict]:
+    """Relabel, split (by drive with ``drive_mapping``, else by frame; test first, validation out of
+    the training part) and load."""
     if path is None:
         raise DataError(
             "dataset kitti has no data path. Fix: download the KITTI 2D object benchmark (left colour images and "
@@ -97,7 +235,7 @@ def prepare_kitti(fractions: dict[str, float], seed: int, path=None, image_size:
     if skipped:
         print(f"skipped {len(skipped)} image(s) without a counted object: {sorted(skipped)[:20]}")
     labels = np.asarray(targets, dtype=np.int64)
-    parts = split_pool(labels, fractions, seed)
+    parts, split_facts = split_frames(frames, labels, fractions, seed, drive_mapping)
     image_dir = root / "training" / "image_2"
 
     def decode(frame):
@@ -108,9 +246,7 @@ def prepare_kitti(fractions: dict[str, float], seed: int, path=None, image_size:
     for name in ("train", "val", "test"):
         index = parts[name]
         chosen = [frames[i] for i in index]
-        pixels = decode_all(chosen, decode, workers)
-        stacked = torch.from_numpy(np.stack(pixels)) if pixels else torch.zeros((0, 3, image_size, image_size), dtype=torch.uint8)
-        splits[name] = ImageSplit(stacked, torch.from_numpy(labels[index]))
+        splits[name] = ImageSplit(torch.from_numpy(np.stack(decode_all(chosen, decode, workers))), torch.from_numpy(labels[index]))
         members[name] = chosen
     info = base_info(f"KITTI 2D object, majority-class relabeling of {root / 'training'}", fractions, seed, splits, CLASSES)
     info.update({
@@ -120,6 +256,7 @@ def prepare_kitti(fractions: dict[str, float], seed: int, path=None, image_size:
         "skipped": skipped,
         "image_size": [image_size, image_size],
         "resize": "bilinear, not aspect-preserving",
+        **split_facts,
     })
     # ResNet-50 from scratch; ImageNet statistics as its normalisation layer (a natural-image default).
     facts = dataset_facts("kitti")
