@@ -161,8 +161,8 @@ def load_failure_reason(error: BaseException) -> str:
     return f"torch cannot read it ({type(error).__name__}: {first_line[:200]})"
 
 
-def load_artifact(path, producer: str, map_location="cpu", expected_keys: Iterable[str] = ()):
-    """The object in the pipeline's torch file ``path``, loaded safely (``weights_only=True``).
+def load_artifact(path, producer: str, expected_keys: Iterable[str] = ()):
+    """The object in the pipeline's torch file ``path``, loaded safely (``weights_only=True``) on the CPU.
 
     ``producer`` is the rule that writes the file; ``expected_keys``, if given, are keys the loaded
     dict must have. Raises :class:`ArtifactError` naming the file and how to rebuild it when the file
@@ -177,7 +177,9 @@ def load_artifact(path, producer: str, map_location="cpu", expected_keys: Iterab
             f"{path} does not exist. Fix: run snakemake so that rule {producer} writes it (e.g. snakemake {path} --cores 1)"
         )
     try:
-        obj = torch.load(path, map_location=map_location, weights_only=True)
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except MemoryError:
+        raise
     except PermissionError as error:
         raise ArtifactError(f"{path} cannot be read ({error.strerror}). Fix: make it readable by this user") from None
     except Exception as error:  # noqa: BLE001 - every failure of a load means the file is unusable

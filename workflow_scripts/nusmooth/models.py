@@ -141,11 +141,12 @@ def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, mean, s
 
 
 def load_checkpoint(path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a model saved by :func:`save_checkpoint` on ``device`` (safe load: tensors only).
-    Raises :class:`nusmooth.io.ArtifactError` (naming the rule to rerun) for a missing or damaged file."""
+    """Rebuild a model saved by :func:`save_checkpoint` on ``device`` (safe load: tensors only; the
+    returned payload's tensors stay on the CPU). Raises :class:`nusmooth.io.ArtifactError` (naming
+    the rule to rerun) for a missing or damaged file."""
     from .io import load_artifact
 
-    payload = load_artifact(path, "train_base", map_location=device, expected_keys=CHECKPOINT_KEYS)
+    payload = load_artifact(path, "train_base", expected_keys=CHECKPOINT_KEYS)
     model = build_model(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload

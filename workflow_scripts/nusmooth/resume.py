@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .io import load_failure_reason, atomic_torch_save
+from .io import atomic_torch_save, load_failure_reason
 
 
 def content_fingerprint(obj) -> str:
@@ -108,6 +108,8 @@ class ResumeFile:
             return None
         try:
             saved = torch.load(self.path, map_location="cpu", weights_only=True)
+        except (MemoryError, PermissionError):
+            raise  # the file may be fine: keep it
         except Exception as error:  # noqa: BLE001 - whatever is wrong with it, the job can start afresh
             return self._discard(load_failure_reason(error))
         if not isinstance(saved, dict) or not {"identity", "state"} <= saved.keys():
