@@ -11,6 +11,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow_scripts"))
 
+from nusmooth.io import ArtifactError  # noqa: E402
 from nusmooth.models import (  # noqa: E402
     ARCHITECTURES,
     INPUT_SHAPES,
@@ -55,6 +56,27 @@ def test_checkpoint_round_trip_is_safe(tmp_path):
     loaded, payload = load_checkpoint(path, "cpu")
     x = torch.rand(3, 3, 32, 32)
     assert torch.equal(loaded(x), model(x)) and payload["train_config"] == {"epochs": 1}
+
+
+def test_checkpoint_saved_twice_is_byte_identical(tmp_path):
+    torch.manual_seed(0)
+    model = build_model("mnist_cnn", 10, [0.13], [0.31])
+    first, second = tmp_path / "model.pt", tmp_path / "again" / "model_copy.pt"
+    for path in (first, second):
+        save_checkpoint(path, model, "mnist_cnn", 10, [0.13], [0.31], {"epochs": 2, "lr": 1.0})
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_truncated_checkpoint_names_the_rule_to_rerun(tmp_path):
+    model = build_model("mnist_cnn", 10, [0.13], [0.31])
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model, "mnist_cnn", 10, [0.13], [0.31], {})
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(ArtifactError) as caught:
+        load_checkpoint(path)
+    message = str(caught.value)
+    assert f"{path} is damaged" in message and "rule train_base" in message and f"snakemake {path} --force" in message
+    assert "weights_only" not in message
 
 
 def test_training_resumes_exactly(tmp_path):

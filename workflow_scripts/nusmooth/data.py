@@ -71,7 +71,11 @@ class PreparedDataset:
 
     @classmethod
     def load(cls, path) -> PreparedDataset:
-        return cls.from_payload(torch.load(path, map_location="cpu", weights_only=True))
+        """Read a dataset written by :meth:`save` (safe load). Raises :class:`nusmooth.io.ArtifactError`
+        (naming the rule to rerun) for a missing or damaged file."""
+        from .io import load_artifact
+
+        return cls.from_payload(load_artifact(path, "prepare_data", expected_keys=("name", "classes", "mean", "std")))
 
 
 def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
