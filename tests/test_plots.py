@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nusmooth.evaluation import certified_accuracy_curve
 from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.plotting import enlarge, fig1, fig1_panel_from_results, fig3, front_figure, normalise_globally, regions_figure, save
 from nusmooth.summaries import (
@@ -241,6 +242,23 @@ def test_certified_accuracy_table_reads_the_curve():
     result = certified_accuracy_table({"s": table}, np.array([-20.0, -5.0, 1.0])).iloc[0]
     assert result["clean accuracy"] == 0.75
     assert [result["O_CA >= -20"], result["O_CA >= -5"], result["O_CA >= 1"]] == [0.75, 0.5, 0.0]
+
+
+def test_certified_but_wrong_points_never_count_in_figure_1():
+    """A wrong prediction can still carry a finite certified area (the smoothed classifier is confidently
+    wrong); Figure 1 counts only points that are correct *and* certified, at every threshold."""
+    table = pd.DataFrame({"correct": [1, 0, 1, 0], "certified_area": [-10.0, 50.0, -5.0, 20.0]})
+    thresholds = np.array([-20.0, -5.0, 0.0, 30.0, 60.0])
+    np.testing.assert_array_equal(certified_accuracy_curve(table, thresholds), [0.5, 0.25, 0.0, 0.0, 0.0])
+    row = certified_accuracy_table({"s": table}, thresholds).iloc[0]
+    assert row["clean accuracy"] == 0.5
+    assert [row[f"O_CA >= {t:g}"] for t in thresholds] == [0.5, 0.25, 0.0, 0.0, 0.0]
+    panel = {"title": "A", "sigma_space": "[0,1] pixels",
+             "curves": [{"table": table, "label": "learned", "color": "k", "isotropic": False}]}
+    curve = fig1([panel]).axes[0].get_lines()[0]
+    x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
+    assert y.max() == 0.5
+    assert np.all(y[x > -5.0] == 0.0)
 
 
 def test_round_thresholds():
