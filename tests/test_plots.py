@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nusmooth.evaluation import certified_accuracy_curve
 from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.plotting import enlarge, fig1, fig1_panel_from_results, fig3, front_figure, normalise_globally, regions_figure, save
 from nusmooth.summaries import (
@@ -48,15 +49,103 @@ def assert_png(path, min_size=(300, 300)):
     assert image[..., :3].std() > 0.01  # not blank
 
 
-def test_sweep_points_marks_fronts_per_kind_and_split(points):
-    assert set(points.groupby(["kind", "split"]).groups) == {(k, s) for k in ("learned", "isotropic") for s in ("val", "test")}
-    test_learned = points[(points["kind"] == "learned") & (points["split"] == "test")]
-    best = test_learned["accuracy"].idxmax()
-    assert points.loc[best, "on_front"]
-    front = front_table(points)
-    assert set(front["kind"]) == {"learned", "isotropic"}
-    for _, group in front.groupby("kind"):
-        assert group["mean_area"].is_monotonic_increasing
+def snapshot_rows(kind, split, rows):
+    """Metrics rows of one kind and split from (init, sub_epoch, accuracy, mean_area) tuples."""
+    return pd.DataFrame([{"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
+                          "mean_area": area, "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001,
+                          "sigma_space": "[0,1] pixels"} for init, sub_epoch, accuracy, area in rows])
+
+
+@pytest.fixture
+def disagreeing():
+    """Sweep points whose test metrics would put other snapshots on the fronts than the validation ones.
+
+    Learned, validation: the blanket keeps (0.25, 1) (most accurate), (0.25, 2), (0.25, 4), (0.5, 1).
+    Learned, test: (0.25, 3) is the most accurate and (0.5, 2) reaches furthest right, so a test-split
+    blanket would keep (0.25, 3), (0.25, 2), (0.5, 1), (0.5, 2) instead; and (0.25, 2) lies right of
+    (0.25, 4) on test, so the line joined in validation order turns back.
+    Isotropic, validation: all three constants; on test, 0.5 certifies nothing (no area).
+    """
+    learned_val = [(0.25, 1, 0.95, -900.0), (0.25, 2, 0.93, -700.0), (0.25, 3, 0.90, -800.0), (0.25, 4, 0.85, -500.0),
+                   (0.5, 1, 0.80, -300.0), (0.5, 2, 0.70, -400.0)]
+    learned_test = [(0.25, 1, 0.94, -880.0), (0.25, 2, 0.90, -450.0), (0.25, 3, 0.96, -600.0), (0.25, 4, 0.86, -520.0),
+                    (0.5, 1, 0.79, -330.0), (0.5, 2, 0.75, -250.0)]
+    isotropic_val = [(0.12, 0, 0.97, -1000.0), (0.25, 0, 0.90, -750.0), (0.5, 0, 0.60, -350.0)]
+    isotropic_test = [(0.12, 0, 0.96, -990.0), (0.25, 0, 0.91, -760.0), (0.5, 0, 0.0, np.nan)]
+    return sweep_points([snapshot_rows("learned", "val", learned_val), snapshot_rows("learned", "test", learned_test),
+                         snapshot_rows("isotropic", "val", isotropic_val), snapshot_rows("isotropic", "test", isotropic_test)])
+
+
+def members(front, kind):
+    return list(front.loc[front["kind"] == kind, ["init", "sub_epoch"]].itertuples(index=False, name=None))
+
+
+def test_fronts_are_chosen_on_validation(disagreeing):
+    front = front_table(disagreeing)
+    assert members(front, "learned") == [(0.25, 1), (0.25, 2), (0.25, 4), (0.5, 1)]
+    assert members(front, "isotropic") == [(0.12, 0), (0.25, 0), (0.5, 0)]
+    learned = front[front["kind"] == "learned"]
+    assert learned["front_position"].tolist() == [1, 2, 3, 4]
+    # Both the metrics that chose each member and the ones the figure shows.
+    assert learned["val_accuracy"].tolist() == [0.95, 0.93, 0.85, 0.80]
+    assert learned["val_mean_area"].tolist() == [-900.0, -700.0, -500.0, -300.0]
+    assert learned["test_accuracy"].tolist() == [0.94, 0.90, 0.86, 0.79]
+    assert learned["test_mean_area"].tolist() == [-880.0, -450.0, -520.0, -330.0]
+    # The test rows carry the validation verdict: the most accurate test snapshot is not on the front.
+    test = disagreeing[disagreeing["split"] == "test"].set_index(["kind", "init", "sub_epoch"])
+    assert not test.loc[("learned", 0.25, 3), "on_val_front"]
+    assert test.loc[("learned", 0.25, 2), "on_val_front"]
+
+
+def test_front_member_without_test_area_is_listed_and_named(disagreeing):
+    front = front_table(disagreeing)
+    isotropic = front[front["kind"] == "isotropic"].set_index("init")
+    assert isotropic["drawn"].tolist() == [True, True, False]
+    assert isotropic.loc[0.5, "test_accuracy"] == 0.0 and np.isnan(isotropic.loc[0.5, "test_mean_area"])
+    ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
+    notes = " ".join(text.get_text() for text in ax.texts)
+    assert "$\\sigma$=0.5 (chosen on validation): no test area, not drawn" in notes
+
+
+def front_lines(ax):
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    learned = next(line for label, line in lines.items() if label.startswith("non-isotropic") and "front" in label)
+    isotropic = next(line for label, line in lines.items() if label.startswith("isotropic") and "front" in label)
+    return learned, isotropic
+
+
+def test_front_line_draws_test_metrics_in_validation_order(disagreeing):
+    learned, isotropic = front_lines(front_figure([{"title": "A", "points": disagreeing}]).axes[0])
+    # Not sorted by test area: the line turns back at (0.25, 2).
+    np.testing.assert_array_equal(learned.get_xdata(), [-880.0, -450.0, -520.0, -330.0])
+    np.testing.assert_array_equal(learned.get_ydata(), [0.94, 0.90, 0.86, 0.79])
+    np.testing.assert_array_equal(isotropic.get_xdata(), [-990.0, -760.0])
+    np.testing.assert_array_equal(isotropic.get_ydata(), [0.96, 0.91])
+    assert learned.get_linestyle() == "-" and isotropic.get_linestyle() == "--"
+
+
+def test_all_points_cloud_shows_every_test_point(disagreeing):
+    ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
+    drawn = sorted(tuple(xy) for collection in ax.collections for xy in collection.get_offsets().tolist())
+    test = disagreeing[(disagreeing["split"] == "test") & disagreeing["mean_area"].notna()]
+    assert drawn == sorted(zip(test["mean_area"], test["accuracy"]))
+    assert all(collection.get_alpha() < 0.5 for collection in ax.collections)
+
+
+def test_sweep_points_needs_both_splits_of_every_snapshot(disagreeing):
+    metrics = disagreeing.drop(columns="on_val_front")
+    one_split = metrics.drop(index=metrics.index[(metrics["split"] == "test") & (metrics["init"] == 0.12)])
+    with pytest.raises(ValueError, match="one split only"):
+        sweep_points([one_split])
+    with pytest.raises(ValueError, match="twice"):
+        sweep_points([metrics, metrics[metrics["kind"] == "isotropic"]])
+    with pytest.raises(ValueError, match="only 'val' and 'test'"):
+        sweep_points([metrics.assign(split="train")])
+
+
+def test_front_table_needs_sweep_points():
+    with pytest.raises(ValueError, match="sweep_points"):
+        front_table(snapshot_rows("learned", "val", [(0.25, 1, 0.9, -1.0)]))
 
 
 def test_sweep_points_rejects_old_tables():
@@ -65,30 +154,16 @@ def test_sweep_points_rejects_old_tables():
 
 
 def test_fig2_and_fig4_render(tmp_path, points):
-    test = points[points["split"] == "test"]
-    panels = [{"title": "A", "points": test}, {"title": "B", "points": test}]
+    panels = [{"title": "A", "points": points}, {"title": "B", "points": points}]
     save(front_figure(panels), tmp_path / "fig2.pdf", tmp_path / "fig2.png")
     assert (tmp_path / "fig2.pdf").read_bytes().startswith(b"%PDF")
     assert_png(tmp_path / "fig2.png")
-    figure = front_figure([{"title": "KITTI", "points": test, "majority": 0.8}])
+    figure = front_figure([{"title": "KITTI", "points": points, "majority": 0.8}])
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert "majority class (80.0%)" in labels
     assert any("front" in label for label in labels) and any("all points" in label for label in labels)
     save(figure, tmp_path / "fig4.pdf", tmp_path / "fig4.png")
     assert_png(tmp_path / "fig4.png")
-
-
-def test_front_line_follows_the_blanket(points):
-    test = points[points["split"] == "test"]
-    ax = front_figure([{"title": "A", "points": test}]).axes[0]
-    lines = {line.get_label(): line for line in ax.get_lines()}
-    learned = next(line for label, line in lines.items() if label.startswith("non-isotropic") and label.endswith("front"))
-    expected = front_table(points).query("kind == 'learned'")
-    np.testing.assert_allclose(learned.get_xdata(), expected["mean_area"])
-    np.testing.assert_allclose(learned.get_ydata(), expected["accuracy"])
-    assert learned.get_linestyle() == "-"
-    isotropic = next(line for label, line in lines.items() if label.startswith("isotropic") and label.endswith("front"))
-    assert isotropic.get_linestyle() == "--"
 
 
 def test_front_figure_needs_a_panel():
@@ -167,6 +242,23 @@ def test_certified_accuracy_table_reads_the_curve():
     result = certified_accuracy_table({"s": table}, np.array([-20.0, -5.0, 1.0])).iloc[0]
     assert result["clean accuracy"] == 0.75
     assert [result["O_CA >= -20"], result["O_CA >= -5"], result["O_CA >= 1"]] == [0.75, 0.5, 0.0]
+
+
+def test_certified_but_wrong_points_never_count_in_figure_1():
+    """A wrong prediction can still carry a finite certified area (the smoothed classifier is confidently
+    wrong); Figure 1 counts only points that are correct *and* certified, at every threshold."""
+    table = pd.DataFrame({"correct": [1, 0, 1, 0], "certified_area": [-10.0, 50.0, -5.0, 20.0]})
+    thresholds = np.array([-20.0, -5.0, 0.0, 30.0, 60.0])
+    np.testing.assert_array_equal(certified_accuracy_curve(table, thresholds), [0.5, 0.25, 0.0, 0.0, 0.0])
+    row = certified_accuracy_table({"s": table}, thresholds).iloc[0]
+    assert row["clean accuracy"] == 0.5
+    assert [row[f"O_CA >= {t:g}"] for t in thresholds] == [0.5, 0.25, 0.0, 0.0, 0.0]
+    panel = {"title": "A", "sigma_space": "[0,1] pixels",
+             "curves": [{"table": table, "label": "learned", "color": "k", "isotropic": False}]}
+    curve = fig1([panel]).axes[0].get_lines()[0]
+    x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
+    assert y.max() == 0.5
+    assert np.all(y[x > -5.0] == 0.0)
 
 
 def test_round_thresholds():

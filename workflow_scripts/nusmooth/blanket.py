@@ -1,21 +1,35 @@
 """The "blanket" filter of Figures 2 and 4: which (accuracy, area) points make up a front.
 
-The authors sorted the points by accuracy and, from the most accurate down, kept a point only if it
-reached past the certified-area range of the points kept so far. In closed form (REFERENCE.md, 4), a
-point is kept when
+Two descriptions of the filter exist, and they differ. Both sort the points by accuracy and walk from
+the most accurate down, keeping a point that lies outside the range of areas kept so far. The paper's
+prose ("only add a point if it was outside the certified area range of the points already added")
+stops there, so it also keeps points that extend the range to the *left* (less area). The authors'
+plotting code then drops every kept point left of the most accurate one, so its front runs from the
+most accurate point rightwards. This module follows the code: it drew the published figures, and a
+point left of the most accurate one has less accuracy *and* less area than that point, so drawing it
+would show a trade-off that does not exist.
+
+What the code keeps: every point of the maximum accuracy, plus each point whose area exceeds the
+largest area kept so far. Exact duplicates (same accuracy, same area) are one point: the first of them
+in input order is kept and the others are dropped, as the walk does below the maximum accuracy. (The
+authors' code keeps the second point of its walk unconditionally, so there a duplicate of the most
+accurate point survives; one point drawn twice adds nothing, so this module keeps one.) Duplicates
+happen for real: a sub-epoch in which every batch is skipped leaves sigma unchanged, so two snapshots
+certify identically.
+
+In closed form, a point is kept when it is the first of its exact duplicates and
 
 - its accuracy is the maximum accuracy, or
-- its area is strictly greater than the area of every *other* point whose accuracy is greater than
-  or equal to its own.
+- its area is strictly greater than the area of every point of greater accuracy and no smaller than
+  the area of every point of equal accuracy.
 
-Ties follow from the words: all points that share the maximum accuracy are kept; below the maximum,
-two points with equal accuracy and equal area beat neither each other, so both are dropped unless a
-point of that accuracy has a strictly larger area, which is then the only one kept. Without ties this
-is the Pareto front (more accuracy, more area) from the most accurate point rightwards. The filter is
-order-independent (it returns a mask in the input order) and idempotent.
+Below the maximum accuracy, of two points with equal accuracy and different areas only the larger is
+kept. Without ties this is the Pareto front (more accuracy, more area) from the most accurate point
+rightwards. Which (accuracy, area) values are kept does not depend on the input order (only which of
+exact duplicates carries the mark does), and the filter is idempotent.
 
-A point without area (no certified-correct point: NaN, as ``clean_accuracy_and_area`` returns) has no
-region, so its area counts as ``-inf`` (REFERENCE.md, 2).
+A point without area (nothing certified correct: NaN, as ``clean_accuracy_and_area`` returns) has no
+certified region, so its area counts as ``-inf``: it never extends a front.
 """
 
 from __future__ import annotations
@@ -23,35 +37,43 @@ from __future__ import annotations
 import numpy as np
 
 
-def blanket_mask(accuracy, area) -> np.ndarray:
-    """Boolean mask, in input order, of the points the blanket keeps. O(n log n).
-
-    ``accuracy`` and ``area``: 1-D sequences of equal length; NaN accuracy is an error.
-    """
+def _as_points(accuracy, area) -> tuple[np.ndarray, np.ndarray]:
     accuracy = np.asarray(accuracy, dtype=float)
     area = np.nan_to_num(np.asarray(area, dtype=float), nan=-np.inf, posinf=np.inf, neginf=-np.inf)
     if accuracy.ndim != 1 or accuracy.shape != area.shape:
-        raise ValueError(f"accuracy and area must be 1-D of equal length, got {accuracy.shape} and {area.shape}")
+        raise ValueError(f"accuracy and area must be 1-D of equal length, got {accuracy.shape} and {area.shape}; "
+                         "pass one accuracy and one area per point")
     if np.isnan(accuracy).any():
-        raise ValueError("accuracy contains NaN; every point needs an accuracy")
-    keep = np.zeros(len(accuracy), dtype=bool)
-    if len(accuracy) == 0:
+        raise ValueError("accuracy contains NaN; every point needs an accuracy (drop or recompute those rows)")
+    return accuracy, area
+
+
+def blanket_mask(accuracy, area) -> np.ndarray:
+    """Boolean mask, in input order, of the points the blanket keeps. O(n log n).
+
+    ``accuracy`` and ``area``: 1-D sequences of equal length; NaN accuracy is an error, NaN area means
+    "no area" (``-inf``).
+    """
+    accuracy, area = _as_points(accuracy, area)
+    count = len(accuracy)
+    keep = np.zeros(count, dtype=bool)
+    if count == 0:
         return keep
-    best = accuracy.max()
-    # Walk the accuracy levels from the highest down, carrying the largest area seen at strictly
-    # greater accuracy; within a level, only a unique maximum can beat its equals.
-    levels = np.unique(accuracy)[::-1]
-    above = -np.inf
-    for level in levels:
-        members = np.flatnonzero(accuracy == level)
-        if level == best:
-            keep[members] = True
-        else:
-            top = area[members].max()
-            winners = members[area[members] == top]
-            if len(winners) == 1 and top > above:
-                keep[winners[0]] = True
-        above = max(above, area[members].max())
+    # Accuracy descending, then area descending, then input order: the walk's order, with exact
+    # duplicates adjacent and the first of them in input order leading.
+    order = np.lexsort((np.arange(count), -area, -accuracy))
+    acc, ar = accuracy[order], area[order]
+    new_level = np.ones(count, dtype=bool)
+    new_level[1:] = acc[1:] != acc[:-1]
+    new_point = new_level.copy()
+    new_point[1:] |= ar[1:] != ar[:-1]
+    # Largest area among the points of strictly greater accuracy than each point.
+    running_max = np.maximum.accumulate(ar)
+    level_start = np.maximum.accumulate(np.where(new_level, np.arange(count), 0))
+    above = np.where(level_start > 0, running_max[np.maximum(level_start - 1, 0)], -np.inf)
+    # A level's first point has its largest area; only it can reach past the levels above.
+    kept = new_point & ((acc == acc[0]) | (new_level & (ar > above)))
+    keep[order] = kept
     return keep
 
 

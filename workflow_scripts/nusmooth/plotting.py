@@ -13,10 +13,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .blanket import blanket  # noqa: E402
 from .evaluation import certified_accuracy_curve  # noqa: E402
 from .features import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
 from .registry import title_of  # noqa: E402
+from .summaries import SHOWN_SPLIT, front_table  # noqa: E402
 
 #: Print-readable defaults for every figure.
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "pdf.fonttype": 42,
@@ -87,48 +87,78 @@ def fig1_panel_from_results(dataset: str, results: list[dict]) -> dict:
     return {"title": title_of(dataset), "sigma_space": space, "curves": curves}
 
 
-# --- Figures 2 and 4: clean accuracy vs certified area, blanket fronts -------------------------------
+# --- Figures 2 and 4: clean accuracy vs certified area, fronts chosen on validation ----------------
+
+
+def _member_name(row) -> str:
+    """A front member in a note: its constant, and its sub-epoch when it is a learned snapshot."""
+    if row.kind == "isotropic":
+        return f"$\\sigma$={row.init:g}"
+    return f"init $\\sigma$={row.init:g} sub-epoch {row.sub_epoch}"
+
+
+def _front_notes(points: pd.DataFrame, cloud: pd.DataFrame, front: pd.DataFrame) -> list[str]:
+    """What the panel leaves out, so that nothing is dropped silently."""
+    notes = []
+    missing = len(points) - len(cloud)
+    if missing:
+        notes.append(f"{missing} point(s) with no certified-correct test point not drawn")
+    for kind, style in METHODS.items():
+        hidden = front[(front["kind"] == kind) & ~front["drawn"]]
+        if len(hidden):
+            members = ", ".join(_member_name(row) for row in hidden.itertuples())
+            notes.append(f"{style['label']} front: {members} (chosen on validation): no test area, not drawn")
+    return notes
 
 
 def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = None) -> None:
-    """Figure 2/4 panel from one dataset's sweep points of one split (columns ``kind``, ``init``,
-    ``accuracy``, ``mean_area``, ``sigma_space``): every point faint, the blanket front of each method
-    as a line. ``majority``: accuracy of always predicting the most frequent class, drawn as a line."""
-    drawable = points[np.isfinite(points["mean_area"].astype(float))]
+    """Figure 2/4 panel from one dataset's sweep points of both splits (:func:`nusmooth.summaries.sweep_points`).
+
+    Faint markers: the test metrics of every snapshot. Lines: each method's front, whose members are
+    chosen by the blanket on the validation split (:func:`nusmooth.summaries.front_table`), drawn at
+    their test metrics and joined in the order of the validation front, so a line may turn back where
+    test and validation disagree. Front members without a test area are named in a note.
+    ``majority``: accuracy of always predicting the most frequent class, drawn as a line.
+    """
+    test = points[points["split"] == SHOWN_SPLIT]
+    cloud = test[np.isfinite(test["mean_area"].astype(float))]
+    front = front_table(points)
     for kind, style in METHODS.items():
-        mine = drawable[drawable["kind"] == kind]
-        if mine.empty:
+        mine = cloud[cloud["kind"] == kind]
+        if not mine.empty:
+            ax.scatter(mine["mean_area"], mine["accuracy"], s=14, color=style["color"], marker=style["marker"], alpha=0.25,
+                       linewidths=0, label=f"{style['label']}: all points")
+        line = front[(front["kind"] == kind) & front["drawn"]]
+        if line.empty:
             continue
-        ax.scatter(mine["mean_area"], mine["accuracy"], s=14, color=style["color"], marker=style["marker"], alpha=0.25,
-                   linewidths=0, label=f"{style['label']}: all points")
-        front = blanket(mine)
-        ax.plot(front["mean_area"], front["accuracy"], color=style["color"], linestyle=style["linestyle"],
-                marker=style["marker"], markersize=4, linewidth=1.6, label=f"{style['label']}: front")
+        ax.plot(line["test_mean_area"], line["test_accuracy"], color=style["color"], linestyle=style["linestyle"],
+                marker=style["marker"], markersize=4, linewidth=1.6, label=f"{style['label']}: front (chosen on validation)")
         if kind == "isotropic":
-            for _, row in front.iterrows():
-                ax.annotate(f"$\\sigma$={row['init']:g}", (row["mean_area"], row["accuracy"]), textcoords="offset points",
+            for row in line.itertuples():
+                ax.annotate(f"$\\sigma$={row.init:g}", (row.test_mean_area, row.test_accuracy), textcoords="offset points",
                             xytext=(4, 4), fontsize=6, color=style["color"])
     if majority is not None:
         ax.axhline(majority, color="0.3", linestyle=":", linewidth=1.2, label=f"majority class ({100 * majority:.1f}%)")
-    dropped = len(points) - len(drawable)
-    if dropped:
-        ax.text(0.99, 0.01, f"{dropped} point(s) with no certified-correct point not drawn", transform=ax.transAxes,
-                ha="right", va="bottom", fontsize=6, color="0.4")
-    if drawable.empty:
+    notes = _front_notes(test, cloud, front)
+    if notes:
+        # Top right: a front falls from the top left to the bottom right, and the legend sits bottom left.
+        ax.text(0.99, 0.99, "\n".join(notes), transform=ax.transAxes, ha="right", va="top", fontsize=6, color="0.3")
+    if cloud.empty:
         ax.text(0.5, 0.5, "no point certified", transform=ax.transAxes, ha="center")
     space = points["sigma_space"].iloc[0] if len(points) else "[0,1] pixels"
-    low = min([drawable["accuracy"].min() if len(drawable) else 0.0] + ([majority] if majority is not None else []))
+    low = min([cloud["accuracy"].min() if len(cloud) else 0.0] + ([majority] if majority is not None else []))
     ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.01)
     ax.set_title(title)
-    ax.set_xlabel(area_label(space, "mean certified area"))
-    ax.set_ylabel("clean accuracy (certified correct)")
+    ax.set_xlabel(area_label(space, "mean certified area (test)"))
+    ax.set_ylabel("clean accuracy (certified correct, test)")
     ax.grid(alpha=0.3)
     ax.legend(loc="lower left", frameon=True, framealpha=0.85)
 
 
 def front_figure(panels: list[dict], columns: int = 3):
-    """Figure 2 (or 4): one panel per dataset; ``panels`` items: ``title``, ``points`` (one split),
-    optional ``majority``."""
+    """Figure 2 (or 4): one panel per dataset; ``panels`` items: ``title``, ``points`` (the dataset's
+    sweep points of both splits, as :func:`nusmooth.summaries.sweep_points` returns them), optional
+    ``majority``."""
     if not panels:
         raise ValueError("no dataset to draw")
     columns = min(columns, len(panels))

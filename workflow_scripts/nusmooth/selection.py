@@ -2,8 +2,20 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import pandas as pd
+
+#: The split every choice is made on.
+VALIDATION = "val"
+
+
+class Fig1Choice(NamedTuple):
+    """Figure 1's snapshot of one sweep: its sub-epoch and the validation metrics that chose it."""
+
+    sub_epoch: int
+    val: dict[str, float]
 
 
 def select_snapshot(validation: pd.DataFrame, accuracy_tolerance: float) -> int:
@@ -14,9 +26,29 @@ def select_snapshot(validation: pd.DataFrame, accuracy_tolerance: float) -> int:
     """
     if validation.empty:
         raise ValueError("no validation metrics to choose a snapshot from")
-    if "split" in validation and set(validation["split"]) != {"val"}:
-        raise ValueError(f"select_snapshot must see validation rows only, got splits {sorted(set(validation['split']))}")
+    if "split" in validation and set(validation["split"]) != {VALIDATION}:
+        raise ValueError(f"select_snapshot must see validation rows only, got splits {sorted(set(validation['split']))}; "
+                         "use choose_fig1_snapshot to pass a sweep's metrics of all splits")
     best = validation["accuracy"].max()
     eligible = validation[validation["accuracy"] >= best - accuracy_tolerance - 1e-12]
     areas = eligible["mean_area"].fillna(-np.inf).to_numpy()
     return int(eligible["sub_epoch"].to_numpy()[int(np.argmax(areas))])
+
+
+def choose_fig1_snapshot(metrics: pd.DataFrame, accuracy_tolerance: float) -> Fig1Choice:
+    """Figure 1's snapshot of one learned sweep, from its metrics of *all* splits (``metrics.tsv`` as
+    evaluate_sigma writes it): only the validation rows are read, by :func:`select_snapshot`'s rule."""
+    if "split" not in metrics.columns:
+        raise ValueError("metrics lack the split column; pass the sweep's metrics.tsv as evaluate_sigma writes it")
+    sweeps = metrics[["kind", "init"]].drop_duplicates() if {"kind", "init"} <= set(metrics.columns) else pd.DataFrame()
+    if len(sweeps) > 1:
+        raise ValueError(f"metrics of one sweep expected, got {len(sweeps)} (kind, init) pairs; pass one sweep's metrics.tsv")
+    validation = metrics[metrics["split"] == VALIDATION]
+    if validation.empty:
+        raise ValueError(f"no {VALIDATION!r} rows in the sweep's metrics (splits {sorted(set(metrics['split']))}); "
+                         "Figure 1's snapshot is chosen on validation: certify the sweep on the validation split")
+    if validation["sub_epoch"].duplicated().any():
+        raise ValueError("a sub-epoch appears twice among the validation rows; pass one sweep's metrics.tsv once")
+    sub_epoch = select_snapshot(validation, accuracy_tolerance)
+    row = validation[validation["sub_epoch"] == sub_epoch].iloc[0]
+    return Fig1Choice(sub_epoch, {"accuracy": float(row["accuracy"]), "mean_area": float(row["mean_area"])})

@@ -14,27 +14,94 @@ from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
 #: Columns every sweep metrics.tsv has (written by evaluate_sigma.py).
 SWEEP_COLUMNS = ["kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha", "sigma_space"]
 
+#: One snapshot (a learned sigma after a sub-epoch, or an isotropic constant): certified once per split.
+SNAPSHOT = ["kind", "init", "sub_epoch"]
+
+#: The split that chooses each method's front, and the split whose metrics the figures show.
+CHOOSING_SPLIT, SHOWN_SPLIT = "val", "test"
+
+#: What the Figure 2/4 front tables and figures show, for the page or log that prints them.
+FRONT_SPLITS_NOTE = (
+    "Each method's front is chosen by the blanket filter on the validation split (val_accuracy, "
+    "val_mean_area); Figures 2 and 4 draw the same snapshots' test-split metrics (test_accuracy, "
+    "test_mean_area), joined in the order of the validation front, so the line may turn back where the "
+    "test metrics disagree with the validation ones. A front member that certifies no test point "
+    "correctly has no test area: it is listed with drawn = False and named in the figure, not drawn."
+)
+
+#: Columns of :func:`front_table`, in order.
+FRONT_COLUMNS = ["kind", "front_position", "init", "sub_epoch", "sigma_mean", "val_accuracy", "val_mean_area", "val_points",
+                 "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space"]
+
+
+def _check_snapshots(points: pd.DataFrame) -> None:
+    """Every snapshot must have exactly one row on each of the two splits."""
+    unknown = set(points["split"]) - {CHOOSING_SPLIT, SHOWN_SPLIT}
+    if unknown:
+        raise ValueError(f"sweep metrics have rows of splits {sorted(unknown)}; only {CHOOSING_SPLIT!r} and "
+                         f"{SHOWN_SPLIT!r} are expected: remove those rows")
+    repeated = points[points.duplicated(SNAPSHOT + ["split"], keep=False)]
+    if not repeated.empty:
+        raise ValueError(f"sweep metrics list a snapshot twice on one split:\n{repeated[SNAPSHOT + ['split']].to_string()}\n"
+                         "each metrics.tsv must be given once; check the list of sweep metrics passed in")
+    splits = points.groupby(SNAPSHOT)["split"].nunique()
+    incomplete = splits[splits < 2]
+    if not incomplete.empty:
+        raise ValueError(f"snapshots certified on one split only (the fronts are chosen on {CHOOSING_SPLIT!r} and "
+                         f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_*_sigma for them")
+
 
 def sweep_points(metrics: list[pd.DataFrame]) -> pd.DataFrame:
-    """All sweep rows of one dataset in one table, with ``on_front``: kept by the blanket among the
-    points of the same kind (learned / isotropic) and split."""
+    """All sweep rows of one dataset (both splits) in one table, with ``on_val_front``: the snapshot is
+    kept by the blanket among the *validation* rows of its kind (learned / isotropic). The mark is set on
+    the snapshot's validation and test rows alike, so the test rows say which points the figures join."""
     if not metrics:
         raise ValueError("no sweep metrics given")
     points = pd.concat(metrics, ignore_index=True)
     missing = set(SWEEP_COLUMNS) - set(points.columns)
     if missing:
         raise ValueError(f"sweep metrics lack columns {sorted(missing)}; rerun evaluate_*_sigma")
-    points["on_front"] = False
-    for _, group in points.groupby(["kind", "split"]):
-        points.loc[group.index, "on_front"] = blanket_mask(group["accuracy"].to_numpy(), group["mean_area"].to_numpy())
+    _check_snapshots(points)
+    choosing = points[points["split"] == CHOOSING_SPLIT]
+    chosen = []
+    for _, group in choosing.groupby("kind"):
+        kept = blanket_mask(group["accuracy"].to_numpy(), group["mean_area"].to_numpy())
+        chosen.append(group.loc[kept, SNAPSHOT])
+    chosen = pd.concat(chosen, ignore_index=True)
+    key = pd.MultiIndex.from_frame(points[SNAPSHOT])
+    points["on_val_front"] = key.isin(pd.MultiIndex.from_frame(chosen))
     return points.sort_values(["split", "kind", "init", "sub_epoch"], kind="stable").reset_index(drop=True)
 
 
-def front_table(points: pd.DataFrame, split: str = "test") -> pd.DataFrame:
-    """The blanket fronts of one split, each sorted by increasing area (the order they are drawn in)."""
-    front = points[(points["split"] == split) & points["on_front"]]
-    front = front.sort_values(["kind", "mean_area", "accuracy"], ascending=[True, True, False], kind="stable")
-    return front[["kind", "init", "sub_epoch", "accuracy", "mean_area", "sigma_mean", "points", "n0", "n", "alpha", "sigma_space"]].reset_index(drop=True)
+def _kind_order(kinds: pd.Series) -> pd.Series:
+    """Learned before isotropic (as the figures' legends), any other kind after them."""
+    known = {"learned": 0, "isotropic": 1}
+    return kinds.map(lambda kind: known.get(kind, len(known)))
+
+
+def front_table(points: pd.DataFrame) -> pd.DataFrame:
+    """Each method's front, one row per member: chosen on validation, shown on test.
+
+    ``points``: the output of :func:`sweep_points`. Per kind, the rows are in the order of the
+    validation front (increasing validation area; ``front_position`` counts from 1), which is the order
+    the figures join them in. ``val_*`` are the metrics that chose the member, ``test_*`` the ones drawn;
+    ``drawn`` is false when the member certifies no test point correctly (no test area). See
+    :data:`FRONT_SPLITS_NOTE`.
+    """
+    if "on_val_front" not in points.columns:
+        raise ValueError("points lack the on_val_front column; build them with summaries.sweep_points")
+    chosen = points[(points["split"] == CHOOSING_SPLIT) & points["on_val_front"]]
+    shown = points[points["split"] == SHOWN_SPLIT]
+    front = chosen.merge(shown[SNAPSHOT + ["accuracy", "mean_area", "points"]], on=SNAPSHOT, how="left",
+                         suffixes=("_val", "_test"), validate="one_to_one")
+    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in ("accuracy", "mean_area", "points")
+                                  for split in ("val", "test")})
+    front["drawn"] = np.isfinite(front["test_mean_area"].astype(float))
+    front = front.assign(kind_order=_kind_order(front["kind"]))
+    front = front.sort_values(["kind_order", "kind", "val_mean_area", "val_accuracy"], ascending=[True, True, True, False],
+                              kind="stable", na_position="first")
+    front["front_position"] = front.groupby("kind").cumcount() + 1
+    return front[FRONT_COLUMNS].reset_index(drop=True)
 
 
 def round_thresholds(areas: np.ndarray, count: int) -> np.ndarray:
