@@ -1,4 +1,5 @@
-"""A killed sigma optimisation resumes from its last sub-epoch and ends as an uninterrupted run."""
+"""A killed sigma optimisation resumes from its last sub-epoch, after an unrelated change of the
+config too, with the same command, and ends exactly as an uninterrupted run."""
 
 import os
 import signal
@@ -15,17 +16,25 @@ TARGET = "results/sigma/mnist5k/init_0.25/snapshots.pt"
 RESUME = "results/sigma/mnist5k/init_0.25/resume.pt"
 
 
-@pytest.fixture(scope="module")
-def config(tmp_path_factory):
-    """The tiny configuration with sub-epochs long enough (a few seconds) to be interrupted."""
+def write_config(path, grow=False):
+    """The tiny configuration with sub-epochs long enough (a few seconds) to be interrupted; `grow`
+    adds a sigma constant, a change that does not concern the init-0.25 sweep."""
     settings = yaml.safe_load(TINY_CONFIG.read_text())
     settings["datasets"]["mnist5k"]["sigma"].update(sub_epochs=3, train_points=384, n_train=8)
-    path = tmp_path_factory.mktemp("config") / "resume.yaml"
+    if grow:
+        settings["datasets"]["mnist5k"]["sigma"]["inits"].append(1.0)
     path.write_text(yaml.safe_dump(settings))
     return path
 
 
-def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, config):
+@pytest.fixture(scope="module")
+def configs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("config")
+    return write_config(folder / "resume.yaml"), write_config(folder / "grown.yaml", grow=True)
+
+
+def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, configs):
+    config, grown = configs
     reference = tmp_path / "reference"
     result = snakemake(reference, TARGET, "--cores", "2", "--resources", "gpu=1", configfile=config)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
@@ -34,25 +43,23 @@ def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, config):
     interrupted.mkdir()
     command = [SNAKEMAKE, TARGET, "--cores", "2", "--resources", "gpu=1", "-s", str(REPO / "Snakefile"),
                "--directory", str(interrupted), "--configfile", str(config)]
-    log = open(tmp_path / "first.out", "w")
-    first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    deadline = time.monotonic() + 600
-    try:
-        while not (interrupted / RESUME).exists():  # written after sub-epoch 1
-            assert first.poll() is None, (tmp_path / "first.out").read_text()[-3000:]
-            assert time.monotonic() < deadline, "sub-epoch 1 never finished"
-            time.sleep(0.2)
-        os.killpg(first.pid, signal.SIGKILL)  # no clean-up at all: the harshest interruption
-        first.wait(timeout=60)
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-        log.close()
+    with open(tmp_path / "first.out", "w") as log:
+        first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 600
+        try:
+            while not (interrupted / RESUME).exists():  # written after sub-epoch 1
+                assert first.poll() is None, (tmp_path / "first.out").read_text()[-3000:]
+                assert time.monotonic() < deadline, "sub-epoch 1 never finished"
+                time.sleep(0.05)
+            os.killpg(first.pid, signal.SIGKILL)  # no clean-up at all: the harshest interruption
+            first.wait(timeout=60)
+        finally:
+            if first.poll() is None:
+                os.killpg(first.pid, signal.SIGKILL)
     assert not (interrupted / TARGET).exists()
 
-    unlock = snakemake(interrupted, "--unlock", configfile=config)
-    assert unlock.returncode == 0
-    second = snakemake(interrupted, TARGET, "--cores", "2", "--resources", "gpu=1", "--rerun-incomplete", configfile=config)
+    # The same command (no --unlock, no --rerun-incomplete), with a grown config: the sweep resumes.
+    second = snakemake(interrupted, TARGET, "--cores", "2", "--resources", "gpu=1", configfile=grown)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     log_text = (interrupted / "logs/optimize_sigma/mnist5k/init_0.25.log").read_text()
     assert "resuming from" in log_text
@@ -62,3 +69,4 @@ def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, config):
     actual = torch.load(interrupted / TARGET, weights_only=True)
     assert actual["sub_epochs"] == expected["sub_epochs"] == [1, 2, 3]
     torch.testing.assert_close(actual["sigmas"], expected["sigmas"], rtol=0, atol=0)
+    assert (interrupted / TARGET).read_bytes() == (reference / TARGET).read_bytes()

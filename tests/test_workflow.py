@@ -1,4 +1,4 @@
-"""The real workflow, end to end, on the tiny configuration; config validation; lint."""
+"""The real workflow, end to end, on the tiny configuration (the session's run); config validation; lint."""
 
 import json
 
@@ -9,28 +9,20 @@ import yaml
 from workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
 
 
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    result = snakemake(workdir, "figures/fig1.pdf", "--cores", "2", "--resources", "gpu=1")
-    assert result.returncode == 0, result.stderr[-4000:]
-    return workdir
-
-
-def test_tiny_run_renders_figure_1(tiny_run):
-    pdf, png = tiny_run / "figures/fig1.pdf", tiny_run / "figures/fig1.png"
+def test_tiny_run_renders_figure_1(tiny_all):
+    pdf, png = tiny_all / "figures/fig1.pdf", tiny_all / "figures/fig1.png"
     assert pdf.read_bytes().startswith(b"%PDF") and pdf.stat().st_size > 5000
     assert png.read_bytes().startswith(b"\x89PNG")
 
 
-def test_certificates_have_one_row_per_test_point(tiny_run):
+def test_certificates_have_one_row_per_test_point(tiny_all):
     tiny = yaml.safe_load(TINY_CONFIG.read_text())["datasets"]["mnist5k"]
-    folder = tiny_run / "results/certify/mnist5k/fig1_init_0.25"
+    folder = tiny_all / "results/certify/mnist5k/fig1_init_0.25"
     for kind in ("learned", "isotropic"):
         table = pd.read_csv(folder / f"{kind}.tsv", sep="\t")
         assert list(table.columns[:8]) == ["idx", "label", "predict", "pa_lower", "phi_inv_pa_lower", "certified_area", "correct", "time"]
         assert len(table) == tiny["fig1"]["test_points"]
-        assert (table["sigma_space"] == "[0,1] pixels").all()
+        assert (table["sigma_space"] == "[0,1] pixels").all() and (table["precision"] == "fp32").all()
         certified = table["predict"] != -1
         assert (table.loc[certified, "pa_lower"] >= 0.5).all()
         assert (table["correct"] == (table["predict"] == table["label"]).astype(int)).all()
@@ -38,17 +30,27 @@ def test_certificates_have_one_row_per_test_point(tiny_run):
     assert choice["sub_epoch"] in (1, 2) and choice["isotropic_sigma"] > 0
 
 
-def test_sweep_metrics_cover_validation_and_test(tiny_run):
-    metrics = pd.read_csv(tiny_run / "results/sweep/mnist5k/learned_0.25/metrics.tsv", sep="\t")
+def test_sweep_metrics_cover_validation_and_test(tiny_all):
+    metrics = pd.read_csv(tiny_all / "results/sweep/mnist5k/learned_0.25/metrics.tsv", sep="\t")
     assert set(metrics["split"]) == {"val", "test"}
     assert sorted(metrics.loc[metrics["split"] == "val", "sub_epoch"]) == [1, 2]
     assert metrics["accuracy"].between(0, 1).all()
 
 
-def test_rerun_with_nothing_changed_does_nothing(tiny_run):
-    result = snakemake(tiny_run, "figures/fig1.pdf", "--cores", "2", "--resources", "gpu=1", "-n")
-    assert result.returncode == 0
-    assert "Nothing to be done" in result.stdout + result.stderr
+def test_every_stage_logs_its_own_random_stream(tiny_all):
+    """Each noise-drawing job names its stream and seed in its log; no two streams share a seed."""
+    import re
+
+    seeds = {}
+    for log in (tiny_all / "logs").rglob("*.log"):
+        for stream, seed in re.findall(r"random stream (\S+): seed (\d+)", log.read_text()):
+            seeds.setdefault(seed, set()).add(stream)
+    streams = [stream for names in seeds.values() for stream in names]
+    assert any(s.startswith("evaluate_sigma/mnist5k/learned/0.25/val") for s in streams)
+    assert any(s.startswith("evaluate_sigma/mnist5k/learned/0.25/test") for s in streams)
+    assert any(s.startswith("certify/mnist5k/0.25/learned") for s in streams)
+    assert any(s.startswith("optimize_sigma/mnist5k/0.25/noise") for s in streams)
+    assert all(len(names) == 1 for names in seeds.values()), seeds
 
 
 BAD_VALUES = [

@@ -1,5 +1,6 @@
 """Running the real Snakefile in a scratch directory (shared by the workflow tests)."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -16,3 +17,22 @@ def snakemake(workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG, 
     if configfile is not None:
         command += ["--configfile", str(configfile)]
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+
+
+def planned_jobs(dry_run_output: str) -> set[tuple[str, str]]:
+    """``(rule, wildcards)`` of every job a dry run lists, wildcards as Snakemake prints them
+    ("dataset=mnist5k, init=1"; empty for a rule without wildcards). Each job's block starts with
+    "rule NAME:" or "localrule NAME:"; its "wildcards:" line comes before the next block."""
+    jobs, rule, wildcards = set(), None, ""
+    for line in dry_run_output.splitlines():
+        text = line.strip()
+        start = re.fullmatch(r"(?:local)?rule (\w+):", text)
+        if start:
+            if rule is not None:
+                jobs.add((rule, wildcards))
+            rule, wildcards = start.group(1), ""
+        elif rule is not None and text.startswith("wildcards:"):
+            wildcards = text.removeprefix("wildcards:").strip()
+    if rule is not None:
+        jobs.add((rule, wildcards))
+    return jobs

@@ -5,11 +5,11 @@ generators, deterministic kernels), so the numbers must be identical, not close:
 content that is not a result of the computation may differ, and is excluded by name:
 
 - the `time` column of certificate TSVs: wall-clock seconds per point, a measurement;
-- `/CreationDate` of PDFs: matplotlib stamps the current time;
-- the container bytes of `.pt` files: torch.save writes a random serialization id into every
-  archive, so tensors are loaded and compared exactly (dtype, shape, every value) instead.
+- `/CreationDate` of PDFs, should a PDF carry one (the pipeline writes none).
 
-Every other file (TSV columns, JSON, PNG) must be byte-identical. Hidden files (an atomic write's
+Every other file (TSV columns, JSON, PNG, and `.pt` files, which the pipeline saves
+byte-reproducibly) must be byte-identical; for a `.pt` file that differs, the differing tensors are
+named. Hidden files (an atomic write's
 temporary file left by a killed job) are ignored: they are never taken as outputs.
 """
 
@@ -72,9 +72,11 @@ def differences(reference: Path, other: Path) -> list[str]:
         elif name.endswith(".pdf"):
             same = _PDF_DATE.sub(b"", a.read_bytes()) == _PDF_DATE.sub(b"", b.read_bytes())
         elif name.endswith(".pt"):
-            found = _same_objects(torch.load(a, weights_only=True), torch.load(b, weights_only=True), name)
-            problems.extend(found)
-            continue
+            same = a.read_bytes() == b.read_bytes()
+            if not same:
+                found = _same_objects(torch.load(a, weights_only=True), torch.load(b, weights_only=True), name)
+                problems.extend(found or [f"{name}: same tensors, different bytes"])
+                continue
         else:
             same = a.read_bytes() == b.read_bytes()
         if not same:

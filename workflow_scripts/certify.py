@@ -13,7 +13,7 @@ def main(snakemake):
     name, init, kind = snakemake.wildcards.dataset, snakemake.wildcards.init, snakemake.wildcards.kind
     dataset = PreparedDataset.load(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
-    sigma = load_artifact(snakemake.input.sigmas, producer="select_fig1_sigma")[kind]
+    sigma = load_artifact(snakemake.input.sigmas, "select_fig1_sigma", expected_keys=("learned", "isotropic"))[kind]
     generator = stream_generator(device, settings["seed"], "certify", name, init, kind, "test")
     table = certify_split(
         model, dataset.splits["test"], sigma, len(dataset.classes), settings["n0"], settings["n"], snakemake.params.alpha,

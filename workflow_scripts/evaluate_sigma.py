@@ -18,7 +18,7 @@ def candidates(snakemake):
     """``(sub_epoch, sigma)`` of every learned snapshot, or ``(0, constant)`` for an isotropic sweep."""
     if snakemake.wildcards.kind == "isotropic":
         return [(0, torch.tensor(float(snakemake.wildcards.init)))]
-    saved = load_artifact(snakemake.input.snapshots, producer="optimize_sigma")
+    saved = load_artifact(snakemake.input.snapshots, "optimize_sigma", expected_keys=("sigmas", "sub_epochs"))
     return list(zip(saved["sub_epochs"], saved["sigmas"]))
 
 

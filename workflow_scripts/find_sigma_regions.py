@@ -14,11 +14,11 @@ from nusmooth.summaries import html_document
 
 def main(snakemake):
     fraction, dataset = snakemake.params.fraction, snakemake.wildcards.dataset
-    background = load_artifact(snakemake.input.mean_image, producer="summarize_test_split")["mean_image"].numpy()
+    background = load_artifact(snakemake.input.mean_image, "summarize_test_split", expected_keys=("mean_image",))["mean_image"].numpy()
     pixels, summaries, cells = [], [], []
     for choice_path, sigmas in zip(snakemake.input.choices, snakemake.input.sigmas, strict=True):
         choice = json.load(open(choice_path))
-        sigma = load_artifact(sigmas, producer="select_fig1_sigma")["learned"].numpy()
+        sigma = load_artifact(sigmas, "select_fig1_sigma", expected_keys=("learned",))["learned"].numpy()
         key = {"init": choice["init"], "sub_epoch": choice["sub_epoch"]}
         pixels.append(region_pixels(sigma, fraction).assign(**key))
         summaries.append(region_summary(sigma, fraction).assign(**key))

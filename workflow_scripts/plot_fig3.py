@@ -14,7 +14,7 @@ def main(snakemake):
     for dataset, choice_path, sigmas in zip(snakemake.params.datasets, snakemake.input.choices, snakemake.input.sigmas,
                                             strict=True):
         choice = json.load(open(choice_path))
-        sigma = load_artifact(sigmas, producer="select_fig1_sigma")["learned"].numpy()
+        sigma = load_artifact(sigmas, "select_fig1_sigma", expected_keys=("learned",))["learned"].numpy()
         print(f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}")
         rows.setdefault(dataset, []).append(
             {"init": choice["init"], "sigma": sigma, "label": f"init $\\sigma$={choice['init']:g}, sub-epoch {choice['sub_epoch']}"})

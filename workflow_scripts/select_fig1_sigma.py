@@ -11,11 +11,12 @@ from nusmooth.selection import choose_fig1_snapshot
 
 def main(snakemake):
     tolerance = snakemake.params.accuracy_tolerance
-    saved = load_artifact(snakemake.input.snapshots, producer="optimize_sigma")
+    saved = load_artifact(snakemake.input.snapshots, "optimize_sigma", expected_keys=("sigmas", "sub_epochs", "init", "pixel_space"))
     choice = choose_fig1_snapshot(pd.read_csv(snakemake.input.metrics, sep="\t"), tolerance)
-    learned = saved["sigmas"][saved["sub_epochs"].index(choice["sub_epoch"])]
+    learned = saved["sigmas"][saved["sub_epochs"].index(choice.sub_epoch)]
     isotropic = float(learned.mean())
-    record = dict(choice, init=saved["init"], isotropic_sigma=isotropic, sigma_space=saved["pixel_space"],
+    record = dict(sub_epoch=choice.sub_epoch, val=choice.val, init=saved["init"], isotropic_sigma=isotropic,
+                  sigma_space=saved["pixel_space"],
                   rule=f"largest validation mean area among snapshots within {tolerance} validation accuracy of the best")
     print(record)
     atomic_torch_save({"learned": learned, "isotropic": torch.tensor(isotropic)}, snakemake.output.sigmas)

@@ -136,6 +136,16 @@ def atomic_write_tsv(frame, path) -> None:
     _atomic_write(path, lambda handle: frame.to_csv(handle, sep="\t", index=False, lineterminator="\n"), binary=False)
 
 
+def atomic_save_figure(figure, path, **savefig_options) -> None:
+    """``figure.savefig`` to ``path`` atomically; the format comes from the suffix. A PDF gets no
+    creation date, so the same figure gives the same bytes."""
+    path = Path(path)
+    kind = path.suffix.lstrip(".").lower()
+    if kind == "pdf":
+        savefig_options.setdefault("metadata", {"CreationDate": None})
+    _atomic_write(path, lambda handle: figure.savefig(handle, format=kind, **savefig_options), binary=True)
+
+
 def _rebuild_fix(path: Path, producer: str) -> str:
     return (
         f"Fix: delete {path} and rerun the same snakemake command, so that rule {producer} writes it again "

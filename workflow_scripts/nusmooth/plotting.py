@@ -15,6 +15,7 @@ import pandas as pd  # noqa: E402
 
 from .evaluation import certified_accuracy_curve  # noqa: E402
 from .features import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
+from .io import atomic_save_figure  # noqa: E402
 from .registry import title_of  # noqa: E402
 from .summaries import SHOWN_SPLIT, front_table  # noqa: E402
 
@@ -28,9 +29,10 @@ METHODS = {"learned": {"label": "non-isotropic (learned $\\sigma$)", "color": "t
 
 
 def save(figure, pdf_path, png_path, dpi: int = 200) -> None:
-    """Vector PDF plus a PNG for screens and the HTML report; closes the figure."""
-    figure.savefig(pdf_path)
-    figure.savefig(png_path, dpi=dpi)
+    """Vector PDF plus a PNG for screens and the HTML report, each written atomically (a killed job
+    never leaves a half-written figure under its final name); closes the figure."""
+    atomic_save_figure(figure, pdf_path)
+    atomic_save_figure(figure, png_path, dpi=dpi)
     plt.close(figure)
 
 

@@ -1,0 +1,111 @@
+"""Growing a study reruns only what changed: after the tiny run, a dry run with a grown config plans
+exactly the new jobs plus the ones that aggregate over them. And the ways to name the target."""
+
+import os
+import subprocess
+
+import pytest
+import yaml
+
+from workflow import REPO, SNAKEMAKE, TINY_CONFIG, planned_jobs, snakemake
+
+TINY = yaml.safe_load(TINY_CONFIG.read_text())
+SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
+
+
+def grown(tmp_path, change):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    change(config)
+    path = tmp_path / "grown.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def plan(workdir, configfile, target="all"):
+    result = snakemake(workdir, target, "-n", configfile=configfile)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return planned_jobs(result.stdout)
+
+
+def test_nothing_changed_plans_nothing(tiny_all):
+    result = snakemake(tiny_all, "all", "-n")
+    assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_a_new_sigma_constant_runs_its_sweep_and_the_figure_2_aggregates(tiny_all, tmp_path):
+    config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sigma"]["inits"].append(1.0))
+    assert plan(tiny_all, config) == {
+        ("optimize_sigma", "dataset=mnist5k, init=1"),
+        ("evaluate_sigma", "dataset=mnist5k, kind=learned, init=1"),
+        ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1"),
+        ("tabulate_fig2", "dataset=mnist5k"),
+        ("plot_fig2", ""),
+        ("all", ""),
+    }
+
+
+def test_a_new_figure_1_constant_certifies_it_and_redraws_figure_1_and_3(tiny_all, tmp_path):
+    extra = next(i for i in TINY["datasets"]["mnist5k"]["sigma"]["inits"] if i not in TINY["datasets"]["mnist5k"]["fig1"]["inits"])
+    config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["fig1"]["inits"].append(extra))
+    init = f"{extra:g}"
+    assert plan(tiny_all, config) == {
+        ("select_fig1_sigma", f"dataset=mnist5k, init={init}"),
+        ("certify", f"dataset=mnist5k, init={init}, kind=learned"),
+        ("certify", f"dataset=mnist5k, init={init}, kind=isotropic"),
+        ("plot_fig1", ""),
+        ("plot_fig1_dataset", "dataset=mnist5k"),
+        ("tabulate_certified_accuracy", "dataset=mnist5k"),
+        ("plot_fig3", ""),
+        ("find_sigma_regions", "dataset=mnist5k"),
+        ("all", ""),
+    }
+
+
+def test_a_new_dataset_runs_its_own_branch_and_the_shared_figures(tiny_all, tmp_path):
+    def add_mnist(config):
+        config["run_datasets"].append("mnist")
+        config["datasets"]["mnist"] = {"source": {"path": str(SHARED_MNIST)}}
+
+    jobs = plan(tiny_all, grown(tmp_path, add_mnist))
+    per_dataset = [wildcards for _, wildcards in jobs if wildcards]
+    assert per_dataset and all(w == "dataset=mnist" or w.startswith("dataset=mnist,") for w in per_dataset)
+    assert {rule for rule, wildcards in jobs if not wildcards} == {"plot_fig1", "plot_fig2", "plot_fig3", "all"}
+    assert ("train_base", "dataset=mnist") in jobs and ("prepare_data", "dataset=mnist") in jobs
+
+
+@pytest.mark.parametrize("option,value,rule", [("region_fraction", 0.1, "find_sigma_regions"), ("table_areas", 3, "tabulate_certified_accuracy")])
+def test_a_plotting_option_redraws_only_its_plot(tiny_all, tmp_path, option, value, rule):
+    config = grown(tmp_path, lambda c: c.setdefault("figures", {}).update({option: value}))
+    assert plan(tiny_all, config) == {(rule, "dataset=mnist5k"), ("all", "")}
+
+
+def run_in_repo(*args, cwd_dir):
+    """The README's command forms, run from the repository root on a scratch working directory."""
+    command = [SNAKEMAKE, "--directory", str(cwd_dir), "--configfile", str(TINY_CONFIG), "-n", *args]
+    return subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+
+
+def test_the_habitual_order_fails_and_the_two_documented_forms_work(tmp_path):
+    habitual = run_in_repo("--cores", "4", "--resources", "gpu=1", "figures/fig1.pdf", cwd_dir=tmp_path)
+    assert habitual.returncode != 0
+    assert "dictionary update sequence element #1 has length 1" in habitual.stdout + habitual.stderr
+    for form in (["figures/fig1.pdf", "--cores", "4", "--resources", "gpu=1"], ["--cores", "4", "--resources", "gpu=1", "--", "figures/fig1.pdf"]):
+        result = run_in_repo(*form, cwd_dir=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        jobs = planned_jobs(result.stdout)
+        assert ("certify", "dataset=mnist5k, init=0.25, kind=learned") in jobs and ("plot_fig1", "") in jobs
+        assert ("plot_fig2", "") not in jobs  # only what figures/fig1.pdf needs
+
+
+def test_no_target_builds_every_figure(tmp_path):
+    result = run_in_repo("--cores", "4", "--resources", "gpu=1", cwd_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    jobs = {rule for rule, _ in planned_jobs(result.stdout)}
+    assert {"all", "plot_fig1", "plot_fig2", "plot_fig3", "find_sigma_regions", "tabulate_fig2"} <= jobs
+
+
+def test_numbers_inside_nested_command_line_config_work(tmp_path):
+    result = run_in_repo("figures/fig1.pdf", "--config", "datasets={mnist5k: {sigma: {inits: [0.1, 0.25]}, fig1: {inits: [0.25]}}}",
+                         cwd_dir=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert ("optimize_sigma", "dataset=mnist5k, init=0.25") in planned_jobs(result.stdout)
