@@ -4,6 +4,7 @@ Prints, measured in one run: the batched forward rate of the base model on noisy
 drawn and added per batch, argmax taken: the least work any sampler must do), and the rate of
 ``certify_many`` on many test points (n0 + n noisy copies each) as a ratio to that limit, for the
 paper's MNIST CNN and for a tiny linear model. Run: ``python benchmarks/bench_certify.py``.
+The rate functions take a device and a precision; ``benchmarks/device_check.py`` reuses them on a GPU.
 """
 
 import argparse
@@ -14,6 +15,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
+from nusmooth.acceleration import forward_logits  # noqa: E402
 from nusmooth.models import build_model  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
 from nusmooth.smoothing import NonUniformSmoothing  # noqa: E402
@@ -23,26 +25,46 @@ def tiny_model() -> torch.nn.Module:
     return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(784, 10))
 
 
-@torch.no_grad()
-def forward_rate(model, shape, sigma, batch_size, seconds, generator) -> float:
-    """Noisy copies per second of the least work any sampler must do: fresh noise per batch
-    (``randn`` into a buffer, ``x + sigma * z`` fused), one forward pass, argmax."""
-    x = torch.rand(batch_size, *shape).view(batch_size, -1)
-    flat_sigma = sigma.reshape(-1)
-    noise, noisy = torch.empty_like(x), torch.empty_like(x)
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a clock reading covers it (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(call, items_per_call: int, seconds: float, device: torch.device) -> float:
+    """Items per second of ``call()`` repeated for about ``seconds`` (at least once)."""
+    synchronize(device)
     done, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        torch.randn(x.shape, generator=generator, out=noise)
-        torch.addcmul(x, noise, flat_sigma, out=noisy)
-        model(noisy.view(batch_size, *shape)).argmax(1)
-        done += batch_size
+    while True:
+        call()
+        done += items_per_call
+        if time.perf_counter() - start >= seconds:
+            break
+    synchronize(device)
     return done / (time.perf_counter() - start)
 
 
-def certify_rate(model, shape, sigma, points, n0, n, batch_size, generator) -> float:
+@torch.no_grad()
+def forward_rate(model, shape, sigma, batch_size, seconds, generator, precision="fp32", device=torch.device("cpu")) -> float:
+    """Noisy copies per second of the least work any sampler must do: fresh noise per batch
+    (``randn`` into a buffer, ``x + sigma * z`` fused), one forward pass (under ``precision``), argmax."""
+    x = torch.rand(batch_size, *shape, device=device).view(batch_size, -1)
+    flat_sigma = sigma.to(device).reshape(-1)
+    noise, noisy = torch.empty_like(x), torch.empty_like(x)
+
+    def one_batch():
+        torch.randn(x.shape, generator=generator, out=noise, device=device)
+        torch.addcmul(x, noise, flat_sigma, out=noisy)
+        forward_logits(model, noisy.view(batch_size, *shape), precision).argmax(1)
+
+    return timed(one_batch, batch_size, seconds, device)
+
+
+def certify_rate(model, shape, sigma, points, n0, n, batch_size, generator, precision="fp32", device=torch.device("cpu"), num_classes=10) -> float:
     """Noisy copies per second of certify_many on ``points`` test points."""
-    smoothing = NonUniformSmoothing(model, 10, sigma)
-    x = torch.rand(points, *shape)
+    smoothing = NonUniformSmoothing(model, num_classes, sigma.to(device), precision)
+    x = torch.rand(points, *shape, device=device)
+    synchronize(device)
     start = time.perf_counter()
     smoothing.certify_many(x, n0, n, 0.001, batch_size, generator)
     return points * (n0 + n) / (time.perf_counter() - start)

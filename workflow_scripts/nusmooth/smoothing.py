@@ -22,6 +22,8 @@ import torch
 from scipy.stats import beta, binomtest, norm
 from tqdm import tqdm
 
+from .acceleration import check_precision, forward_logits
+
 #: Class index returned when the smoothed classifier declines to answer.
 ABSTAIN = -1
 
@@ -99,6 +101,7 @@ def sample_counts(
     batch_size: int,
     generator: torch.Generator | None = None,
     progress: str | None = None,
+    precision: str = "fp32",
 ) -> torch.Tensor:
     """Count the base classifier's argmax classes under noise, for many points at once.
 
@@ -110,9 +113,13 @@ def sample_counts(
         points: ``(P, *S)`` clean inputs, already on the model's device.
         sigma: broadcastable to ``S``, on the same device.
         progress: if given, a tqdm bar with this description is written to stderr.
+        precision: ``"fp32"`` or ``"bf16"``: the base model's forward runs under bf16 autocast, and
+            the counts are then those of that bf16 classifier (noise is still drawn and added in
+            float32, argmax taken on float32 logits); see :mod:`nusmooth.acceleration`.
     Returns:
         ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
     """
+    check_precision(precision)
     num_points, point_shape = points.shape[0], points.shape[1:]
     device = points.device
     # Flat (P, D) views and reused buffers: a broadcast multiply over (B, C, H, W) or fancy indexing
@@ -130,7 +137,7 @@ def sample_counts(
         torch.randn((size, flat_points.shape[1]), generator=generator, out=noise[:size])
         torch.index_select(flat_points, 0, owner, out=noisy[:size])
         noisy[:size].addcmul_(noise[:size], flat_sigma)
-        predictions = model(noisy[:size].view(size, *point_shape)).argmax(dim=1)
+        predictions = forward_logits(model, noisy[:size].view(size, *point_shape), precision).argmax(dim=1)
         counts += torch.bincount(owner * num_classes + predictions, minlength=counts.numel())
     return counts.view(num_points, num_classes).cpu()
 
@@ -142,19 +149,23 @@ class NonUniformSmoothing:
         base_classifier: maps ``(B, *S)`` inputs to ``(B, num_classes)`` scores; used in eval mode.
         num_classes: number of classes.
         sigma: per-element standard deviations, broadcastable to ``S`` (a float gives Cohen's smoothing).
+        precision: ``"fp32"`` (default) or ``"bf16"``, for every prediction and certificate of this
+            object. With ``"bf16"`` the base classifier *is* the model evaluated under bf16 autocast:
+            the certificates are sound for that classifier, not for the float32 one.
     """
 
-    def __init__(self, base_classifier: torch.nn.Module, num_classes: int, sigma):
+    def __init__(self, base_classifier: torch.nn.Module, num_classes: int, sigma, precision: str = "fp32"):
         self.base_classifier = base_classifier.eval()
         self.num_classes = num_classes
         self.sigma = torch.as_tensor(sigma, dtype=torch.float32)
+        self.precision = check_precision(precision)
 
     def _prepare(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         sigma = _check_sigma(self.sigma, points.shape[1:]).to(points.device, points.dtype)
         return points, sigma
 
     def _counts(self, points, sigma, num_samples, batch_size, generator, progress=None):
-        return sample_counts(self.base_classifier, points, sigma, num_samples, self.num_classes, batch_size, generator, progress)
+        return sample_counts(self.base_classifier, points, sigma, num_samples, self.num_classes, batch_size, generator, progress, self.precision)
 
     def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int, generator: torch.Generator | None = None) -> int:
         """Cohen's PREDICT: the top class if a two-sided binomial test separates it from the runner-up
@@ -227,16 +238,18 @@ def _validate(n0: int, n: int, alpha: float, batch_size: int) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
-def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: int | None = None, batch_size: int = 1000, generator=None) -> Certificates:
+def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: int | None = None, batch_size: int = 1000, generator=None,
+            precision: str = "fp32") -> Certificates:
     """Certify ``points`` ``(P, *S)`` for ``model`` smoothed with ``sigma`` (shape ``S`` or a float).
 
     Convenience wrapper around :meth:`NonUniformSmoothing.certify_many`; ``num_classes`` defaults to
-    the width of the model's output.
+    the width of the model's output. ``precision="bf16"`` certifies the model as evaluated under bf16
+    autocast (see :class:`NonUniformSmoothing`).
     """
     if num_classes is None:
         with torch.no_grad():
             num_classes = model.eval()(points[:1]).shape[1]
-    return NonUniformSmoothing(model, num_classes, sigma).certify_many(points, n0, n, alpha, batch_size, generator)
+    return NonUniformSmoothing(model, num_classes, sigma, precision).certify_many(points, n0, n, alpha, batch_size, generator)
 
 
 def in_certified_region(delta: torch.Tensor, sigma, phi_inv_pa_lower: float) -> bool:

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import torch
 
+from .acceleration import check_precision, forward_logits
+
 #: pA_hat is clamped to [PA_CLAMP, 1 - PA_CLAMP] before Phi^-1, as the authors did.
 PA_CLAMP = 1e-7
 
@@ -22,6 +24,7 @@ def smoothed_softmax_surrogate(
     sigma: torch.Tensor,
     num_copies: int,
     generator: torch.Generator | None = None,
+    precision: str = "fp32",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Differentiable estimate of pA for a batch. NOT A CERTIFICATE: no confidence bound is taken.
 
@@ -31,18 +34,31 @@ def smoothed_softmax_surrogate(
     - ``pa_hat`` ``(B,)``: mean softmax probability of the true class over the copies;
     - ``hard_prediction`` ``(B,)``: the majority vote of the copies' argmax (ties: lowest class).
 
+    All ``B * num_copies`` copies go through the model in one forward pass, so that a small batch of
+    examples still fills the device.
+
     Args:
         x: ``(B, *S)`` clean inputs; labels: ``(B,)``; sigma: broadcastable to ``S``.
+        precision: ``"fp32"`` or ``"bf16"`` (the model's forward under bf16 autocast; noise, softmax
+            and the gradient to sigma stay float32). Sigma is then learned for the bf16 classifier.
     """
     batch = x.shape[0]
     noise = torch.randn((batch, num_copies, *x.shape[1:]), generator=generator, device=x.device, dtype=x.dtype)
+    # Deliberately not addcmul: its fused multiply-add rounds differently from this expression, which
+    # would change float32 results (and resumed runs against saved ones) for a gain too small to see.
     noisy = (x.unsqueeze(1) + noise * sigma).flatten(0, 1)
-    logits = model(noisy).view(batch, num_copies, -1)
+    logits = forward_logits(model, noisy, precision).view(batch, num_copies, -1)
     probabilities = logits.softmax(dim=-1)
     pa_hat = probabilities.gather(2, labels.view(batch, 1, 1).expand(batch, num_copies, 1)).squeeze(2).mean(dim=1)
-    num_classes = logits.shape[-1]
-    votes = torch.nn.functional.one_hot(logits.detach().argmax(dim=-1), num_classes).sum(dim=1)
-    return pa_hat, votes.argmax(dim=1)
+    return pa_hat, _majority_vote(logits.detach())
+
+
+def _majority_vote(logits: torch.Tensor) -> torch.Tensor:
+    """Most frequent argmax class over the copies ``(B, K, C) -> (B,)``; ties go to the lowest class."""
+    predictions = logits.argmax(dim=-1)
+    votes = torch.zeros(logits.shape[0], logits.shape[-1], dtype=torch.int32, device=logits.device)
+    votes.scatter_add_(1, predictions, torch.ones_like(predictions, dtype=torch.int32))
+    return votes.argmax(dim=1)
 
 
 def surrogate_certified_area(log_sigma: torch.Tensor, pa_hat: torch.Tensor) -> torch.Tensor:
@@ -80,6 +96,8 @@ class SigmaOptimizer:
 
     The base model is frozen (eval mode, no parameter gradients). A fresh instance per initial
     constant, as in the paper: optimiser and schedule state never carry across constants.
+    ``precision="bf16"`` runs the model's forward under bf16 autocast (see
+    :func:`smoothed_softmax_surrogate`); sigma is then learned for that bf16 classifier.
     """
 
     def __init__(
@@ -92,7 +110,9 @@ class SigmaOptimizer:
         num_copies: int,
         device: torch.device | str = "cpu",
         generator: torch.Generator | None = None,
+        precision: str = "fp32",
     ):
+        self.precision = check_precision(precision)
         if init_sigma <= 0:
             raise ValueError(f"init_sigma must be > 0, got {init_sigma}")
         self.model = model.eval().to(device)
@@ -133,7 +153,7 @@ class SigmaOptimizer:
     def step(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float | None, int]:
         """One Adam step on a mini-batch; returns (loss or None when skipped, examples counted)."""
         x, labels = x.to(self.device), labels.to(self.device)
-        pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), self.num_copies, self.generator)
+        pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), self.num_copies, self.generator, self.precision)
         loss, counted = surrogate_loss(self.log_sigma, pa_hat, hard, labels)
         if loss is None:
             return None, 0

@@ -1,0 +1,270 @@
+"""The GPU fast path: precision (fp32 exact, bf16 autocast and still sound), memory layout, compilation,
+backend flags. Everything runs on the CPU (bf16 autocast exists there); CUDA-only checks skip without a GPU."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from scipy.stats import beta, binom, norm
+
+from nusmooth import ABSTAIN, NonUniformSmoothing, certify
+from nusmooth.acceleration import configure_backends, float32_is_exact, prepare_model
+from nusmooth.models import CifarResNet
+from nusmooth.smoothing import sample_counts
+from nusmooth.surrogate import SigmaOptimizer, smoothed_softmax_surrogate
+
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch)")
+
+
+class LinearBinary(torch.nn.Module):
+    """Class 1 iff ``w.x + b > 0``, as two logits. The product is a matmul, so bf16 autocast rounds
+    the noisy input and the weights to bfloat16: the bf16 classifier is a (slightly) different one."""
+
+    def __init__(self, w: torch.Tensor, b: float):
+        super().__init__()
+        self.w, self.b = w, b
+
+    def forward(self, x):
+        score = x.flatten(1) @ self.w + self.b
+        return torch.stack([torch.zeros_like(score), score], dim=1)
+
+
+class AutocastProbe(torch.nn.Module):
+    """A linear model that records whether each forward pass ran under CPU autocast."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = torch.nn.Linear(6, 3)
+        self.autocast_seen = []
+
+    def forward(self, x):
+        self.autocast_seen.append(torch.is_autocast_enabled("cpu"))
+        return self.linear(x)
+
+
+def smooth_model() -> torch.nn.Module:
+    """A 10-class linear model on 1x8x8 inputs: its decision moves slowly with the input."""
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 10)).eval()
+
+
+# --- fp32 changes nothing ----------------------------------------------------------------------------
+
+
+def test_fp32_option_gives_bit_identical_counts_and_certificates():
+    model, points, sigma = smooth_model(), torch.rand(6, 1, 8, 8), torch.rand(1, 8, 8) * 0.4 + 0.05
+    plain = sample_counts(model, points, sigma, 300, 10, 128, torch.Generator().manual_seed(1))
+    fp32 = sample_counts(model, points, sigma, 300, 10, 128, torch.Generator().manual_seed(1), precision="fp32")
+    assert torch.equal(plain, fp32)
+    a = certify(model, points, sigma, 20, 200, 0.01, generator=torch.Generator().manual_seed(2))
+    b = certify(model, points, sigma, 20, 200, 0.01, generator=torch.Generator().manual_seed(2), precision="fp32")
+    np.testing.assert_array_equal(a.counts_estimation, b.counts_estimation)
+    np.testing.assert_array_equal(a.area, b.area)
+
+
+def test_fp32_surrogate_is_the_plain_forward_pass_bit_for_bit():
+    torch.manual_seed(0)
+    model = torch.nn.Linear(6, 3)
+    x, labels, sigma = torch.randn(4, 6), torch.tensor([0, 1, 2, 1]), torch.rand(6) + 0.1
+    pa_hat, _ = smoothed_softmax_surrogate(model, x, labels, sigma, 8, torch.Generator().manual_seed(3), precision="fp32")
+    noise = torch.randn((4, 8, 6), generator=torch.Generator().manual_seed(3))
+    direct = model((x.unsqueeze(1) + noise * sigma).flatten(0, 1)).view(4, 8, 3).softmax(-1)
+    assert torch.equal(pa_hat, direct[torch.arange(4), :, labels].mean(1))
+
+
+def test_fp32_option_learns_the_bit_identical_sigma():
+    x, labels = torch.rand(32, 6), torch.ones(32, dtype=torch.long)
+    batches = [(x[i : i + 8], labels[i : i + 8]) for i in range(0, 32, 8)]
+
+    def learned(**precision):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(6, 2)
+        with torch.no_grad():
+            model.bias.copy_(torch.tensor([-3.0, 3.0]))  # class 1 clearly ahead: every example counts
+        optimizer = SigmaOptimizer(model, (6,), init_sigma=0.3, lr=0.2, gamma=0.7, num_copies=8,
+                                   generator=torch.Generator().manual_seed(7), **precision)
+        stats = [optimizer.run_sub_epoch(batches) for _ in range(2)]
+        assert all(s.skipped_batches == 0 for s in stats), "every step must reach the optimiser"
+        return optimizer.sigma
+
+    assert torch.equal(learned(), learned(precision="fp32"))
+
+
+def test_autocast_is_entered_for_bf16_only():
+    probe = AutocastProbe()
+    points, sigma = torch.rand(2, 6), torch.tensor(0.1)
+    sample_counts(probe, points, sigma, 5, 3, 4, precision="fp32")
+    smoothed_softmax_surrogate(probe, points, torch.tensor([0, 1]), sigma, 3, precision="fp32")
+    assert probe.autocast_seen and not any(probe.autocast_seen)
+    probe.autocast_seen.clear()
+    sample_counts(probe, points, sigma, 5, 3, 4, precision="bf16")
+    smoothed_softmax_surrogate(probe, points, torch.tensor([0, 1]), sigma, 3, precision="bf16")
+    assert probe.autocast_seen and all(probe.autocast_seen)
+
+
+@pytest.mark.parametrize("make", [
+    lambda p: NonUniformSmoothing(torch.nn.Linear(2, 2), 2, 0.5, precision=p),
+    lambda p: SigmaOptimizer(torch.nn.Linear(2, 2), (2,), 0.5, 0.1, 0.5, 4, precision=p),
+    lambda p: sample_counts(torch.nn.Linear(2, 2), torch.zeros(1, 2), torch.tensor(0.5), 4, 2, 4, precision=p),
+])
+def test_unknown_precision_is_refused_with_the_fix(make):
+    with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'bf16'\], got 'fp16'.*Fix"):
+        make("fp16")
+
+
+# --- bf16: close to fp32, and sound for the bf16 classifier ------------------------------------------------
+
+
+def test_bf16_counts_are_close_to_fp32_on_a_smooth_model():
+    model, points, sigma = smooth_model(), torch.rand(8, 1, 8, 8), torch.full((1, 8, 8), 0.3)
+    n = 2000
+    fp32 = sample_counts(model, points, sigma, n, 10, 1024, torch.Generator().manual_seed(4))
+    bf16 = sample_counts(model, points, sigma, n, 10, 1024, torch.Generator().manual_seed(4), precision="bf16")
+    assert (bf16.sum(1) == n).all()
+    # Same noise, so the counts differ only where bf16 rounding flips a near-tie between two classes.
+    total_variation = (bf16 - fp32).abs().sum(1) / (2 * n)
+    assert float(total_variation.max()) < 0.02, total_variation
+
+
+def bf16_pa_upper_bound(model, x, sigma, samples: int, level: float = 1e-6) -> float:
+    """An upper (1 - level) Clopper-Pearson bound on pA(class 1) of the bf16 classifier, from a huge
+    float32-noise sample of it: no closed form exists once the noisy input is rounded to bfloat16."""
+    counts = sample_counts(model, x.unsqueeze(0), sigma, samples, 2, 1 << 18, torch.Generator().manual_seed(99), precision="bf16")
+    k = int(counts[0, 1])
+    return 1.0 if k == samples else float(beta.ppf(1 - level, k + 1, samples - k))
+
+
+def false_certifications(certs, true_pa: float) -> int:
+    """Certificates claiming more than the truth: a class other than 1, or Phi^-1(pA_lower) > Phi^-1(pA)."""
+    certified = certs.prediction != ABSTAIN
+    return int((certified & ((certs.prediction != 1) | (certs.phi_inv_pa_lower > norm.ppf(true_pa)))).sum())
+
+
+@pytest.mark.parametrize("margin", [0.3, 1.0])
+def test_bf16_false_certification_rate_is_at_most_alpha(margin):
+    """Soundness for the bf16 classifier with a non-constant sigma. Its pA is bounded above from a
+    2,000,000-copy sample of that very classifier (1e-6 level), since rounding the noisy input to bfloat16
+    leaves no closed form; a larger claimed pA is a false certificate. The same check catches the
+    plug-in estimate n_A / n used as a bound, so it has power at this reference."""
+    generator = torch.Generator().manual_seed(int(margin * 10))
+    d = 8
+    w = torch.randn(d, generator=generator)
+    sigma = torch.rand(d, generator=generator) + 0.2
+    x = torch.zeros(d)
+    model = LinearBinary(w, margin * float(torch.linalg.vector_norm(w * sigma)))  # fp32: pA = Phi(margin)
+    true_pa = bf16_pa_upper_bound(model, x, sigma, 2_000_000)
+    assert true_pa == pytest.approx(norm.cdf(margin), abs=0.01), "the bf16 classifier should stay close to the fp32 one"
+    repetitions, alpha, n0, n = 3000, 0.1, 10, 100
+    certs = NonUniformSmoothing(model, 2, sigma, precision="bf16").certify_many(
+        x.expand(repetitions, -1).contiguous(), n0, n, alpha, 4096, torch.Generator().manual_seed(11))
+    limit = binom.ppf(1 - 1e-6, repetitions, alpha)  # under soundness: Binomial(repetitions, p <= alpha)
+    false = false_certifications(certs, true_pa)
+    assert false <= limit, f"{false} false certificates of {repetitions} (limit {limit:.0f} at alpha={alpha})"
+    c_hat = certs.counts_selection.argmax(axis=1)
+    plug_in = certs.counts_estimation[np.arange(repetitions), c_hat] / n
+    assert int(((plug_in >= 0.5) & ((c_hat != 1) | (plug_in > true_pa))).sum()) > limit
+
+
+def test_bf16_sigma_learning_runs_and_learns_the_same_lesson():
+    """bf16 sigma learning follows the fp32 one: the feature the model reads keeps the smallest sigma."""
+    model = torch.nn.Linear(6, 2)
+    with torch.no_grad():
+        model.weight.zero_()
+        model.bias.zero_()
+        model.weight[1, 0] = 4.0
+    x, labels = torch.full((64, 6), 0.5), torch.ones(64, dtype=torch.long)
+    batches = [(x[i : i + 16], labels[i : i + 16]) for i in range(0, 64, 16)]
+    optimizer = SigmaOptimizer(model, (6,), 0.2, 0.5, 0.9, 16, generator=torch.Generator().manual_seed(0), precision="bf16")
+    for _ in range(5):
+        optimizer.run_sub_epoch(batches)
+    sigma = optimizer.sigma
+    assert sigma.dtype == torch.float32 and torch.isfinite(sigma).all()
+    assert sigma[1:].min() > 5 * sigma[0]
+
+
+# --- memory layout and compilation ----------------------------------------------------------------------------
+
+
+def test_channels_last_model_gives_the_predictions_of_nchw():
+    torch.manual_seed(0)
+    nchw = CifarResNet(depth=8, num_classes=10).eval()
+    fast = prepare_model(copy.deepcopy(nchw), channels_last=True, compile=False)
+    assert fast.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not nchw.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    points, sigma = torch.rand(4, 3, 32, 32), torch.full((3, 32, 32), 0.1)
+    with torch.no_grad():
+        reference = nchw(points)
+        torch.testing.assert_close(fast(points), reference, rtol=1e-4, atol=1e-4 * float(reference.abs().max()))
+    counts = [sample_counts(model, points, sigma, 16, 10, 32, torch.Generator().manual_seed(5)) for model in (nchw, fast)]
+    assert torch.equal(*counts)
+
+
+def test_prepare_model_without_options_returns_the_model_untouched():
+    model = CifarResNet(depth=8, num_classes=10)
+    assert prepare_model(model, channels_last=False, compile=False) is model
+    assert not model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def inductor_unavailable() -> str | None:
+    """Why torch.compile cannot build CPU kernels here (no C++ compiler, ...), or None when it can."""
+    try:
+        torch.compile(lambda t: t * 2 + 1)(torch.ones(3))
+    except Exception as error:  # the toolchain check: any failure means "cannot test compile here"
+        return f"torch.compile (inductor) does not work on this machine: {type(error).__name__}: {str(error)[:200]}"
+    return None
+
+
+def test_compiled_model_counts_and_learns_like_the_eager_one():
+    reason = inductor_unavailable()
+    if reason:
+        pytest.skip(reason)
+    eager = smooth_model()
+    compiled = prepare_model(eager, channels_last=False, compile=True)
+    assert compiled is not eager
+    points, sigma = torch.rand(3, 1, 8, 8), torch.full((1, 8, 8), 0.3)
+    counts = [sample_counts(model, points, sigma, 100, 10, 60, torch.Generator().manual_seed(6)) for model in (eager, compiled)]
+    assert torch.equal(*counts)
+    labels = torch.tensor([0, 1, 2])
+    pa = [smoothed_softmax_surrogate(model, points, labels, sigma, 4, torch.Generator().manual_seed(7))[0] for model in (eager, compiled)]
+    torch.testing.assert_close(pa[1], pa[0], rtol=1e-5, atol=1e-6)
+
+
+# --- backend flags -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def restore_backend_flags():
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    saved = (cudnn.benchmark, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision, matmul.fp32_precision)
+    yield
+    cudnn.benchmark, cudnn.conv.fp32_precision, cudnn.rnn.fp32_precision, matmul.fp32_precision = saved
+
+
+def test_configure_backends_turns_tf32_off_and_benchmark_on_for_cuda_only(restore_backend_flags):
+    torch.backends.cudnn.conv.fp32_precision = "tf32"  # PyTorch's own default for cuDNN convolutions
+    assert not float32_is_exact()
+    configure_backends("cuda", cudnn_benchmark=True)
+    assert float32_is_exact() and torch.backends.cudnn.benchmark
+    configure_backends("cpu", cudnn_benchmark=True)
+    assert float32_is_exact() and not torch.backends.cudnn.benchmark
+
+
+# --- on a GPU ----------------------------------------------------------------------------------------------------
+
+
+@needs_cuda
+def test_cuda_bf16_counts_are_close_to_fp32_and_channels_last_agrees(restore_backend_flags):
+    device = torch.device("cuda")
+    configure_backends(device, cudnn_benchmark=True)
+    torch.manual_seed(0)
+    model = prepare_model(CifarResNet(depth=20, num_classes=10).to(device).eval(), channels_last=True, compile=False)
+    points, sigma = torch.rand(8, 3, 32, 32, device=device), torch.full((3, 32, 32), 0.12, device=device)
+    n = 2000
+
+    def counts(precision):
+        return sample_counts(model, points, sigma, n, 10, 4000, torch.Generator(device=device).manual_seed(1), precision=precision)
+
+    assert (counts("fp32").sum(1) == n).all()
+    total_variation = (counts("bf16") - counts("fp32")).abs().sum(1) / (2 * n)
+    assert float(total_variation.max()) < 0.05, total_variation
