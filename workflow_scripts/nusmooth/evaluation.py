@@ -44,13 +44,15 @@ def certified_accuracy_curve(table: pd.DataFrame, thresholds: np.ndarray) -> np.
 
 
 def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha: float, batch_size: int,
-                  limit: int | None, device, generator=None, progress: bool = False) -> pd.DataFrame:
+                  limit: int | None, device, generator=None, progress: bool = False, precision: str = "fp32") -> pd.DataFrame:
     """Certify the first ``limit`` points of an :class:`~nusmooth.data.ImageSplit`; one row per point.
 
-    ``time`` is the wall time per point of the whole batched run (points share forward batches).
+    ``time`` is the wall time per point of the whole batched run (points share forward batches);
+    ``precision`` is the base model's (see :class:`~nusmooth.smoothing.NonUniformSmoothing`).
     """
     points, labels = split.as_float(limit)
-    smoothing = NonUniformSmoothing(model, num_classes, torch.as_tensor(sigma, dtype=torch.float32).to(device))
+    sigma = torch.as_tensor(sigma, dtype=torch.float32).to(device)
+    smoothing = NonUniformSmoothing(model, num_classes, sigma, precision=precision)
     start = time.perf_counter()
     certs = smoothing.certify_many(points.to(device), n0, n, alpha, batch_size, generator, progress)
     elapsed = time.perf_counter() - start
