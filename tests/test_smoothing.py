@@ -1,61 +1,109 @@
-"""Certification: closed forms, reduction to Cohen et al., and statistical soundness."""
+"""Certification: closed forms, agreement with an independent CERTIFY, refusals, and soundness."""
 
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from scipy.stats import beta, binom, norm
+from scipy.optimize import brentq
+from scipy.stats import binom, norm
 
 from nusmooth import ABSTAIN, NonUniformSmoothing, certified_area, certify, clopper_pearson_lower, in_certified_region
 from nusmooth.smoothing import sample_counts
 
 
-class LinearBinary(torch.nn.Module):
-    """f(x) = [w.x + b > 0] as two logits (class 1 when positive). Under N(0, diag(sigma^2)) noise
-    pA(class 1) = Phi((w.x + b) / ||w * sigma||) exactly, and g is the same linear rule."""
+def _load_benchmark(name: str):
+    """The false-certification harness lives with its benchmark; the tests run a small version of it."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses resolve their module while the file executes
+    spec.loader.exec_module(module)
+    return module
 
-    def __init__(self, w: torch.Tensor, b: float):
-        super().__init__()
-        self.w, self.b = w, b
 
-    def forward(self, x):
-        score = x.flatten(1) @ self.w.flatten() + self.b
-        return torch.stack([torch.zeros_like(score), score], dim=1)
+harness = _load_benchmark("bench_false_certification")
+LinearBinary = harness.LinearBinary
 
-    def true_pa(self, x, sigma) -> float:
-        margin = float((x.flatten() * self.w.flatten()).sum() + self.b)
-        return float(norm.cdf(abs(margin) / float(torch.linalg.vector_norm(self.w * sigma))))
+
+def linear_true_pa(w: torch.Tensor, b: float, x: torch.Tensor, sigma: torch.Tensor) -> float:
+    """pA of the smoothed ``[w.x + b > 0]`` at ``x``: ``Phi(|w.x + b| / ||w * sigma||)``."""
+    margin = float(x.flatten().double() @ w.flatten().double() + b)
+    return float(norm.cdf(abs(margin) / float(torch.linalg.vector_norm(w.double() * sigma.double()))))
 
 
 class Recorder(torch.nn.Module):
-    """Remembers every input it sees; always predicts class 0."""
+    """Remembers every input it sees; answers ``rule(x)`` (default: class 0) as one-hot scores."""
 
-    def __init__(self):
+    def __init__(self, num_classes: int = 2, rule=None):
         super().__init__()
         self.seen = []
+        self.num_classes = num_classes
+        self.rule = rule
+        self.eval()
 
     def forward(self, x):
         self.seen.append(x.clone())
-        return torch.zeros(x.shape[0], 2)
+        classes = torch.zeros(len(x), dtype=torch.long) if self.rule is None else self.rule(x)
+        return torch.nn.functional.one_hot(classes, self.num_classes).float()
+
+
+def noisy_copies(recorder: Recorder, points: torch.Tensor) -> torch.Tensor:
+    """Flattened inputs the recorder saw, without the one-point width probes (exact clean points)."""
+    seen = torch.cat(recorder.seen).flatten(1)
+    is_clean = (seen.unsqueeze(1) == points.flatten(1).unsqueeze(0)).all(dim=2).any(dim=1)
+    return seen[~is_clean]
+
+
+class ConstantClass(torch.nn.Module):
+    """Ignores its input and always answers ``answer``: every noisy copy votes for it."""
+
+    def __init__(self, num_classes: int, answer: int):
+        super().__init__()
+        self.num_classes, self.answer = num_classes, answer
+        self.eval()
+
+    def forward(self, x):
+        return torch.nn.functional.one_hot(torch.full((len(x),), self.answer), self.num_classes).float()
+
+
+class AlternatingClass(torch.nn.Module):
+    """Answers class 0 for even and 1 for odd positions in its batch: with an even batch size and an
+    even number of copies per point, each point's votes split exactly in half."""
+
+    def __init__(self):
+        super().__init__()
+        self.eval()
+
+    def forward(self, x):
+        return torch.nn.functional.one_hot(torch.arange(len(x)) % 2, 2).float()
 
 
 # --- Clopper-Pearson ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("alpha", [0.001, 0.05])
 @pytest.mark.parametrize("n", [1, 7, 100, 1000])
-def test_clopper_pearson_matches_beta_quantile(n):
-    for k in range(1, n + 1, max(1, n // 13)):
-        assert clopper_pearson_lower(k, n, 0.001) == pytest.approx(beta.ppf(0.001, k, n - k + 1), rel=1e-12)
+def test_clopper_pearson_bound_is_where_the_binomial_tail_reaches_alpha(n, alpha):
+    """The one-sided lower bound p_L for k successes of n is defined by P(X >= k | p_L) = alpha."""
+    k = np.arange(n + 1)
+    bounds = clopper_pearson_lower(k, n, alpha)
+    for successes in range(1, n + 1, max(1, n // 23)):
+        assert binom.sf(successes - 1, n, bounds[successes]) == pytest.approx(alpha, rel=1e-7)
+    assert bounds[0] == 0.0
+    assert bounds[n] == pytest.approx(alpha ** (1 / n), rel=1e-12)
+    assert np.all(np.diff(bounds) > 0), "more successes must give a larger lower bound"
 
 
-def test_clopper_pearson_edges():
-    assert clopper_pearson_lower(0, 50, 0.01) == 0.0
-    assert clopper_pearson_lower(50, 50, 0.01) == pytest.approx(0.01 ** (1 / 50), rel=1e-12)
-    vector = clopper_pearson_lower(np.array([0, 3, 10]), 10, 0.05)
-    assert vector[0] == 0.0 and vector[2] == pytest.approx(0.05 ** 0.1)
+def test_clopper_pearson_takes_scalars_and_rejects_impossible_counts():
+    assert isinstance(clopper_pearson_lower(3, 10, 0.05), float)
     with pytest.raises(ValueError, match="counts"):
         clopper_pearson_lower(11, 10, 0.05)
+    with pytest.raises(ValueError, match="counts"):
+        clopper_pearson_lower(-1, 10, 0.05)
 
 
 @pytest.mark.parametrize("n,expected", [(256, 1.9329), (512, 2.2144), (1000, 2.4633), (100000, 3.8115)])
@@ -75,33 +123,97 @@ def test_certified_area_definition():
         certified_area(sigma, 1.0, num_elements=5)
 
 
+# --- closed forms: counts known exactly ------------------------------------------------------------
+
+
+def test_unanimous_votes_certify_the_reference_radius_and_area():
+    """A base model that always answers c gives n_A = n: pA_lower = alpha^(1/n), Phi^-1 = 2.4633 at
+    n = 1000, alpha = 0.001, and O_CA = sum log sigma + D log 2.4633."""
+    generator = torch.Generator().manual_seed(0)
+    sigma = 0.1 + 0.9 * torch.rand((1, 4, 4), generator=generator)
+    points = torch.rand((3, 1, 4, 4), generator=generator)
+    n, alpha = 1000, 0.001
+    certs = certify(ConstantClass(4, answer=2), points, sigma, 100, n, alpha, batch_size=256, generator=generator)
+    np.testing.assert_array_equal(certs.prediction, [2, 2, 2])
+    np.testing.assert_allclose(certs.pa_lower, alpha ** (1 / n), rtol=1e-12)
+    np.testing.assert_allclose(certs.phi_inv_pa_lower, 2.4633, atol=5e-5)
+    expected_area = float(torch.log(sigma.double()).sum()) + 16 * math.log(norm.ppf(alpha ** (1 / n)))
+    np.testing.assert_allclose(certs.area, expected_area, rtol=1e-6)
+
+
+def test_an_even_split_of_votes_abstains():
+    points = torch.rand((3, 5))
+    n0, n = 10, 200
+    smoothing = NonUniformSmoothing(AlternatingClass(), 2, 0.3)
+    certs = smoothing.certify_many(points, n0, n, 0.001, batch_size=64, generator=torch.Generator().manual_seed(0))
+    np.testing.assert_array_equal(certs.counts_selection, [[n0 // 2, n0 // 2]] * 3)
+    np.testing.assert_array_equal(certs.counts_estimation, [[n // 2, n // 2]] * 3)
+    np.testing.assert_array_equal(certs.prediction, [ABSTAIN] * 3)
+    assert np.all(certs.pa_lower < 0.5)
+    assert np.all(np.isnan(certs.phi_inv_pa_lower)) and np.all(certs.area == -math.inf)
+
+
 # --- reduction to Cohen ----------------------------------------------------------------------------
+
+
+def binomial_tail_lower_bound(successes: int, n: int, alpha: float) -> float:
+    """The p at which P(X >= successes) = alpha, found by root search on the binomial tail."""
+    if successes == 0:
+        return 0.0
+    return brentq(lambda p: binom.sf(successes - 1, n, p) - alpha, 0.0, 1.0, xtol=1e-15, rtol=1e-14)
+
+
+def cohen_certify(model, x, s: float, num_classes, n0, n, alpha, batch_size, generator):
+    """Cohen et al.'s CERTIFY for one point, written from the paper: noisy copies ``x + s * z`` in
+    chunks of ``batch_size`` (one ``randn`` per chunk), argmax votes, the binomial-tail lower bound.
+    Returns ``(class, radius)``, or ``(ABSTAIN, None)``."""
+
+    def votes(copies: int) -> np.ndarray:
+        found = np.zeros(num_classes, dtype=np.int64)
+        for start in range(0, copies, batch_size):
+            size = min(batch_size, copies - start)
+            batch = x.unsqueeze(0).repeat(size, *([1] * x.ndim))
+            noise = torch.randn(batch.shape, generator=generator) * s
+            found += np.bincount(model(batch + noise).argmax(dim=1).numpy(), minlength=num_classes)
+        return found
+
+    c_hat = int(np.argmax(votes(n0)))
+    p_lower = binomial_tail_lower_bound(int(votes(n)[c_hat]), n, alpha)
+    if p_lower < 0.5:
+        return ABSTAIN, None
+    return c_hat, s * norm.ppf(p_lower)
 
 
 def test_constant_sigma_reduces_to_cohen_exactly():
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 4)).eval()
-    points = torch.rand(5, 3, 2, 2)
-    s, n0, n, alpha = 0.4, 20, 300, 0.001
-    vector = certify(model, points, torch.full((3, 2, 2), s), n0, n, alpha, generator=torch.Generator().manual_seed(1), batch_size=64)
-    scalar = certify(model, points, s, n0, n, alpha, generator=torch.Generator().manual_seed(1), batch_size=64)
+    with torch.no_grad():
+        model[1].weight.mul_(4)
+    points = torch.rand(6, 3, 2, 2)
+    s, n0, n, alpha, batch_size = 0.4, 20, 300, 0.001, 64
+    vector = certify(model, points, torch.full((3, 2, 2), s), n0, n, alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
+    scalar = certify(model, points, s, n0, n, alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
     np.testing.assert_array_equal(vector.counts_estimation, scalar.counts_estimation)
     np.testing.assert_array_equal(vector.prediction, scalar.prediction)
-    for i in range(len(points)):
-        # Cohen et al.: c_hat from n0 counts, radius = sigma * Phi^-1(beta.ppf(alpha, nA, n - nA + 1)).
-        c_hat = int(np.argmax(scalar.counts_selection[i]))
-        n_a = int(scalar.counts_estimation[i, c_hat])
-        p_lower = beta.ppf(alpha, n_a, n - n_a + 1) if n_a > 0 else 0.0
-        if p_lower < 0.5:
-            assert scalar.prediction[i] == ABSTAIN and scalar.area[i] == -math.inf
+    np.testing.assert_allclose(vector.area, scalar.area, rtol=1e-12)
+
+    s32 = float(torch.tensor(s, dtype=torch.float32))  # both sides draw noise scaled by float32 sigma
+    outcomes = []
+    for x in points:
+        # Same seed per point on both sides: the same normal draws, counted and bounded independently.
+        ours = NonUniformSmoothing(model, 4, s).certify(x, n0, n, alpha, batch_size, torch.Generator().manual_seed(2))
+        cohen_class, cohen_radius = cohen_certify(model, x, s32, 4, n0, n, alpha, batch_size, torch.Generator().manual_seed(2))
+        assert ours.prediction[0] == cohen_class
+        outcomes.append(cohen_class)
+        if cohen_class == ABSTAIN:
+            assert ours.area[0] == -math.inf
             continue
-        s32 = float(torch.tensor(s, dtype=torch.float32))  # sigma is held in float32
-        radius = s32 * norm.ppf(p_lower)
-        assert scalar.prediction[i] == c_hat
-        assert s32 * scalar.phi_inv_pa_lower[i] == pytest.approx(radius, rel=1e-12)
-        assert vector.area[i] == pytest.approx(12 * math.log(radius), rel=1e-12)
-        assert scalar.area[i] == pytest.approx(vector.area[i], rel=1e-12)
-    assert (scalar.prediction != ABSTAIN).any(), "the check above must exercise at least one certificate"
+        assert s32 * ours.phi_inv_pa_lower[0] == pytest.approx(cohen_radius, rel=1e-9)
+        assert ours.area[0] == pytest.approx(12 * math.log(cohen_radius), rel=1e-9)
+    assert any(c != ABSTAIN for c in outcomes), "the comparison must exercise at least one certificate"
+
+
+# --- sampling ----------------------------------------------------------------------------------------
 
 
 def test_per_element_noise_std_matches_sigma():
@@ -110,7 +222,7 @@ def test_per_element_noise_std_matches_sigma():
     center = torch.rand(1, 1, 2, 3)
     samples = 20000
     sample_counts(recorder, center, sigma, samples, 2, 4096, torch.Generator().manual_seed(3))
-    noise = torch.cat(recorder.seen) - center
+    noise = (noisy_copies(recorder, center) - center.flatten(1)).view(-1, 1, 2, 3)
     assert noise.shape[0] == samples
     # The sample std of N normals has relative standard error ~ 1/sqrt(2N); allow 5 of them.
     tolerance = 5 / math.sqrt(2 * samples)
@@ -120,23 +232,55 @@ def test_per_element_noise_std_matches_sigma():
 
 def test_batches_mix_points_without_mixing_their_counts():
     """Copies of several points share a forward batch; each point's counts stay its own."""
-    w = torch.tensor([1.0, 0.0])
-    model = LinearBinary(w, 0.0)
-    points = torch.tensor([[5.0, 0.0], [-5.0, 0.0], [5.0, 1.0]])  # far from the boundary: 1, 0, 1
-    counts = sample_counts(model, points, torch.tensor(0.1), 37, 2, 50, torch.Generator().manual_seed(0))
+    model = LinearBinary(torch.tensor([1.0, 0.0]), -0.5).eval()
+    points = torch.tensor([[0.9, 0.0], [0.1, 0.0], [0.9, 1.0]])  # 4 sigmas from the boundary: 1, 0, 1
+    counts = sample_counts(model, points, torch.tensor(0.01), 37, 2, 50, torch.Generator().manual_seed(0))
     np.testing.assert_array_equal(counts.numpy(), [[0, 37], [37, 0], [0, 37]])
+
+
+def test_selection_and_estimation_count_their_own_fresh_copies():
+    """No estimation copy repeats a selection copy, and each phase's counts are the votes of its own
+    copies (recomputed here from what the model saw)."""
+    num_points, n0, n = 3, 7, 11
+
+    def rule(x):  # deterministic, but sensitive to the noise
+        return (x.flatten(1).sum(dim=1) * 1000).floor().long() % 3
+
+    recorder = Recorder(num_classes=3, rule=rule)
+    points = torch.tensor([0.2, 0.5, 0.8]).view(num_points, 1).expand(num_points, 4).contiguous()
+    sigma = 0.01  # copies stay within 0.1 of their own point: the nearest point is the owner
+    certs = NonUniformSmoothing(recorder, 3, sigma).certify_many(points, n0, n, 0.01, batch_size=5, generator=torch.Generator().manual_seed(0))
+    copies = noisy_copies(recorder, points)
+    assert len(copies) == num_points * (n0 + n)
+    assert len(torch.unique(copies, dim=0)) == len(copies), "every noisy copy must be a fresh draw"
+    selection, estimation = copies[: num_points * n0], copies[num_points * n0 :]
+    assert float(torch.cdist(selection, estimation).min()) > 0
+
+    def votes(phase):
+        owner = torch.cdist(phase, points).argmin(dim=1)
+        counts = np.zeros((num_points, 3), dtype=np.int64)
+        np.add.at(counts, (owner.numpy(), rule(phase).numpy()), 1)
+        return counts
+
+    np.testing.assert_array_equal(votes(selection), certs.counts_selection)
+    np.testing.assert_array_equal(votes(estimation), certs.counts_estimation)
+    np.testing.assert_array_equal(certs.counts_selection.sum(axis=1), n0)
+    np.testing.assert_array_equal(certs.counts_estimation.sum(axis=1), n)
 
 
 # --- predict ---------------------------------------------------------------------------------------------
 
 
 def test_predict_abstains_on_a_coin_flip_and_answers_a_clear_case():
-    model = LinearBinary(torch.tensor([1.0]), 0.0)
-    smoothing = NonUniformSmoothing(model, 2, torch.tensor([1.0]))
+    model = LinearBinary(torch.tensor([1.0]), -0.5).eval()
+    smoothing = NonUniformSmoothing(model, 2, torch.tensor([0.1]))
     generator = torch.Generator().manual_seed(0)
-    assert smoothing.predict(torch.tensor([0.0]), 200, 0.001, 100, generator) == ABSTAIN
-    assert smoothing.predict(torch.tensor([3.0]), 200, 0.001, 100, generator) == 1
-    assert smoothing.predict(torch.tensor([-3.0]), 200, 0.001, 100, generator) == 0
+    assert smoothing.predict(torch.tensor([0.5]), 200, 0.001, 100, generator) == ABSTAIN
+    assert smoothing.predict(torch.tensor([0.8]), 200, 0.001, 100, generator) == 1
+    assert smoothing.predict(torch.tensor([0.2]), 200, 0.001, 100, generator) == 0
+
+
+# --- refusals --------------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -160,6 +304,136 @@ def test_non_positive_sigma_is_rejected():
         certify(Recorder(), torch.zeros(1, 3), torch.tensor([1.0, 0.0, 1.0]), 1, 10, 0.01, num_classes=2)
 
 
+ENTRY_POINTS = {
+    "certify": lambda model, points, sigma, **kw: certify(model, points, sigma, 4, 8, 0.01, batch_size=8, **kw),
+    "certify num_classes=2": lambda model, points, sigma, **kw: certify(model, points, sigma, 4, 8, 0.01, num_classes=2, batch_size=8, **kw),
+    "certify_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify_many(points, 4, 8, 0.01, 8, **kw),
+    "NonUniformSmoothing.certify": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify(points[0], 4, 8, 0.01, 8, **kw),
+    "predict_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict_many(points, 8, 0.01, 8, **kw),
+    "predict": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict(points[0], 8, 0.01, 8, **kw),
+}
+
+
+def _with_nan(points):
+    points = points.clone()
+    points[0, 0, 2, 3] = float("nan")  # point 0: the single-point entries see it too
+    return points
+
+
+def _with_inf(points):
+    points = points.clone()
+    points[0, 0, 0, 0] = -float("inf")
+    return points
+
+
+BAD_INPUTS = {
+    # name: (points from good ones, sigma, message pattern)
+    "NaN point": (_with_nan, 0.25, "NaN or inf"),
+    "inf point": (_with_inf, 0.25, "NaN or inf"),
+    "uint8 points": (lambda p: (p * 255).to(torch.uint8), 0.25, r"uint8.*\.float\(\) / 255"),
+    "points in [0, 255]": (lambda p: p * 255, 0.25, r"points lie in \[.*\], outside input_range=\(0, 1\).*input_range=None"),
+    "negative points": (lambda p: p - 0.5, 0.25, "outside input_range"),
+    "3-channel sigma on 1-channel points": (lambda p: p, torch.full((3, 1, 1), 0.25), r"\(3, 1, 1\).*\(1, 4, 4\)"),
+    "sigma with an extra leading axis": (lambda p: p, torch.full((1, 1, 4, 4), 0.25), r"\(1, 1, 4, 4\).*\(1, 4, 4\)"),
+}
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("bad", BAD_INPUTS)
+def test_inputs_that_cannot_be_certified_are_refused_before_the_model_runs(entry, bad):
+    make_points, sigma, message = BAD_INPUTS[bad]
+    recorder = Recorder()
+    points = make_points(torch.rand((2, 1, 4, 4), generator=torch.Generator().manual_seed(0)))
+    with pytest.raises(ValueError, match=message):
+        ENTRY_POINTS[entry](recorder, points, sigma)
+    assert recorder.seen == []
+
+
+@pytest.mark.parametrize("entry", ["certify", "certify num_classes=2", "certify_many", "predict_many"])
+def test_an_empty_batch_of_points_is_refused(entry):
+    recorder = Recorder()
+    with pytest.raises(ValueError, match=r"at least one point, got shape \(0, 1, 4, 4\)"):
+        ENTRY_POINTS[entry](recorder, torch.rand((0, 1, 4, 4)), 0.25)
+    assert recorder.seen == []
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRY_POINTS if e != "certify"])
+@pytest.mark.parametrize("width", [3, 1])
+def test_a_model_of_the_wrong_output_width_is_refused_before_counting(entry, width):
+    recorder = Recorder(num_classes=width)
+    points = torch.rand((2, 1, 4, 4))
+    with pytest.raises(ValueError, match=rf"returns {width} class scores but num_classes=2.*num_classes={width}"):
+        ENTRY_POINTS[entry](recorder, points, 0.25)
+    assert sum(len(batch) for batch in recorder.seen) <= 1, "only a one-point probe may run, no noisy copy"
+
+
+def test_input_range_can_be_changed_or_switched_off():
+    model = ConstantClass(2, answer=1)
+    points = torch.rand((2, 1, 4, 4)) * 255
+    for input_range in [None, (0.0, 255.0)]:
+        certs = certify(model, points, 0.25 * 255, 4, 8, 0.01, batch_size=8, input_range=input_range)
+        np.testing.assert_array_equal(certs.prediction, [1, 1])
+    with pytest.raises(ValueError, match=r"outside input_range=\(-1, 1\)"):
+        certify(model, points, 0.25, 4, 8, 0.01, input_range=(-1.0, 1.0))
+    with pytest.raises(ValueError, match="low < high"):
+        certify(model, points / 255, 0.25, 4, 8, 0.01, input_range=(1.0, 0.0))
+
+
+# --- the caller's module mode ------------------------------------------------------------------------------
+
+
+def _dropout_model() -> torch.nn.Module:
+    return torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 2), torch.nn.Dropout(0.5))
+
+
+def _modes(model: torch.nn.Module) -> list[bool]:
+    return [module.training for module in model.modules()]
+
+
+def _count_forwards(model: torch.nn.Module) -> list:
+    calls = []
+    model.register_forward_hook(lambda module, args, output: calls.append(len(args[0])))
+    return calls
+
+
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+@pytest.mark.parametrize("in_training", ["whole model", "dropout only"])
+def test_a_model_in_training_mode_is_refused_and_left_as_it_was(entry, in_training):
+    model = _dropout_model()
+    if in_training == "dropout only":
+        model.eval()
+        model[2].train()
+    before = _modes(model)
+    calls = _count_forwards(model)
+    with pytest.raises(ValueError, match=r"training mode.*dropout or batch-norm.*model\.eval\(\)"):
+        ENTRY_POINTS[entry](model, torch.rand((2, 1, 4, 4)), 0.25)
+    assert _modes(model) == before
+    assert calls == []
+
+
+def test_a_model_in_eval_mode_stays_in_eval_mode():
+    model = _dropout_model().eval()
+    smoothing = NonUniformSmoothing(model, 2, 0.25)
+    certs = smoothing.certify_many(torch.rand((2, 1, 4, 4)), 4, 8, 0.01, 8)
+    assert len(certs.prediction) == 2
+    certify(model, torch.rand((2, 1, 4, 4)), 0.25, 4, 8, 0.01, batch_size=8)
+    assert _modes(model) == [False] * 4
+
+
+def test_building_the_smoothed_classifier_leaves_a_training_model_alone():
+    model = _dropout_model()
+    NonUniformSmoothing(model, 2, 0.25)
+    assert _modes(model) == [True] * 4
+
+
+def test_a_plain_function_is_a_valid_base_classifier():
+    def always_one(x):
+        return torch.nn.functional.one_hot(torch.ones(len(x), dtype=torch.long), 2).float()
+
+    certs = certify(always_one, torch.rand((2, 1, 4, 4)), 0.25, 4, 100, 0.01, batch_size=64)
+    np.testing.assert_array_equal(certs.prediction, [1, 1])
+
+
 # --- the exact ellipsoid of a linear classifier -----------------------------------------------------------
 
 
@@ -172,8 +446,7 @@ def test_ellipsoid_from_true_pa_is_tight_for_a_linear_classifier():
     sigma = torch.rand(d, generator=generator, dtype=torch.float64) * 2 + 0.1
     x = torch.randn(d, generator=generator, dtype=torch.float64)
     b = 1.5 - float(w @ x)  # margin 1.5: g(x) = 1
-    model = LinearBinary(w, b)
-    r = norm.ppf(model.true_pa(x, sigma))
+    r = norm.ppf(linear_true_pa(w, b, x, sigma))
     direction = -(sigma**2) * w / torch.linalg.vector_norm(sigma * w)  # the touching point is x + r * direction
     assert float(torch.linalg.vector_norm(r * direction / sigma)) == pytest.approx(r)
 
@@ -191,45 +464,70 @@ def test_ellipsoid_from_true_pa_is_tight_for_a_linear_classifier():
         assert in_certified_region(delta, sigma, r) and smoothed(x + delta) == 1
 
 
-def _false_certification_count(model, x, sigma, true_pa, repetitions, n0, n, alpha, bound=None):
-    """How many of ``repetitions`` independent certificates claim more than the truth: a wrong
-    class, or Phi^-1(pA_lower) > Phi^-1(pA). ``bound`` replaces Clopper-Pearson (to show the test's power)."""
-    smoothing = NonUniformSmoothing(model, 2, sigma)
-    certs = smoothing.certify_many(x.expand(repetitions, -1).contiguous(), n0, n, alpha, 4096, torch.Generator().manual_seed(11))
-    if bound is None:
-        phi = certs.phi_inv_pa_lower
-        certified = certs.prediction != ABSTAIN
-        wrong_class = certified & (certs.prediction != 1)
-        too_large = certified & (phi > norm.ppf(true_pa))
-        return int((wrong_class | too_large).sum())
-    c_hat = certs.counts_selection.argmax(axis=1)
-    estimate = bound(certs.counts_estimation[np.arange(repetitions), c_hat], n)
-    return int(((estimate >= 0.5) & ((c_hat != 1) | (estimate > true_pa))).sum())
+def test_certified_ellipsoids_of_a_linear_classifier_keep_g_constant():
+    """certify_many on points of known pA: each returned ellipsoid ``||delta / sigma|| < Phi^-1(pA_lower)``
+    must keep g's prediction (probed at its worst point and in random directions), and its size must
+    not exceed the true Phi^-1(pA). Either may fail for at most an alpha fraction of the points."""
+    margins = np.linspace(0.4, 3.0, 8) * np.where(np.arange(8) % 2 == 0, 1.0, -1.0)
+    problem = harness.linear_problem(784, margins, copies=25, seed=7)
+    alpha = 0.01
+    certs = harness.certify_problem(problem, n0=10, n=200, alpha=alpha, batch_size=4096, seed=8)
+    w, b = problem.model.w.double(), problem.model.b
+    sigma = problem.sigma.double()
+    generator = torch.Generator().manual_seed(9)
+    certified = np.flatnonzero(certs.prediction != ABSTAIN)
+    assert len(certified) >= len(problem.points) // 2, "the check must exercise many certificates"
+    failures = 0
+    for i in certified:
+        x, r = problem.points[i].double(), float(certs.phi_inv_pa_lower[i])
+        toward_boundary = (1.0 if certs.prediction[i] == 1 else -1.0) * -(sigma**2) * w / torch.linalg.vector_norm(sigma * w)
+        random = torch.randn((20, len(w)), generator=generator, dtype=torch.float64)
+        deltas = torch.cat([toward_boundary.unsqueeze(0), sigma * random / torch.linalg.vector_norm(random, dim=1, keepdim=True)])
+        deltas = 0.999 * r * deltas
+        assert all(in_certified_region(delta, sigma, r) for delta in deltas[:3])
+        g_inside = ((x + deltas) @ w + b > 0).long().numpy()
+        holds = (
+            certs.prediction[i] == problem.true_class[i]
+            and np.all(g_inside == certs.prediction[i])
+            and r <= norm.ppf(problem.true_pa[i])
+        )
+        failures += not holds
+    limit = binom.ppf(1 - 1e-6, len(problem.points), alpha)
+    assert failures <= limit, f"{failures} of {len(problem.points)} certificates failed (limit {limit:.0f} at alpha={alpha})"
 
 
-@pytest.mark.parametrize("margin", [0.3, 1.0, 2.0])
-def test_false_certification_rate_is_at_most_alpha(margin):
-    generator = torch.Generator().manual_seed(int(margin * 10))
-    d = 8
-    w = torch.randn(d, generator=generator)
-    sigma = torch.rand(d, generator=generator) + 0.2
-    x = torch.zeros(d)
-    model = LinearBinary(w, margin * float(torch.linalg.vector_norm(w * sigma)))  # pA = Phi(margin)
-    true_pa = model.true_pa(x, sigma)
-    assert true_pa == pytest.approx(norm.cdf(margin), rel=1e-5)
-    repetitions, alpha = 3000, 0.1
-    false = _false_certification_count(model, x, sigma, true_pa, repetitions, 10, 100, alpha)
-    # Under soundness, false ~ Binomial(repetitions, p <= alpha); fail only beyond its 1 - 1e-6 quantile.
-    limit = binom.ppf(1 - 1e-6, repetitions, alpha)
-    assert false <= limit, f"{false} false certificates of {repetitions} (limit {limit:.0f} at alpha={alpha})"
+# --- soundness at scale ----------------------------------------------------------------------------------
 
 
-def test_the_soundness_check_catches_an_unsound_bound():
-    """The same check rejects the plug-in estimate n_A / n used as if it were a lower bound."""
-    d = 8
-    generator = torch.Generator().manual_seed(3)
-    w, sigma, x = torch.randn(d, generator=generator), torch.rand(d, generator=generator) + 0.2, torch.zeros(d)
-    model = LinearBinary(w, 1.0 * float(torch.linalg.vector_norm(w * sigma)))
-    repetitions, alpha = 3000, 0.1
-    false = _false_certification_count(model, x, sigma, model.true_pa(x, sigma), repetitions, 10, 100, alpha, bound=lambda k, n: k / n)
-    assert false > binom.ppf(1 - 1e-6, repetitions, alpha)
+SOUNDNESS_ALPHA, SOUNDNESS_N = 0.1, 100
+
+
+@pytest.fixture(scope="module")
+def linear_certificates():
+    """3,000 certificates of a 784-dimensional linear classifier with a non-constant sigma over a
+    spread of true pA values Phi(0.2) .. Phi(3), both classes."""
+    margins = np.linspace(0.2, 3.0, 12) * np.where(np.arange(12) % 2 == 0, 1.0, -1.0)
+    problem = harness.linear_problem(784, margins, copies=250, seed=0)
+    assert problem.sigma.std() > 0.05, "sigma must be non-constant"
+    certs = harness.certify_problem(problem, n0=10, n=SOUNDNESS_N, alpha=SOUNDNESS_ALPHA, batch_size=8192, seed=1)
+    return problem, certs
+
+
+def _soundness_limit(total: int) -> float:
+    # Under soundness, false ~ Binomial(total, p <= alpha); fail only beyond its 1 - 1e-6 quantile.
+    return binom.ppf(1 - 1e-6, total, SOUNDNESS_ALPHA)
+
+
+def test_false_certification_rate_is_at_most_alpha(linear_certificates):
+    problem, certs = linear_certificates
+    assert (certs.prediction != ABSTAIN).mean() > 0.5, "the check must exercise many certificates"
+    false = int(harness.false_certifications(problem, certs, SOUNDNESS_N).sum())
+    limit = _soundness_limit(len(problem.points))
+    assert false <= limit, f"{false} false certificates of {len(problem.points)} (limit {limit:.0f} at alpha={SOUNDNESS_ALPHA})"
+
+
+def test_the_soundness_check_catches_an_unsound_bound(linear_certificates):
+    """The same harness, on the same counts, rejects the plug-in estimate n_A / n used as if it were a lower bound."""
+    problem, certs = linear_certificates
+    false = int(harness.false_certifications(problem, certs, SOUNDNESS_N, bound=lambda k, n: k / n).sum())
+    assert false > _soundness_limit(len(problem.points))

@@ -4,7 +4,9 @@ import math
 
 import pytest
 import torch
+from scipy.stats import binom, norm
 
+from nusmooth.smoothing import ABSTAIN, certify
 from nusmooth.surrogate import SigmaOptimizer, smoothed_softmax_surrogate, surrogate_certified_area, surrogate_loss
 
 
@@ -18,9 +20,29 @@ def first_feature_classifier(scale: float = 4.0) -> torch.nn.Module:
     return model
 
 
-def test_surrogate_is_documented_as_not_a_certificate():
-    assert "NOT A CERTIFICATE" in smoothed_softmax_surrogate.__doc__
-    assert "NOT A CERTIFICATE" in surrogate_certified_area.__doc__
+def test_the_surrogate_over_claims_where_the_certificate_does_not():
+    """Why the surrogate is not a certificate: read as pA_lower, its pa_hat is a mean with no
+    confidence bound, so it exceeds the true pA about half the time, far above alpha; ``certify`` on
+    as many copies of the same points claims too much at most an alpha fraction of the time."""
+    s, examples, copies, alpha = 0.5, 2000, 64, 0.01
+    model = first_feature_classifier(scale=1000.0).eval()  # sharp logits: softmax ~ the hard vote
+    x, labels = torch.full((examples, 6), 0.5), torch.ones(examples, dtype=torch.long)
+    sigma = torch.full((6,), s)
+    true_pa = float(norm.cdf(0.5 / s))  # class 1 iff x_0 + s * z > 0, with x_0 = 0.5
+    true_area = 6 * math.log(s) + 6 * math.log(norm.ppf(true_pa))
+    limit = binom.ppf(1 - 1e-6, examples, alpha)  # what a sound bound may not exceed
+
+    pa_hat, hard = smoothed_softmax_surrogate(model, x, labels, sigma, copies, torch.Generator().manual_seed(0))
+    over_claims = (hard == 1) & (pa_hat > true_pa)
+    assert int(over_claims.sum()) > limit
+    area = surrogate_certified_area(torch.log(sigma), pa_hat)
+    assert torch.equal((hard == 1) & (area > true_area), over_claims)
+
+    certs = certify(model, x, sigma, 16, copies, alpha, batch_size=4096, generator=torch.Generator().manual_seed(1))
+    certified = certs.prediction != ABSTAIN
+    false = certified & ((certs.prediction != 1) | (certs.phi_inv_pa_lower > norm.ppf(true_pa)))
+    assert certified.mean() > 0.5, "the comparison must exercise many certificates"
+    assert int(false.sum()) <= limit
 
 
 def test_tiny_sigma_gives_the_clean_softmax():

@@ -9,7 +9,13 @@ Everything here counts hard predictions and bounds them with Clopper-Pearson: th
 certificates. The differentiable training objective lives in :mod:`nusmooth.surrogate` and is not one.
 
 Shapes: a single input ``x`` is ``(C, H, W)`` (any shape works, called ``S`` below), a batch of
-points is ``(P, *S)``, ``sigma`` is ``S`` (or anything broadcastable to it, e.g. a scalar).
+points is ``(P, *S)``, ``sigma`` is a scalar or a shape that broadcasts to ``S`` without changing it.
+
+What is refused (``ValueError``, before any noisy copy reaches the model): a base model in training
+mode (dropout or batch-norm would make the base classifier random between copies), a base model
+whose output width is not ``num_classes``, points that are not floating point, not finite, or
+outside ``input_range`` (``[0, 1]`` by default: sigma is measured in that pixel space), and a sigma
+that does not fit the points. The caller's module mode is never changed.
 """
 
 from __future__ import annotations
@@ -80,15 +86,104 @@ class Certificates:
     counts_estimation: np.ndarray
 
 
+#: The range points must lie in unless the caller says otherwise: sigma lives in [0, 1] pixel space.
+PIXEL_RANGE = (0.0, 1.0)
+
+
 def _check_sigma(sigma: torch.Tensor, point_shape: torch.Size) -> torch.Tensor:
     sigma = torch.as_tensor(sigma)
     if torch.any(~torch.isfinite(sigma)) or torch.any(sigma <= 0):
         raise ValueError("sigma must be finite and strictly positive everywhere")
     try:
-        torch.broadcast_shapes(sigma.shape, point_shape)
-    except RuntimeError as error:
-        raise ValueError(f"sigma of shape {tuple(sigma.shape)} does not fit inputs of shape {tuple(point_shape)}") from error
+        fits = torch.broadcast_shapes(sigma.shape, point_shape) == point_shape
+    except RuntimeError:
+        fits = False
+    if not fits:
+        # Broadcasting the other way would silently certify copies of the points, not the points.
+        raise ValueError(
+            f"sigma of shape {tuple(sigma.shape)} does not fit points of shape S = {tuple(point_shape)}: sigma must be a "
+            f"scalar or broadcast to S without changing it. Fix: give sigma the shape {tuple(point_shape)} (or one that "
+            "broadcasts to it, e.g. (C, 1, 1) per channel), or reshape the points to (P, *S)"
+        )
     return sigma
+
+
+def _check_points(points: torch.Tensor, input_range: tuple[float, float] | None) -> None:
+    """Refuse points whose certificate would mean nothing: none, integers, NaN / inf, or out of range."""
+    if points.ndim < 1 or len(points) == 0:
+        raise ValueError(
+            f"points must be (P, *S) with at least one point, got shape {tuple(points.shape)}. "
+            "Fix: pass a batch of points (a single point x as x.unsqueeze(0))"
+        )
+    if not torch.is_floating_point(points):
+        raise ValueError(
+            f"points have dtype {points.dtype}; sigma is measured on floating-point inputs in [0, 1]. "
+            "Fix: convert images with points.float() / 255"
+        )
+    finite = torch.isfinite(points.reshape(len(points), math.prod(points.shape[1:]))).all(dim=1)
+    if not bool(finite.all()):
+        bad = torch.nonzero(~finite).flatten()
+        raise ValueError(
+            f"{len(bad)} of {len(points)} points contain NaN or inf (first: point {int(bad[0])}); no class can be "
+            "certified for them. Fix: drop or repair those points before certifying"
+        )
+    if input_range is None:
+        return
+    low, high = _checked_range(input_range)
+    observed_min, observed_max = (float(v) for v in torch.aminmax(points))
+    if observed_min < low or observed_max > high:
+        raise ValueError(
+            f"points lie in [{observed_min:g}, {observed_max:g}], outside input_range=({low:g}, {high:g}); sigma is "
+            "measured in the points' own units, so points on another scale (e.g. [0, 255]) make every certificate "
+            "meaningless. Fix: scale the points to [0, 1] (images: .float() / 255), or pass input_range=(low, high) "
+            "for the space sigma was chosen in, or input_range=None to skip this check"
+        )
+
+
+def _checked_range(input_range) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in input_range)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"input_range must be a pair (low, high) or None, got {input_range!r}") from error
+    if not low < high:
+        raise ValueError(f"input_range must satisfy low < high, got {input_range!r}")
+    return low, high
+
+
+def _require_eval_mode(model) -> None:
+    """Refuse a module with any submodule in training mode; plain callables have no mode."""
+    if not isinstance(model, torch.nn.Module):
+        return
+    training = [name or type(model).__name__ for name, module in model.named_modules() if module.training]
+    if training:
+        shown = ", ".join(training[:5]) + (f" and {len(training) - 5} more" if len(training) > 5 else "")
+        raise ValueError(
+            f"the base classifier is in training mode ({shown}): dropout or batch-norm would make the base "
+            "classifier random between noisy copies, and the certificate would not hold. Fix: call model.eval() "
+            "before certifying (this library never changes the model's mode)"
+        )
+
+
+@torch.no_grad()
+def _output_width(model, probe: torch.Tensor) -> int:
+    """Number of scores the model returns for a one-point ``probe`` ``(1, *S)``."""
+    scores = model(probe)
+    if scores.ndim != 2 or scores.shape[0] != len(probe):
+        raise ValueError(
+            f"the base classifier must map (B, *S) inputs to (B, num_classes) scores; for inputs of shape "
+            f"{tuple(probe.shape)} it returned shape {tuple(scores.shape)}. Fix: return one row of class scores per input"
+        )
+    return int(scores.shape[1])
+
+
+def _check_output_width(model, probe: torch.Tensor, num_classes: int) -> None:
+    width = _output_width(model, probe)
+    if width != num_classes:
+        # A class index >= num_classes would be counted as a vote for the next point's classes.
+        raise ValueError(
+            f"the base classifier returns {width} class scores but num_classes={num_classes}. "
+            f"Fix: pass num_classes={width}, or use a model with {num_classes} outputs"
+        )
 
 
 @torch.no_grad()
@@ -109,7 +204,13 @@ def sample_counts(
     owns copies ``p * num_samples .. (p + 1) * num_samples - 1``), so small ``num_samples`` or small
     models still run at full batch. One ``randn`` per batch, drawn on the points' device.
 
+    Before counting, the model must be in eval mode (a module with any submodule in training mode is
+    refused; the mode is never changed) and its output width must be ``num_classes`` (checked on one
+    clean point): both raise ``ValueError``.
+
     Args:
+        model: maps ``(B, *S)`` inputs to ``(B, num_classes)`` scores; an ``nn.Module`` in eval mode or
+            a plain function.
         points: ``(P, *S)`` clean inputs, already on the model's device.
         sigma: broadcastable to ``S``, on the same device.
         progress: if given, a tqdm bar with this description is written to stderr.
@@ -120,6 +221,8 @@ def sample_counts(
         ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
     """
     check_precision(precision)
+    _require_eval_mode(model)
+    _check_output_width(model, points[:1], num_classes)
     num_points, point_shape = points.shape[0], points.shape[1:]
     device = points.device
     # Flat (P, D) views and reused buffers: a broadcast multiply over (B, C, H, W) or fancy indexing
@@ -146,35 +249,46 @@ class NonUniformSmoothing:
     """A base classifier smoothed with diagonal Gaussian noise ``N(0, diag(sigma^2))``.
 
     Args:
-        base_classifier: maps ``(B, *S)`` inputs to ``(B, num_classes)`` scores; used in eval mode.
-        num_classes: number of classes.
-        sigma: per-element standard deviations, broadcastable to ``S`` (a float gives Cohen's smoothing).
+        base_classifier: maps ``(B, *S)`` inputs to ``(B, num_classes)`` scores: an ``nn.Module``
+            already in eval mode (one in training mode is refused when sampling; its mode is never
+            changed here) or a plain function.
+        num_classes: number of classes; must equal the base classifier's output width.
+        sigma: per-element standard deviations, a scalar or a shape broadcasting to ``S`` without
+            changing it (a float gives Cohen's smoothing).
         precision: ``"fp32"`` (default) or ``"bf16"``, for every prediction and certificate of this
             object. With ``"bf16"`` the base classifier *is* the model evaluated under bf16 autocast:
             the certificates are sound for that classifier, not for the float32 one.
+
+    Every method takes ``input_range`` (default ``(0.0, 1.0)``): points outside it are refused, since
+    sigma is measured in that space; pass another ``(low, high)`` for another space, or ``None`` to
+    skip the check.
     """
 
-    def __init__(self, base_classifier: torch.nn.Module, num_classes: int, sigma, precision: str = "fp32"):
-        self.base_classifier = base_classifier.eval()
+    def __init__(self, base_classifier, num_classes: int, sigma, precision: str = "fp32"):
+        self.base_classifier = base_classifier
         self.num_classes = num_classes
         self.sigma = torch.as_tensor(sigma, dtype=torch.float32)
         self.precision = check_precision(precision)
 
-    def _prepare(self, points: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _prepare(self, points: torch.Tensor, input_range) -> tuple[torch.Tensor, torch.Tensor]:
+        _check_points(points, input_range)
         sigma = _check_sigma(self.sigma, points.shape[1:]).to(points.device, points.dtype)
         return points, sigma
 
     def _counts(self, points, sigma, num_samples, batch_size, generator, progress=None):
         return sample_counts(self.base_classifier, points, sigma, num_samples, self.num_classes, batch_size, generator, progress, self.precision)
 
-    def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int, generator: torch.Generator | None = None) -> int:
+    def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int, generator: torch.Generator | None = None,
+                *, input_range: tuple[float, float] | None = PIXEL_RANGE) -> int:
         """Cohen's PREDICT: the top class if a two-sided binomial test separates it from the runner-up
         at level ``alpha``, else ``ABSTAIN``. ``x`` is one point ``S``."""
-        return int(self.predict_many(x.unsqueeze(0), n, alpha, batch_size, generator)[0])
+        return int(self.predict_many(x.unsqueeze(0), n, alpha, batch_size, generator, input_range=input_range)[0])
 
-    def predict_many(self, points, n, alpha, batch_size, generator=None) -> np.ndarray:
+    def predict_many(self, points, n, alpha, batch_size, generator=None, *,
+                     input_range: tuple[float, float] | None = PIXEL_RANGE) -> np.ndarray:
+        """:meth:`predict` for P points ``(P, *S)``; returns ``(P,)`` classes or ``ABSTAIN``."""
         _validate(n0=1, n=n, alpha=alpha, batch_size=batch_size)
-        points, sigma = self._prepare(points)
+        points, sigma = self._prepare(points, input_range)
         counts = self._counts(points, sigma, n, batch_size, generator).numpy()
         result = np.full(len(counts), ABSTAIN, dtype=np.int64)
         for i, row in enumerate(counts):
@@ -184,9 +298,10 @@ class NonUniformSmoothing:
                 result[i] = top2[0]
         return result
 
-    def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int, generator=None) -> Certificates:
+    def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int, generator=None, *,
+                input_range: tuple[float, float] | None = PIXEL_RANGE) -> Certificates:
         """Certify one point ``x`` of shape ``S``; see :meth:`certify_many`."""
-        return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, generator)
+        return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, generator, input_range=input_range)
 
     def certify_many(
         self,
@@ -197,6 +312,8 @@ class NonUniformSmoothing:
         batch_size: int,
         generator: torch.Generator | None = None,
         progress: bool = False,
+        *,
+        input_range: tuple[float, float] | None = PIXEL_RANGE,
     ) -> Certificates:
         """Cohen's CERTIFY with per-element sigma, for P points ``(P, *S)`` at once.
 
@@ -205,9 +322,17 @@ class NonUniformSmoothing:
         3. ``pA_lower`` = one-sided (1 - alpha) Clopper-Pearson bound; abstain if below 0.5.
         With probability >= 1 - alpha per point, a non-abstained prediction equals g(x) and g is
         constant on ``||delta / sigma|| < Phi^-1(pA_lower)``.
+
+        Args:
+            input_range: ``(low, high)`` the points must lie in (default ``(0.0, 1.0)``, the pixel
+                space sigma is measured in), or ``None`` to skip that check.
+        Raises:
+            ValueError: before any sampling, for bad arguments, points that are not floating point,
+                contain NaN / inf or leave ``input_range``, a sigma that does not fit the points, a
+                base model in training mode, or one whose output width is not ``num_classes``.
         """
         _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
-        points, sigma = self._prepare(points)
+        points, sigma = self._prepare(points, input_range)
         selection = self._counts(points, sigma, n0, batch_size, generator, "selection (n0)" if progress else None)
         estimation = self._counts(points, sigma, n, batch_size, generator, "estimation (n)" if progress else None)
         c_hat = selection.argmax(dim=1)  # torch.argmax returns the first maximum: ties -> lowest index
@@ -238,18 +363,30 @@ def _validate(n0: int, n: int, alpha: float, batch_size: int) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
-def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: int | None = None, batch_size: int = 1000, generator=None,
-            precision: str = "fp32") -> Certificates:
+def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: int | None = None, batch_size: int = 1000,
+            generator=None, *, input_range: tuple[float, float] | None = PIXEL_RANGE, precision: str = "fp32") -> Certificates:
     """Certify ``points`` ``(P, *S)`` for ``model`` smoothed with ``sigma`` (shape ``S`` or a float).
 
     Convenience wrapper around :meth:`NonUniformSmoothing.certify_many`; ``num_classes`` defaults to
-    the width of the model's output. ``precision="bf16"`` certifies the model as evaluated under bf16
-    autocast (see :class:`NonUniformSmoothing`).
+    the width of the model's output. ``model`` must already be in eval mode (it is refused otherwise,
+    and its mode is never changed).
+
+    Args:
+        input_range: ``(low, high)`` the points must lie in (default ``(0.0, 1.0)``, the pixel space
+            sigma is measured in), or ``None`` to skip that check.
+        precision: ``"bf16"`` certifies the model as evaluated under bf16 autocast (see
+            :class:`NonUniformSmoothing`).
     """
     if num_classes is None:
-        with torch.no_grad():
-            num_classes = model.eval()(points[:1]).shape[1]
-    return NonUniformSmoothing(model, num_classes, sigma, precision).certify_many(points, n0, n, alpha, batch_size, generator)
+        # Everything that would refuse this call is checked before the model sees the width probe.
+        _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
+        check_precision(precision)
+        _check_points(points, input_range)
+        _check_sigma(sigma, points.shape[1:])
+        _require_eval_mode(model)
+        num_classes = _output_width(model, points[:1])
+    smoothing = NonUniformSmoothing(model, num_classes, sigma, precision)
+    return smoothing.certify_many(points, n0, n, alpha, batch_size, generator, input_range=input_range)
 
 
 def in_certified_region(delta: torch.Tensor, sigma, phi_inv_pa_lower: float) -> bool:
