@@ -204,7 +204,7 @@ def assert_names_file_and_fix(error: ArtifactError, path, producer: str, exists:
     message = str(error)
     assert str(path) in message and f"rule {producer}" in message
     if exists:  # a file that is there must go (Snakemake would take it as up to date) or be forced
-        assert f"delete {path}" in message and f"snakemake {path} --force" in message
+        assert f"-R {producer}" in message and f"delete {path}" in message
     else:
         assert f"snakemake {path} --cores" in message
     printed = "".join(traceback.format_exception(error))

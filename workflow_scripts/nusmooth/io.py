@@ -148,8 +148,8 @@ def atomic_save_figure(figure, path, **savefig_options) -> None:
 
 def _rebuild_fix(path: Path, producer: str) -> str:
     return (
-        f"Fix: delete {path} and rerun the same snakemake command, so that rule {producer} writes it again "
-        f"(or rebuild just this file: snakemake {path} --force --cores 1)"
+        f"Fix: rerun the rule that writes it, rule {producer}: add -R {producer} to your snakemake command "
+        f"(or delete {path} and rerun the same command)"
     )
 
 

@@ -1,0 +1,275 @@
+"""The fault suite: every bad input and damaged file found by a fault campaign, in two tables.
+
+Each row names the fault, provokes it, and checks (1) the message fragment the user must see - on the
+terminal for workflow faults, not only in a log - and (2) that nothing is left behind under a final
+output name (no half-written file, no temporary file). Kills of a running workflow at every stage are
+in test_interrupts.py and test_resume.py; the full-disk and damaged-file cases of the io layer in
+detail in test_io.py.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from conftest import copy_run
+from workflow import REPO, TINY_CONFIG, snakemake
+
+from nusmooth.datasets import DataError, prepare_dataset
+from nusmooth.io import ArtifactError
+from nusmooth.models import build_model, load_checkpoint, save_checkpoint
+from nusmooth.smoothing import NonUniformSmoothing, certify
+
+DATA = Path(os.environ.get("NUSMOOTH_SHARED_DATA", REPO.parent / "shared" / "data"))
+needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder {DATA} not present (set NUSMOOTH_SHARED_DATA)")
+
+
+class Recorder(torch.nn.Module):
+    """An eval-mode model that remembers whether it was ever called."""
+
+    def __init__(self, width: int = 2):
+        super().__init__()
+        self.width, self.calls = width, 0
+        self.eval()
+
+    def forward(self, x):
+        self.calls += 1
+        return torch.zeros(x.shape[0], self.width)
+
+
+class Malicious:
+    """Unpickling this would create a marker file: proof of code execution."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+# --- library faults -----------------------------------------------------------------------------
+
+
+def certify_points(points, sigma=0.25, model=None, **kwargs):
+    model = model if model is not None else Recorder()
+    try:
+        certify(model, points, sigma, 4, 16, 0.01, num_classes=2, batch_size=8, **kwargs)
+    finally:
+        assert model.calls == 0, "the model ran before the fault was refused"
+
+
+def dropout_model_in_train_mode():
+    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(4, 2))
+    try:
+        certify(model, torch.rand(2, 1, 2, 2), 0.25, 4, 16, 0.01, num_classes=2)
+    finally:
+        assert model.training, "the caller's model must stay in the mode it was in"
+
+
+def wrong_output_width():
+    NonUniformSmoothing(Recorder(width=3), 2, 0.25).certify_many(torch.rand(2, 4), 4, 16, 0.01, 8)
+
+
+def saved_model(tmp_path) -> Path:
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, build_model("mnist_cnn", 10, [0.1307], [0.3081]), "mnist_cnn", 10, [0.1307], [0.3081], {})
+    return path
+
+
+def truncated_model(tmp_path):
+    path = saved_model(tmp_path)
+    path.write_bytes(path.read_bytes()[:3000])
+    load_checkpoint(path)
+
+
+def malicious_model(tmp_path):
+    path = tmp_path / "model.pt"
+    torch.save({"state_dict": Malicious(tmp_path / "pwned")}, path)
+    try:
+        load_checkpoint(path)
+    finally:
+        assert not (tmp_path / "pwned").exists(), "the pickle's code ran"
+
+
+def truncated_idx(tmp_path):
+    mirror = tmp_path / "mnist"
+    shutil.copytree(DATA / "mnist", mirror)
+    target = mirror / "t10k-labels-idx1-ubyte.gz"
+    target.chmod(0o644)
+    target.write_bytes(target.read_bytes()[:2000])
+    prepare_dataset("mnist", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(mirror)})
+
+
+def kitti_copy(tmp_path) -> Path:
+    root = tmp_path / "kitti"
+    shutil.copytree(DATA / "kitti_sample", root)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def kitti_label_line(tmp_path, line: str):
+    root = kitti_copy(tmp_path)
+    label = root / "training/label_2/000002.txt"
+    label.write_text(label.read_text() + line)
+    prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root)})
+
+
+def kitti_default_split(tmp_path):
+    prepare_dataset("kitti", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(kitti_copy(tmp_path))})
+
+
+def mnist5k_degenerate_split(tmp_path):
+    prepare_dataset("mnist5k", {"train": 0.998, "val": 0.001, "test": 0.001, "seed": 0})
+
+
+@dataclass
+class Fault:
+    name: str
+    provoke: object  # callable(tmp_path) raising
+    error: type
+    fragments: tuple[str, ...]
+    data: bool = False
+
+
+LIBRARY_FAULTS = [
+    Fault("a NaN point", lambda t: certify_points(torch.full((1, 4), float("nan"))), ValueError, ("contain NaN or inf", "Fix")),
+    Fault("points scaled to [0, 255]", lambda t: certify_points(torch.rand(2, 4) * 255), ValueError, ("outside input_range", "Fix")),
+    Fault("negative points", lambda t: certify_points(torch.rand(2, 4) - 1), ValueError, ("outside input_range",)),
+    Fault("uint8 points", lambda t: certify_points(torch.zeros(2, 4, dtype=torch.uint8)), ValueError, (".float() / 255",)),
+    Fault("a 3-channel sigma on 1-channel points", lambda t: certify_points(torch.rand(2, 1, 2, 2), torch.full((3, 2, 2), 0.25)),
+          ValueError, ("does not fit points of shape", "Fix")),
+    Fault("a dropout model in training mode", lambda t: dropout_model_in_train_mode(), ValueError, ("training mode", "model.eval()")),
+    Fault("a model whose output width is not num_classes", lambda t: wrong_output_width(), ValueError, ("num_classes=2", "Fix")),
+    Fault("a truncated model.pt", truncated_model, ArtifactError, ("is damaged", "-R train_base")),
+    Fault("a malicious pickle as model.pt", malicious_model, ArtifactError, ("was not written by this pipeline", "-R train_base")),
+    Fault("a truncated IDX file", truncated_idx, DataError, ("t10k-labels-idx1-ubyte.gz is truncated", "Fix"), data=True),
+    Fault("an unknown KITTI class", lambda t: kitti_label_line(t, "Bus 0.00 0 1 1 1 1 1 1 1 1 1 1 1 1\n"), DataError,
+          ("unknown KITTI class 'Bus'", "000002.txt, line"), data=True),
+    Fault("a DontCare line with the wrong number of fields", lambda t: kitti_label_line(t, "DontCare -1 -1\n"), DataError,
+          ("000002.txt, line", "3 fields"), data=True),
+    Fault("the 6-frame KITTI sample under the default split", kitti_default_split, DataError,
+          ("would be empty", "datasets.kitti.split"), data=True),
+    Fault("mnist5k split 0.998 / 0.001 / 0.001", mnist5k_degenerate_split, DataError, ("datasets.mnist5k.split", "test 0")),
+]
+
+
+@pytest.mark.parametrize("fault", LIBRARY_FAULTS, ids=[f.name for f in LIBRARY_FAULTS])
+def test_library_fault_is_refused_with_its_fix(fault, tmp_path):
+    if fault.data and not DATA.is_dir():
+        pytest.skip(f"shared data folder {DATA} not present (set NUSMOOTH_SHARED_DATA)")
+    with pytest.raises(fault.error) as caught:
+        fault.provoke(tmp_path)
+    message = str(caught.value)
+    for fragment in fault.fragments:
+        assert fragment in message, message
+    assert "weights_only=False" not in message
+    assert not list(tmp_path.rglob(".*.tmp")), "a temporary file was left behind"
+
+
+# --- workflow faults: the message reaches the terminal, nothing is left under a final name ---------
+
+
+def write_config(path: Path, change) -> Path:
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    change(config)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def run_failing(workdir, target, configfile=TINY_CONFIG):
+    result = snakemake(workdir, target, "--cores", "2", "--resources", "gpu=1", configfile=configfile)
+    assert result.returncode != 0, result.stdout[-2000:]
+    return result.stderr
+
+
+def assert_nothing_left(workdir: Path, *outputs: str):
+    for output in outputs:
+        assert not (workdir / output).exists(), f"{output} exists after the failure"
+    assert not list(workdir.glob("results/**/.*.tmp")), "a temporary file was left behind"
+
+
+SNAPSHOTS = "results/sigma/mnist5k/init_0.25/snapshots.pt"
+
+
+def test_damaged_model_is_named_on_the_terminal_with_the_rule_to_rerun(tiny_all, tmp_path):
+    for damage in ("truncated", "malicious"):
+        workdir = copy_run(tiny_all, tmp_path / damage)
+        model = workdir / "results/models/mnist5k/model.pt"
+        if damage == "truncated":
+            model.write_bytes(model.read_bytes()[:3000])
+        else:
+            torch.save({"state_dict": Malicious(workdir / "pwned")}, model)
+        terminal = run_failing(workdir, SNAPSHOTS)
+        assert "Error in rule optimize_sigma" in terminal and "results/models/mnist5k/model.pt is damaged" in terminal
+        assert "-R train_base" in terminal and "weights_only" not in terminal
+        assert_nothing_left(workdir, SNAPSHOTS)
+        assert not (workdir / "pwned").exists()
+
+
+def test_truncated_resume_file_is_discarded_and_the_job_starts_fresh(tiny_all, tmp_path):
+    workdir = copy_run(tiny_all, tmp_path / "run")
+    (workdir / SNAPSHOTS).unlink()
+    resume = workdir / "results/sigma/mnist5k/init_0.25/resume.pt"
+    resume.write_bytes((workdir / "results/models/mnist5k/model.pt").read_bytes()[:1500])
+    result = snakemake(workdir, SNAPSHOTS, "--cores", "2", "--resources", "gpu=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = (workdir / "logs/optimize_sigma/mnist5k/init_0.25.log").read_text()
+    assert "cannot be used" in log and "starting afresh" in log
+    assert not resume.exists()
+    assert (workdir / SNAPSHOTS).read_bytes() == (tiny_all / SNAPSHOTS).read_bytes()
+
+
+DATA_OUTPUTS = ("dataset.pt", "summary.json", "splits.json")
+
+
+def test_an_empty_split_stops_the_data_stage_with_the_key_to_change(tmp_path):
+    config = write_config(tmp_path / "config.yaml", lambda c: c["datasets"]["mnist5k"].update(
+        split={"train": 0.998, "val": 0.001, "test": 0.001, "seed": 0}))
+    workdir = tmp_path / "run"
+    terminal = run_failing(workdir, "results/data/mnist5k/dataset.pt", configfile=config)
+    assert "Error in rule prepare_data" in terminal and "datasets.mnist5k.split" in terminal and "test 0" in terminal
+    assert_nothing_left(workdir, *(f"results/data/mnist5k/{name}" for name in DATA_OUTPUTS))
+
+
+@needs_data
+def test_a_truncated_raw_file_is_named_on_the_terminal(tmp_path):
+    mirror = tmp_path / "mnist"
+    shutil.copytree(DATA / "mnist", mirror)
+    target = mirror / "t10k-labels-idx1-ubyte.gz"
+    target.chmod(0o644)
+    target.write_bytes(target.read_bytes()[:2000])
+    config = write_config(tmp_path / "config.yaml", lambda c: c.update(
+        run_datasets=["mnist"], datasets={"mnist": {"source": {"path": str(mirror)}}}))
+    workdir = tmp_path / "run"
+    terminal = run_failing(workdir, "results/data/mnist/dataset.pt", configfile=config)
+    assert "DataError" in terminal and "t10k-labels-idx1-ubyte.gz is truncated" in terminal and "Fix" in terminal
+    assert_nothing_left(workdir, *(f"results/data/mnist/{name}" for name in DATA_OUTPUTS))
+
+
+def tmpfs(folder: Path, size: str):
+    """Mount a tmpfs of ``size`` on ``folder``, or skip saying why it cannot be done here."""
+    if os.geteuid() != 0:
+        pytest.skip("a real full disk needs root to mount a small tmpfs")
+    folder.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+
+
+def test_a_full_disk_is_named_and_leaves_nothing_half_written(tmp_path):
+    workdir = tmp_path / "small_disk"
+    tmpfs(workdir, "1m")
+    try:
+        terminal = run_failing(workdir, "results/data/mnist5k/dataset.pt")
+        assert "no space left on the device holding" in terminal and "results/data/mnist5k" in terminal
+        assert_nothing_left(workdir, "results/data/mnist5k/dataset.pt")
+    finally:
+        subprocess.run(["umount", str(workdir)], check=False)
