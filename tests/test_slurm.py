@@ -41,7 +41,7 @@ LOCAL_COMMAND = [str(SNAKEMAKE), TARGET, "--cores", "4", "--resources", "gpu=1",
 # The README's cluster command; only the first status check is made sooner than the profile's.
 SLURM_COMMAND = [str(SNAKEMAKE), TARGET, "--profile", "profiles/slurm", *CONFIG, "--slurm-init-seconds-before-status-checks", "5"]
 GPU_PARTITION = "gpu"
-GPU_RULES = {"train_base", "optimize_sigma", "evaluate_learned_sigma", "evaluate_isotropic_sigma", "certify"}
+GPU_RULES = {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
 RUN_TIMEOUT = 480  # one whole workflow run through the cluster; about 4 minutes here when overlapped
 
 
@@ -94,15 +94,22 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
+def local_rules() -> set[str]:
+    """The Snakefile's `localrules`: they run on the submit host, never as SLURM jobs."""
+    block = re.search(r"^localrules:\n((?:[ \t]+\w+,?\n)+)", (REPO / "Snakefile").read_text(), re.M)
+    return set(re.findall(r"\w+", block.group(1)))
+
+
 def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int]:
-    """Jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run), and the
-    largest `threads` (sbatch --cpus-per-task) any job asks for."""
+    """SLURM jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run, less
+    the local rules), and the largest `threads` (sbatch --cpus-per-task) any job asks for."""
     done = subprocess.run([*SLURM_COMMAND, "--dry-run"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
     table = done.stdout.split("Job stats:")[1].split("Reasons:")[0]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
     counts.pop("total", None)
-    counts.pop("all", None)  # no action: Snakemake finishes it locally, never a SLURM job
+    for rule in local_rules():  # `all` among them: no action, Snakemake finishes it locally
+        counts.pop(rule, None)
     # The executor's dry run does not print threads; a local one with more cores than any rule asks
     # for prints each job's `threads:` uncapped.
     local = subprocess.run([str(SNAKEMAKE), TARGET, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"], cwd=workdir,
@@ -220,6 +227,8 @@ def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
     for job in jobs:
         per_rule[job.rule] = per_rule.get(job.rule, 0) + 1
     assert per_rule == expected, f"SLURM jobs per rule {per_rule}, DAG {expected}"
+    assert not per_rule.keys() & local_rules(), "a local rule was submitted to SLURM"
+    assert (clean_run.workdir / "figures/fig1.pdf").exists()  # plot_fig1 ran on the submit host
     for job in jobs:
         assert job.state == "COMPLETED", job
         assert job.account == ACCOUNT, job

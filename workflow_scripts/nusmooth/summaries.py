@@ -48,7 +48,7 @@ def _check_snapshots(points: pd.DataFrame) -> None:
     incomplete = splits[splits < 2]
     if not incomplete.empty:
         raise ValueError(f"snapshots certified on one split only (the fronts are chosen on {CHOOSING_SPLIT!r} and "
-                         f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_*_sigma for them")
+                         f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_sigma for them")
 
 
 def sweep_points(metrics: list[pd.DataFrame]) -> pd.DataFrame:
@@ -60,7 +60,7 @@ def sweep_points(metrics: list[pd.DataFrame]) -> pd.DataFrame:
     points = pd.concat(metrics, ignore_index=True)
     missing = set(SWEEP_COLUMNS) - set(points.columns)
     if missing:
-        raise ValueError(f"sweep metrics lack columns {sorted(missing)}; rerun evaluate_*_sigma")
+        raise ValueError(f"sweep metrics lack columns {sorted(missing)}; rerun evaluate_sigma")
     _check_snapshots(points)
     choosing = points[points["split"] == CHOOSING_SPLIT]
     chosen = []
