@@ -87,33 +87,57 @@ def dataset_config(wildcards):
 
 
 # --- each job's own parameters: a change elsewhere in the config must not rerun it ----------------
+# Snakemake compares a job's params with the last run's as written, key order included; blocks are
+# passed with sorted keys so that reordering a config file (or a YAML dump of it) reruns nothing.
+
+
+def canonical(value):
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(item) for item in value]
+    return value
+
+
+def block_params(name):
+    """Params function: the dataset's config block ``name``, keys sorted."""
+
+    def params(wildcards):
+        return canonical(dataset_config(wildcards)[name])
+
+    return params
 
 
 def source_params(wildcards):
     """Only the source keys this dataset's reader takes."""
     source = dataset_config(wildcards)["source"]
-    return {key: source[key] for key in DATASETS[wildcards.dataset].source_keys}
+    return {key: source[key] for key in sorted(DATASETS[wildcards.dataset].source_keys)}
 
 
 def sigma_params(wildcards):
     """One sweep's settings: the sigma block without the list of initial constants."""
-    return {k: v for k, v in dataset_config(wildcards)["sigma"].items() if k != "inits"}
+    return canonical(
+        {k: v for k, v in dataset_config(wildcards)["sigma"].items() if k != "inits"}
+    )
 
 
 def fig1_certify_params(wildcards):
     """Figure 1's certification settings, without the list of constants or the selection rule."""
     fig1 = dataset_config(wildcards)["fig1"]
-    return {key: fig1[key] for key in ("n0", "n", "test_points", "seed")}
+    return {key: fig1[key] for key in sorted(("n0", "n", "test_points", "seed"))}
 
 
 def compute_params(wildcards):
-    return config["compute"]
+    return canonical(config["compute"])
 
 
 def training_compute_params(wildcards):
     """Base training always runs in fp32 (bf16 training would change the model, not just its
     evaluation); it takes the speed-only options."""
-    return {key: config["compute"][key] for key in ("channels_last", "cudnn_benchmark")}
+    return {
+        key: config["compute"][key]
+        for key in sorted(("channels_last", "cudnn_benchmark"))
+    }
 
 
 # --- the files a job reads ----------------------------------------------------------------------

@@ -11,7 +11,7 @@ rule prepare_data:
         "../envs/pytorch.yaml"
     threads: 2
     params:
-        split=lambda wildcards: dataset_config(wildcards)["split"],
+        split=block_params("split"),
         source=source_params,
     script:
         "../workflow_scripts/prepare_data.py"

@@ -39,7 +39,7 @@ rule evaluate_sigma:
     resources:
         gpu=1,
     params:
-        evaluation=lambda wildcards: dataset_config(wildcards)["sweep_eval"],
+        evaluation=block_params("sweep_eval"),
         alpha=config["alpha"],
         batch_size=config["certify_batch_size"],
         compute=compute_params,

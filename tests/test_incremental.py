@@ -32,6 +32,10 @@ def test_nothing_changed_plans_nothing(tiny_all):
     assert result.returncode == 0 and "Nothing to be done" in result.stdout + result.stderr
 
 
+def test_the_same_config_written_in_another_key_order_plans_nothing(tiny_all, tmp_path):
+    assert plan(tiny_all, grown(tmp_path, lambda c: None)) == set()  # safe_dump sorts every key
+
+
 def test_a_new_sigma_constant_runs_its_sweep_and_the_figure_2_aggregates(tiny_all, tmp_path):
     config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sigma"]["inits"].append(1.0))
     assert plan(tiny_all, config) == {
