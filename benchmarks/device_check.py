@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import platform
 import sys
 import time
@@ -65,7 +66,7 @@ class Effort:
 FULL = Effort(seconds=2.0, rounds=2, certify_batch=1000, quick=False)
 QUICK = Effort(seconds=0.0, rounds=1, certify_batch=2, quick=True)
 #: ResNet-50's input in quick runs: 224 x 224 alone would take minutes on two CPU cores in bf16.
-QUICK_RESNET50_SHAPE = (3, 64, 64)
+QUICK_RESNET50_SHAPE = (3, 32, 32)
 
 
 # --- the paper's workload ----------------------------------------------------------------------------
@@ -177,6 +178,14 @@ def train_rate(arch: str, batch: int, optimizer_name: str, precision: str, devic
     return timed(one_step, batch, effort.seconds, device)
 
 
+def points_filling_whole_batches(wanted: float, n0: int, n: int, batch: int) -> int:
+    """About ``wanted`` points (at least one step), rounded so that both the n0 and the n copies of all
+    points fill whole batches: a partial last batch would be a new shape, which cuDNN autotuning
+    would time inside the measurement."""
+    step = math.lcm(batch // math.gcd(batch, n0), batch // math.gcd(batch, n))
+    return step * max(1, round(wanted / step))
+
+
 def certify_rates(arch: str, n0: int, n: int, precision: str, device, effort: Effort, prepare) -> dict:
     """The noise+forward limit and certify_many's rate, alternated, best of each."""
     shape = effort.shape(arch)
@@ -188,8 +197,7 @@ def certify_rates(arch: str, n0: int, n: int, precision: str, device, effort: Ef
     limits, rates = [], []
     for _ in range(effort.rounds):
         limits.append(forward_rate(model, shape, sigma, effort.certify_batch, effort.seconds, generator, precision, device))
-        # Enough points for the certify run to last about as long as a limit slice.
-        points = max(1, round(limits[-1] * effort.seconds / (n0 + n)))
+        points = points_filling_whole_batches(limits[-1] * effort.seconds / (n0 + n), n0, n, effort.certify_batch)
         rates.append(certify_rate(model, shape, sigma, points, n0, n, effort.certify_batch, generator, precision, device, NUM_CLASSES[arch]))
     return {"limit_copies_per_s": max(limits), "certify_copies_per_s": max(rates)}
 
@@ -238,8 +246,9 @@ def goals(measured: dict, hours: dict) -> dict:
                for arch in ("resnet110", "resnet50") if arch in measured}
     mnist_sweep = {precision: per["stages"]["sigma_sweep_all_inits"] for precision, per in hours.get("mnist", {}).items()}
     return {
-        "certify_at_least_0.9_of_limit": {"values": certify, "met": all(v >= 0.9 for v in certify.values())},
-        "bf16_at_least_2x_fp32_on_resnets": {"values": {k: round(v, 3) for k, v in speedup.items()}, "met": all(v >= 2 for v in speedup.values())},
+        "certify_at_least_0.9_of_limit": {"values": certify, "met": bool(certify) and all(v >= 0.9 for v in certify.values())},
+        "bf16_at_least_2x_fp32_on_resnets": {"values": {k: round(v, 3) for k, v in speedup.items()},
+                                             "met": bool(speedup) and all(v >= 2 for v in speedup.values())},
         "mnist_figure2_sweep_under_1_hour": {"values": {k: round(v, 4) for k, v in mnist_sweep.items()},
                                              "met_with": [k for k, v in mnist_sweep.items() if v < 1]},
     }
@@ -276,6 +285,17 @@ def run(device: torch.device, effort: Effort, channels_last: bool, compile: bool
     }
 
 
+def significant(value, digits: int = 4):
+    """``value`` with every float rounded to ``digits`` significant digits (timings are not more precise)."""
+    if isinstance(value, float):
+        return float(f"{value:.{digits}g}")
+    if isinstance(value, dict):
+        return {key: significant(item, digits) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [significant(item, digits) for item in value]
+    return value
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny batches and single calls: a smoke test, also on a CPU")
@@ -290,7 +310,7 @@ def main(argv=None):
     keep_freed_memory_for_reuse()
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     report = run(device, QUICK if args.quick else FULL, not args.no_channels_last, args.compile)
-    text = json.dumps(report, indent=1)
+    text = json.dumps(significant(report), indent=1)
     print(text)
     if args.out:
         args.out.write_text(text + "\n")
