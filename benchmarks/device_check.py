@@ -12,7 +12,7 @@ From these rates and the paper preset (``presets/paper.yaml``, dataset sizes fro
 ``nusmooth.registry``), the hours each stage and each figure of the paper's full run would take on
 this device. Prints one JSON object on stdout (progress on stderr).
 
-Run on a GPU: ``python benchmarks/device_check.py`` (about 5 minutes on one modern GPU; a smoke test
+Run on a GPU: ``python benchmarks/device_check.py`` (planned for about 5 minutes on one modern GPU, at most 8; a smoke test
 of the whole check on a CPU: ``--quick``, under 2 minutes). Options: ``--out FILE`` also writes the
 JSON to a file; ``--compile`` measures ``torch.compile``d models; ``--no-channels-last``.
 """
