@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import subprocess
 import sys
 import tempfile
@@ -26,39 +27,44 @@ sys.path.insert(0, str(REPO / "workflow_scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_certify import timed  # noqa: E402
 
+from nusmooth.acceleration import forward_logits  # noqa: E402
 from nusmooth.models import build_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
 from nusmooth.surrogate import SigmaOptimizer  # noqa: E402
 
-#: Small sigma (pixel units) so that the copies keep the clean prediction and every step counts.
+#: Initial sigma (pixel units): small, so that the copies keep the model's (forced) prediction.
 BENCH_SIGMA = 0.01
 
 
 def benchmark_model(arch: str, num_classes: int, device) -> torch.nn.Module:
-    """The architecture with random weights and the normalisation of its first dataset."""
+    """The architecture with seeded random weights and the normalisation of its first dataset."""
     facts = next(facts for facts in DATASETS.values() if facts.arch == arch)
-    return build_model(arch, num_classes, facts.mean, facts.std).to(device).eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        model = build_model(arch, num_classes, facts.mean, facts.std)
+    return model.to(device).eval()
 
 
 @torch.no_grad()
 def make_confident(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Scale the last linear layer so that clean logits are spread by ~10 (softmax of the top class
-    well above 1/2), and return the clean predictions as labels: a random-weight model's near-uniform
-    softmax would make SigmaOptimizer skip every step, and a skipped step has no backward to time."""
+    """Shrink the last linear layer's logits into [-1/2, 1/2] on ``x`` and put class 0 ahead by
+    ``log(classes) + 4``: its softmax is then about 0.9 whatever the number of classes, and a little
+    noise does not change the vote. Returns class 0 as every label. A random-weight model's
+    near-uniform softmax would make SigmaOptimizer skip every step (no example counted), and a
+    skipped step has no backward pass to time."""
     last = [module for module in model.modules() if isinstance(module, torch.nn.Linear)][-1]
-    logits = model(x)
-    scale = 10.0 / float(logits.std().clamp_min(1e-6))
+    if last.bias is None:
+        raise ValueError("the benchmark model's last linear layer needs a bias")
+    scale = 0.5 / float(model(x).abs().max().clamp_min(1e-6))
     last.weight.mul_(scale)
-    if last.bias is not None:
-        last.bias.mul_(scale)
-    return model(x).argmax(1)
+    last.bias.mul_(scale)
+    last.bias[0] += math.log(last.out_features) + 4.0
+    return torch.zeros(len(x), dtype=torch.long, device=x.device)
 
 
 def forward_backward_rate(model, inputs: torch.Tensor, seconds: float, precision: str = "fp32") -> float:
     """Copies per second of one forward + backward (loss = sum of the logits) on ``inputs``."""
-    from nusmooth.acceleration import forward_logits
-
     inputs = inputs.detach().clone().requires_grad_(True)
 
     def one_pass():
@@ -102,19 +108,24 @@ def new_optimizer(optimizer_class, model, shape, copies, device, precision):
 
 
 def measure(arch: str, batch: int, copies: int, rounds: int, seconds: float, device, precision: str = "fp32",
-            num_classes: int = 10, optimizer_classes: dict | None = None) -> dict:
-    """Best-of-``rounds`` rates (copies/s) of the limit and of each SigmaOptimizer class, alternated."""
-    shape = ARCHITECTURES[arch].input_shape
+            num_classes: int = 10, optimizer_classes: dict | None = None, prepare=None, shape=None, warm_up: bool = True) -> dict:
+    """Best-of-``rounds`` rates (copies/s) of the limit and of each SigmaOptimizer class, alternated.
+    ``prepare`` (e.g. ``nusmooth.acceleration.prepare_model`` with its options) is applied to the model
+    first; ``shape`` replaces the architecture's input shape."""
+    shape = shape or ARCHITECTURES[arch].input_shape
     model = benchmark_model(arch, num_classes, device)
     x = torch.rand(batch, *shape, generator=torch.Generator().manual_seed(0)).to(device)
     labels = make_confident(model, x)
+    if prepare is not None:
+        model = prepare(model)
     optimizer_classes = optimizer_classes or {"current": SigmaOptimizer}
     optimizers = {name: new_optimizer(cls, model, shape, copies, device, precision) for name, cls in optimizer_classes.items()}
     copies_batch = x.repeat_interleave(copies, dim=0)
     rates = {"limit": [], **{name: [] for name in optimizers}}
-    forward_backward_rate(model, copies_batch, 0.0, precision)  # warm-up (allocator, kernels)
-    for optimizer in optimizers.values():
-        sigma_step_rate(optimizer, x, labels, copies, 0.0)
+    if warm_up:  # allocator, kernel selection
+        forward_backward_rate(model, copies_batch, 0.0, precision)
+        for optimizer in optimizers.values():
+            sigma_step_rate(optimizer, x, labels, copies, 0.0)
     # Alternate and keep the best of each: other processes on a shared machine only slow a run down.
     for _ in range(rounds):
         rates["limit"].append(forward_backward_rate(model, copies_batch, seconds, precision))
