@@ -82,7 +82,7 @@ def test_fp32_option_learns_the_bit_identical_sigma():
         model = torch.nn.Linear(6, 2)
         with torch.no_grad():
             model.bias.copy_(torch.tensor([-3.0, 3.0]))  # class 1 clearly ahead: every example counts
-        optimizer = SigmaOptimizer(model, (6,), init_sigma=0.3, lr=0.2, gamma=0.7, num_copies=8,
+        optimizer = SigmaOptimizer(model.eval(), (6,), init_sigma=0.3, lr=0.2, gamma=0.7, num_copies=8,
                                    generator=torch.Generator().manual_seed(7), **precision)
         stats = [optimizer.run_sub_epoch(batches) for _ in range(2)]
         assert all(s.skipped_batches == 0 for s in stats), "every step must reach the optimiser"
@@ -92,7 +92,7 @@ def test_fp32_option_learns_the_bit_identical_sigma():
 
 
 def test_autocast_is_entered_for_bf16_only():
-    probe = AutocastProbe()
+    probe = AutocastProbe().eval()
     points, sigma = torch.rand(2, 6), torch.tensor(0.1)
     sample_counts(probe, points, sigma, 5, 3, 4, precision="fp32")
     smoothed_softmax_surrogate(probe, points, torch.tensor([0, 1]), sigma, 3, precision="fp32")
@@ -152,7 +152,7 @@ def test_bf16_false_certification_rate_is_at_most_alpha(margin):
     w = torch.randn(d, generator=generator)
     sigma = torch.rand(d, generator=generator) + 0.2
     x = torch.zeros(d)
-    model = LinearBinary(w, margin * float(torch.linalg.vector_norm(w * sigma)))  # fp32: pA = Phi(margin)
+    model = LinearBinary(w, margin * float(torch.linalg.vector_norm(w * sigma))).eval()  # fp32: pA = Phi(margin)
     true_pa = bf16_pa_upper_bound(model, x, sigma, 2_000_000)
     assert true_pa == pytest.approx(norm.cdf(margin), abs=0.01), "the bf16 classifier should stay close to the fp32 one"
     repetitions, alpha, n0, n = 3000, 0.1, 10, 100
@@ -175,7 +175,7 @@ def test_bf16_sigma_learning_runs_and_learns_the_same_lesson():
         model.weight[1, 0] = 4.0
     x, labels = torch.full((64, 6), 0.5), torch.ones(64, dtype=torch.long)
     batches = [(x[i : i + 16], labels[i : i + 16]) for i in range(0, 64, 16)]
-    optimizer = SigmaOptimizer(model, (6,), 0.2, 0.5, 0.9, 16, generator=torch.Generator().manual_seed(0), precision="bf16")
+    optimizer = SigmaOptimizer(model.eval(), (6,), 0.2, 0.5, 0.9, 16, generator=torch.Generator().manual_seed(0), precision="bf16")
     for _ in range(5):
         optimizer.run_sub_epoch(batches)
     sigma = optimizer.sigma

@@ -17,7 +17,7 @@ def first_feature_classifier(scale: float = 4.0) -> torch.nn.Module:
         model.weight.zero_()
         model.bias.zero_()
         model.weight[1, 0] = scale
-    return model
+    return model.eval()
 
 
 def test_the_surrogate_over_claims_where_the_certificate_does_not():
@@ -103,6 +103,14 @@ def test_sigma_stays_positive_and_learns_which_feature_matters():
     # Irrelevant features grow freely; the one the model reads must stay small to keep pA high.
     assert sigma[1:].min() > 5 * sigma[0]
     assert all(p.grad is None for p in model.parameters()), "the base model must stay frozen"
+    assert all(p.requires_grad for p in model.parameters()) and not model.training, "the caller's model is left as given"
+
+
+def test_a_model_in_training_mode_or_on_another_device_is_refused():
+    with pytest.raises(ValueError, match=r"training mode.*model\.eval\(\)"):
+        SigmaOptimizer(first_feature_classifier().train(), (6,), init_sigma=0.2, lr=0.1, gamma=0.5, num_copies=4)
+    with pytest.raises(ValueError, match="move the model first"):
+        SigmaOptimizer(first_feature_classifier(), (6,), init_sigma=0.2, lr=0.1, gamma=0.5, num_copies=4, device="meta")
 
 
 def test_init_sigma_must_be_positive():

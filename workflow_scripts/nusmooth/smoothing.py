@@ -150,7 +150,7 @@ def _checked_range(input_range) -> tuple[float, float]:
     return low, high
 
 
-def _require_eval_mode(model) -> None:
+def require_eval_mode(model) -> None:
     """Refuse a module with any submodule in training mode; plain callables have no mode."""
     if not isinstance(model, torch.nn.Module):
         return
@@ -159,15 +159,16 @@ def _require_eval_mode(model) -> None:
         shown = ", ".join(training[:5]) + (f" and {len(training) - 5} more" if len(training) > 5 else "")
         raise ValueError(
             f"the base classifier is in training mode ({shown}): dropout or batch-norm would make the base "
-            "classifier random between noisy copies, and the certificate would not hold. Fix: call model.eval() "
-            "before certifying (this library never changes the model's mode)"
+            "classifier random between noisy copies, and neither a certificate nor a learned sigma would hold. Fix: "
+            "call model.eval() first (this library never changes the model's mode)"
         )
 
 
 @torch.no_grad()
-def _output_width(model, probe: torch.Tensor) -> int:
-    """Number of scores the model returns for a one-point ``probe`` ``(1, *S)``."""
-    scores = model(probe)
+def _output_width(model, probe: torch.Tensor, precision: str = "fp32") -> int:
+    """Number of scores the model returns for a one-point ``probe`` ``(1, *S)`` (evaluated as it will
+    be when counting)."""
+    scores = forward_logits(model, probe, precision)
     if scores.ndim != 2 or scores.shape[0] != len(probe):
         raise ValueError(
             f"the base classifier must map (B, *S) inputs to (B, num_classes) scores; for inputs of shape "
@@ -176,8 +177,8 @@ def _output_width(model, probe: torch.Tensor) -> int:
     return int(scores.shape[1])
 
 
-def _check_output_width(model, probe: torch.Tensor, num_classes: int) -> None:
-    width = _output_width(model, probe)
+def _check_output_width(model, probe: torch.Tensor, num_classes: int, precision: str = "fp32") -> None:
+    width = _output_width(model, probe, precision)
     if width != num_classes:
         # A class index >= num_classes would be counted as a vote for the next point's classes.
         raise ValueError(
@@ -221,8 +222,8 @@ def sample_counts(
         ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
     """
     check_precision(precision)
-    _require_eval_mode(model)
-    _check_output_width(model, points[:1], num_classes)
+    require_eval_mode(model)
+    _check_output_width(model, points[:1], num_classes, precision)
     num_points, point_shape = points.shape[0], points.shape[1:]
     device = points.device
     # Flat (P, D) views and reused buffers: a broadcast multiply over (B, C, H, W) or fancy indexing
@@ -383,8 +384,8 @@ def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: in
         check_precision(precision)
         _check_points(points, input_range)
         _check_sigma(sigma, points.shape[1:])
-        _require_eval_mode(model)
-        num_classes = _output_width(model, points[:1])
+        require_eval_mode(model)
+        num_classes = _output_width(model, points[:1], precision)
     smoothing = NonUniformSmoothing(model, num_classes, sigma, precision)
     return smoothing.certify_many(points, n0, n, alpha, batch_size, generator, input_range=input_range)
 

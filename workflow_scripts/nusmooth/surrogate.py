@@ -7,11 +7,13 @@ softmax probability so that gradients reach sigma; certify with :mod:`nusmooth.s
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 
 from .acceleration import check_precision, forward_logits
+from .smoothing import require_eval_mode
 
 #: pA_hat is clamped to [PA_CLAMP, 1 - PA_CLAMP] before Phi^-1, as the authors did.
 PA_CLAMP = 1e-7
@@ -91,11 +93,26 @@ class SubEpochStats:
     skipped_batches: int
 
 
+@contextmanager
+def frozen(model: torch.nn.Module):
+    """Parameters take no gradient inside the block (backward computes only what reaches sigma, and
+    the model's ``.grad`` stay untouched); their ``requires_grad`` is restored afterwards."""
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    for parameter in trainable:
+        parameter.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for parameter in trainable:
+            parameter.requires_grad_(True)
+
+
 class SigmaOptimizer:
     """Adam on ``log sigma`` (so sigma > 0 by construction), learning rate x gamma per sub-epoch.
 
-    The base model is frozen (eval mode, no parameter gradients). A fresh instance per initial
-    constant, as in the paper: optimiser and schedule state never carry across constants.
+    The base model must already be in eval mode and on ``device``; it is used frozen (its parameters
+    take no gradient during a step) and left exactly as the caller gave it. A fresh instance per
+    initial constant, as in the paper: optimiser and schedule state never carry across constants.
     ``precision="bf16"`` runs the model's forward under bf16 autocast (see
     :func:`smoothed_softmax_surrogate`); sigma is then learned for that bf16 classifier.
     """
@@ -115,10 +132,13 @@ class SigmaOptimizer:
         self.precision = check_precision(precision)
         if init_sigma <= 0:
             raise ValueError(f"init_sigma must be > 0, got {init_sigma}")
-        self.model = model.eval().to(device)
-        for parameter in self.model.parameters():
-            parameter.requires_grad_(False)
+        require_eval_mode(model)
         self.device = torch.device(device)
+        misplaced = {str(p.device) for p in model.parameters() if p.device.type != self.device.type}
+        if misplaced:
+            raise ValueError(f"the base model's parameters are on {sorted(misplaced)}, sigma is learned on {self.device}. "
+                             f"Fix: move the model first (model.to({str(self.device)!r}))")
+        self.model = model
         self.log_sigma = torch.full(input_shape, math.log(init_sigma), device=self.device, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.log_sigma], lr=lr)
         self.schedule = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=gamma)
@@ -153,12 +173,14 @@ class SigmaOptimizer:
     def step(self, x: torch.Tensor, labels: torch.Tensor) -> tuple[float | None, int]:
         """One Adam step on a mini-batch; returns (loss or None when skipped, examples counted)."""
         x, labels = x.to(self.device), labels.to(self.device)
-        pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), self.num_copies, self.generator, self.precision)
-        loss, counted = surrogate_loss(self.log_sigma, pa_hat, hard, labels)
-        if loss is None:
-            return None, 0
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with frozen(self.model):
+            pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), self.num_copies, self.generator,
+                                                      self.precision)
+            loss, counted = surrogate_loss(self.log_sigma, pa_hat, hard, labels)
+            if loss is None:
+                return None, 0
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         self.optimizer.step()
         return float(loss.detach()), counted
 
