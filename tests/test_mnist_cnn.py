@@ -22,8 +22,10 @@ def test_outputs_and_input_gradients_are_bit_identical_to_the_paper_order():
     with torch.no_grad():
         assert torch.equal(model(x), reference(x))
     ours, theirs = x.clone().requires_grad_(True), x.clone().requires_grad_(True)
-    model(ours).logsumexp(1).sum().backward()
-    reference(theirs).logsumexp(1).sum().backward()
+    with_grad, reference_with_grad = model(ours), reference(theirs)  # the pool's other path: gradients needed
+    assert torch.equal(with_grad, reference_with_grad)
+    with_grad.logsumexp(1).sum().backward()
+    reference_with_grad.logsumexp(1).sum().backward()
     assert torch.equal(ours.grad, theirs.grad)
 
 
