@@ -25,7 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import beta, binomtest, norm
+# scipy.special, not scipy.stats: the same functions (beta.ppf is betaincinv, norm.ppf is ndtri, bit for
+# bit) without the second it takes every stage job to import scipy.stats.
+from scipy.special import betaincinv, ndtri
 from tqdm import tqdm
 
 from .acceleration import check_precision, forward_logits
@@ -37,13 +39,14 @@ ABSTAIN = -1
 def clopper_pearson_lower(n_a, n: int, alpha: float):
     """One-sided (1 - alpha) Clopper-Pearson lower bound on a binomial proportion.
 
-    ``beta.ppf(alpha, n_a, n - n_a + 1)``, defined as 0 when ``n_a == 0``. Works elementwise on arrays.
+    ``beta.ppf(alpha, n_a, n - n_a + 1)`` (computed as ``betaincinv(n_a, n - n_a + 1, alpha)``), defined
+    as 0 when ``n_a == 0``. Works elementwise on arrays.
     """
     n_a = np.asarray(n_a, dtype=np.float64)
     if np.any(n_a < 0) or np.any(n_a > n):
         raise ValueError(f"counts must lie in [0, n={n}], got {n_a}")
     with np.errstate(invalid="ignore"):
-        bound = beta.ppf(alpha, n_a, n - n_a + 1)
+        bound = betaincinv(n_a, n - n_a + 1, alpha)
     bound = np.where(n_a == 0, 0.0, bound)
     return float(bound) if bound.ndim == 0 else bound
 
@@ -288,6 +291,8 @@ class NonUniformSmoothing:
     def predict_many(self, points, n, alpha, batch_size, generator=None, *,
                      input_range: tuple[float, float] | None = PIXEL_RANGE) -> np.ndarray:
         """:meth:`predict` for P points ``(P, *S)``; returns ``(P,)`` classes or ``ABSTAIN``."""
+        from scipy.stats import binomtest  # slow to import; only PREDICT needs it
+
         _validate(n0=1, n=n, alpha=alpha, batch_size=batch_size)
         points, sigma = self._prepare(points, input_range)
         counts = self._counts(points, sigma, n, batch_size, generator).numpy()
@@ -340,7 +345,7 @@ class NonUniformSmoothing:
         n_a = estimation.gather(1, c_hat.unsqueeze(1)).squeeze(1).numpy()
         pa_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
         certified = pa_lower >= 0.5
-        phi_inv = np.where(certified, norm.ppf(pa_lower), np.nan)
+        phi_inv = np.where(certified, ndtri(pa_lower), np.nan)
         num_elements = int(np.prod(points.shape[1:]))
         area = np.atleast_1d(certified_area(sigma.cpu().expand(points.shape[1:]), np.where(certified, phi_inv, 0.0), num_elements))
         return Certificates(
