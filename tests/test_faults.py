@@ -98,13 +98,18 @@ def malicious_model(tmp_path):
         assert not (tmp_path / "pwned").exists(), "the pickle's code ran"
 
 
-def truncated_idx(tmp_path):
+def mnist_with_truncated_labels(tmp_path) -> Path:
+    """A copy of the shared MNIST mirror whose test-label file is cut short."""
     mirror = tmp_path / "mnist"
     shutil.copytree(DATA / "mnist", mirror)
     target = mirror / "t10k-labels-idx1-ubyte.gz"
     target.chmod(0o644)
     target.write_bytes(target.read_bytes()[:2000])
-    prepare_dataset("mnist", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(mirror)})
+    return mirror
+
+
+def truncated_idx(tmp_path):
+    prepare_dataset("mnist", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(mnist_with_truncated_labels(tmp_path))})
 
 
 def kitti_copy(tmp_path) -> Path:
@@ -241,11 +246,7 @@ def test_an_empty_split_stops_the_data_stage_with_the_key_to_change(tmp_path):
 
 @needs_data
 def test_a_truncated_raw_file_is_named_on_the_terminal(tmp_path):
-    mirror = tmp_path / "mnist"
-    shutil.copytree(DATA / "mnist", mirror)
-    target = mirror / "t10k-labels-idx1-ubyte.gz"
-    target.chmod(0o644)
-    target.write_bytes(target.read_bytes()[:2000])
+    mirror = mnist_with_truncated_labels(tmp_path)
     config = write_config(tmp_path / "config.yaml", lambda c: c.update(
         run_datasets=["mnist"], datasets={"mnist": {"source": {"path": str(mirror)}}}))
     workdir = tmp_path / "run"

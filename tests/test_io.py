@@ -2,7 +2,6 @@
 
 import errno
 import os
-import pickle
 import subprocess
 import traceback
 

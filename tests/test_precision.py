@@ -6,6 +6,7 @@ import copy
 import numpy as np
 import pytest
 import torch
+from benchmark_modules import load_benchmark
 from scipy.stats import beta, binom, norm
 
 from nusmooth import ABSTAIN, NonUniformSmoothing, certify
@@ -17,17 +18,9 @@ from nusmooth.surrogate import SigmaOptimizer, smoothed_softmax_surrogate
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch)")
 
 
-class LinearBinary(torch.nn.Module):
-    """Class 1 iff ``w.x + b > 0``, as two logits. The product is a matmul, so bf16 autocast rounds
-    the noisy input and the weights to bfloat16: the bf16 classifier is a (slightly) different one."""
-
-    def __init__(self, w: torch.Tensor, b: float):
-        super().__init__()
-        self.w, self.b = w, b
-
-    def forward(self, x):
-        score = x.flatten(1) @ self.w + self.b
-        return torch.stack([torch.zeros_like(score), score], dim=1)
+# Class 1 iff ``w.x + b > 0``, as two logits. The product is a matmul, so bf16 autocast rounds the
+# noisy input and the weights to bfloat16: the bf16 classifier is a (slightly) different one.
+LinearBinary = load_benchmark("bench_false_certification").LinearBinary
 
 
 class AutocastProbe(torch.nn.Module):

@@ -120,7 +120,7 @@ def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int]:
 
 
 def thread_counts(workdir: Path) -> dict[str, str]:
-    """Each log's `threads=` (written by script_setup.start) keyed by log path."""
+    """Each log's `threads=` (written by script_setup.run_stage) keyed by log path."""
     found = {}
     for log in sorted((workdir / "logs").rglob("*.log")):
         match = re.search(r"threads=(\d+)", log.read_text())

@@ -1,9 +1,6 @@
 """Certification: closed forms, agreement with an independent CERTIFY, refusals, and soundness."""
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,21 +8,12 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import binom, norm
 
+from benchmark_modules import load_benchmark
 from nusmooth import ABSTAIN, NonUniformSmoothing, certified_area, certify, clopper_pearson_lower, in_certified_region
 from nusmooth.smoothing import sample_counts
 
 
-def _load_benchmark(name: str):
-    """The false-certification harness lives with its benchmark; the tests run a small version of it."""
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses resolve their module while the file executes
-    spec.loader.exec_module(module)
-    return module
-
-
-harness = _load_benchmark("bench_false_certification")
+harness = load_benchmark("bench_false_certification")
 LinearBinary = harness.LinearBinary
 
 

@@ -1,0 +1,49 @@
+"""House rules of the pipeline that a reader relies on: every param a rule passes is read by its
+script, no script builds a path of its own, and stage scripts stay thin."""
+
+import re
+
+import pytest
+
+from workflow import REPO
+
+SCRIPTS = REPO / "workflow_scripts"
+SHARED = (SCRIPTS / "script_setup.py").read_text()  # helpers every stage script calls with its snakemake object
+
+
+def rules():
+    """(rule, param names, script path) of every rule in rules/*.smk that runs a script."""
+    found = []
+    for smk in sorted((REPO / "rules").glob("*.smk")):
+        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+            name = block.split(":", 1)[0]
+            params = re.search(r"^    params:\n((?:        .*\n)+)", block, re.M)
+            names = re.findall(r"^        (\w+)=", params.group(1), re.M) if params else []
+            script = re.search(r'^    script:\n        "\.\./workflow_scripts/(\w+\.py)"', block, re.M)
+            if script:
+                found.append((name, names, SCRIPTS / script.group(1)))
+    return found
+
+
+RULES = rules()
+
+
+def test_the_rules_were_found():
+    assert {"prepare_data", "optimize_sigma", "evaluate_sigma", "certify", "plot_fig1"} <= {name for name, _, _ in RULES}
+
+
+@pytest.mark.parametrize("rule,params,script", RULES, ids=[r[0] for r in RULES])
+def test_every_param_a_rule_passes_is_read(rule, params, script):
+    source = script.read_text() + SHARED
+    unread = [name for name in params if f"snakemake.params.{name}" not in source]
+    assert unread == [], f"rule {rule} passes params its script never reads: {unread}"
+
+
+@pytest.mark.parametrize("script", sorted({s for _, _, s in RULES}), ids=lambda s: s.name)
+def test_stage_scripts_are_thin_and_build_no_paths(script):
+    source = script.read_text()
+    assert "def main(snakemake)" in source and source.rstrip().endswith("run_stage(snakemake, main)")
+    assert len(source.splitlines()) <= 65, f"{script.name} has {len(source.splitlines())} lines"
+    # Every file a script reads or writes is a named input or output of its rule.
+    assert not re.search(r"""["'](results|figures|logs)/""", source), f"{script.name} spells a path"
+    assert not re.search(r"\.parent|os\.path\.join|\) / |\bwith_name\(|\bwith_suffix\(", source), f"{script.name} derives a path"
