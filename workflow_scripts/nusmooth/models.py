@@ -28,10 +28,11 @@ class MaxPool2x2ReLU(nn.Module):
 
     Equal, bit for bit, to the ``ReLU, MaxPool2d(2)`` pair it replaces: both are monotone, so their
     order does not change the result, and a maximum is exact. Without gradients (every noisy copy
-    counted for a certificate) it is four strided maxima and a ReLU on the pooled, 4x smaller tensor:
-    on CPU PyTorch's NCHW max pool also computes argmax indices and was a third of the MNIST CNN's
-    forward time. With gradients (training, learning sigma) it is the max pool, whose backward is
-    about four times faster than that of the strided maxima; the gradients are the pair's.
+    counted for a certificate) it is two elementwise maxima (row pairs, then column pairs) and a ReLU
+    on the pooled, 4x smaller tensor: on CPU PyTorch's NCHW max pool also computes argmax indices and
+    was a third of the MNIST CNN's forward time; the maxima take a fifth of the pool's time. With
+    gradients (training, learning sigma) it is the max pool, whose backward is about four times faster
+    than that of elementwise maxima; the gradients are the pair's.
     """
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -39,9 +40,10 @@ class MaxPool2x2ReLU(nn.Module):
             raise ValueError(f"MaxPool2x2ReLU needs an even height and width, got {tuple(x.shape[-2:])}")
         if torch.is_grad_enabled() and x.requires_grad:
             return torch.relu(nn.functional.max_pool2d(x, 2))
-        top = torch.maximum(x[..., 0::2, 0::2], x[..., 0::2, 1::2])
-        bottom = torch.maximum(x[..., 1::2, 0::2], x[..., 1::2, 1::2])
-        return torch.maximum(top, bottom).relu_()
+        # Rows first: each maximum then reads whole contiguous rows, the fastest order measured.
+        rows = x.unflatten(-2, (x.shape[-2] // 2, 2))
+        pairs = torch.maximum(rows[..., 0, :], rows[..., 1, :])
+        return torch.maximum(pairs[..., 0::2], pairs[..., 1::2]).relu_()
 
 
 class MnistCNN(nn.Module):
