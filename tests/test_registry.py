@@ -1,6 +1,7 @@
 """The dataset registry is the one place dataset facts live: the schema, the models, the readers and
 the plots agree with it."""
 
+import pytest
 import yaml
 
 from nusmooth.models import ARCHITECTURES as BUILDERS
@@ -40,16 +41,23 @@ def test_models_and_plots_read_the_registry():
 
 
 def test_unknown_dataset_names_the_known_ones():
-    import pytest
-
     with pytest.raises(ValueError, match="mnist5k"):
         dataset_facts("imagenett")
 
 
-def test_the_registry_does_not_import_torch():
+@pytest.mark.parametrize("modules", ["nusmooth.registry", "nusmooth.registry, nusmooth.seeds, pipeline_support",
+                                     "nusmooth.plotting, nusmooth.summaries, nusmooth.evaluation, nusmooth.io, script_setup"])
+def test_light_modules_do_not_import_torch(modules):
+    """The Snakefile (at every DAG build) and the plot and table jobs start without torch's seconds."""
     import subprocess
     import sys
 
-    code = "import sys; sys.path.insert(0, 'workflow_scripts'); import nusmooth.registry; print('torch' in sys.modules)"
+    code = f"import sys; sys.path.insert(0, 'workflow_scripts'); import {modules}; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_light_abstain_sentinel_is_the_library_one():
+    from nusmooth import evaluation, smoothing
+
+    assert evaluation.ABSTAIN == smoothing.ABSTAIN

@@ -6,8 +6,6 @@ import platform
 import sys
 import traceback
 
-import torch
-
 from nusmooth.runtime import keep_freed_memory_for_reuse
 from nusmooth.seeds import stream_seed
 
@@ -22,10 +20,12 @@ def run_stage(snakemake, main) -> None:
     terminal = sys.stderr
     log = open(snakemake.log[0], "w", buffering=1)
     sys.stdout = sys.stderr = log
-    torch.set_num_threads(snakemake.threads)
     keep_freed_memory_for_reuse()
     print(f"rule {snakemake.rule} wildcards={dict(snakemake.wildcards)} threads={snakemake.threads}")
-    print(f"python {platform.python_version()} torch {torch.__version__}")
+    torch = sys.modules.get("torch")  # imported by the script's own imports when it computes anything
+    if torch is not None:
+        torch.set_num_threads(snakemake.threads)
+    print(f"python {platform.python_version()} torch {torch.__version__ if torch else '(not needed)'}")
     try:
         main(snakemake)
     except Exception as error:
@@ -39,16 +39,21 @@ def run_stage(snakemake, main) -> None:
         log.flush()
 
 
-def compute_device(snakemake) -> torch.device:
+def compute_device(snakemake):
     """CUDA only when the rule was granted a ``gpu`` resource and a GPU is visible."""
+    import torch
+
+    torch.set_num_threads(snakemake.threads)  # whatever the script imported before run_stage
     wants_gpu = int(snakemake.resources.get("gpu", 0)) > 0
     device = torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
     print(f"device={device}")
     return device
 
 
-def stream_generator(device: torch.device, user_seed: int, *stream) -> torch.Generator:
-    """A generator on ``device`` seeded for the named stream (see :mod:`nusmooth.seeds`)."""
+def stream_generator(device, user_seed: int, *stream):
+    """A ``torch.Generator`` on ``device`` seeded for the named stream (see :mod:`nusmooth.seeds`)."""
+    import torch
+
     seed = stream_seed(user_seed, *stream)
     print(f"random stream {'/'.join(map(str, stream))}: seed {seed} (from user seed {user_seed})")
     generator = torch.Generator(device=device)
@@ -56,7 +61,7 @@ def stream_generator(device: torch.device, user_seed: int, *stream) -> torch.Gen
     return generator
 
 
-def base_model(snakemake, device: torch.device):
+def base_model(snakemake, device):
     """The rule's base model (``input.model``) prepared as ``params.compute`` asks, the precision every
     forward pass of it runs in, and a fingerprint of its weights (what a resume state is valid for)."""
     from nusmooth.acceleration import configure_backends, prepare_model

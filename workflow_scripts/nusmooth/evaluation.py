@@ -1,14 +1,22 @@
-"""Summaries of certificates: the numbers behind Figures 1 and 2."""
+"""Summaries of certificates: the numbers behind Figures 1 and 2.
+
+The curves and points read certificate tables with pandas only; torch is imported where
+certificates are made, so the plot and table jobs start without it.
+"""
 
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-import torch
 
-from .smoothing import ABSTAIN, Certificates, NonUniformSmoothing
+if TYPE_CHECKING:
+    from .smoothing import Certificates
+
+#: Class index of an abstention (``nusmooth.smoothing.ABSTAIN``; a test checks they agree).
+ABSTAIN = -1
 
 
 def certificate_table(certs: Certificates, labels: np.ndarray, indices: np.ndarray, seconds_per_point: float) -> pd.DataFrame:
@@ -50,6 +58,10 @@ def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha:
     ``time`` is the wall time per point of the whole batched run (points share forward batches);
     ``precision`` is the base model's (see :class:`~nusmooth.smoothing.NonUniformSmoothing`).
     """
+    import torch
+
+    from .smoothing import NonUniformSmoothing
+
     points, labels = split.as_float(limit)
     sigma = torch.as_tensor(sigma, dtype=torch.float32).to(device)
     smoothing = NonUniformSmoothing(model, num_classes, sigma, precision=precision)

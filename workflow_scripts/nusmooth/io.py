@@ -21,7 +21,6 @@ import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-import torch
 
 #: errno values that mean "the device (or the user's quota on it) is full".
 _FULL_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
@@ -120,6 +119,8 @@ def atomic_torch_save(obj, path) -> None:
     torch names the records inside its zip after the file it writes to; saving through an open
     handle gives them a fixed name instead of the temporary file's random one.
     """
+    import torch  # here, not at the top: the plot and table jobs write no torch file
+
     _atomic_write(path, lambda handle: torch.save(obj, handle), binary=True)
 
 
@@ -186,6 +187,8 @@ def load_artifact(path, producer: str, expected_keys: Iterable[str] = ()):
         raise ArtifactError(
             f"{path} does not exist. Fix: run snakemake so that rule {producer} writes it (e.g. snakemake {path} --cores 1)"
         )
+    import torch
+
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except MemoryError:
