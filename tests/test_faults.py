@@ -175,7 +175,7 @@ def test_library_fault_is_refused_with_its_fix(fault, tmp_path):
     message = str(caught.value)
     for fragment in fault.fragments:
         assert fragment in message, message
-    assert "weights_only=False" not in message
+    assert "weights_only=False" not in message and "safe_globals" not in message, "unsafe loading advised"
     assert not list(tmp_path.rglob(".*.tmp")), "a temporary file was left behind"
 
 

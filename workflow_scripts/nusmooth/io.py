@@ -159,7 +159,9 @@ def load_failure_reason(error: BaseException) -> str:
     to load unsafely."""
     text = str(error)
     if isinstance(error, pickle.UnpicklingError):
-        detail = re.search(r"unsupported (?:global|operand)[^\n]*", text, flags=re.IGNORECASE)
+        # Only torch's first sentence (what was refused): the sentences after it advise allow-listing
+        # the global, which would run the file's code.
+        detail = re.search(r"unsupported (?:global|operand)[^\n]*?(?=\. |\.$|$)", text, flags=re.IGNORECASE)
         suffix = f" ({detail.group(0).strip()})" if detail else ""
         return f"it is not a torch file of tensors and plain data, which is all a safe load accepts{suffix}"
     if isinstance(error, EOFError):

@@ -184,12 +184,14 @@ def load_torchvision_resnet50(weights_file=None) -> nn.Module:
     Raises a RuntimeError that says what to do when neither is available."""
     model = resnet50(1000)
     if weights_file is not None:
+        from .io import load_failure_reason
+
         try:
             state = torch.load(weights_file, map_location="cpu", weights_only=True)
         except FileNotFoundError as error:
             raise RuntimeError(f"ResNet-50 weights file not found: {weights_file}. Fix: set datasets.imagenet.model.weights to an existing file, or null to download") from error
         except Exception as error:
-            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict ({error}). Fix: save it with torch.save(model.state_dict(), path)") from error
+            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict: {load_failure_reason(error)}. Fix: save it with torch.save(model.state_dict(), path)") from error
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
