@@ -250,6 +250,8 @@ def test_certified_but_wrong_points_never_count_in_figure_1():
     table = pd.DataFrame({"correct": [1, 0, 1, 0], "certified_area": [-10.0, 50.0, -5.0, 20.0]})
     thresholds = np.array([-20.0, -5.0, 0.0, 30.0, 60.0])
     np.testing.assert_array_equal(certified_accuracy_curve(table, thresholds), [0.5, 0.25, 0.0, 0.0, 0.0])
+    abstained = pd.DataFrame({"correct": [1, 0], "certified_area": [-10.0, -np.inf]})
+    np.testing.assert_array_equal(certified_accuracy_curve(abstained, np.array([-np.inf])), [0.5])
     row = certified_accuracy_table({"s": table}, thresholds).iloc[0]
     assert row["clean accuracy"] == 0.5
     assert [row[f"O_CA >= {t:g}"] for t in thresholds] == [0.5, 0.25, 0.0, 0.0, 0.0]

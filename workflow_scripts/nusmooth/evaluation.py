@@ -46,9 +46,13 @@ def clean_accuracy_and_area(table: pd.DataFrame) -> tuple[float, float]:
 
 
 def certified_accuracy_curve(table: pd.DataFrame, thresholds: np.ndarray) -> np.ndarray:
-    """Figure 1's curve: fraction of points correct *and* with certified area >= each threshold."""
-    areas = np.where(table["correct"].astype(bool), table["certified_area"], -np.inf)
-    return (areas[None, :] >= np.asarray(thresholds)[:, None]).mean(axis=1)
+    """Figure 1's curve: fraction of points correct *and* with certified area >= each threshold.
+
+    A threshold of ``-inf`` gives the accuracy of the smoothed classifier (correct, any area); a wrong
+    or abstained point never counts, whatever its area."""
+    correct = table["correct"].astype(bool).to_numpy()
+    areas = table["certified_area"].to_numpy()
+    return (correct[None, :] & (areas[None, :] >= np.asarray(thresholds)[:, None])).mean(axis=1)
 
 
 def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha: float, batch_size: int,
