@@ -1,6 +1,7 @@
 rule select_fig1_sigma:
     input:
-        metrics="results/sweep/{dataset}/learned_{init}/metrics.tsv",
+        # Validation only: the choice never sees test metrics (nor waits for them).
+        metrics="results/sweep/{dataset}/learned_{init}/val.tsv",
         snapshots="results/sigma/{dataset}/init_{init}/snapshots.pt",
     output:
         sigmas="results/certify/{dataset}/fig1_init_{init}/sigmas.pt",

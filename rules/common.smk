@@ -114,6 +114,20 @@ def source_params(wildcards):
     return {key: source[key] for key in sorted(DATASETS[wildcards.dataset].source_keys)}
 
 
+def sweep_eval_params(wildcards):
+    """One split's sweep certification settings: the other split's point count is not a param, so
+    changing it never reruns this split."""
+    block = dataset_config(wildcards)["sweep_eval"]
+    return canonical(
+        {
+            "n0": block["n0"],
+            "n": block["n"],
+            "seed": block["seed"],
+            "points": block[f"{wildcards.split}_points"],
+        }
+    )
+
+
 def sigma_params(wildcards):
     """One sweep's settings: the sigma block without the list of initial constants."""
     return canonical(
@@ -165,12 +179,14 @@ def evaluate_inputs(wildcards):
 
 
 def sweep_metrics(wildcards):
-    """Every Figure-2 point of a dataset: learned snapshots and isotropic constants."""
+    """Every Figure-2 point of a dataset: learned snapshots and isotropic constants, on validation
+    (which chooses the fronts) and test (which the figures show)."""
     return expand(
-        "results/sweep/{dataset}/{kind}_{init}/metrics.tsv",
+        "results/sweep/{dataset}/{kind}_{init}/{split}.tsv",
         dataset=wildcards.dataset,
         kind=KINDS,
         init=sigma_inits(wildcards.dataset),
+        split=("val", "test"),
     )
 
 

@@ -28,18 +28,18 @@ rule evaluate_sigma:
     input:
         unpack(evaluate_inputs),
     output:
-        metrics="results/sweep/{dataset}/{kind}_{init}/metrics.tsv",
+        metrics="results/sweep/{dataset}/{kind}_{init}/{split}.tsv",
     log:
-        "logs/evaluate_sigma/{dataset}/{kind}_{init}.log",
+        "logs/evaluate_sigma/{dataset}/{kind}_{init}/{split}.log",
     benchmark:
-        "benchmarks/results/evaluate_sigma/{dataset}/{kind}_{init}.tsv"
+        "benchmarks/results/evaluate_sigma/{dataset}/{kind}_{init}/{split}.tsv"
     conda:
         "../envs/pytorch.yaml"
     threads: 2
     resources:
         gpu=1,
     params:
-        evaluation=block_params("sweep_eval"),
+        evaluation=sweep_eval_params,
         alpha=config["alpha"],
         batch_size=config["certify_batch_size"],
         compute=compute_params,

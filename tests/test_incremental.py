@@ -40,8 +40,22 @@ def test_a_new_sigma_constant_runs_its_sweep_and_the_figure_2_aggregates(tiny_al
     config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sigma"]["inits"].append(1.0))
     assert plan(tiny_all, config) == {
         ("optimize_sigma", "dataset=mnist5k, init=1"),
-        ("evaluate_sigma", "dataset=mnist5k, kind=learned, init=1"),
-        ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1"),
+        ("evaluate_sigma", "dataset=mnist5k, kind=learned, init=1, split=val"),
+        ("evaluate_sigma", "dataset=mnist5k, kind=learned, init=1, split=test"),
+        ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1, split=val"),
+        ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1, split=test"),
+        ("tabulate_fig2", "dataset=mnist5k"),
+        ("plot_fig2", ""),
+        ("all", ""),
+    }
+
+
+def test_more_test_points_in_the_sweeps_rerun_only_their_test_evaluations(tiny_all, tmp_path):
+    """Figure 1's choice reads validation metrics only, so test-side changes never reach Figure 1."""
+    config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sweep_eval"].update(test_points=7))
+    inits = [f"{init:g}" for init in TINY["datasets"]["mnist5k"]["sigma"]["inits"]]
+    assert plan(tiny_all, config) == {
+        *(("evaluate_sigma", f"dataset=mnist5k, kind={kind}, init={init}, split=test") for kind in ("learned", "isotropic") for init in inits),
         ("tabulate_fig2", "dataset=mnist5k"),
         ("plot_fig2", ""),
         ("all", ""),

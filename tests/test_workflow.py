@@ -31,8 +31,10 @@ def test_certificates_have_one_row_per_test_point(tiny_all):
 
 
 def test_sweep_metrics_cover_validation_and_test(tiny_all):
-    metrics = pd.read_csv(tiny_all / "results/sweep/mnist5k/learned_0.25/metrics.tsv", sep="\t")
-    assert set(metrics["split"]) == {"val", "test"}
+    folder = tiny_all / "results/sweep/mnist5k/learned_0.25"
+    for split in ("val", "test"):
+        assert set(pd.read_csv(folder / f"{split}.tsv", sep="\t")["split"]) == {split}
+    metrics = pd.concat([pd.read_csv(folder / f"{split}.tsv", sep="\t") for split in ("val", "test")])
     assert sorted(metrics.loc[metrics["split"] == "val", "sub_epoch"]) == [1, 2]
     assert metrics["accuracy"].between(0, 1).all()
 

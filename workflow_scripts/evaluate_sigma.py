@@ -1,5 +1,6 @@
 """evaluate_sigma: Figure 2's points for one sweep (every learned snapshot, or one isotropic
-constant), certified on the validation split (for choices) and on the test split (for reporting).
+constant) on one split: validation (for choices) or test (for reporting). One job per split, so
+Figure 1's choice waits only for the validation job.
 
 Each split draws its own noise stream; within a split every snapshot of the sweep is certified with
 the same stream (common random numbers: the snapshots differ in sigma only, not in luck).
@@ -24,25 +25,24 @@ def candidates(snakemake):
 
 def main(snakemake):
     device, settings, alpha = compute_device(snakemake), snakemake.params.evaluation, snakemake.params.alpha
-    name, kind, init = snakemake.wildcards.dataset, snakemake.wildcards.kind, snakemake.wildcards.init
+    name, kind, init, split = (snakemake.wildcards[key] for key in ("dataset", "kind", "init", "split"))
     dataset = PreparedDataset.load(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
     rows = []
-    for split in ("val", "test"):
-        stream = ("evaluate_sigma", name, kind, init, split)
-        for sub_epoch, sigma in candidates(snakemake):
-            table = certify_split(
-                model, dataset.splits[split], sigma, len(dataset.classes), settings["n0"], settings["n"], alpha,
-                snakemake.params.batch_size, settings[f"{split}_points"], device,
-                stream_generator(device, settings["seed"], *stream), progress=True, precision=precision,
-            )
-            accuracy, mean_area = clean_accuracy_and_area(table)
-            rows.append({
-                "kind": kind, "init": float(init), "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
-                "mean_area": mean_area, "points": len(table), "sigma_mean": float(sigma.mean()), "n0": settings["n0"],
-                "n": settings["n"], "alpha": alpha, "precision": precision, "sigma_space": dataset.info["pixel_space"],
-            })
-            print(rows[-1])
+    for sub_epoch, sigma in candidates(snakemake):
+        table = certify_split(
+            model, dataset.splits[split], sigma, len(dataset.classes), settings["n0"], settings["n"], alpha,
+            snakemake.params.batch_size, settings["points"], device,
+            stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split), progress=True,
+            precision=precision,
+        )
+        accuracy, mean_area = clean_accuracy_and_area(table)
+        rows.append({
+            "kind": kind, "init": float(init), "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
+            "mean_area": mean_area, "points": len(table), "sigma_mean": float(sigma.mean()), "n0": settings["n0"],
+            "n": settings["n"], "alpha": alpha, "precision": precision, "sigma_space": dataset.info["pixel_space"],
+        })
+        print(rows[-1])
     atomic_write_tsv(pd.DataFrame(rows), snakemake.output.metrics)
 
 

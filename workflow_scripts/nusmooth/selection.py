@@ -36,19 +36,19 @@ def select_snapshot(validation: pd.DataFrame, accuracy_tolerance: float) -> int:
 
 
 def choose_fig1_snapshot(metrics: pd.DataFrame, accuracy_tolerance: float) -> Fig1Choice:
-    """Figure 1's snapshot of one learned sweep, from its metrics of *all* splits (``metrics.tsv`` as
-    evaluate_sigma writes it): only the validation rows are read, by :func:`select_snapshot`'s rule."""
+    """Figure 1's snapshot of one learned sweep, from its metrics (evaluate_sigma's ``val.tsv``; rows
+    of other splits may be present): only the validation rows are read, by :func:`select_snapshot`'s rule."""
     if "split" not in metrics.columns:
-        raise ValueError("metrics lack the split column; pass the sweep's metrics.tsv as evaluate_sigma writes it")
+        raise ValueError("metrics lack the split column; pass the sweep's val.tsv as evaluate_sigma writes it")
     sweeps = metrics[["kind", "init"]].drop_duplicates() if {"kind", "init"} <= set(metrics.columns) else pd.DataFrame()
     if len(sweeps) > 1:
-        raise ValueError(f"metrics of one sweep expected, got {len(sweeps)} (kind, init) pairs; pass one sweep's metrics.tsv")
+        raise ValueError(f"metrics of one sweep expected, got {len(sweeps)} (kind, init) pairs; pass one sweep's val.tsv")
     validation = metrics[metrics["split"] == VALIDATION]
     if validation.empty:
         raise ValueError(f"no {VALIDATION!r} rows in the sweep's metrics (splits {sorted(set(metrics['split']))}); "
                          "Figure 1's snapshot is chosen on validation: certify the sweep on the validation split")
     if validation["sub_epoch"].duplicated().any():
-        raise ValueError("a sub-epoch appears twice among the validation rows; pass one sweep's metrics.tsv once")
+        raise ValueError("a sub-epoch appears twice among the validation rows; pass one sweep's val.tsv once")
     sub_epoch = select_snapshot(validation, accuracy_tolerance)
     row = validation[validation["sub_epoch"] == sub_epoch].iloc[0]
     return Fig1Choice(sub_epoch, {"accuracy": float(row["accuracy"]), "mean_area": float(row["mean_area"])})

@@ -11,7 +11,7 @@ import pandas as pd
 from .blanket import blanket_mask
 from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
 
-#: Columns every sweep metrics.tsv has (written by evaluate_sigma.py).
+#: Columns every sweep metrics file (``{kind}_{init}/{split}.tsv``, written by evaluate_sigma.py) has.
 SWEEP_COLUMNS = ["kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha", "sigma_space"]
 
 #: One snapshot (a learned sigma after a sub-epoch, or an isotropic constant): certified once per split.
@@ -43,7 +43,7 @@ def _check_snapshots(points: pd.DataFrame) -> None:
     repeated = points[points.duplicated(SNAPSHOT + ["split"], keep=False)]
     if not repeated.empty:
         raise ValueError(f"sweep metrics list a snapshot twice on one split:\n{repeated[SNAPSHOT + ['split']].to_string()}\n"
-                         "each metrics.tsv must be given once; check the list of sweep metrics passed in")
+                         "each sweep metrics file must be given once; check the list of sweep metrics passed in")
     splits = points.groupby(SNAPSHOT)["split"].nunique()
     incomplete = splits[splits < 2]
     if not incomplete.empty:
