@@ -19,7 +19,7 @@ import pytest
 import torch
 import yaml
 
-from conftest import copy_run
+from conftest import RunsCodeWhenUnpickled, copy_run
 from workflow import REPO, TINY_CONFIG, snakemake
 
 from nusmooth.datasets import DataError, prepare_dataset
@@ -42,16 +42,6 @@ class Recorder(torch.nn.Module):
     def forward(self, x):
         self.calls += 1
         return torch.zeros(x.shape[0], self.width)
-
-
-class Malicious:
-    """Unpickling this would create a marker file: proof of code execution."""
-
-    def __init__(self, marker: Path):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 # --- library faults -----------------------------------------------------------------------------
@@ -91,7 +81,7 @@ def truncated_model(tmp_path):
 
 def malicious_model(tmp_path):
     path = tmp_path / "model.pt"
-    torch.save({"state_dict": Malicious(tmp_path / "pwned")}, path)
+    torch.save({"state_dict": RunsCodeWhenUnpickled(tmp_path / "pwned")}, path)
     try:
         load_checkpoint(path)
     finally:
@@ -211,7 +201,7 @@ def test_damaged_model_is_named_on_the_terminal_with_the_rule_to_rerun(tiny_all,
         if damage == "truncated":
             model.write_bytes(model.read_bytes()[:3000])
         else:
-            torch.save({"state_dict": Malicious(workdir / "pwned")}, model)
+            torch.save({"state_dict": RunsCodeWhenUnpickled(workdir / "pwned")}, model)
         terminal = run_failing(workdir, SNAPSHOTS)
         assert "Error in rule optimize_sigma" in terminal and "results/models/mnist5k/model.pt is damaged" in terminal
         assert "-R train_base" in terminal and "weights_only" not in terminal

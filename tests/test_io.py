@@ -8,6 +8,7 @@ import traceback
 import pandas as pd
 import pytest
 import torch
+from conftest import RunsCodeWhenUnpickled
 
 from nusmooth.data import ImageSplit, PreparedDataset
 from nusmooth.io import (
@@ -189,14 +190,6 @@ def test_full_disk_for_real_on_a_tiny_tmpfs(tiny_tmpfs, writer):
 
 
 # --- damaged intermediate files -------------------------------------------------------------------
-
-
-class RunsCodeWhenUnpickled:
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
 
 
 def assert_names_file_and_fix(error: ArtifactError, path, producer: str, exists: bool = True):

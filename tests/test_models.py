@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import RunsCodeWhenUnpickled
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,16 +106,6 @@ def test_training_resumes_exactly(tmp_path):
         assert torch.equal(a, b)
 
 
-class CodeOnLoad:
-    """Unpickling this would create a marker file: proof of code execution."""
-
-    def __init__(self, marker):
-        self.marker = str(marker)
-
-    def __reduce__(self):
-        return (open, (self.marker, "w"))
-
-
 def test_pretrained_resnet50_from_a_local_file(tmp_path):
     # No pretrained weights can be downloaded here: a randomly initialised torchvision ResNet-50
     # state_dict stands in for the real file (same format as torchvision's weights).
@@ -130,7 +121,7 @@ def test_pretrained_resnet50_from_a_local_file(tmp_path):
         load_torchvision_resnet50(str(path))
     with pytest.raises(RuntimeError, match=r"weights file not found"):
         load_torchvision_resnet50(str(tmp_path / "missing.pth"))
-    torch.save({"state_dict": CodeOnLoad(tmp_path / "pwned")}, path)
+    torch.save({"state_dict": RunsCodeWhenUnpickled(tmp_path / "pwned")}, path)
     with pytest.raises(RuntimeError, match=r"not a torch file of tensors") as caught:
         load_torchvision_resnet50(str(path))
     assert "safe_globals" not in str(caught.value) and "weights_only" not in str(caught.value), "unsafe loading advised"
