@@ -44,6 +44,8 @@ DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 CLUSTER = "nusmooth"
 ACCOUNT = "nusmooth"
 PARTITION = "debug"
+ROOT_PREFIX = "nusmooth-slurm-"
+OWNER_FILE = "owner"  # "PID START" of the test process that started the cluster
 
 
 class ClusterError(RuntimeError):
@@ -142,6 +144,81 @@ class SacctJob:
         return int(match.group(1)) if match else 0
 
 
+def process_start(pid: int) -> str | None:
+    """Start time of a running process (clock ticks since boot, /proc/PID/stat field 22), None when
+    it has ended (zombies included): with the PID it names one process, even after PID reuse."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()  # the command name in (...) may contain spaces
+    return None if fields[0] in ("Z", "X") else fields[19]
+
+
+def _test_cluster_root(link_target: Path) -> Path | None:
+    """The root of the test cluster that a /etc/slurm/slurm.conf link points into, None when the
+    link is not one of ours (ROOT/etc/slurm.conf with ROOT made by mkdtemp(prefix=ROOT_PREFIX))."""
+    root = link_target.parent.parent
+    if link_target.name == "slurm.conf" and link_target.parent.name == "etc" and root.name.startswith(ROOT_PREFIX):
+        return root
+    return None
+
+
+def _owner_alive(root: Path) -> int | None:
+    """PID of the live test process that started the cluster in ROOT, None when it has ended."""
+    try:
+        pid, start = (root / OWNER_FILE).read_text().split()
+    except (OSError, ValueError):
+        return None  # never written (killed before it started) or written by an older version
+    return int(pid) if process_start(int(pid)) == start else None
+
+
+def processes_using(conf: Path) -> list[int]:
+    """PIDs of processes started with SLURM_CONF=conf: the daemons (and jobs) of that cluster."""
+    marker = f"SLURM_CONF={conf}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue  # ended meanwhile, or a kernel thread
+    return found
+
+
+def clear_leftover_link(grace: float = 10) -> None:
+    """Remove a /etc/slurm/slurm.conf link left by a test run that was killed before its teardown
+    (SIGKILL, a machine's session ending): stop the daemons it left (they run in their own sessions,
+    so they outlive the test) and unlink. A link to a cluster whose test still runs is refused, and
+    anything that is not our link is left to the caller's check."""
+    target = Path(os.readlink(DEFAULT_CONF))
+    root = _test_cluster_root(target)
+    if root is None:
+        if not DEFAULT_CONF.exists():
+            DEFAULT_CONF.unlink()  # dangling: whatever it pointed to is gone
+        return
+    owner = _owner_alive(root)
+    if owner is not None:
+        raise ClusterError(
+            f"{DEFAULT_CONF} belongs to the test cluster in {root}, started by the running test process {owner}; "
+            "wait for that test run to finish (one test cluster per machine)"
+        )
+    leftovers = {pid: process_start(pid) for pid in processes_using(target)}
+
+    def still_running():  # same PID *and* start time: a reused PID is someone else's process
+        return [pid for pid, start in leftovers.items() if start is not None and process_start(pid) == start]
+
+    for pid in still_running():
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and still_running():
+        time.sleep(0.2)
+    for pid in still_running():
+        os.kill(pid, signal.SIGKILL)
+    DEFAULT_CONF.unlink()
+
+
 class SlurmCluster:
     """One-node cluster with munge, MariaDB, slurmdbd, slurmctld and slurmd; a context manager."""
 
@@ -157,7 +234,7 @@ class SlurmCluster:
         min_cpus, min_memory_mb: what the node advertises at least (the real values when larger),
         so that the profile's requests, sized for real clusters, can be scheduled on a small CI
         runner; nothing is enforced without cgroups anyway."""
-        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix="nusmooth-slurm-"))
+        self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         # Daemons that drop root (munge, mysql) must be able to traverse the directory.
         self.root.chmod(0o755)
         self.step_timeout = step_timeout
@@ -193,6 +270,8 @@ class SlurmCluster:
             raise ClusterError("the SLURM test cluster needs root (daemons, mknod, /etc/slurm)")
         for sub in ("etc", "log", "state", "spool", "run", "dev"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
+        # Who owns this cluster: a later run finding our /etc/slurm link knows whether we still live.
+        (self.root / OWNER_FILE).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")
         self._start_munge()
         self._start_mariadb()
         self._write_slurm_conf()
@@ -376,8 +455,8 @@ StorageLoc=slurm_acct_db
         self._link_default_conf()
 
     def _link_default_conf(self) -> None:
-        if DEFAULT_CONF.is_symlink() and not DEFAULT_CONF.resolve().exists():
-            DEFAULT_CONF.unlink()  # left by a test run that was killed before it could clean up
+        if DEFAULT_CONF.is_symlink():
+            clear_leftover_link()
         if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
             raise ClusterError(f"{DEFAULT_CONF} already exists (a real SLURM setup?); refusing to replace it with the test cluster's")
         DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,18 @@ from pathlib import Path
 
 import pytest
 
-from slurm_cluster import ACCOUNT, PARTITION, ClusterError, SlurmCluster, ensure_packages
+from slurm_cluster import (
+    ACCOUNT,
+    DEFAULT_CONF,
+    OWNER_FILE,
+    PARTITION,
+    ClusterError,
+    SlurmCluster,
+    clear_leftover_link,
+    ensure_packages,
+    process_start,
+    processes_using,
+)
 from workflow_outputs import differences
 
 pytestmark = pytest.mark.slurm
@@ -136,14 +147,18 @@ def thread_counts(workdir: Path) -> dict[str, str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def cluster(request):
+def require_cluster_prerequisites() -> None:
     if os.geteuid() != 0:
         pytest.skip("the SLURM end-to-end test starts daemons and installs Debian packages: run it as root (CI does)")
     try:
         ensure_packages()
     except ClusterError as error:
         pytest.fail(f"cannot install SLURM for the end-to-end test: {error}")
+
+
+@pytest.fixture(scope="module")
+def cluster(request):
+    require_cluster_prerequisites()
     cluster = SlurmCluster(extra_partitions=(GPU_PARTITION,))
     try:
         with cluster:
@@ -190,6 +205,71 @@ def clean_run(cluster, slurm_env, tmp_path_factory):
 
 def jobs_of(cluster, workdir: Path):
     return [job for job in cluster.sacct_jobs() if Path(job.workdir) == workdir]
+
+
+# The next two tests come before the end-to-end ones: they must run before the module's `cluster`
+# fixture starts (one test cluster per machine, as /etc/slurm/slurm.conf is one path).
+
+
+def skip_unless_default_conf_free() -> None:
+    if DEFAULT_CONF.is_symlink():
+        clear_leftover_link()  # a killed run's link is ours to remove; anything else stays
+    if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
+        pytest.skip(f"{DEFAULT_CONF} is in use (a real SLURM setup?); these tests replace only a killed test run's link")
+
+
+def test_a_cluster_left_by_a_killed_test_run_is_replaced():
+    """A test run killed before its teardown (SIGKILL, or the machine's session ending) leaves its
+    daemons running and /etc/slurm/slurm.conf linked to its configuration. The next run must stop
+    them and take over, not refuse to start (what once failed a CI run on a reused machine)."""
+    require_cluster_prerequisites()
+    skip_unless_default_conf_free()
+    start_and_hang = ("import sys, time; sys.path.insert(0, 'tests'); from slurm_cluster import SlurmCluster; "
+                      "cluster = SlurmCluster(); cluster.start(); print(cluster.root, flush=True); time.sleep(600)")
+    killed = subprocess.Popen([sys.executable, "-c", start_and_hang], cwd=REPO, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        printed = killed.stdout.readline().strip()  # once started; "" when the child failed (bounded by its timeouts)
+    finally:
+        killed.kill()
+        errors = killed.communicate(timeout=30)[1]
+    assert printed, f"the cluster that is to be left behind did not start:\n{errors}"
+    stale_root = Path(printed)
+    stale_conf = stale_root / "etc" / "slurm.conf"
+    assert os.readlink(DEFAULT_CONF) == str(stale_conf)
+    assert processes_using(stale_conf), "the killed test's daemons should outlive it (their own sessions)"
+    fresh = SlurmCluster()
+    try:
+        with fresh:  # started and idle, or it raises
+            assert os.readlink(DEFAULT_CONF) == str(fresh.conf)
+            assert processes_using(stale_conf) == [], "the leftover daemons must be stopped"
+        assert not DEFAULT_CONF.is_symlink(), "the fresh cluster removes its link when it stops"
+    finally:
+        for pid in processes_using(stale_conf):  # only if the takeover failed
+            os.kill(pid, signal.SIGKILL)
+        if DEFAULT_CONF.is_symlink() and os.readlink(DEFAULT_CONF) == str(stale_conf):
+            DEFAULT_CONF.unlink()
+        fresh.cleanup()
+        shutil.rmtree(stale_root, ignore_errors=True)
+
+
+def test_a_cluster_whose_test_still_runs_is_not_replaced():
+    """Two test runs at once on one machine: the second stops with a message naming the first."""
+    require_cluster_prerequisites()
+    skip_unless_default_conf_free()
+    running = SlurmCluster()  # never started: only its owner file and the link matter here
+    (running.root / "etc").mkdir()
+    running.conf.write_text("# the configuration of a cluster whose test is still running\n")
+    (running.root / OWNER_FILE).write_text(f"{os.getpid()} {process_start(os.getpid())}\n")  # this very process: alive
+    DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)
+    DEFAULT_CONF.symlink_to(running.conf)
+    try:
+        with pytest.raises(ClusterError, match=rf"running test process {os.getpid()}; wait for that test run"):
+            clear_leftover_link()  # what a second cluster's start does on finding the link
+        assert os.readlink(DEFAULT_CONF) == str(running.conf), "the running cluster's link must be left alone"
+    finally:
+        DEFAULT_CONF.unlink()
+        running.cleanup()
 
 
 def test_interrupted_run_resumes_to_same_outputs(cluster, slurm_env, local_run, clean_run, tmp_path):
