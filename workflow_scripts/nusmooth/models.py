@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .io import load_failure_reason
 from .registry import ARCHITECTURES as ARCHITECTURE_FACTS
 
 
@@ -184,8 +185,6 @@ def load_torchvision_resnet50(weights_file=None) -> nn.Module:
     Raises a RuntimeError that says what to do when neither is available."""
     model = resnet50(1000)
     if weights_file is not None:
-        from .io import load_failure_reason
-
         try:
             state = torch.load(weights_file, map_location="cpu", weights_only=True)
         except FileNotFoundError as error:
