@@ -4,7 +4,8 @@ Debian's SLURM 22.05 (slurmctld, slurmd, slurmdbd), MariaDB as slurmdbd's databa
 started by this module as foreground children from configuration generated into a private temp
 directory, and stopped by the PIDs it started. The one node advertises one GPU (a GRES backed by a
 character device, as GPU-less machines have no real one), so `--gpus=1` jobs are scheduled and
-accounted as `gres/gpu` exactly as on a GPU cluster. Needs root (daemons, mknod, /etc/slurm).
+accounted as `gres/gpu` exactly as on a GPU cluster. Needs root (daemons, mknod, /etc/slurm), and
+workflow_scripts/ on sys.path (tests/conftest.py puts it there) for the pipeline's process identity.
 
 Usage::
 
@@ -27,6 +28,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from pipeline_support import process_start  # the pipeline's own test of "is the owner still running"
 
 PACKAGES = (
     "munge",
@@ -142,17 +145,6 @@ class SacctJob:
     def gpus(self) -> int:
         match = re.search(r"gres/gpu=(\d+)", self.alloc_tres)
         return int(match.group(1)) if match else 0
-
-
-def process_start(pid: int) -> str | None:
-    """Start time of a running process (clock ticks since boot, /proc/PID/stat field 22), None when
-    it has ended (zombies included): with the PID it names one process, even after PID reuse."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()  # the command name in (...) may contain spaces
-    return None if fields[0] in ("Z", "X") else fields[19]
 
 
 def _test_cluster_root(link_target: Path) -> Path | None:

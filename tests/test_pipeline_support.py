@@ -5,8 +5,10 @@ import os
 import socket
 import subprocess
 import sys
+import time
+from pathlib import Path
 
-from pipeline_support import clear_stale_locks, coerce_by_schema, record_lock_owner
+from pipeline_support import clear_stale_locks, coerce_by_schema, process_start, record_lock_owner
 from workflow import REPO
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
@@ -46,6 +48,25 @@ def test_locks_of_a_process_that_is_gone_are_removed(tmp_path):
     (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "start": "0"}))
     assert clear_stale_locks(tmp_path)
     assert list(locks.iterdir()) == []
+
+
+def test_locks_of_a_killed_process_not_yet_reaped_are_removed(tmp_path):
+    """A zombie (killed, its parent has not waited for it) is gone for good: it holds no lock."""
+    locks = make_locks(tmp_path)
+    killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    start = process_start(killed.pid)
+    (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": killed.pid, "start": start}))
+    assert start is not None and not clear_stale_locks(tmp_path), "a running owner's locks are kept"
+    killed.kill()
+    try:
+        deadline = time.monotonic() + 10
+        while Path(f"/proc/{killed.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the killed child never became a zombie"
+            time.sleep(0.05)
+        assert clear_stale_locks(tmp_path)
+        assert list(locks.iterdir()) == []
+    finally:
+        killed.wait()
 
 
 def test_locks_of_a_live_process_are_kept(tmp_path):

@@ -34,10 +34,11 @@ from slurm_cluster import (
     SlurmCluster,
     clear_leftover_link,
     ensure_packages,
-    process_start,
     processes_using,
 )
 from workflow_outputs import differences
+
+from pipeline_support import process_start
 
 pytestmark = pytest.mark.slurm
 
@@ -224,7 +225,7 @@ def test_a_cluster_left_by_a_killed_test_run_is_replaced():
     them and take over, not refuse to start (what once failed a CI run on a reused machine)."""
     require_cluster_prerequisites()
     skip_unless_default_conf_free()
-    start_and_hang = ("import sys, time; sys.path.insert(0, 'tests'); from slurm_cluster import SlurmCluster; "
+    start_and_hang = ("import sys, time; sys.path[:0] = ['tests', 'workflow_scripts']; from slurm_cluster import SlurmCluster; "
                       "cluster = SlurmCluster(); cluster.start(); print(cluster.root, flush=True); time.sleep(600)")
     killed = subprocess.Popen([sys.executable, "-c", start_and_hang], cwd=REPO, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)

@@ -80,12 +80,15 @@ def _scalar(text: str, types):
 _OWNER = "nusmooth-lock-owner.json"
 
 
-def _process_start(pid: int) -> str | None:
-    """A token that identifies a running process (its start time on Linux), or None if it is gone."""
+def process_start(pid: int) -> str | None:
+    """A token that identifies a running process (its start time on Linux: /proc/PID/stat field 22,
+    so a reused PID is another process), or None if it has ended. A zombie has ended: a killed
+    process whose parent never reaps it (an orphan under an init that does not) holds nothing."""
     stat = Path(f"/proc/{pid}/stat")
     if Path("/proc/self/stat").exists():
         try:
-            return stat.read_text().rsplit(")", 1)[1].split()[19]
+            fields = stat.read_text().rsplit(")", 1)[1].split()  # the command name in (...) may hold spaces
+            return None if fields[0] in ("Z", "X") else fields[19]
         except (OSError, IndexError):
             return None
     try:
@@ -100,7 +103,7 @@ def _process_start(pid: int) -> str | None:
 def record_lock_owner(snakemake_dir: Path) -> None:
     locks = Path(snakemake_dir) / "locks"
     locks.mkdir(parents=True, exist_ok=True)
-    owner = {"host": socket.gethostname(), "pid": os.getpid(), "start": _process_start(os.getpid())}
+    owner = {"host": socket.gethostname(), "pid": os.getpid(), "start": process_start(os.getpid())}
     (locks / _OWNER).write_text(json.dumps(owner))
 
 
@@ -118,7 +121,7 @@ def clear_stale_locks(snakemake_dir: Path) -> bool:
         owner = json.loads(owner_file.read_text())
     except (OSError, ValueError):
         return False
-    if owner.get("host") != socket.gethostname() or _process_start(int(owner["pid"])) == owner.get("start"):
+    if owner.get("host") != socket.gethostname() or process_start(int(owner["pid"])) == owner.get("start"):
         return False
     for path in lock_files:
         path.unlink(missing_ok=True)
