@@ -9,7 +9,16 @@ from scipy.optimize import brentq
 from scipy.stats import binom, norm
 
 from benchmark_modules import load_benchmark
-from nusmooth import ABSTAIN, NonUniformSmoothing, certified_area, certify, clopper_pearson_lower, in_certified_region
+from nusmooth import (
+    ABSTAIN,
+    NonUniformSmoothing,
+    certified_area,
+    certify,
+    clopper_pearson_lower,
+    geometric_mean_radius,
+    in_certified_region,
+    l2_radius,
+)
 from nusmooth.smoothing import sample_counts
 
 
@@ -102,6 +111,18 @@ def test_reference_radii_when_every_sample_is_correct(n, expected):
 # --- certified area ------------------------------------------------------------------------------
 
 
+def test_radii_of_numbers_arrays_and_abstentions():
+    sigma = torch.tensor([[0.5, 2.0], [1.0, 4.0]])
+    assert l2_radius(1.5, sigma) == pytest.approx(0.75)
+    assert l2_radius(1.5, np.array([0.5, 2.0])) == pytest.approx(0.75)
+    np.testing.assert_allclose(l2_radius(np.array([1.5, np.nan, 0.0, 2.0]), 0.25), [0.375, 0.0, 0.0, 0.5])
+    area = certified_area(sigma, 1.5)
+    assert geometric_mean_radius(area, 4) == pytest.approx(1.5 * (0.5 * 2 * 1 * 4) ** 0.25)
+    np.testing.assert_array_equal(geometric_mean_radius(np.array([-math.inf, 0.0]), 4), [0.0, 1.0])
+    with pytest.raises(ValueError, match="num_elements"):
+        geometric_mean_radius(area, 0)
+
+
 def test_certified_area_definition():
     sigma = torch.tensor([[0.5, 2.0], [1.0, 4.0]])
     assert certified_area(sigma, 1.5) == pytest.approx(math.log(0.5 * 2 * 1 * 4) + 4 * math.log(1.5))
@@ -139,6 +160,29 @@ def test_an_even_split_of_votes_abstains():
     np.testing.assert_array_equal(certs.prediction, [ABSTAIN] * 3)
     assert np.all(certs.pa_lower < 0.5)
     assert np.all(np.isnan(certs.phi_inv_pa_lower)) and np.all(certs.area == -math.inf)
+    np.testing.assert_array_equal(certs.n_a, [n // 2] * 3)  # n_A is kept for abstentions too
+    np.testing.assert_array_equal(certs.n, [n] * 3)
+    np.testing.assert_array_equal(certs.l2_radius, [0.0] * 3)
+    np.testing.assert_array_equal(certs.geometric_mean_radius, [0.0] * 3)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+def test_a_lower_bound_of_exactly_one_half_abstains(n):
+    """Unanimous votes of n copies bound pA at alpha^(1/n): exactly 0.5 at alpha = 0.5^n. There
+    Phi^-1(pA_lower) = 0, the region is empty, and the point must abstain (not count as correct with
+    area -inf). A slightly larger alpha lifts the bound above 0.5 and certifies."""
+    points = torch.rand((2, 4))
+    smoothing = NonUniformSmoothing(ConstantClass(3, answer=1), 3, 0.3)
+    at_half = smoothing.certify_many(points, 1, n, 0.5**n, batch_size=8)
+    assert np.all(at_half.pa_lower == 0.5), "the bound must be exactly 0.5 for this test to mean anything"
+    np.testing.assert_array_equal(at_half.n_a, [n, n])
+    np.testing.assert_array_equal(at_half.prediction, [ABSTAIN, ABSTAIN])
+    assert np.all(np.isnan(at_half.phi_inv_pa_lower)) and np.all(at_half.area == -math.inf)
+    np.testing.assert_array_equal(at_half.l2_radius, [0.0, 0.0])
+    above = smoothing.certify_many(points, 1, n, 0.5**n * 1.01, batch_size=8)
+    assert np.all(above.pa_lower > 0.5)
+    np.testing.assert_array_equal(above.prediction, [1, 1])
+    assert np.all(above.l2_radius > 0) and np.all(np.isfinite(above.area))
 
 
 # --- reduction to Cohen ----------------------------------------------------------------------------
@@ -450,6 +494,58 @@ def test_ellipsoid_from_true_pa_is_tight_for_a_linear_classifier():
         u = torch.randn(d, generator=generator, dtype=torch.float64)
         delta = 0.999 * r * sigma * u / torch.linalg.vector_norm(u)
         assert in_certified_region(delta, sigma, r) and smoothed(x + delta) == 1
+
+
+def test_l2_radius_is_the_largest_ball_in_the_ellipsoid_of_a_linear_classifier():
+    """For f(x) = [w.x + b > 0] smoothed with sigma, pA = Phi(margin / ||sigma * w||) and R = Phi^-1(pA).
+    The l2 ball of radius R * min(sigma) lies in the ellipsoid (and so keeps g constant), a step just
+    beyond it along the axis of the smallest sigma leaves the ellipsoid, and exp(O_CA / D) is
+    R * geomean(sigma)."""
+    generator = torch.Generator().manual_seed(6)
+    d = 30
+    w = torch.randn(d, generator=generator, dtype=torch.float64)
+    sigma = torch.rand(d, generator=generator, dtype=torch.float64) * 2 + 0.1
+    x = torch.randn(d, generator=generator, dtype=torch.float64)
+    b = 2.0 - float(w @ x)  # margin 2: g(x) = 1
+    pa = linear_true_pa(w, b, x, sigma)
+    r = norm.ppf(pa)
+    assert r == pytest.approx(2.0 / float(torch.linalg.vector_norm(sigma * w)), rel=1e-9)
+    radius = l2_radius(r, sigma)
+    assert radius == pytest.approx(r * float(sigma.min()), rel=1e-12)
+
+    axis = torch.zeros(d, dtype=torch.float64)
+    axis[int(torch.argmin(sigma))] = 1.0
+    assert in_certified_region((1 - 1e-6) * radius * axis, sigma, r)
+    assert not in_certified_region((1 + 1e-6) * radius * axis, sigma, r)
+    # Every direction: a step of l2 norm just below the radius stays in the ellipsoid and keeps g.
+    directions = torch.randn((500, d), generator=generator, dtype=torch.float64)
+    deltas = (1 - 1e-9) * radius * directions / torch.linalg.vector_norm(directions, dim=1, keepdim=True)
+    assert all(in_certified_region(delta, sigma, r) for delta in deltas)
+    assert bool(((x + deltas) @ w + b > 0).all())
+    # Along any other axis the ellipsoid reaches further: R * sigma_i.
+    other = int(torch.argmax(sigma))
+    assert in_certified_region(0.999 * r * sigma[other] * torch.eye(d, dtype=torch.float64)[other], sigma, r)
+
+    area = certified_area(sigma, r)
+    geomean = float(torch.exp(torch.log(sigma).mean()))
+    assert geometric_mean_radius(area, d) == pytest.approx(r * geomean, rel=1e-12)
+    assert geometric_mean_radius(certified_area(0.7, r, num_elements=d), d) == pytest.approx(l2_radius(r, 0.7), rel=1e-12)
+
+
+def test_certify_many_records_the_counts_and_radii_of_each_point():
+    model = LinearBinary(torch.tensor([1.0, 0.0, 0.0]), -0.5).eval()
+    points = torch.tensor([[0.9, 0.2, 0.2], [0.52, 0.5, 0.5], [0.1, 0.7, 0.3]])  # clear, near the boundary, clear
+    sigma = torch.tensor([0.2, 0.05, 0.4])
+    certs = certify(model, points, sigma, 10, 300, 0.01, batch_size=128, generator=torch.Generator().manual_seed(0))
+    c_hat = certs.counts_selection.argmax(axis=1)
+    np.testing.assert_array_equal(certs.n_a, certs.counts_estimation[np.arange(3), c_hat])
+    np.testing.assert_array_equal(certs.n, [300] * 3)
+    np.testing.assert_allclose(certs.pa_lower, clopper_pearson_lower(certs.n_a, 300, 0.01))
+    certified = certs.prediction != ABSTAIN
+    assert certified[0] and certified[2] and not certified[1]
+    np.testing.assert_allclose(certs.l2_radius, np.where(certified, certs.phi_inv_pa_lower * 0.05, 0.0))
+    np.testing.assert_allclose(certs.geometric_mean_radius, np.exp(certs.area / 3))
+    assert certs.l2_radius[1] == 0.0 and certs.geometric_mean_radius[1] == 0.0
 
 
 def test_certified_ellipsoids_of_a_linear_classifier_keep_g_constant():

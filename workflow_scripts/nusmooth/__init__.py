@@ -16,7 +16,9 @@ _EXPORTS = {
     "certified_area": "smoothing",
     "certify": "smoothing",
     "clopper_pearson_lower": "smoothing",
+    "geometric_mean_radius": "smoothing",
     "in_certified_region": "smoothing",
+    "l2_radius": "smoothing",
     "SigmaOptimizer": "surrogate",
     "smoothed_softmax_surrogate": "surrogate",
 }

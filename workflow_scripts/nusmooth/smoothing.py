@@ -73,12 +73,46 @@ def certified_area(sigma: torch.Tensor, phi_inv_pa_lower, num_elements: int | No
     return float(area) if area.ndim == 0 else area
 
 
+def l2_radius(phi_inv_pa_lower, sigma):
+    """Radius of the largest l2 ball inside the certified ellipsoid: ``Phi^-1(pA_lower) * min(sigma)``.
+
+    The ellipsoid ``||delta / sigma||_2 < R`` has semi-axes ``R * sigma_i``; its shortest one,
+    ``R * min(sigma)``, is the largest l2 radius it contains (every ``delta`` with
+    ``||delta||_2 < R min(sigma)`` has ``||delta / sigma||_2 <= ||delta||_2 / min(sigma) < R``, and along the
+    axis of the smallest sigma the ellipsoid ends at that radius). This is the radius other randomized
+    smoothing papers report; for a constant sigma it is Cohen et al.'s ``sigma * Phi^-1(pA_lower)``.
+
+    ``phi_inv_pa_lower`` is a number or an array (one per point), ``sigma`` a scalar, array or tensor
+    (only its minimum matters). A point without a region (NaN, as for an abstention, or ``<= 0``) has
+    radius ``0``: it is not certified at any radius.
+    """
+    smallest = float(torch.as_tensor(sigma, dtype=torch.float64).min())
+    phi = np.asarray(phi_inv_pa_lower, dtype=np.float64)
+    radius = np.where(phi > 0, phi, 0.0) * smallest  # NaN > 0 is False: an abstention gets radius 0
+    return float(radius) if radius.ndim == 0 else radius
+
+
+def geometric_mean_radius(area, num_elements: int):
+    """``exp(O_CA / D)``: the certified area read as a radius (the radius of the ball of the same volume).
+
+    ``O_CA = sum_i log sigma_i + D log R``, so ``exp(O_CA / D) = R * geomean(sigma)``; for a constant
+    sigma it is the l2 radius. An area of ``-inf`` (no region) gives ``0``. Works on numbers and arrays.
+    """
+    if num_elements < 1:
+        raise ValueError(f"num_elements (the input dimension D) must be >= 1, got {num_elements}")
+    radius = np.exp(np.asarray(area, dtype=np.float64) / num_elements)
+    return float(radius) if radius.ndim == 0 else radius
+
+
 @dataclass(frozen=True)
 class Certificates:
     """Certificates of several points (arrays of length P).
 
-    ``prediction`` is ``ABSTAIN`` where ``pA_lower < 0.5``; there ``phi_inv_pa_lower`` is NaN and
-    ``area`` is ``-inf``. ``counts_selection`` / ``counts_estimation`` are the raw class counts.
+    ``prediction`` is ``ABSTAIN`` unless ``pA_lower > 0.5`` (strictly: at 0.5 the region is empty);
+    there ``phi_inv_pa_lower`` is NaN, ``area`` is ``-inf`` and both radii are 0.
+    ``counts_selection`` / ``counts_estimation`` are the raw class counts; ``n_a`` is the estimation
+    count of the selected class ``c_hat`` (also for abstentions), out of ``n`` (the property).
+    ``l2_radius`` is :func:`l2_radius`, ``geometric_mean_radius`` is :func:`geometric_mean_radius`.
     """
 
     prediction: np.ndarray
@@ -87,6 +121,14 @@ class Certificates:
     area: np.ndarray
     counts_selection: np.ndarray
     counts_estimation: np.ndarray
+    n_a: np.ndarray
+    l2_radius: np.ndarray
+    geometric_mean_radius: np.ndarray
+
+    @property
+    def n(self) -> np.ndarray:
+        """Number of estimation copies per point (the ``n`` of ``n_A`` of ``n``)."""
+        return self.counts_estimation.sum(axis=1)
 
 
 #: The range points must lie in unless the caller says otherwise: sigma lives in [0, 1] pixel space.
@@ -325,7 +367,7 @@ class NonUniformSmoothing:
 
         1. selection: ``n0`` noisy copies, ``c_hat`` = most frequent class (ties: lowest index);
         2. estimation: ``n`` fresh copies, ``n_A`` = count of ``c_hat``;
-        3. ``pA_lower`` = one-sided (1 - alpha) Clopper-Pearson bound; abstain if below 0.5.
+        3. ``pA_lower`` = one-sided (1 - alpha) Clopper-Pearson bound; abstain unless above 0.5.
         With probability >= 1 - alpha per point, a non-abstained prediction equals g(x) and g is
         constant on ``||delta / sigma|| < Phi^-1(pA_lower)``.
 
@@ -344,7 +386,8 @@ class NonUniformSmoothing:
         c_hat = selection.argmax(dim=1)  # torch.argmax returns the first maximum: ties -> lowest index
         n_a = estimation.gather(1, c_hat.unsqueeze(1)).squeeze(1).numpy()
         pa_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
-        certified = pa_lower >= 0.5
+        # Strictly above 1/2: at exactly 1/2, Phi^-1 = 0 and the region is empty (area -inf).
+        certified = pa_lower > 0.5
         phi_inv = np.where(certified, ndtri(pa_lower), np.nan)
         num_elements = int(np.prod(points.shape[1:]))
         area = np.atleast_1d(certified_area(sigma.cpu().expand(points.shape[1:]), np.where(certified, phi_inv, 0.0), num_elements))
@@ -355,6 +398,9 @@ class NonUniformSmoothing:
             area=area,
             counts_selection=selection.numpy(),
             counts_estimation=estimation.numpy(),
+            n_a=n_a,
+            l2_radius=np.atleast_1d(l2_radius(phi_inv, sigma)),
+            geometric_mean_radius=np.atleast_1d(geometric_mean_radius(area, num_elements)),
         )
 
 
