@@ -1,0 +1,165 @@
+"""Reported numbers with their 95% intervals, computed from per-point certificate records.
+
+A *record* table has one row per certified test point; the functions here read these columns:
+
+- ``idx``: the point's id in its split (pairs two tables certified on the same points);
+- ``correct``: 1 (or True) where the smoothed prediction is certified (``pA_lower > 0.5``) and equals
+  the label, else 0 (a wrong or abstained point);
+- the metric: ``certified_area`` (the paper's O_CA; ``-inf`` without a region), ``l2_radius``
+  (``Phi^-1(pA_lower) * min(sigma)``, 0 without a region) or ``geometric_mean_radius``
+  (``exp(O_CA / D)``), as :mod:`nusmooth.smoothing` computes them.
+
+Every interval is over test points, not over the noise (see :mod:`nusmooth.intervals` and the
+"Intervals" section of ``docs/method.md``). pandas and numpy only: plot and table jobs import this.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .intervals import mean_interval, paired_counts, paired_difference_from_counts, proportion_interval
+
+#: Record column holding each metric a curve can be drawn against.
+METRIC_COLUMNS = {"area": "certified_area", "l2_radius": "l2_radius", "geometric_mean_radius": "geometric_mean_radius"}
+POINT_ID = "idx"
+CORRECT = "correct"
+
+
+def _metric_column(metric: str) -> str:
+    if metric not in METRIC_COLUMNS:
+        raise ValueError(f"metric must be one of {sorted(METRIC_COLUMNS)}, got {metric!r}")
+    return METRIC_COLUMNS[metric]
+
+
+def _checked(records: pd.DataFrame, metric: str, name: str = "records") -> tuple[np.ndarray, np.ndarray]:
+    """``(correct, metric values)`` of a record table, after checking what the numbers rest on."""
+    column = _metric_column(metric)
+    missing = [c for c in (POINT_ID, CORRECT, column) if c not in records.columns]
+    if missing:
+        raise ValueError(
+            f"{name} lack the column(s) {missing} (has {list(records.columns)}). Fix: pass the per-point "
+            f"certificate records, with {POINT_ID!r}, {CORRECT!r} and {column!r} for metric={metric!r}"
+        )
+    if records[POINT_ID].duplicated().any():
+        duplicated = records.loc[records[POINT_ID].duplicated(), POINT_ID].unique()[:5].tolist()
+        raise ValueError(f"{name} list some points more than once (ids {duplicated}); each test point must be one row")
+    correct = records[CORRECT].to_numpy()
+    if not np.all((correct == 0) | (correct == 1)):
+        raise ValueError(f"{name}: {CORRECT!r} must be 0/1 or booleans")
+    correct = correct.astype(bool)
+    values = records[column].to_numpy(dtype=np.float64)
+    if np.any(correct & ~np.isfinite(values)):
+        raise ValueError(
+            f"{name}: a point counted correct has a non-finite {column!r}; a correct point is certified and has a "
+            "finite region. The records are inconsistent: recompute them from the certificates"
+        )
+    return correct, values
+
+
+def _certified_at(correct: np.ndarray, values: np.ndarray, thresholds) -> tuple[np.ndarray, np.ndarray]:
+    """``(thresholds, (T, P) booleans)``: point p certified correct with metric >= threshold t.
+
+    A wrong or abstained point never counts, whatever its metric; ``-inf`` (area) or ``0`` (radius)
+    as a threshold gives the smoothed classifier's accuracy."""
+    thresholds = np.atleast_1d(np.asarray(thresholds, dtype=np.float64))
+    if thresholds.ndim != 1 or np.any(np.isnan(thresholds)):
+        raise ValueError("thresholds must be a one-dimensional list of numbers (no NaN)")
+    return thresholds, correct[None, :] & (values[None, :] >= thresholds[:, None])
+
+
+def curve_with_band(records: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95,
+                    method: str = "wilson") -> pd.DataFrame:
+    """Figure 1's curve with a pointwise band: certified accuracy at each threshold of ``metric``.
+
+    Returns one row per threshold: ``threshold``, ``certified`` (points certified correct with metric
+    >= threshold), ``points`` (all test points, abstentions included), ``certified_accuracy``
+    (``certified / points``) and ``lower`` / ``upper``, the ``level`` interval of that proportion over
+    test points (Wilson by default, ``method="clopper-pearson"`` for the exact one). The band is
+    pointwise: each threshold's interval holds at ``level`` on its own, not all of them together.
+    """
+    correct, values = _checked(records, metric)
+    thresholds, certified = _certified_at(correct, values, thresholds)
+    counts = certified.sum(axis=1)
+    accuracy, lower, upper = proportion_interval(counts, len(correct), level, method)
+    return pd.DataFrame(
+        {"threshold": thresholds, "certified": counts, "points": len(correct), "certified_accuracy": accuracy, "lower": lower, "upper": upper}
+    )
+
+
+def _aligned(records_a: pd.DataFrame, records_b: pd.DataFrame) -> pd.DataFrame:
+    """``records_b`` reordered to the point order of ``records_a``; refused unless both hold the same points."""
+    ids_a, ids_b = pd.Index(records_a[POINT_ID]), pd.Index(records_b[POINT_ID])
+    only_a, only_b = ids_a.difference(ids_b), ids_b.difference(ids_a)
+    if len(only_a) or len(only_b):
+        raise ValueError(
+            f"a paired difference needs both methods certified on the same test points, but {len(only_a)} point(s) "
+            f"are only in records_a (e.g. {only_a[:5].tolist()}) and {len(only_b)} only in records_b (e.g. "
+            f"{only_b[:5].tolist()}). Fix: certify both on the same split and limit, or select the common points first"
+        )
+    return records_b.set_index(POINT_ID).loc[ids_a].reset_index()
+
+
+def paired_differences(records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str = "area",
+                       level: float = 0.95) -> pd.DataFrame:
+    """Difference in certified accuracy, ``a - b``, at each threshold, with a paired interval.
+
+    ``records_a`` and ``records_b`` are certificates of the same test points (joined on ``idx``; a
+    point in one but not the other is an error), e.g. a learned sigma and its isotropic counterpart.
+    Because each point is certified under both, the interval is Newcombe's paired one
+    (:func:`nusmooth.intervals.paired_difference_from_counts`), over test points.
+
+    Returns one row per threshold: ``threshold``, ``points``, ``accuracy_a``, ``accuracy_b``,
+    ``only_a`` / ``only_b`` (points certified correct at that threshold by one of the two only: the
+    discordant pairs the difference rests on), ``difference`` and ``lower`` / ``upper``.
+    """
+    correct_a, values_a = _checked(records_a, metric, "records_a")
+    _checked(records_b, metric, "records_b")
+    correct_b, values_b = _checked(_aligned(records_a, records_b), metric, "records_b")
+    thresholds, certified_a = _certified_at(correct_a, values_a, thresholds)
+    _, certified_b = _certified_at(correct_b, values_b, thresholds)
+    both, only_a, only_b, neither = paired_counts(certified_a, certified_b)
+    difference, lower, upper = paired_difference_from_counts(both, only_a, only_b, neither, level)
+    points = len(correct_a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        accuracy_a, accuracy_b = (both + only_a) / points, (both + only_b) / points
+    return pd.DataFrame(
+        {
+            "threshold": thresholds,
+            "points": points,
+            "accuracy_a": accuracy_a,
+            "accuracy_b": accuracy_b,
+            "only_a": only_a,
+            "only_b": only_b,
+            "difference": difference,
+            "lower": lower,
+            "upper": upper,
+        }
+    )
+
+
+def front_point_with_intervals(records: pd.DataFrame, metric: str = "area", level: float = 0.95,
+                               resamples: int = 2000, seed: int = 0) -> dict[str, float]:
+    """A Figure 2 / 4 point with intervals: clean accuracy and the mean metric of the certified-correct points.
+
+    Returns ``points``, ``correct`` (certified correct), ``accuracy`` (``correct / points``; an
+    abstention is wrong) with its Wilson interval ``accuracy_lower`` / ``accuracy_upper``, and
+    ``mean_<metric>`` (e.g. ``mean_area``: the mean over the certified-correct points, NaN when there
+    is none) with its BCa bootstrap interval ``mean_<metric>_lower`` / ``_upper`` over those points
+    (``resamples`` resamples, seeded by ``seed``: the same records give the same interval; NaN with
+    fewer than two such points).
+    """
+    correct, values = _checked(records, metric)
+    accuracy, accuracy_lower, accuracy_upper = proportion_interval(int(correct.sum()), len(correct), level)
+    mean, mean_lower, mean_upper = mean_interval(values[correct], level, resamples=resamples, seed=seed)
+    name = f"mean_{metric}"
+    return {
+        "points": len(correct),
+        "correct": int(correct.sum()),
+        "accuracy": accuracy,
+        "accuracy_lower": accuracy_lower,
+        "accuracy_upper": accuracy_upper,
+        name: mean,
+        f"{name}_lower": mean_lower,
+        f"{name}_upper": mean_upper,
+    }
