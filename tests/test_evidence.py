@@ -117,3 +117,16 @@ def test_records_that_cannot_support_the_numbers_are_refused(table, message):
 def test_unknown_metric_is_refused():
     with pytest.raises(ValueError, match="metric must be one of"):
         curve_with_band(HAND, [0.0], metric="linf_radius")
+
+
+def test_interval_modules_do_not_import_torch_or_scipy_stats():
+    """Plot and table jobs import these; they must start without torch's (or scipy.stats') seconds."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "import sys; import nusmooth.intervals, nusmooth.evidence; print('torch' in sys.modules, 'scipy.stats' in sys.modules)"
+    repo = Path(__file__).resolve().parents[1]
+    environment = {"PYTHONPATH": str(repo / "workflow_scripts"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True, env=environment)
+    assert result.stdout.strip() == "False False"
