@@ -190,7 +190,7 @@ def load_torchvision_resnet50(weights_file=None) -> nn.Module:
         except FileNotFoundError as error:
             raise RuntimeError(f"ResNet-50 weights file not found: {weights_file}. Fix: set datasets.imagenet.model.weights to an existing file, or null to download") from error
         except Exception as error:
-            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict: {load_failure_reason(error)}. Fix: save it with torch.save(model.state_dict(), path)") from error
+            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict: {load_failure_reason(error, weights_file)}. Fix: save it with torch.save(model.state_dict(), path)") from error
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
