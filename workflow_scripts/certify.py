@@ -3,17 +3,16 @@ vector or its isotropic counterpart), with a noise stream of its own."""
 
 from script_setup import base_model, compute_device, run_stage, stream_generator
 
-from nusmooth.data import PreparedDataset
+from nusmooth.artifacts import load_dataset, load_fig1_sigmas, save_certificates
 from nusmooth.evaluation import certify_split
-from nusmooth.io import atomic_write_tsv, load_artifact
 
 
 def main(snakemake):
     device, settings = compute_device(snakemake), snakemake.params.fig1
     name, init, kind = snakemake.wildcards.dataset, snakemake.wildcards.init, snakemake.wildcards.kind
-    dataset = PreparedDataset.load(snakemake.input.dataset)
+    dataset = load_dataset(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
-    sigma = load_artifact(snakemake.input.sigmas, "select_fig1_sigma", expected_keys=("learned", "isotropic"))[kind]
+    sigma = load_fig1_sigmas(snakemake.input.sigmas).of_kind(kind)
     generator = stream_generator(device, settings["seed"], "certify", name, init, kind, "test")
     table = certify_split(
         model, dataset.splits["test"], sigma, len(dataset.classes), settings["n0"], settings["n"], snakemake.params.alpha,
@@ -22,7 +21,7 @@ def main(snakemake):
     table["sigma_space"] = dataset.info["pixel_space"]
     table["precision"] = precision
     print(f"certified correct {table['correct'].mean():.3f}, mean seconds per point {table['time'].iloc[0]:.4f}")
-    atomic_write_tsv(table, snakemake.output.certificates)
+    save_certificates(table, snakemake.output.certificates)
 
 
 run_stage(snakemake, main)

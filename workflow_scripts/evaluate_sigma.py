@@ -10,23 +10,21 @@ import pandas as pd
 import torch
 from script_setup import base_model, compute_device, run_stage, stream_generator
 
-from nusmooth.data import PreparedDataset
+from nusmooth.artifacts import load_dataset, load_snapshots, save_sweep_metrics
 from nusmooth.evaluation import certify_split, clean_accuracy_and_area
-from nusmooth.io import atomic_write_tsv, load_artifact
 
 
 def candidates(snakemake):
     """``(sub_epoch, sigma)`` of every learned snapshot, or ``(0, constant)`` for an isotropic sweep."""
     if snakemake.wildcards.kind == "isotropic":
         return [(0, torch.tensor(float(snakemake.wildcards.init)))]
-    saved = load_artifact(snakemake.input.snapshots, "optimize_sigma", expected_keys=("sigmas", "sub_epochs"))
-    return list(zip(saved["sub_epochs"], saved["sigmas"]))
+    return load_snapshots(snakemake.input.snapshots).items()
 
 
 def main(snakemake):
     device, settings, alpha = compute_device(snakemake), snakemake.params.evaluation, snakemake.params.alpha
     name, kind, init, split = (snakemake.wildcards[key] for key in ("dataset", "kind", "init", "split"))
-    dataset = PreparedDataset.load(snakemake.input.dataset)
+    dataset = load_dataset(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
     rows = []
     for sub_epoch, sigma in candidates(snakemake):
@@ -43,7 +41,7 @@ def main(snakemake):
             "n": settings["n"], "alpha": alpha, "precision": precision, "sigma_space": dataset.info["pixel_space"],
         })
         print(rows[-1])
-    atomic_write_tsv(pd.DataFrame(rows), snakemake.output.metrics)
+    save_sweep_metrics(pd.DataFrame(rows), snakemake.output.metrics)
 
 
 run_stage(snakemake, main)

@@ -1,24 +1,23 @@
 """find_sigma_regions: the robust (largest sigma) and non-robust (smallest sigma) pixels of every
 Figure-1 vector of one dataset: per-pixel table, summary table, and overlay image."""
 
-import json
-
 import pandas as pd
 from script_setup import run_stage
 
 from nusmooth.features import region_pixels, region_summary
-from nusmooth.io import atomic_write_text, atomic_write_tsv, load_artifact
+from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_test_image
+from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.plotting import regions_figure, save, title_of
 from nusmooth.summaries import html_document
 
 
 def main(snakemake):
     fraction, dataset = snakemake.params.fraction, snakemake.wildcards.dataset
-    background = load_artifact(snakemake.input.mean_image, "summarize_test_split", expected_keys=("mean_image",))["mean_image"].numpy()
+    background = load_mean_test_image(snakemake.input.mean_image).mean_image.numpy()
     pixels, summaries, cells = [], [], []
     for choice_path, sigmas in zip(snakemake.input.choices, snakemake.input.sigmas, strict=True):
-        choice = json.load(open(choice_path))
-        sigma = load_artifact(sigmas, "select_fig1_sigma", expected_keys=("learned",))["learned"].numpy()
+        choice = load_fig1_choice(choice_path)
+        sigma = load_fig1_sigmas(sigmas).learned.numpy()
         key = {"init": choice["init"], "sub_epoch": choice["sub_epoch"]}
         pixels.append(region_pixels(sigma, fraction).assign(**key))
         summaries.append(region_summary(sigma, fraction).assign(**key))

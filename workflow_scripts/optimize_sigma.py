@@ -13,8 +13,8 @@ import torch
 from script_setup import base_model, compute_device, run_stage, stream_generator
 from tqdm import tqdm
 
-from nusmooth.data import PreparedDataset
-from nusmooth.io import atomic_torch_save, atomic_write_tsv
+from nusmooth.artifacts import load_dataset, save_snapshots
+from nusmooth.io import atomic_write_tsv
 from nusmooth.resume import ResumeFile, content_fingerprint
 from nusmooth.surrogate import SigmaOptimizer
 from nusmooth.training import iterate_minibatches
@@ -23,7 +23,7 @@ from nusmooth.training import iterate_minibatches
 def main(snakemake):
     device, settings = compute_device(snakemake), snakemake.params.sigma
     name, init = snakemake.wildcards.dataset, snakemake.wildcards.init
-    dataset = PreparedDataset.load(snakemake.input.dataset)
+    dataset = load_dataset(snakemake.input.dataset)
     model, precision, weights = base_model(snakemake, device)
     train = dataset.splits["train"]
     images, labels = train.images[: settings["train_points"]], train.labels[: settings["train_points"]]
@@ -51,8 +51,7 @@ def main(snakemake):
         history.append(dict(vars(stats), sigma_mean=float(sigma.mean()), sigma_min=float(sigma.min()), sigma_max=float(sigma.max())))
         print(history[-1])
         resume.save({"optimizer": optimizer.state_dict(), "order": order.get_state(), "snapshots": snapshots, "history": history})
-    atomic_torch_save({"init": float(init), "sigmas": torch.stack(snapshots), "sub_epochs": list(range(1, len(snapshots) + 1)),
-                       "pixel_space": dataset.info["pixel_space"]}, snakemake.output.snapshots)
+    save_snapshots(snapshots, init, dataset.info["pixel_space"], snakemake.output.snapshots)
     atomic_write_tsv(pd.DataFrame(history), snakemake.output.history)
     resume.remove()
 

@@ -1,11 +1,9 @@
 """plot_fig3: the learned sigma vectors of Figure 1 as images (global min-max, nearest-neighbour
 enlarged, colour bar in sigma units), one row per dataset."""
 
-import json
-
 from script_setup import run_stage
 
-from nusmooth.io import load_artifact
+from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas
 from nusmooth.plotting import fig3, save, title_of
 
 
@@ -13,8 +11,8 @@ def main(snakemake):
     rows = {}
     for dataset, choice_path, sigmas in zip(snakemake.params.datasets, snakemake.input.choices, snakemake.input.sigmas,
                                             strict=True):
-        choice = json.load(open(choice_path))
-        sigma = load_artifact(sigmas, "select_fig1_sigma", expected_keys=("learned",))["learned"].numpy()
+        choice = load_fig1_choice(choice_path)
+        sigma = load_fig1_sigmas(sigmas).learned.numpy()
         print(f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}")
         rows.setdefault(dataset, []).append(
             {"init": choice["init"], "sigma": sigma, "label": f"init $\\sigma$={choice['init']:g}, sub-epoch {choice['sub_epoch']}"})

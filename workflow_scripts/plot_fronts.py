@@ -3,9 +3,9 @@ test metrics faint, and each method's front (chosen on validation) drawn with it
 Figure 4 (its rule gives class counts) adds the accuracy of always predicting the test split's
 majority class."""
 
-import pandas as pd
 from script_setup import run_stage
 
+from nusmooth.artifacts import load_class_counts, load_fig2_points
 from nusmooth.plotting import front_figure, save, title_of
 from nusmooth.summaries import majority_share
 
@@ -15,9 +15,9 @@ def main(snakemake):
     counts = snakemake.input.class_counts if hasattr(snakemake.input, "class_counts") else [None] * len(datasets)
     panels = []
     for dataset, points_path, counts_path in zip(datasets, snakemake.input.points, counts, strict=True):
-        panel = {"title": title_of(dataset), "points": pd.read_csv(points_path, sep="\t")}
+        panel = {"title": title_of(dataset), "points": load_fig2_points(points_path)}
         if counts_path is not None:
-            balance = pd.read_csv(counts_path, sep="\t")
+            balance = load_class_counts(counts_path)
             panel["majority"] = majority_share(balance[balance["split"] == "test"])
             print(f"{dataset}: majority-class share of the test split {panel['majority']:.4f}")
         panels.append(panel)

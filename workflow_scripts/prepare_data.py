@@ -3,6 +3,7 @@ never out of a test split) and save the splits, a summary and the split membersh
 
 from script_setup import run_stage
 
+from nusmooth.artifacts import save_dataset
 from nusmooth.datasets import prepare_dataset
 from nusmooth.io import atomic_write_json
 
@@ -16,7 +17,7 @@ def main(snakemake):
     print({key: value for key, value in summary.items() if key not in ("class_counts", "classes")})
     atomic_write_json(members, snakemake.output.members)
     atomic_write_json(summary, snakemake.output.summary)
-    dataset.save(snakemake.output.dataset)
+    save_dataset(dataset, snakemake.output.dataset)
 
 
 run_stage(snakemake, main)

@@ -5,13 +5,12 @@ to load the whole prepared dataset."""
 import pandas as pd
 from script_setup import run_stage
 
-from nusmooth.data import PreparedDataset
-from nusmooth.io import atomic_torch_save, atomic_write_tsv
+from nusmooth.artifacts import load_dataset, save_class_counts, save_mean_test_image
 from nusmooth.summaries import class_counts
 
 
 def main(snakemake):
-    dataset = PreparedDataset.load(snakemake.input.dataset)
+    dataset = load_dataset(snakemake.input.dataset)
     tables = []
     for name, split in dataset.splits.items():
         table = class_counts(split.labels.numpy(), dataset.classes)
@@ -20,8 +19,8 @@ def main(snakemake):
     counts = pd.concat(tables, ignore_index=True)
     print(counts.to_string())
     test_images, _ = dataset.splits["test"].as_float()
-    atomic_write_tsv(counts, snakemake.output.class_counts)
-    atomic_torch_save({"mean_image": test_images.mean(dim=0), "points": len(test_images)}, snakemake.output.mean_image)
+    save_class_counts(counts, snakemake.output.class_counts)
+    save_mean_test_image(test_images.mean(dim=0), len(test_images), snakemake.output.mean_image)
 
 
 run_stage(snakemake, main)

@@ -1,12 +1,10 @@
 """tabulate_certified_accuracy: certified accuracy of Figure 1's sigmas at a few certified areas
 (round numbers spanning the central 90% of the certified areas seen), for one dataset."""
 
-import json
-
 import numpy as np
-import pandas as pd
 from script_setup import run_stage
 
+from nusmooth.artifacts import load_certificates, load_fig1_choice
 from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.summaries import certified_accuracy_table, html_document, round_thresholds
 
@@ -14,10 +12,10 @@ from nusmooth.summaries import certified_accuracy_table, html_document, round_th
 def main(snakemake):
     curves, inputs = {}, snakemake.input
     for choice_path, learned, isotropic in zip(inputs.choices, inputs.learned, inputs.isotropic, strict=True):
-        choice = json.load(open(choice_path))
+        choice = load_fig1_choice(choice_path)
         name = f"learned: init {choice['init']:g}, sub-epoch {choice['sub_epoch']}, mean {choice['isotropic_sigma']:.4g}"
-        curves[name] = pd.read_csv(learned, sep="\t")
-        curves[f"isotropic {choice['isotropic_sigma']:.4g}"] = pd.read_csv(isotropic, sep="\t")
+        curves[name] = load_certificates(learned)
+        curves[f"isotropic {choice['isotropic_sigma']:.4g}"] = load_certificates(isotropic)
     areas = np.concatenate([table["certified_area"].to_numpy(dtype=float) for table in curves.values()])
     table = certified_accuracy_table(curves, round_thresholds(areas, snakemake.params.table_areas))
     print(table.to_string())

@@ -4,18 +4,18 @@ splits) with the blanket's verdict on the validation split, and the fronts that 
 
 from pathlib import Path
 
-import pandas as pd
 from script_setup import run_stage
 
+from nusmooth.artifacts import load_sweep_metrics, save_fig2_points
 from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.summaries import FRONT_SPLITS_NOTE, front_table, html_document, sweep_points
 
 
 def main(snakemake):
-    points = sweep_points([pd.read_csv(path, sep="\t") for path in snakemake.input.metrics])
+    points = sweep_points([load_sweep_metrics(path) for path in snakemake.input.metrics])
     front = front_table(points)
     print(front.to_string())
-    atomic_write_tsv(points, snakemake.output.points)
+    save_fig2_points(points, snakemake.output.points)
     atomic_write_tsv(front, snakemake.output.front)
     sections = [(f"{kind} front (chosen on validation, test metrics drawn)", front[front["kind"] == kind].drop(columns="kind"))
                 for kind in ("learned", "isotropic")]

@@ -11,7 +11,7 @@ import torch
 from script_setup import compute_device, run_stage, stream_generator
 
 from nusmooth.acceleration import configure_backends, prepare_model
-from nusmooth.data import PreparedDataset
+from nusmooth.artifacts import load_dataset
 from nusmooth.io import atomic_write_tsv
 from nusmooth.models import build_model, pretrained_model, save_checkpoint
 from nusmooth.resume import ResumeFile, content_fingerprint
@@ -21,7 +21,7 @@ from nusmooth.training import accuracy, train_classifier
 
 def main(snakemake):
     device, settings, name = compute_device(snakemake), dict(snakemake.params.model), snakemake.wildcards.dataset
-    dataset = PreparedDataset.load(snakemake.input.dataset)
+    dataset = load_dataset(snakemake.input.dataset)
     train, val, classes = dataset.splits["train"], dataset.splits["val"], len(dataset.classes)
     if settings["pretrained"]:
         model = pretrained_model(settings["arch"], classes, dataset.mean, dataset.std, settings["weights"]).to(device)

@@ -65,17 +65,18 @@ class PreparedDataset:
         return cls(payload["name"], splits, payload["classes"], payload["mean"], payload["std"], payload.get("info", {}))
 
     def save(self, path) -> None:
-        from .io import atomic_torch_save
+        """Write the dataset as :data:`nusmooth.artifacts.DATASET` describes."""
+        from .artifacts import save_dataset
 
-        atomic_torch_save(self.to_payload(), path)
+        save_dataset(self, path)
 
     @classmethod
     def load(cls, path) -> PreparedDataset:
-        """Read a dataset written by :meth:`save` (safe load). Raises :class:`nusmooth.io.ArtifactError`
-        (naming the rule to rerun) for a missing or damaged file."""
-        from .io import load_artifact
+        """Read a dataset written by :meth:`save` (checked, safe load). Raises
+        :class:`nusmooth.io.ArtifactError` (naming the rule to rerun) for a missing or damaged file."""
+        from .artifacts import load_dataset
 
-        return cls.from_payload(load_artifact(path, "prepare_data", expected_keys=("name", "classes", "mean", "std")))
+        return load_dataset(path)
 
 
 def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:

@@ -5,9 +5,10 @@ is flushed to disk, and only then renamed into place, so a file appears under it
 once it is complete; the same object always gives the same bytes. A full disk raises
 :class:`DiskFullError`, which names the folder and the fix, and leaves any older file in place.
 
-Reads of intermediate torch files go through :func:`load_artifact`: safe (tensors and plain data
-only), and a damaged or foreign file raises :class:`ArtifactError`, which names the file and the
-rule to rerun.
+Reads of intermediate torch files go through :func:`load_artifact`: every record is checked against
+the CRC-32 its save recorded (torch's reader does not check them), the load is safe (tensors and
+plain data only), and a damaged or foreign file raises :class:`ArtifactError`, which names the file
+and the rule to rerun.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import errno
 import json
 import os
 import pickle
-import re
+import pickletools
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -121,7 +124,19 @@ def atomic_torch_save(obj, path) -> None:
     """
     import torch  # here, not at the top: the plot and table jobs write no torch file
 
-    _atomic_write(path, lambda handle: torch.save(obj, handle), binary=True)
+    _atomic_write(path, lambda handle: _save_with_checksums(torch, obj, handle), binary=True)
+
+
+def _save_with_checksums(torch, obj, handle) -> None:
+    """``torch.save`` with a CRC-32 recorded for every record (torch's default, which a user setting
+    could turn off): the loads verify them, so a file written without them would never load."""
+    serialization = torch.serialization
+    before = serialization.get_crc32_options()
+    serialization.set_crc32_options(True)
+    try:
+        torch.save(obj, handle)
+    finally:
+        serialization.set_crc32_options(before)
 
 
 def atomic_write_text(text: str, path) -> None:
@@ -154,33 +169,122 @@ def _rebuild_fix(path: Path, producer: str) -> str:
     )
 
 
-def load_failure_reason(error: BaseException) -> str:
-    """Why ``torch.load(..., weights_only=True)`` failed, in a few words; never passes on torch's advice
-    to load unsafely."""
-    text = str(error)
+#: Modules whose globals a file of tensors and plain data names (torch's rebuild functions and storage
+#: types, OrderedDict state dicts, bytes under pickle protocol 2); any other global is a foreign object.
+_PLAIN_DATA_MODULES = ("torch", "collections", "_codecs")
+
+
+def archive_problem(path) -> str | None:
+    """What is wrong with the zip container of the torch file ``path``, or None when every record is intact.
+
+    torch's zip writer records a CRC-32 for every record, but its reader never checks them, so a
+    flipped byte inside a tensor would load as a silently different number. Python's ``zipfile``
+    checks each record against its CRC-32. The answer comes from what zipfile found, never from the
+    wording of an error.
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            damaged = archive.testzip()  # reads every record; the first whose CRC-32 or header is wrong
+    except zipfile.BadZipFile:
+        return "it is not a complete torch archive (empty, truncated, or not a torch file at all)"
+    except (EOFError, zlib.error, ValueError, OSError) as error:
+        if isinstance(error, PermissionError):
+            raise
+        return f"it is not a complete torch archive (reading its records failed: {type(error).__name__})"
+    if damaged is not None:
+        return f"its record {damaged} fails its CRC-32 check (its bytes changed after it was written)"
+    return None
+
+
+def _pickled_globals(payload: bytes) -> list[str]:
+    """The ``module.name`` globals a pickle names, read from its opcodes without running any of it."""
+    names, strings, memo = [], [], {}
+    for opcode, argument, _ in pickletools.genops(payload):
+        if opcode.name == "GLOBAL":
+            names.append(argument.replace(" ", "."))
+        elif opcode.name == "STACK_GLOBAL" and len(strings) >= 2:
+            names.append(f"{strings[-2]}.{strings[-1]}")
+        elif opcode.name in ("SHORT_BINUNICODE", "BINUNICODE", "BINUNICODE8", "UNICODE"):
+            strings.append(argument)
+        elif opcode.name in ("BINPUT", "LONG_BINPUT", "PUT") and strings:
+            memo[argument] = strings[-1]
+        elif opcode.name == "MEMOIZE" and strings:
+            memo[len(memo)] = strings[-1]
+        elif opcode.name in ("BINGET", "LONG_BINGET", "GET") and argument in memo:
+            strings.append(memo[argument])
+    return names
+
+
+def foreign_globals(path) -> list[str]:
+    """Globals named by the pickle inside the torch file ``path`` that are not tensor or plain-data
+    types: what a safe load refuses. Empty when the file cannot be read that far."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            pickles = [name for name in archive.namelist() if name.endswith("data.pkl")]
+            payload = archive.read(pickles[0]) if pickles else b""
+        names = _pickled_globals(payload)
+    except Exception:  # noqa: BLE001 - a description only: an unreadable pickle just gets none
+        return []
+    foreign = {name for name in names if name.split(".")[0] not in _PLAIN_DATA_MODULES}
+    return sorted(foreign)
+
+
+def load_failure_reason(error: BaseException, path=None) -> str:
+    """Why ``torch.load(..., weights_only=True)`` of ``path`` failed, in a few words.
+
+    Classified by the error's type and by what our own reading of the file finds, never by torch's
+    wording, and never passing on torch's text (which advises allow-listing globals or an unsafe load).
+    """
     if isinstance(error, pickle.UnpicklingError):
-        # Only torch's first sentence (what was refused): the sentences after it advise allow-listing
-        # the global, which would run the file's code.
-        detail = re.search(r"unsupported (?:global|operand)[^\n]*?(?=\. |\.$|$)", text, flags=re.IGNORECASE)
-        suffix = f" ({detail.group(0).strip()})" if detail else ""
+        refused = foreign_globals(path) if path is not None else []
+        suffix = f" (it names {', '.join(refused)})" if refused else ""
         return f"it is not a torch file of tensors and plain data, which is all a safe load accepts{suffix}"
     if isinstance(error, EOFError):
         return "it ends early (empty or truncated)"
-    if "PytorchStreamReader" in text:
-        return f"it is not a complete torch archive (truncated or corrupt: {text.split('. ')[0]})"
-    first_line = text.strip().splitlines()[0] if text.strip() else ""
-    if "weights_only" in first_line or not first_line:
-        return f"torch cannot read it ({type(error).__name__})"
-    return f"torch cannot read it ({type(error).__name__}: {first_line[:200]})"
+    problem = archive_problem(path) if path is not None and Path(path).is_file() else None
+    if problem is not None:
+        return problem
+    return f"torch cannot read it ({type(error).__name__})"
+
+
+class UnreadableTorchFile(Exception):
+    """A torch file that cannot be used; ``reason`` says why in a few words (safe to print)."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def read_torch_file(path):
+    """The object in the torch file ``path``, on the CPU, after checking every record's CRC-32 and
+    loading safely (``weights_only=True``: tensors and plain data only, no code runs).
+
+    Raises :class:`UnreadableTorchFile` for a damaged or foreign file; MemoryError and PermissionError
+    pass through (the file may be fine).
+    """
+    import torch
+
+    problem = archive_problem(path)
+    if problem is not None:
+        raise UnreadableTorchFile(problem)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (MemoryError, PermissionError):
+        raise
+    except Exception as error:  # noqa: BLE001 - every failure of a load means the file is unusable
+        # ``from None``: torch's own message (in the chained traceback) would advise weights_only=False.
+        raise UnreadableTorchFile(load_failure_reason(error, path)) from None
 
 
 def load_artifact(path, producer: str, expected_keys: Iterable[str] = ()):
-    """The object in the pipeline's torch file ``path``, loaded safely (``weights_only=True``) on the CPU.
+    """The object in the pipeline's torch file ``path``, checked against the CRC-32 of every record and
+    loaded safely (``weights_only=True``) on the CPU.
 
     ``producer`` is the rule that writes the file; ``expected_keys``, if given, are keys the loaded
     dict must have. Raises :class:`ArtifactError` naming the file and how to rebuild it when the file
     is missing, unreadable (truncated, corrupt, not a torch file, holds arbitrary Python objects) or
-    lacks an expected key.
+    lacks an expected key. Each stage reads its files through :mod:`nusmooth.artifacts`, which
+    knows every file's producer and keys.
     """
     path = Path(path)
     if path.is_dir():
@@ -189,18 +293,13 @@ def load_artifact(path, producer: str, expected_keys: Iterable[str] = ()):
         raise ArtifactError(
             f"{path} does not exist. Fix: run snakemake so that rule {producer} writes it (e.g. snakemake {path} --cores 1)"
         )
-    import torch
-
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except MemoryError:
-        raise
+        obj = read_torch_file(path)
     except PermissionError as error:
         raise ArtifactError(f"{path} cannot be read ({error.strerror}). Fix: make it readable by this user") from None
-    except Exception as error:  # noqa: BLE001 - every failure of a load means the file is unusable
-        # ``from None``: torch's own message (in the chained traceback) would advise weights_only=False.
+    except UnreadableTorchFile as error:
         raise ArtifactError(
-            f"{path} is damaged or was not written by this pipeline: {load_failure_reason(error)}. {_rebuild_fix(path, producer)}"
+            f"{path} is damaged or was not written by this pipeline: {error.reason}. {_rebuild_fix(path, producer)}"
         ) from None
     missing = [key for key in expected_keys if not isinstance(obj, dict) or key not in obj]
     if missing:

@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from .artifacts import MODEL, load_model_checkpoint, save_model_checkpoint
 from .io import load_failure_reason
 from .registry import ARCHITECTURES as ARCHITECTURE_FACTS
 
@@ -147,15 +148,13 @@ def build_model(arch: str, num_classes: int, mean: Sequence[float], std: Sequenc
     return nn.Sequential(Normalize(mean, std), ARCHITECTURES[arch](num_classes))
 
 
-#: Keys every checkpoint written by :func:`save_checkpoint` holds.
-CHECKPOINT_KEYS = ("arch", "num_classes", "mean", "std", "train_config", "state_dict")
+#: Keys every checkpoint written by :func:`save_checkpoint` holds (the contract: nusmooth.artifacts.MODEL).
+CHECKPOINT_KEYS = MODEL.keys
 
 
 def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, mean, std, train_config: dict) -> None:
     """Save weights with everything needed to rebuild the model; loadable with ``weights_only=True``.
     The same model and settings always give the same bytes."""
-    from .io import atomic_torch_save
-
     payload = {
         "arch": arch,
         "num_classes": num_classes,
@@ -164,16 +163,14 @@ def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, mean, s
         "train_config": train_config,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
-    atomic_torch_save(payload, path)
+    save_model_checkpoint(payload, path)
 
 
 def load_checkpoint(path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a model saved by :func:`save_checkpoint` on ``device`` (safe load: tensors only; the
     returned payload's tensors stay on the CPU). Raises :class:`nusmooth.io.ArtifactError` (naming
     the rule to rerun) for a missing or damaged file."""
-    from .io import load_artifact
-
-    payload = load_artifact(path, "train_base", expected_keys=CHECKPOINT_KEYS)
+    payload = load_model_checkpoint(path)
     model = build_model(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload
@@ -190,7 +187,7 @@ def load_torchvision_resnet50(weights_file=None) -> nn.Module:
         except FileNotFoundError as error:
             raise RuntimeError(f"ResNet-50 weights file not found: {weights_file}. Fix: set datasets.imagenet.model.weights to an existing file, or null to download") from error
         except Exception as error:
-            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict: {load_failure_reason(error)}. Fix: save it with torch.save(model.state_dict(), path)") from error
+            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict: {load_failure_reason(error, weights_file)}. Fix: save it with torch.save(model.state_dict(), path)") from error
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:

@@ -260,7 +260,3 @@ def regions_figure(title: str, background: np.ndarray, cells: list[dict], fracti
         figure.suptitle(f"{title}\nover the mean test image", fontsize=9)
         figure.tight_layout(rect=(0, 0.1, 1, 1))
     return figure
-
-
-def read_tsv(path) -> pd.DataFrame:
-    return pd.read_csv(path, sep="\t")

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .io import atomic_torch_save, load_failure_reason
+from .io import UnreadableTorchFile, atomic_torch_save, read_torch_file
 
 
 def content_fingerprint(obj) -> str:
@@ -107,11 +107,9 @@ class ResumeFile:
         if not self.path.exists():
             return None
         try:
-            saved = torch.load(self.path, map_location="cpu", weights_only=True)
-        except (MemoryError, PermissionError):
-            raise  # the file may be fine: keep it
-        except Exception as error:  # noqa: BLE001 - whatever is wrong with it, the job can start afresh
-            return self._discard(load_failure_reason(error))
+            saved = read_torch_file(self.path)  # MemoryError, PermissionError pass: the file may be fine
+        except UnreadableTorchFile as error:  # whatever is wrong with it, the job can start afresh
+            return self._discard(error.reason)
         if not isinstance(saved, dict) or not {"identity", "state"} <= saved.keys():
             return self._discard("it holds no resume state of this pipeline")
         identity, state = saved["identity"], saved["state"]

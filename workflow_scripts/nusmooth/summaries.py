@@ -8,11 +8,12 @@ import html
 import numpy as np
 import pandas as pd
 
+from .artifacts import SWEEP_METRICS
 from .blanket import blanket_mask
 from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
 
 #: Columns every sweep metrics file (``{kind}_{init}/{split}.tsv``, written by evaluate_sigma.py) has.
-SWEEP_COLUMNS = ["kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha", "sigma_space"]
+SWEEP_COLUMNS = list(SWEEP_METRICS.keys)
 
 #: One snapshot (a learned sigma after a sub-epoch, or an isotropic constant): certified once per split.
 SNAPSHOT = ["kind", "init", "sub_epoch"]

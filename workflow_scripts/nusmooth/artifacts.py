@@ -1,0 +1,347 @@
+"""The contract of every file that one rule writes and another reads: its path in the workflow, the rule
+that writes it, its keys (or columns) and, for tensors, their dtype and rank, with one save / load
+pair per kind. Stage scripts read and write these files only through this module.
+
+A load refuses a file that is missing, damaged (every record of a torch file is checked against the
+CRC-32 its save recorded, see :func:`nusmooth.io.load_artifact`), foreign, or short of a key, with an
+:class:`~nusmooth.io.ArtifactError` that names the file, what is wrong and the rule to rerun.
+
+torch is imported inside the functions that need it: the plot and table jobs start without it. The
+torch files' payloads are built here exactly as the stages always built them (same keys in the same
+order, same types), so the saved bytes do not change.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .io import (
+    ArtifactError,
+    atomic_torch_save,
+    atomic_write_json,
+    atomic_write_tsv,
+    load_artifact,
+)
+
+
+@dataclass(frozen=True, eq=False)  # one object per kind: compared (and hashed) by identity
+class Artifact:
+    """One kind of file passed between rules.
+
+    ``pattern`` is the path the workflow gives it (an ``output:`` of rule ``rule``); ``keys`` are the keys
+    of its dict (torch, JSON) or the columns of its table (TSV) that a reader may rely on; ``tensors``
+    maps a key to the dtype (a torch dtype name, or "floating") and rank its tensor must have.
+    """
+
+    description: str
+    pattern: str
+    rule: str
+    keys: tuple[str, ...]
+    tensors: dict = field(default_factory=dict)
+
+    def fix(self, path) -> str:
+        return (
+            f"Fix: rerun the rule that writes it, rule {self.rule}: add -R {self.rule} to your snakemake command "
+            f"(or delete {path} and rerun the same command)"
+        )
+
+    def missing(self, path, what: str, absent: Sequence[str], found: Sequence[str]) -> ArtifactError:
+        return ArtifactError(
+            f"{path} ({self.description}) was not written by rule {self.rule} of this pipeline: it lacks "
+            f"{list(absent)}, {what} that its readers need (its {what}: {sorted(map(str, found))}). {self.fix(path)}"
+        )
+
+
+# --- the contracts --------------------------------------------------------------------------------
+
+DATASET = Artifact(
+    "prepared dataset", "results/data/{dataset}/dataset.pt", "prepare_data",
+    keys=("name", "classes", "mean", "std"),
+    tensors={f"{split}_{part}": spec for split in ("train", "val", "test")
+             for part, spec in (("images", ("uint8", 4)), ("labels", ("int64", 1)))},
+)
+MODEL = Artifact(
+    "base model checkpoint", "results/models/{dataset}/model.pt", "train_base",
+    keys=("arch", "num_classes", "mean", "std", "train_config", "state_dict"),
+)
+SNAPSHOTS = Artifact(
+    "sigma snapshots, one per sub-epoch", "results/sigma/{dataset}/init_{init}/snapshots.pt", "optimize_sigma",
+    keys=("init", "sigmas", "sub_epochs", "pixel_space"),
+    tensors={"sigmas": ("floating", 4)},  # (sub-epochs, C, H, W)
+)
+FIG1_SIGMAS = Artifact(
+    "Figure 1's learned sigma and its isotropic counterpart", "results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
+    "select_fig1_sigma",
+    keys=("learned", "isotropic"),
+    tensors={"learned": ("floating", 3), "isotropic": ("floating", 0)},
+)
+FIG1_CHOICE = Artifact(
+    "Figure 1's choice of snapshot", "results/certify/{dataset}/fig1_init_{init}/choice.json", "select_fig1_sigma",
+    keys=("init", "isotropic_sigma", "rule", "sigma_space", "sub_epoch", "val"),
+)
+MEAN_TEST_IMAGE = Artifact(
+    "mean test image", "results/data/{dataset}/mean_test_image.pt", "summarize_test_split",
+    keys=("mean_image", "points"),
+    tensors={"mean_image": ("floating", 3)},
+)
+CLASS_COUNTS = Artifact(
+    "class counts of every split", "results/data/{dataset}/class_counts.tsv", "summarize_test_split",
+    keys=("split", "class_index", "class", "count", "share"),
+)
+CERTIFICATES = Artifact(
+    "certificates, one row per test point", "results/certify/{dataset}/fig1_init_{init}/{kind}.tsv", "certify",
+    keys=("idx", "label", "predict", "pa_lower", "phi_inv_pa_lower", "certified_area", "correct", "time",
+          "sigma_space", "precision"),
+)
+SWEEP_METRICS = Artifact(
+    "sweep metrics, one row per snapshot", "results/sweep/{dataset}/{kind}_{init}/{split}.tsv", "evaluate_sigma",
+    keys=("kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha",
+          "sigma_space"),
+)
+FIG2_POINTS = Artifact(
+    "Figure 2's points of one dataset", "results/tables/{dataset}/fig2_points.tsv", "tabulate_fig2",
+    keys=SWEEP_METRICS.keys + ("on_val_front",),
+)
+
+#: Every contract, for the tests that hold them against the workflow's rules.
+ALL = (DATASET, MODEL, SNAPSHOTS, FIG1_SIGMAS, FIG1_CHOICE, MEAN_TEST_IMAGE, CLASS_COUNTS, CERTIFICATES, SWEEP_METRICS,
+       FIG2_POINTS)
+
+
+# --- shared checks --------------------------------------------------------------------------------
+
+
+def _check_tensors(spec: Artifact, path, payload: dict) -> None:
+    """Each tensor the contract describes (when present) has its dtype and rank."""
+    import torch
+
+    for key, (dtype, rank) in spec.tensors.items():
+        if key not in payload:
+            continue
+        value = payload[key]
+        if not isinstance(value, torch.Tensor):
+            problem = f"is a {type(value).__name__}, not a tensor"
+        elif not (value.is_floating_point() if dtype == "floating" else value.dtype == getattr(torch, dtype)):
+            problem = f"has dtype {value.dtype}, not {dtype}"
+        elif value.dim() != rank:
+            problem = f"has {value.dim()} dimensions {tuple(value.shape)}, not {rank}"
+        else:
+            continue
+        raise ArtifactError(f"{path} ({spec.description}): its {key!r} {problem}. {spec.fix(path)}")
+
+
+def _save_torch(spec: Artifact, payload: dict, path) -> None:
+    absent = [key for key in spec.keys if key not in payload]
+    if absent:  # a bug in the writer, not in a file: say so before anything is written
+        raise ValueError(f"{spec.description} for {path} lacks {absent}; the contract asks for {list(spec.keys)}")
+    _check_tensors(spec, path, payload)
+    atomic_torch_save(payload, path)
+
+
+def _load_torch(spec: Artifact, path) -> dict:
+    payload = load_artifact(path, spec.rule)  # missing, damaged or foreign: names the file and the rule
+    if not isinstance(payload, dict):
+        raise spec.missing(path, "keys", spec.keys, [type(payload).__name__])
+    absent = [key for key in spec.keys if key not in payload]
+    if absent:
+        raise spec.missing(path, "keys", absent, payload)
+    _check_tensors(spec, path, payload)
+    return payload
+
+
+def _missing_file(spec: Artifact, path) -> ArtifactError:
+    return ArtifactError(
+        f"{path} ({spec.description}) does not exist. Fix: run snakemake so that rule {spec.rule} writes it "
+        f"(e.g. snakemake {path} --cores 1)"
+    )
+
+
+def _unreadable(spec: Artifact, path, reason: str) -> ArtifactError:
+    return ArtifactError(f"{path} is damaged or was not written by this pipeline: {reason}. {spec.fix(path)}")
+
+
+# --- torch files ----------------------------------------------------------------------------------
+
+
+def save_dataset(dataset, path) -> None:
+    """A :class:`~nusmooth.data.PreparedDataset` (written by prepare_data)."""
+    _save_torch(DATASET, dataset.to_payload(), path)
+
+
+def load_dataset(path):
+    from .data import PreparedDataset
+
+    return PreparedDataset.from_payload(_load_torch(DATASET, path))
+
+
+def save_model_checkpoint(payload: dict, path) -> None:
+    """A base model with what rebuilds it (see :func:`nusmooth.models.save_checkpoint`)."""
+    _save_torch(MODEL, payload, path)
+
+
+def load_model_checkpoint(path) -> dict:
+    return _load_torch(MODEL, path)
+
+
+def checkpoint_weights(checkpoint: dict) -> dict:
+    """The state dict inside a loaded checkpoint."""
+    return checkpoint["state_dict"]
+
+
+@dataclass(frozen=True)
+class SigmaSnapshots:
+    """One sigma sweep (optimize_sigma): the sigma after every sub-epoch, from one initial constant."""
+
+    init: float
+    sigmas: object  # tensor (sub-epochs, C, H, W)
+    sub_epochs: list
+    pixel_space: str
+
+    def items(self) -> list:
+        """``(sub_epoch, sigma)`` of every snapshot."""
+        return list(zip(self.sub_epochs, self.sigmas))
+
+    def at(self, sub_epoch: int):
+        return self.sigmas[self.sub_epochs.index(sub_epoch)]
+
+
+def save_snapshots(snapshots: Sequence, init, pixel_space: str, path) -> None:
+    """The sigmas learned after sub-epochs 1, 2, ... (a list of tensors) of the sweep from ``init``."""
+    import torch
+
+    payload = {"init": float(init), "sigmas": torch.stack(list(snapshots)),
+               "sub_epochs": list(range(1, len(snapshots) + 1)), "pixel_space": pixel_space}
+    _save_torch(SNAPSHOTS, payload, path)
+
+
+def load_snapshots(path) -> SigmaSnapshots:
+    payload = _load_torch(SNAPSHOTS, path)
+    return SigmaSnapshots(**{key: payload[key] for key in SNAPSHOTS.keys})
+
+
+@dataclass(frozen=True)
+class Fig1Sigmas:
+    """Figure 1's learned sigma vector and the isotropic sigma it is compared with (0-d tensor)."""
+
+    learned: object
+    isotropic: object
+
+    def of_kind(self, kind: str):
+        """The sigma that certificates of ``kind`` ("learned" or "isotropic") use."""
+        if kind not in FIG1_SIGMAS.keys:
+            raise ValueError(f"unknown sigma kind {kind!r}; choose one of {list(FIG1_SIGMAS.keys)}")
+        return getattr(self, kind)
+
+
+def save_fig1_sigmas(learned, isotropic: float, path) -> None:
+    import torch
+
+    _save_torch(FIG1_SIGMAS, {"learned": learned, "isotropic": torch.tensor(isotropic)}, path)
+
+
+def load_fig1_sigmas(path) -> Fig1Sigmas:
+    payload = _load_torch(FIG1_SIGMAS, path)
+    return Fig1Sigmas(**{key: payload[key] for key in FIG1_SIGMAS.keys})
+
+
+@dataclass(frozen=True)
+class MeanTestImage:
+    mean_image: object  # tensor (C, H, W) in [0, 1]
+    points: int
+
+
+def save_mean_test_image(mean_image, points: int, path) -> None:
+    _save_torch(MEAN_TEST_IMAGE, {"mean_image": mean_image, "points": points}, path)
+
+
+def load_mean_test_image(path) -> MeanTestImage:
+    payload = _load_torch(MEAN_TEST_IMAGE, path)
+    return MeanTestImage(**{key: payload[key] for key in MEAN_TEST_IMAGE.keys})
+
+
+# --- Figure 1's choice (JSON) ---------------------------------------------------------------------
+
+
+def save_fig1_choice(choice: dict, path) -> None:
+    """The chosen snapshot and why (keys: :data:`FIG1_CHOICE`)."""
+    absent = [key for key in FIG1_CHOICE.keys if key not in choice]
+    if absent:
+        raise ValueError(f"Figure 1 choice for {path} lacks {absent}; the contract asks for {list(FIG1_CHOICE.keys)}")
+    atomic_write_json(choice, path)
+
+
+def load_fig1_choice(path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise _missing_file(FIG1_CHOICE, path)
+    try:
+        choice = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _unreadable(FIG1_CHOICE, path, f"it is not JSON ({type(error).__name__}: {error})") from None
+    if not isinstance(choice, dict):
+        raise FIG1_CHOICE.missing(path, "keys", FIG1_CHOICE.keys, [type(choice).__name__])
+    absent = [key for key in FIG1_CHOICE.keys if key not in choice]
+    if absent:
+        raise FIG1_CHOICE.missing(path, "keys", absent, choice)
+    return choice
+
+
+# --- tables (TSV) ---------------------------------------------------------------------------------
+
+
+def _save_table(spec: Artifact, frame, path) -> None:
+    absent = [column for column in spec.keys if column not in frame.columns]
+    if absent:
+        raise ValueError(f"{spec.description} for {path} lacks columns {absent}; the contract asks for {list(spec.keys)}")
+    atomic_write_tsv(frame, path)
+
+
+def _load_table(spec: Artifact, path):
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise _missing_file(spec, path)
+    try:
+        frame = pd.read_csv(path, sep="\t")
+    except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as error:
+        raise _unreadable(spec, path, f"it is not a tab-separated table ({type(error).__name__})") from None
+    absent = [column for column in spec.keys if column not in frame.columns]
+    if absent:
+        raise spec.missing(path, "columns", absent, frame.columns)
+    return frame
+
+
+def save_class_counts(frame, path) -> None:
+    _save_table(CLASS_COUNTS, frame, path)
+
+
+def load_class_counts(path):
+    return _load_table(CLASS_COUNTS, path)
+
+
+def save_certificates(frame, path) -> None:
+    _save_table(CERTIFICATES, frame, path)
+
+
+def load_certificates(path):
+    return _load_table(CERTIFICATES, path)
+
+
+def save_sweep_metrics(frame, path) -> None:
+    _save_table(SWEEP_METRICS, frame, path)
+
+
+def load_sweep_metrics(path):
+    return _load_table(SWEEP_METRICS, path)
+
+
+def save_fig2_points(frame, path) -> None:
+    _save_table(FIG2_POINTS, frame, path)
+
+
+def load_fig2_points(path):
+    return _load_table(FIG2_POINTS, path)
