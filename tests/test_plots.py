@@ -19,13 +19,21 @@ from nusmooth.summaries import (
 )
 
 
+def evidence(accuracy, area):
+    """The precision and 95% interval columns of a metrics row (made-up widths around the values)."""
+    return {"precision": "fp32", "accuracy_lower": max(accuracy - 0.05, 0.0), "accuracy_upper": min(accuracy + 0.05, 1.0),
+            "mean_area_lower": area - 20.0, "mean_area_upper": area + 20.0}
+
+
 def sweep_metrics(kind, init, sub_epochs, rng):
     rows = []
     for split in ("val", "test"):
         for sub_epoch in sub_epochs:
+            accuracy, area = float(rng.uniform(0.5, 1.0)), float(rng.uniform(-900, -300))
             rows.append({"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split,
-                         "accuracy": float(rng.uniform(0.5, 1.0)), "mean_area": float(rng.uniform(-900, -300)),
-                         "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels"})
+                         "accuracy": accuracy, "mean_area": area,
+                         "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels",
+                         **evidence(accuracy, area)})
     return pd.DataFrame(rows)
 
 
@@ -34,7 +42,9 @@ def points():
     rng = np.random.default_rng(0)
     frames = [sweep_metrics("learned", init, [1, 2, 3], rng) for init in (0.12, 0.25, 0.5)]
     frames += [sweep_metrics("isotropic", init, [0], rng) for init in (0.12, 0.25, 0.5)]
-    frames[-1].loc[frames[-1]["split"] == "test", ["accuracy", "mean_area"]] = [0.0, np.nan]  # nothing certified
+    nothing = frames[-1]["split"] == "test"  # nothing certified
+    frames[-1].loc[nothing, ["accuracy", "mean_area", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]] = [
+        0.0, np.nan, 0.0, 0.0, np.nan, np.nan]
     return sweep_points(frames)
 
 
@@ -53,7 +63,7 @@ def snapshot_rows(kind, split, rows):
     """Metrics rows of one kind and split from (init, sub_epoch, accuracy, mean_area) tuples."""
     return pd.DataFrame([{"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
                           "mean_area": area, "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001,
-                          "sigma_space": "[0,1] pixels"} for init, sub_epoch, accuracy, area in rows])
+                          "sigma_space": "[0,1] pixels", **evidence(accuracy, area)} for init, sub_epoch, accuracy, area in rows])
 
 
 @pytest.fixture

@@ -12,7 +12,8 @@ from nusmooth.summaries import FRONT_SPLITS_NOTE, front_table, html_document, sw
 
 
 def main(snakemake):
-    points = sweep_points([pd.read_csv(path, sep="\t") for path in snakemake.input.metrics])
+    paths = list(snakemake.input.metrics)
+    points = sweep_points([pd.read_csv(path, sep="\t") for path in paths], sources=paths)
     front = front_table(points)
     print(front.to_string())
     atomic_write_tsv(points, snakemake.output.points)

@@ -12,7 +12,8 @@ from .blanket import blanket_mask
 from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
 
 #: Columns every sweep metrics file (``{kind}_{init}/{split}.tsv``, written by evaluate_sigma.py) has.
-SWEEP_COLUMNS = ["kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha", "sigma_space"]
+SWEEP_COLUMNS = ["kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha", "sigma_space",
+                 "precision", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]
 
 #: One snapshot (a learned sigma after a sub-epoch, or an isotropic constant): certified once per split.
 SNAPSHOT = ["kind", "init", "sub_epoch"]
@@ -31,7 +32,33 @@ FRONT_SPLITS_NOTE = (
 
 #: Columns of :func:`front_table`, in order.
 FRONT_COLUMNS = ["kind", "front_position", "init", "sub_epoch", "sigma_mean", "val_accuracy", "val_mean_area", "val_points",
-                 "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space"]
+                 "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space",
+                 "test_accuracy_lower", "test_accuracy_upper", "test_mean_area_lower", "test_mean_area_upper", "precision"]
+
+#: The 95% interval columns of a metrics row (over the split's points; see nusmooth.evidence.snapshot_metrics).
+INTERVAL_COLUMNS = ["accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]
+
+
+def check_one_precision(frames: list[pd.DataFrame], sources: list[str] | None = None) -> str:
+    """The one precision all ``frames`` were computed at; a ValueError naming the files when they differ.
+
+    Rows certified at different precisions (fp32 vs bf16 base models) are not the same experiment, so a
+    table or figure must never mix them silently. ``sources`` names each frame (its file) in the error.
+    """
+    sources = list(sources) if sources is not None else [f"table {i}" for i in range(len(frames))]
+    if len(sources) != len(frames):
+        raise ValueError(f"{len(frames)} tables but {len(sources)} names for them")
+    seen: dict[str, list[str]] = {}
+    for frame, source in zip(frames, sources):
+        if "precision" not in frame.columns:
+            raise ValueError(f"{source} has no precision column; rerun the job that wrote it")
+        for precision in frame["precision"].astype(str).unique():
+            seen.setdefault(precision, []).append(source)
+    if len(seen) > 1:
+        listing = "; ".join(f"{precision}: {', '.join(files)}" for precision, files in sorted(seen.items()))
+        raise ValueError(f"refusing to merge rows computed at different precisions ({listing}). Fix: rerun the "
+                         "outdated files at one compute.precision (or compare the precisions in separate runs)")
+    return next(iter(seen), "")
 
 
 def _check_snapshots(points: pd.DataFrame) -> None:
@@ -51,16 +78,18 @@ def _check_snapshots(points: pd.DataFrame) -> None:
                          f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_sigma for them")
 
 
-def sweep_points(metrics: list[pd.DataFrame]) -> pd.DataFrame:
+def sweep_points(metrics: list[pd.DataFrame], sources: list[str] | None = None) -> pd.DataFrame:
     """All sweep rows of one dataset (both splits) in one table, with ``on_val_front``: the snapshot is
     kept by the blanket among the *validation* rows of its kind (learned / isotropic). The mark is set on
-    the snapshot's validation and test rows alike, so the test rows say which points the figures join."""
+    the snapshot's validation and test rows alike, so the test rows say which points the figures join.
+    ``sources``: the files the frames were read from, named when their precisions differ."""
     if not metrics:
         raise ValueError("no sweep metrics given")
     points = pd.concat(metrics, ignore_index=True)
     missing = set(SWEEP_COLUMNS) - set(points.columns)
     if missing:
         raise ValueError(f"sweep metrics lack columns {sorted(missing)}; rerun evaluate_sigma")
+    check_one_precision(metrics, sources)
     _check_snapshots(points)
     choosing = points[points["split"] == CHOOSING_SPLIT]
     chosen = []
@@ -92,10 +121,10 @@ def front_table(points: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("points lack the on_val_front column; build them with summaries.sweep_points")
     chosen = points[(points["split"] == CHOOSING_SPLIT) & points["on_val_front"]]
     shown = points[points["split"] == SHOWN_SPLIT]
-    front = chosen.merge(shown[SNAPSHOT + ["accuracy", "mean_area", "points"]], on=SNAPSHOT, how="left",
+    measured = ["accuracy", "mean_area", "points", *INTERVAL_COLUMNS]
+    front = chosen.merge(shown[SNAPSHOT + measured], on=SNAPSHOT, how="left",
                          suffixes=("_val", "_test"), validate="one_to_one")
-    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in ("accuracy", "mean_area", "points")
-                                  for split in ("val", "test")})
+    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in measured for split in ("val", "test")})
     front["drawn"] = np.isfinite(front["test_mean_area"].astype(float))
     front = front.assign(kind_order=_kind_order(front["kind"]))
     front = front.sort_values(["kind_order", "kind", "val_mean_area", "val_accuracy"], ascending=[True, True, True, False],
