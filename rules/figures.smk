@@ -13,6 +13,13 @@ rule plot_fig1:
             category="Figure 1: certified accuracy",
             subcategory="all datasets",
         ),
+        l2_pdf="figures/fig1_l2.pdf",
+        l2_png=report(
+            "figures/fig1_l2.png",
+            caption="../report/fig1_l2.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="all datasets",
+        ),
     log:
         "logs/plot_fig1.log",
     conda:
@@ -51,6 +58,18 @@ rule tabulate_certified_accuracy:
         tsv=report(
             "results/tables/{dataset}/certified_accuracy.tsv",
             caption="../report/certified_accuracy.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
+        l2=report(
+            "results/tables/{dataset}/certified_accuracy_l2.tsv",
+            caption="../report/certified_accuracy.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
+        differences=report(
+            "results/tables/{dataset}/paired_differences.tsv",
+            caption="../report/paired_differences.rst",
             category="Figure 1: certified accuracy",
             subcategory="{dataset}",
         ),
@@ -161,7 +180,7 @@ rule plot_fig3:
 rule find_sigma_regions:
     input:
         unpack(fig1_sigma_inputs(None)),
-        mean_image="results/data/{dataset}/mean_test_image.pt",
+        mean_image="results/data/{dataset}/mean_val_image.pt",
     output:
         pixels="results/features/{dataset}/pixels.tsv",
         summary=report(

@@ -92,3 +92,53 @@ def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_interva
     front = front_table(sweep_points([val, test], sources=["a.tsv", "b.tsv"]))
     assert list(front["test_accuracy_lower"]) == [0.75, 0.6] and list(front["test_mean_area_upper"]) == [-710.0, -510.0]
     assert list(front["precision"]) == ["fp32", "fp32"]
+
+
+# --- Figure 1's tables: thresholds from validation, intervals over test points --------------------
+
+from nusmooth.evidence import curve_with_band  # noqa: E402
+from nusmooth.intervals import paired_difference_interval, proportion_interval  # noqa: E402
+from nusmooth.summaries import (certified_accuracy_intervals, paired_difference_table, round_thresholds,  # noqa: E402
+                                validation_thresholds, view_range, with_intervals_wide)
+
+
+def fig1_records(areas, correct, radii):
+    return pd.DataFrame({"idx": np.arange(len(areas)), "correct": correct, "certified_area": areas, "l2_radius": radii})
+
+
+LEARNED = fig1_records([-700.0, -650.0, -np.inf, -820.0, -600.0], [1, 1, 0, 1, 0], [0.30, 0.35, 0.0, 0.20, 0.40])
+ISOTROPIC = fig1_records([-720.0, -np.inf, -660.0, -800.0, -610.0], [1, 0, 1, 1, 1], [0.50, 0.0, 0.60, 0.45, 0.70])
+
+
+def test_validation_thresholds_use_only_certified_values():
+    validation = [fig1_records([-900.0, -500.0, -np.inf], [1, 0, 0], [0.1, 0.5, 0.0])]
+    thresholds = validation_thresholds(validation, 3)
+    assert np.array_equal(thresholds["area"], round_thresholds(np.array([-900.0, -500.0]), 3))
+    assert np.array_equal(thresholds["l2_radius"], round_thresholds(np.array([0.1, 0.5]), 3))  # the abstention's 0 left out
+    assert view_range(validation, "l2_radius") == pytest.approx((0.08, 0.52))
+    with pytest.raises(ValueError, match="validation"):
+        validation_thresholds([], 3)
+
+
+def test_certified_accuracy_intervals_count_by_hand():
+    table = certified_accuracy_intervals({"learned": LEARNED}, [-680.0], "area")
+    assert list(table["threshold"]) == [-np.inf, -680.0]
+    assert list(table["certified"]) == [3, 1]  # correct: idx 0, 1, 3; of those only idx 1 has area >= -680
+    low, high = proportion_interval(1, 5)[1:]
+    assert table.loc[1, ["lower", "upper"]].tolist() == pytest.approx([low, high])
+    l2 = certified_accuracy_intervals({"isotropic": ISOTROPIC}, [0.5], "l2_radius")
+    assert list(l2["certified"]) == [4, 3] and (l2["view"] == "l2_radius").all()
+
+
+def test_paired_difference_table_is_learned_minus_isotropic_with_the_paired_interval():
+    table = paired_difference_table([("L", LEARNED, "I", ISOTROPIC)], [0.4], "l2_radius")
+    learned = LEARNED["correct"].to_numpy().astype(bool) & (LEARNED["l2_radius"].to_numpy() >= 0.4)
+    isotropic = ISOTROPIC["correct"].to_numpy().astype(bool) & (ISOTROPIC["l2_radius"].to_numpy() >= 0.4)
+    expected = paired_difference_interval(learned, isotropic)
+    row = table.iloc[1]
+    assert row["difference"] == pytest.approx(-0.8) and row["difference"] == pytest.approx(expected.estimate)
+    assert [row["lower"], row["upper"]] == pytest.approx([expected.lower, expected.upper]) and row["upper"] < 0
+    assert (row["only_learned"], row["only_isotropic"]) == (0, 4)
+    wide = with_intervals_wide(table, "learned", "difference")
+    assert list(wide.columns) == ["learned", "clean accuracy", "l2 radius >= 0.4"]
+    assert wide.iloc[0, 2].startswith("-0.800 [")

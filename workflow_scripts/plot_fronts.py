@@ -7,14 +7,16 @@ import pandas as pd
 from script_setup import run_stage
 
 from nusmooth.plotting import front_figure, save, title_of
-from nusmooth.summaries import majority_share
+from nusmooth.summaries import check_one_precision, majority_share
 
 
 def main(snakemake):
     datasets = snakemake.params.datasets
     counts = snakemake.input.class_counts if hasattr(snakemake.input, "class_counts") else [None] * len(datasets)
     panels = []
-    for dataset, points_path, counts_path in zip(datasets, snakemake.input.points, counts, strict=True):
+    paths = list(snakemake.input.points)
+    check_one_precision([pd.read_csv(path, sep="\t") for path in paths], paths)  # one precision across the panels
+    for dataset, points_path, counts_path in zip(datasets, paths, counts, strict=True):
         panel = {"title": title_of(dataset), "points": pd.read_csv(points_path, sep="\t")}
         if counts_path is not None:
             balance = pd.read_csv(counts_path, sep="\t")

@@ -1,5 +1,6 @@
 """summarize_test_split: class balance of every split (Figure 4's majority-class line) and the mean
-test image (the background of the robust / non-robust region overlays), so that no figure job has
+validation image (the background of the robust / non-robust region overlays: a display is never
+shaped by test points), so that no figure job has
 to load the whole prepared dataset."""
 
 import pandas as pd
@@ -19,9 +20,9 @@ def main(snakemake):
         tables.append(table)
     counts = pd.concat(tables, ignore_index=True)
     print(counts.to_string())
-    test_images, _ = dataset.splits["test"].as_float()
+    val_images, _ = dataset.splits["val"].as_float()
     atomic_write_tsv(counts, snakemake.output.class_counts)
-    atomic_torch_save({"mean_image": test_images.mean(dim=0), "points": len(test_images)}, snakemake.output.mean_image)
+    atomic_torch_save({"mean_image": val_images.mean(dim=0), "points": len(val_images)}, snakemake.output.mean_image)
 
 
 run_stage(snakemake, main)

@@ -190,3 +190,85 @@ def html_document(title: str, sections: list[tuple[str, pd.DataFrame]], note: st
         parts.append(f"<h3>{html.escape(heading)}</h3>{table}")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+# --- Figure 1's numbers with their intervals, at thresholds chosen on validation ------------------
+
+#: Figure 1's two views: the record column, the threshold that gives the smoothed classifier's accuracy
+#: (every certified-correct point passes it), and how a threshold reads in a table heading.
+VIEWS = {
+    "area": {"column": "certified_area", "start": -np.inf, "heading": "O_CA >= {:g}", "first": "clean accuracy"},
+    "l2_radius": {"column": "l2_radius", "start": 0.0, "heading": "l2 radius >= {:g}", "first": "clean accuracy"},
+}
+
+
+def validation_thresholds(records: list[pd.DataFrame], count: int) -> dict[str, np.ndarray]:
+    """Round thresholds of each view from *validation* records (never test points): for the tables and
+    Figure 1's x-range. Areas are the finite ones, radii the positive ones (the certified points)."""
+    if not records:
+        raise ValueError("no validation records given: thresholds must come from validation")
+    areas = np.concatenate([frame["certified_area"].to_numpy(dtype=float) for frame in records])
+    radii = np.concatenate([frame["l2_radius"].to_numpy(dtype=float) for frame in records])
+    return {"area": round_thresholds(areas, count), "l2_radius": round_thresholds(np.where(radii > 0, radii, np.nan), count)}
+
+
+def view_range(records: list[pd.DataFrame], view: str) -> tuple[float, float]:
+    """Figure 1's x-range for ``view`` from *validation* records: the certified values, 5% margins."""
+    column = VIEWS[view]["column"]
+    values = np.concatenate([frame[column].to_numpy(dtype=float) for frame in records]) if records else np.array([])
+    values = values[np.isfinite(values) & (values > 0 if view == "l2_radius" else True)]
+    if values.size == 0:
+        return (0.0, 1.0) if view == "l2_radius" else (-1.0, 1.0)
+    span = max(values.max() - values.min(), 1e-3 if view == "l2_radius" else 1.0)
+    lo = values.min() - 0.05 * span
+    return (max(lo, 0.0) if view == "l2_radius" else lo, values.max() + 0.05 * span)
+
+
+def certified_accuracy_intervals(curves: dict[str, pd.DataFrame], thresholds, view: str) -> pd.DataFrame:
+    """Certified accuracy of each named record table at the view's start (the clean accuracy) and at
+    each threshold, with its Wilson 95% interval over the test points; one row per (curve, threshold)."""
+    from .evidence import curve_with_band
+
+    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
+    frames = []
+    for name, records in curves.items():
+        band = curve_with_band(records, full, view)
+        band.insert(0, "sigma", name)
+        band.insert(1, "view", view)
+        frames.append(band)
+    return pd.concat(frames, ignore_index=True)
+
+
+def paired_difference_table(pairs: list[tuple[str, pd.DataFrame, str, pd.DataFrame]], thresholds, view: str) -> pd.DataFrame:
+    """Learned minus isotropic certified accuracy at each threshold of ``view`` (the clean accuracy
+    first), with Newcombe's paired 95% interval over the test points both were certified on; one row
+    per (pair, threshold). ``pairs``: ``(learned name, learned records, isotropic name, isotropic records)``."""
+    from .evidence import paired_differences
+
+    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
+    frames = []
+    for learned_name, learned, isotropic_name, isotropic in pairs:
+        table = paired_differences(learned, isotropic, full, view)
+        table = table.rename(columns={"accuracy_a": "accuracy_learned", "accuracy_b": "accuracy_isotropic",
+                                      "only_a": "only_learned", "only_b": "only_isotropic"})
+        table.insert(0, "learned", learned_name)
+        table.insert(1, "isotropic", isotropic_name)
+        table.insert(2, "view", view)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _threshold_heading(view: str, threshold: float) -> str:
+    return VIEWS[view]["first"] if threshold == VIEWS[view]["start"] else VIEWS[view]["heading"].format(threshold)
+
+
+def with_intervals_wide(table: pd.DataFrame, row: str, value: str) -> pd.DataFrame:
+    """A long interval table as a page shows it: one row per ``row``, one column per threshold, cells
+    ``value [lower, upper]``."""
+    cells = table.assign(
+        heading=[_threshold_heading(v, t) for v, t in zip(table["view"], table["threshold"])],
+        cell=[f"{x:.3f} [{lo:.3f}, {hi:.3f}]" for x, lo, hi in zip(table[value], table["lower"], table["upper"])],
+    )
+    order = list(dict.fromkeys(cells["heading"]))
+    wide = cells.pivot(index=row, columns="heading", values="cell")
+    return wide.loc[list(dict.fromkeys(cells[row])), order].reset_index()
