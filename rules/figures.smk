@@ -31,6 +31,9 @@ rule plot_fig1:
 
 
 rule plot_fig1_dataset:
+    wildcard_constraints:
+        # figures/fig1_l2.pdf is plot_fig1's l2 companion, not a dataset's Figure 1.
+        dataset=r"(?!l2(?![a-z0-9_]))[a-z0-9_]+",
     input:
         unpack(fig1_inputs(None)),
     output:
