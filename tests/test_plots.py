@@ -4,6 +4,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection, PathCollection
 
 from nusmooth.evaluation import certified_accuracy_curve
 from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
@@ -136,10 +137,21 @@ def test_front_line_draws_test_metrics_in_validation_order(disagreeing):
 
 def test_all_points_cloud_shows_every_test_point(disagreeing):
     ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
-    drawn = sorted(tuple(xy) for collection in ax.collections for xy in collection.get_offsets().tolist())
+    clouds = [collection for collection in ax.collections if isinstance(collection, PathCollection)]  # not the error bars
+    drawn = sorted(tuple(xy) for collection in clouds for xy in collection.get_offsets().tolist())
     test = disagreeing[(disagreeing["split"] == "test") & disagreeing["mean_area"].notna()]
     assert drawn == sorted(zip(test["mean_area"], test["accuracy"]))
-    assert all(collection.get_alpha() < 0.5 for collection in ax.collections)
+    assert all(collection.get_alpha() < 0.5 for collection in clouds)
+
+
+def test_front_members_carry_their_test_intervals_as_error_bars(disagreeing):
+    ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
+    bars = [collection for collection in ax.collections if isinstance(collection, LineCollection)]
+    segments = [tuple(map(tuple, segment)) for collection in bars for segment in collection.get_segments()]
+    # The learned member (0.25, 2): test accuracy 0.90 (made-up interval 0.85..0.95), area -450 (-470..-430).
+    assert ((-450.0, 0.85), (-450.0, 0.95)) in [tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments]
+    assert ((-470.0, 0.90), (-430.0, 0.90)) in [tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments]
+    assert any("fp32" in text.get_text() for text in ax.figure.texts)
 
 
 def test_sweep_points_needs_both_splits_of_every_snapshot(disagreeing):
