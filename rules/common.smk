@@ -201,8 +201,18 @@ def fig1_files(datasets, name):
     ]
 
 
+def fig1_validation_records(datasets, kind):
+    """Validation records of each Figure-1 vector's sweep (scripts keep the chosen snapshot's rows):
+    thresholds and x-ranges come from them, never from test."""
+    return [
+        f"results/sweep/{d}/{kind}_{i}/val_records.tsv.gz"
+        for d, i in fig1_pairs(datasets)
+    ]
+
+
 def fig1_inputs(datasets):
-    """Input function: the choice, both certificate tables and the sigmas of each Figure-1 vector."""
+    """Input function: the choice, both certificate tables and the sigmas of each Figure-1 vector,
+    and the validation records their thresholds and x-ranges are taken from."""
 
     def inputs(wildcards):
         chosen = datasets if datasets is not None else [wildcards.dataset]
@@ -210,6 +220,8 @@ def fig1_inputs(datasets):
             "choices": fig1_files(chosen, "choice.json"),
             "learned": fig1_files(chosen, "learned.tsv"),
             "isotropic": fig1_files(chosen, "isotropic.tsv"),
+            "val_learned": fig1_validation_records(chosen, "learned"),
+            "val_isotropic": fig1_validation_records(chosen, "isotropic"),
         }
 
     return inputs
@@ -224,6 +236,18 @@ def fig1_sigma_inputs(datasets):
         }
 
     return inputs
+
+
+def fig1_sample_counts(datasets):
+    """Params: Figure 1's certification sample count ``n`` of each Figure-1 input (same order as the
+    inputs); with ``alpha`` it fixes the largest area / radius each sigma can certify (the x-range).
+    """
+
+    def counts(wildcards):
+        chosen = datasets if datasets is not None else [wildcards.dataset]
+        return [config["datasets"][d]["fig1"]["n"] for d, _ in fig1_pairs(chosen)]
+
+    return counts
 
 
 def fig1_keys(datasets):
@@ -281,13 +305,18 @@ def fig4_inputs(wildcards):
 def final_outputs():
     """Everything the default target (`all`) builds: every figure and table of the configured datasets."""
     datasets = config["run_datasets"]
-    figures = ["fig1", "fig3"] + ["fig2"] * bool(fig2_datasets())
+    figures = ["fig1", "fig1_l2", "fig3"] + ["fig2"] * bool(fig2_datasets())
     figures += ["fig4"] * bool(fig4_datasets())
     figures += [f"fig1_{d}" for d in datasets] + [f"regions_{d}" for d in datasets]
     tables = [
         f"results/tables/{d}/{name}.html"
         for d in datasets
         for name in ("fig2_front", "certified_accuracy")
+    ]
+    tables += [
+        f"results/tables/{d}/{name}.tsv"
+        for d in datasets
+        for name in ("certified_accuracy_l2", "paired_differences")
     ]
     regions = [f"results/features/{d}/summary.html" for d in datasets]
     return (

@@ -27,7 +27,7 @@ rule summarize_test_split:
             category="Data",
             subcategory="{dataset}",
         ),
-        mean_image="results/data/{dataset}/mean_test_image.pt",
+        mean_image="results/data/{dataset}/mean_val_image.pt",
     log:
         "logs/summarize_test_split/{dataset}.log",
     conda:

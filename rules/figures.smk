@@ -13,12 +13,21 @@ rule plot_fig1:
             category="Figure 1: certified accuracy",
             subcategory="all datasets",
         ),
+        l2_pdf="figures/fig1_l2.pdf",
+        l2_png=report(
+            "figures/fig1_l2.png",
+            caption="../report/fig1_l2.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="all datasets",
+        ),
     log:
         "logs/plot_fig1.log",
     conda:
         "../envs/pytorch.yaml"
     params:
         datasets=fig1_keys(config["run_datasets"]),
+        n=fig1_sample_counts(config["run_datasets"]),
+        alpha=config["alpha"],
     script:
         "../workflow_scripts/plot_fig1.py"
 
@@ -36,10 +45,15 @@ rule plot_fig1_dataset:
         ),
     log:
         "logs/plot_fig1/{dataset}.log",
+    wildcard_constraints:
+        # figures/fig1_l2.pdf is plot_fig1's l2 companion, not a dataset's Figure 1.
+        dataset=r"(?!l2(?![a-z0-9_]))[a-z0-9_]+",
     conda:
         "../envs/pytorch.yaml"
     params:
         datasets=fig1_keys(None),
+        n=fig1_sample_counts(None),
+        alpha=config["alpha"],
     script:
         "../workflow_scripts/plot_fig1.py"
 
@@ -51,6 +65,18 @@ rule tabulate_certified_accuracy:
         tsv=report(
             "results/tables/{dataset}/certified_accuracy.tsv",
             caption="../report/certified_accuracy.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
+        l2=report(
+            "results/tables/{dataset}/certified_accuracy_l2.tsv",
+            caption="../report/certified_accuracy.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
+        differences=report(
+            "results/tables/{dataset}/paired_differences.tsv",
+            caption="../report/paired_differences.rst",
             category="Figure 1: certified accuracy",
             subcategory="{dataset}",
         ),
@@ -66,6 +92,9 @@ rule tabulate_certified_accuracy:
         "../envs/pytorch.yaml"
     params:
         table_areas=config["figures"]["table_areas"],
+        datasets=fig1_keys(None),
+        n=fig1_sample_counts(None),
+        alpha=config["alpha"],
     script:
         "../workflow_scripts/tabulate_certified_accuracy.py"
 
@@ -161,7 +190,7 @@ rule plot_fig3:
 rule find_sigma_regions:
     input:
         unpack(fig1_sigma_inputs(None)),
-        mean_image="results/data/{dataset}/mean_test_image.pt",
+        mean_image="results/data/{dataset}/mean_val_image.pt",
     output:
         pixels="results/features/{dataset}/pixels.tsv",
         summary=report(

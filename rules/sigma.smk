@@ -29,6 +29,7 @@ rule evaluate_sigma:
         unpack(evaluate_inputs),
     output:
         metrics="results/sweep/{dataset}/{kind}_{init}/{split}.tsv",
+        records="results/sweep/{dataset}/{kind}_{init}/{split}_records.tsv.gz",
     log:
         "logs/evaluate_sigma/{dataset}/{kind}_{init}/{split}.log",
     benchmark:

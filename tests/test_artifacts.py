@@ -22,7 +22,7 @@ from nusmooth.artifacts import (
     FIG1_CHOICE,
     FIG1_SIGMAS,
     FIG2_POINTS,
-    MEAN_TEST_IMAGE,
+    MEAN_VAL_IMAGE,
     MODEL,
     SNAPSHOTS,
     SWEEP_METRICS,
@@ -119,12 +119,12 @@ def test_fig1_sigmas_round_trip_and_bytes(tmp_path):
         loaded.of_kind("mean")
 
 
-def test_mean_test_image_round_trip_and_bytes(tmp_path):
+def test_mean_val_image_round_trip_and_bytes(tmp_path):
     image = sigma_list()[0]
-    artifacts.save_mean_test_image(image, 7, tmp_path / "mean_test_image.pt")
+    artifacts.save_mean_val_image(image, 7, tmp_path / "mean_val_image.pt")
     atomic_torch_save({"mean_image": image, "points": 7}, tmp_path / "before.pt")
-    assert (tmp_path / "mean_test_image.pt").read_bytes() == (tmp_path / "before.pt").read_bytes()
-    loaded = artifacts.load_mean_test_image(tmp_path / "mean_test_image.pt")
+    assert (tmp_path / "mean_val_image.pt").read_bytes() == (tmp_path / "before.pt").read_bytes()
+    loaded = artifacts.load_mean_val_image(tmp_path / "mean_val_image.pt")
     assert torch.equal(loaded.mean_image, image) and loaded.points == 7
 
 
@@ -153,7 +153,7 @@ TORCH_KINDS = {
     SNAPSHOTS: (lambda: {"init": 0.25, "sigmas": torch.stack(sigma_list()), "sub_epochs": [1, 2, 3], "pixel_space": "x"},
                 artifacts.load_snapshots),
     FIG1_SIGMAS: (lambda: {"learned": sigma_list()[0], "isotropic": torch.tensor(0.5)}, artifacts.load_fig1_sigmas),
-    MEAN_TEST_IMAGE: (lambda: {"mean_image": sigma_list()[0], "points": 7}, artifacts.load_mean_test_image),
+    MEAN_VAL_IMAGE: (lambda: {"mean_image": sigma_list()[0], "points": 7}, artifacts.load_mean_val_image),
     MODEL: (lambda: {"arch": "mnist_cnn", "num_classes": 10, "mean": [0.1], "std": [0.3], "train_config": {},
                      "state_dict": {}}, artifacts.load_model_checkpoint),
 }
@@ -251,11 +251,11 @@ def test_saves_record_checksums_even_when_a_user_turned_them_off(tmp_path):
     before = serialization.get_crc32_options()
     serialization.set_crc32_options(False)
     try:
-        artifacts.save_mean_test_image(sigma_list()[0], 7, tmp_path / "mean_test_image.pt")
+        artifacts.save_mean_val_image(sigma_list()[0], 7, tmp_path / "mean_val_image.pt")
         assert serialization.get_crc32_options() is False, "the user's setting is restored"
     finally:
         serialization.set_crc32_options(before)
-    with zipfile.ZipFile(tmp_path / "mean_test_image.pt") as archive:
+    with zipfile.ZipFile(tmp_path / "mean_val_image.pt") as archive:
         assert archive.testzip() is None and all(info.CRC != 0 for info in archive.infolist() if info.file_size)
 
 

@@ -4,6 +4,7 @@ import matplotlib.image as mpimg
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.collections import LineCollection, PathCollection
 
 from nusmooth.evaluation import certified_accuracy_curve
 from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
@@ -19,13 +20,21 @@ from nusmooth.summaries import (
 )
 
 
+def evidence(accuracy, area):
+    """The precision and 95% interval columns of a metrics row (made-up widths around the values)."""
+    return {"precision": "fp32", "accuracy_lower": max(accuracy - 0.05, 0.0), "accuracy_upper": min(accuracy + 0.05, 1.0),
+            "mean_area_lower": area - 20.0, "mean_area_upper": area + 20.0}
+
+
 def sweep_metrics(kind, init, sub_epochs, rng):
     rows = []
     for split in ("val", "test"):
         for sub_epoch in sub_epochs:
+            accuracy, area = float(rng.uniform(0.5, 1.0)), float(rng.uniform(-900, -300))
             rows.append({"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split,
-                         "accuracy": float(rng.uniform(0.5, 1.0)), "mean_area": float(rng.uniform(-900, -300)),
-                         "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels"})
+                         "accuracy": accuracy, "mean_area": area,
+                         "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels",
+                         **evidence(accuracy, area)})
     return pd.DataFrame(rows)
 
 
@@ -34,7 +43,9 @@ def points():
     rng = np.random.default_rng(0)
     frames = [sweep_metrics("learned", init, [1, 2, 3], rng) for init in (0.12, 0.25, 0.5)]
     frames += [sweep_metrics("isotropic", init, [0], rng) for init in (0.12, 0.25, 0.5)]
-    frames[-1].loc[frames[-1]["split"] == "test", ["accuracy", "mean_area"]] = [0.0, np.nan]  # nothing certified
+    nothing = frames[-1]["split"] == "test"  # nothing certified
+    frames[-1].loc[nothing, ["accuracy", "mean_area", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]] = [
+        0.0, np.nan, 0.0, 0.0, np.nan, np.nan]
     return sweep_points(frames)
 
 
@@ -53,7 +64,7 @@ def snapshot_rows(kind, split, rows):
     """Metrics rows of one kind and split from (init, sub_epoch, accuracy, mean_area) tuples."""
     return pd.DataFrame([{"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
                           "mean_area": area, "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001,
-                          "sigma_space": "[0,1] pixels"} for init, sub_epoch, accuracy, area in rows])
+                          "sigma_space": "[0,1] pixels", **evidence(accuracy, area)} for init, sub_epoch, accuracy, area in rows])
 
 
 @pytest.fixture
@@ -126,10 +137,21 @@ def test_front_line_draws_test_metrics_in_validation_order(disagreeing):
 
 def test_all_points_cloud_shows_every_test_point(disagreeing):
     ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
-    drawn = sorted(tuple(xy) for collection in ax.collections for xy in collection.get_offsets().tolist())
+    clouds = [collection for collection in ax.collections if isinstance(collection, PathCollection)]  # not the error bars
+    drawn = sorted(tuple(xy) for collection in clouds for xy in collection.get_offsets().tolist())
     test = disagreeing[(disagreeing["split"] == "test") & disagreeing["mean_area"].notna()]
     assert drawn == sorted(zip(test["mean_area"], test["accuracy"]))
-    assert all(collection.get_alpha() < 0.5 for collection in ax.collections)
+    assert all(collection.get_alpha() < 0.5 for collection in clouds)
+
+
+def test_front_members_carry_their_test_intervals_as_error_bars(disagreeing):
+    ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
+    bars = [collection for collection in ax.collections if isinstance(collection, LineCollection)]
+    segments = [tuple(map(tuple, segment)) for collection in bars for segment in collection.get_segments()]
+    # The learned member (0.25, 2): test accuracy 0.90 (made-up interval 0.85..0.95), area -450 (-470..-430).
+    assert ((-450.0, 0.85), (-450.0, 0.95)) in [tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments]
+    assert ((-470.0, 0.90), (-430.0, 0.90)) in [tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments]
+    assert any("fp32" in text.get_text() for text in ax.figure.texts)
 
 
 def test_sweep_points_needs_both_splits_of_every_snapshot(disagreeing):

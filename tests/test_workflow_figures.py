@@ -27,11 +27,13 @@ def snakemake(workdir, *args, check=True):
 
 
 def test_all_figures_and_tables(run):
-    for name in ("fig1", "fig2", "fig3", "fig1_mnist5k", "regions_mnist5k"):
+    for name in ("fig1", "fig1_l2", "fig2", "fig3", "fig1_mnist5k", "regions_mnist5k"):
         assert (run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
         assert (run / "figures" / f"{name}.png").stat().st_size > 10_000, name
     for table in ("tables/mnist5k/fig2_front.html", "tables/mnist5k/certified_accuracy.html", "features/mnist5k/summary.html"):
         assert "<table" in (run / "results" / table).read_text()
+    for table in ("certified_accuracy", "certified_accuracy_l2", "paired_differences"):
+        assert {"threshold", "lower", "upper", "precision"} <= set((run / f"results/tables/mnist5k/{table}.tsv").read_text().split("\n")[0].split("\t"))
     # Figure 4 is the KITTI figure: not built without KITTI.
     assert not (run / "figures" / "fig4.pdf").exists()
 
@@ -56,8 +58,8 @@ def test_fronts_come_from_the_sweeps(run):
 
 def test_report_is_self_contained_with_every_figure(run):
     report = (run / "report.html").read_text()
-    for name in ("fig1.png", "fig2.png", "fig3.png", "fig1_mnist5k.png", "regions_mnist5k.png", "fig2_front.html",
-                 "certified_accuracy.html", "summary.html"):
+    for name in ("fig1.png", "fig1_l2.png", "fig2.png", "fig3.png", "fig1_mnist5k.png", "regions_mnist5k.png", "fig2_front.html",
+                 "certified_accuracy.html", "paired_differences.tsv", "summary.html"):
         assert name in report, name
     assert "Clean accuracy vs certified area" in report  # a caption was rendered
     assert "System Message" not in report, "a caption is not valid reStructuredText"

@@ -10,8 +10,9 @@ import pandas as pd
 import torch
 from script_setup import base_model, compute_device, run_stage, stream_generator
 
-from nusmooth.artifacts import load_dataset, load_snapshots, save_sweep_metrics
-from nusmooth.evaluation import certify_split, clean_accuracy_and_area
+from nusmooth.artifacts import load_dataset, load_snapshots, save_sweep_metrics, save_sweep_records
+from nusmooth.evaluation import certify_split, sweep_records
+from nusmooth.evidence import SNAPSHOT_INTERVAL_COLUMNS, snapshot_metrics
 
 
 def candidates(snakemake):
@@ -26,7 +27,7 @@ def main(snakemake):
     name, kind, init, split = (snakemake.wildcards[key] for key in ("dataset", "kind", "init", "split"))
     dataset = load_dataset(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
-    rows = []
+    rows, records = [], []
     for sub_epoch, sigma in candidates(snakemake):
         table = certify_split(
             model, dataset.splits[split], sigma, len(dataset.classes), settings["n0"], settings["n"], alpha,
@@ -34,13 +35,17 @@ def main(snakemake):
             stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split), progress=True,
             precision=precision,
         )
-        accuracy, mean_area = clean_accuracy_and_area(table)
+        # The metrics row is computed from the very records written below (one function for every sweep number).
+        records.append(sweep_records(table, kind, init, sub_epoch, split, precision))
+        metrics = snapshot_metrics(records[-1])
         rows.append({
-            "kind": kind, "init": float(init), "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
-            "mean_area": mean_area, "points": len(table), "sigma_mean": float(sigma.mean()), "n0": settings["n0"],
+            "kind": kind, "init": float(init), "sub_epoch": sub_epoch, "split": split, "accuracy": metrics["accuracy"],
+            "mean_area": metrics["mean_area"], "points": metrics["points"], "sigma_mean": float(sigma.mean()), "n0": settings["n0"],
             "n": settings["n"], "alpha": alpha, "precision": precision, "sigma_space": dataset.info["pixel_space"],
+            **{key: metrics[key] for key in SNAPSHOT_INTERVAL_COLUMNS},
         })
         print(rows[-1])
+    save_sweep_records(pd.concat(records, ignore_index=True), snakemake.output.records)
     save_sweep_metrics(pd.DataFrame(rows), snakemake.output.metrics)
 
 

@@ -5,7 +5,7 @@ import pandas as pd
 from script_setup import run_stage
 
 from nusmooth.features import region_pixels, region_summary
-from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_test_image
+from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_val_image
 from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.plotting import regions_figure, save, title_of
 from nusmooth.summaries import html_document
@@ -13,7 +13,7 @@ from nusmooth.summaries import html_document
 
 def main(snakemake):
     fraction, dataset = snakemake.params.fraction, snakemake.wildcards.dataset
-    background = load_mean_test_image(snakemake.input.mean_image).mean_image.numpy()
+    background = load_mean_val_image(snakemake.input.mean_image).mean_image.numpy()
     pixels, summaries, cells = [], [], []
     for choice_path, sigmas in zip(snakemake.input.choices, snakemake.input.sigmas, strict=True):
         choice = load_fig1_choice(choice_path)

@@ -1,21 +1,31 @@
 """plot_fig1 / plot_fig1_dataset: certified accuracy vs certified area, the learned sigma (solid) vs
-the isotropic sigma equal to its mean (dashed), one panel per dataset."""
+the isotropic sigma equal to its mean (dashed), one panel per dataset, with pointwise 95% bands over
+the test points; plot_fig1 also draws the l2-radius companion (figures/fig1_l2). The x-ranges come
+from validation records and from the largest value each sigma can certify, never from test points."""
 
 from script_setup import run_stage
 
-from nusmooth.artifacts import load_certificates, load_fig1_choice
-from nusmooth.plotting import fig1, fig1_panel_from_results, save
+from nusmooth.artifacts import load_fig1_results
+from nusmooth.plotting import fig1_banded, fig1_panel_from_results, save
+from nusmooth.summaries import check_one_precision, display_grid, largest_certifiable
 
 
 def main(snakemake):
-    inputs, results = snakemake.input, {}
-    for dataset, choice, learned, isotropic in zip(snakemake.params.datasets, inputs.choices, inputs.learned,
-                                                   inputs.isotropic, strict=True):
-        results.setdefault(dataset, []).append(
-            {"choice": load_fig1_choice(choice), "learned": load_certificates(learned),
-             "isotropic": load_certificates(isotropic)})
-    save(fig1([fig1_panel_from_results(dataset, rows) for dataset, rows in results.items()]),
-         snakemake.output.pdf, snakemake.output.png)
+    results = load_fig1_results(snakemake.params.datasets, snakemake.input)
+    precision = check_one_precision([f for r in results for f in r.frames], [s for r in results for s in r.sources])
+    by_dataset = {}
+    for result, n in zip(results, snakemake.params.n, strict=True):
+        rows, validation, ceilings = by_dataset.setdefault(result.dataset, ([], [], []))
+        rows.append({"choice": result.choice, "learned": result.learned, "isotropic": result.isotropic})
+        validation.extend(result.validation)
+        ceilings += [largest_certifiable(result.choice, kind, n, snakemake.params.alpha) for kind in ("learned", "isotropic")]
+    views = {"area": (snakemake.output.pdf, snakemake.output.png)}
+    if hasattr(snakemake.output, "l2_pdf"):
+        views["l2_radius"] = (snakemake.output.l2_pdf, snakemake.output.l2_png)
+    for view, (pdf, png) in views.items():
+        panels = [dict(fig1_panel_from_results(dataset, rows), x_range=display_grid(validation, ceilings, 2)[view]["range"])
+                  for dataset, (rows, validation, ceilings) in by_dataset.items()]
+        save(fig1_banded(panels, view, precision), pdf, png)
 
 
 run_stage(snakemake, main)

@@ -7,15 +7,18 @@ from script_setup import run_stage
 
 from nusmooth.artifacts import load_class_counts, load_fig2_points
 from nusmooth.plotting import front_figure, save, title_of
-from nusmooth.summaries import majority_share
+from nusmooth.summaries import check_one_precision, majority_share
 
 
 def main(snakemake):
     datasets = snakemake.params.datasets
     counts = snakemake.input.class_counts if hasattr(snakemake.input, "class_counts") else [None] * len(datasets)
     panels = []
-    for dataset, points_path, counts_path in zip(datasets, snakemake.input.points, counts, strict=True):
-        panel = {"title": title_of(dataset), "points": load_fig2_points(points_path)}
+    paths = list(snakemake.input.points)
+    tables = [load_fig2_points(path) for path in paths]
+    check_one_precision(tables, paths)  # one precision across the panels
+    for dataset, points, counts_path in zip(datasets, tables, counts, strict=True):
+        panel = {"title": title_of(dataset), "points": points}
         if counts_path is not None:
             balance = load_class_counts(counts_path)
             panel["majority"] = majority_share(balance[balance["split"] == "test"])

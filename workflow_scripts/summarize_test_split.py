@@ -1,11 +1,12 @@
 """summarize_test_split: class balance of every split (Figure 4's majority-class line) and the mean
-test image (the background of the robust / non-robust region overlays), so that no figure job has
+validation image (the background of the robust / non-robust region overlays: a display is never
+shaped by test points), so that no figure job has
 to load the whole prepared dataset."""
 
 import pandas as pd
 from script_setup import run_stage
 
-from nusmooth.artifacts import load_dataset, save_class_counts, save_mean_test_image
+from nusmooth.artifacts import load_dataset, save_class_counts, save_mean_val_image
 from nusmooth.summaries import class_counts
 
 
@@ -18,9 +19,9 @@ def main(snakemake):
         tables.append(table)
     counts = pd.concat(tables, ignore_index=True)
     print(counts.to_string())
-    test_images, _ = dataset.splits["test"].as_float()
+    val_images, _ = dataset.splits["val"].as_float()
     save_class_counts(counts, snakemake.output.class_counts)
-    save_mean_test_image(test_images.mean(dim=0), len(test_images), snakemake.output.mean_image)
+    save_mean_val_image(val_images.mean(dim=0), len(val_images), snakemake.output.mean_image)
 
 
 run_stage(snakemake, main)

@@ -12,7 +12,8 @@ from nusmooth.summaries import FRONT_SPLITS_NOTE, front_table, html_document, sw
 
 
 def main(snakemake):
-    points = sweep_points([load_sweep_metrics(path) for path in snakemake.input.metrics])
+    paths = list(snakemake.input.metrics)
+    points = sweep_points([load_sweep_metrics(path) for path in paths], sources=paths)
     front = front_table(points)
     print(front.to_string())
     save_fig2_points(points, snakemake.output.points)

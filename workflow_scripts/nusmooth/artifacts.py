@@ -23,6 +23,7 @@ from .io import (
     atomic_torch_save,
     atomic_write_json,
     atomic_write_tsv,
+    atomic_write_tsv_gz,
     load_artifact,
 )
 
@@ -80,10 +81,10 @@ FIG1_SIGMAS = Artifact(
 )
 FIG1_CHOICE = Artifact(
     "Figure 1's choice of snapshot", "results/certify/{dataset}/fig1_init_{init}/choice.json", "select_fig1_sigma",
-    keys=("init", "isotropic_sigma", "rule", "sigma_space", "sub_epoch", "val"),
+    keys=("init", "isotropic_sigma", "rule", "sigma_space", "sub_epoch", "val", "dimension", "sum_log_sigma", "min_sigma"),
 )
-MEAN_TEST_IMAGE = Artifact(
-    "mean test image", "results/data/{dataset}/mean_test_image.pt", "summarize_test_split",
+MEAN_VAL_IMAGE = Artifact(
+    "mean validation image", "results/data/{dataset}/mean_val_image.pt", "summarize_test_split",
     keys=("mean_image", "points"),
     tensors={"mean_image": ("floating", 3)},
 )
@@ -94,12 +95,18 @@ CLASS_COUNTS = Artifact(
 CERTIFICATES = Artifact(
     "certificates, one row per test point", "results/certify/{dataset}/fig1_init_{init}/{kind}.tsv", "certify",
     keys=("idx", "label", "predict", "pa_lower", "phi_inv_pa_lower", "certified_area", "correct", "time",
-          "sigma_space", "precision"),
+          "n_a", "n", "l2_radius", "geometric_mean_radius", "sigma_space", "precision"),
 )
 SWEEP_METRICS = Artifact(
     "sweep metrics, one row per snapshot", "results/sweep/{dataset}/{kind}_{init}/{split}.tsv", "evaluate_sigma",
     keys=("kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha",
-          "sigma_space"),
+          "sigma_space", "precision", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"),
+)
+SWEEP_RECORDS = Artifact(
+    "sweep certificates, one row per snapshot and point (gzip TSV)",
+    "results/sweep/{dataset}/{kind}_{init}/{split}_records.tsv.gz", "evaluate_sigma",
+    keys=("kind", "init", "sub_epoch", "split", "idx", "label", "predict", "n_a", "n", "pa_lower", "phi_inv_pa_lower",
+          "certified_area", "l2_radius", "geometric_mean_radius", "correct", "precision"),
 )
 FIG2_POINTS = Artifact(
     "Figure 2's points of one dataset", "results/tables/{dataset}/fig2_points.tsv", "tabulate_fig2",
@@ -107,8 +114,8 @@ FIG2_POINTS = Artifact(
 )
 
 #: Every contract, for the tests that hold them against the workflow's rules.
-ALL = (DATASET, MODEL, SNAPSHOTS, FIG1_SIGMAS, FIG1_CHOICE, MEAN_TEST_IMAGE, CLASS_COUNTS, CERTIFICATES, SWEEP_METRICS,
-       FIG2_POINTS)
+ALL = (DATASET, MODEL, SNAPSHOTS, FIG1_SIGMAS, FIG1_CHOICE, MEAN_VAL_IMAGE, CLASS_COUNTS, CERTIFICATES, SWEEP_METRICS,
+       SWEEP_RECORDS, FIG2_POINTS)
 
 
 # --- shared checks --------------------------------------------------------------------------------
@@ -248,18 +255,18 @@ def load_fig1_sigmas(path) -> Fig1Sigmas:
 
 
 @dataclass(frozen=True)
-class MeanTestImage:
+class MeanValImage:
     mean_image: object  # tensor (C, H, W) in [0, 1]
     points: int
 
 
-def save_mean_test_image(mean_image, points: int, path) -> None:
-    _save_torch(MEAN_TEST_IMAGE, {"mean_image": mean_image, "points": points}, path)
+def save_mean_val_image(mean_image, points: int, path) -> None:
+    _save_torch(MEAN_VAL_IMAGE, {"mean_image": mean_image, "points": points}, path)
 
 
-def load_mean_test_image(path) -> MeanTestImage:
-    payload = _load_torch(MEAN_TEST_IMAGE, path)
-    return MeanTestImage(**{key: payload[key] for key in MEAN_TEST_IMAGE.keys})
+def load_mean_val_image(path) -> MeanValImage:
+    payload = _load_torch(MEAN_VAL_IMAGE, path)
+    return MeanValImage(**{key: payload[key] for key in MEAN_VAL_IMAGE.keys})
 
 
 # --- Figure 1's choice (JSON) ---------------------------------------------------------------------
@@ -292,11 +299,11 @@ def load_fig1_choice(path) -> dict:
 # --- tables (TSV) ---------------------------------------------------------------------------------
 
 
-def _save_table(spec: Artifact, frame, path) -> None:
+def _save_table(spec: Artifact, frame, path, write=atomic_write_tsv) -> None:
     absent = [column for column in spec.keys if column not in frame.columns]
     if absent:
         raise ValueError(f"{spec.description} for {path} lacks columns {absent}; the contract asks for {list(spec.keys)}")
-    atomic_write_tsv(frame, path)
+    write(frame, path)
 
 
 def _load_table(spec: Artifact, path):
@@ -307,7 +314,7 @@ def _load_table(spec: Artifact, path):
         raise _missing_file(spec, path)
     try:
         frame = pd.read_csv(path, sep="\t")
-    except (UnicodeDecodeError, pd.errors.EmptyDataError, pd.errors.ParserError) as error:
+    except (UnicodeDecodeError, EOFError, OSError, pd.errors.EmptyDataError, pd.errors.ParserError) as error:
         raise _unreadable(spec, path, f"it is not a tab-separated table ({type(error).__name__})") from None
     absent = [column for column in spec.keys if column not in frame.columns]
     if absent:
@@ -345,3 +352,49 @@ def save_fig2_points(frame, path) -> None:
 
 def load_fig2_points(path):
     return _load_table(FIG2_POINTS, path)
+
+
+def save_sweep_records(frame, path) -> None:
+    """Per-point records of one sweep on one split, gzip-compressed (byte-reproducible)."""
+    _save_table(SWEEP_RECORDS, frame, path, write=atomic_write_tsv_gz)
+
+
+def load_sweep_records(path):
+    return _load_table(SWEEP_RECORDS, path)
+
+
+# --- Figure 1's inputs, together -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fig1Result:
+    """One Figure-1 vector of one dataset: the choice, both sigmas' test certificates, and the
+    validation records (chosen learned snapshot, isotropic sweep of the same constant) that fix the
+    thresholds and x-ranges."""
+
+    dataset: str
+    choice: dict
+    learned: object  # DataFrame of certificates
+    isotropic: object
+    validation: list
+    #: Every file read, in the order ``[learned, isotropic, validation...]`` (names frames in errors).
+    sources: list
+
+    @property
+    def frames(self) -> list:
+        return [self.learned, self.isotropic, *self.validation]
+
+
+def load_fig1_results(datasets: Sequence[str], inputs) -> list[Fig1Result]:
+    """The Figure-1 inputs of plot_fig1 / tabulate_certified_accuracy (``choices``, ``learned``,
+    ``isotropic``, ``val_learned``, ``val_isotropic``: one file per vector, in the order of ``datasets``)."""
+    results = []
+    for dataset, choice_path, learned, isotropic, val_learned, val_isotropic in zip(
+        datasets, inputs.choices, inputs.learned, inputs.isotropic, inputs.val_learned, inputs.val_isotropic, strict=True
+    ):
+        choice = load_fig1_choice(choice_path)
+        chosen = load_sweep_records(val_learned)
+        validation = [chosen[chosen["sub_epoch"] == choice["sub_epoch"]], load_sweep_records(val_isotropic)]
+        results.append(Fig1Result(dataset, choice, load_certificates(learned), load_certificates(isotropic), validation,
+                                  [learned, isotropic, val_learned, val_isotropic]))
+    return results

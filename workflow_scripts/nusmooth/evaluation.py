@@ -33,8 +33,24 @@ def certificate_table(certs: Certificates, labels: np.ndarray, indices: np.ndarr
             "certified_area": certs.area,
             "correct": correct.astype(int),
             "time": seconds_per_point,
+            # What the bound rests on (n_A of n) and the radii that read an area as a size (see smoothing).
+            "n_a": np.asarray(certs.n_a),
+            "n": np.asarray(certs.n),
+            "l2_radius": certs.l2_radius,
+            "geometric_mean_radius": certs.geometric_mean_radius,
         }
     )
+
+
+#: Columns of a sweep's per-point records (``{split}_records.tsv.gz``), in order; see :func:`sweep_records`.
+RECORD_COLUMNS = ["kind", "init", "sub_epoch", "split", "idx", "label", "predict", "n_a", "n", "pa_lower", "phi_inv_pa_lower",
+                  "certified_area", "l2_radius", "geometric_mean_radius", "correct", "precision"]
+
+
+def sweep_records(table: pd.DataFrame, kind: str, init: float, sub_epoch: int, split: str, precision: str) -> pd.DataFrame:
+    """One snapshot's certificate table as per-point records: the rows every sweep number is computed from."""
+    records = table.assign(kind=kind, init=float(init), sub_epoch=int(sub_epoch), split=split, precision=precision)
+    return records[RECORD_COLUMNS]
 
 
 def clean_accuracy_and_area(table: pd.DataFrame) -> tuple[float, float]:

@@ -163,3 +163,19 @@ def front_point_with_intervals(records: pd.DataFrame, metric: str = "area", leve
         f"{name}_lower": mean_lower,
         f"{name}_upper": mean_upper,
     }
+
+
+#: Interval columns a sweep metrics row carries after its existing ones (see :func:`snapshot_metrics`).
+SNAPSHOT_INTERVAL_COLUMNS = ["accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]
+
+
+def snapshot_metrics(records: pd.DataFrame) -> dict[str, float]:
+    """A sweep metrics row's numbers, from one snapshot's per-point records on one split.
+
+    ``accuracy``, ``mean_area`` and ``points`` are the values Figure 2 has always drawn (abstain =
+    wrong; mean area over the certified-correct points), now with their 95% intervals over the points
+    (:func:`front_point_with_intervals`: Wilson for the accuracy, BCa bootstrap for the mean area).
+    The one function every sweep number comes from, so a table can be recomputed from the records.
+    """
+    point = front_point_with_intervals(records, "area")
+    return {key: point[key] for key in ["accuracy", "mean_area", "points", *SNAPSHOT_INTERVAL_COLUMNS]}

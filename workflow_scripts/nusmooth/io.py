@@ -152,6 +152,21 @@ def atomic_write_tsv(frame, path) -> None:
     _atomic_write(path, lambda handle: frame.to_csv(handle, sep="\t", index=False, lineterminator="\n"), binary=False)
 
 
+def atomic_write_tsv_gz(frame, path) -> None:
+    """Write a pandas DataFrame as gzip-compressed TSV atomically, byte-reproducibly.
+
+    The gzip header is written by hand with no file name and a zero time stamp (pandas would put the
+    temporary file's random name and the current time there), so the same frame gives the same bytes.
+    """
+    import gzip
+
+    def write(handle):
+        with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as packed:
+            packed.write(frame.to_csv(sep="\t", index=False, lineterminator="\n").encode("utf-8"))
+
+    _atomic_write(path, write, binary=True)
+
+
 def atomic_save_figure(figure, path, **savefig_options) -> None:
     """``figure.savefig`` to ``path`` atomically; the format comes from the suffix. A PDF gets no
     creation date, so the same figure gives the same bytes."""

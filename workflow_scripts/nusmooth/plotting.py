@@ -74,6 +74,51 @@ def fig1(panels: list[dict]):
     return figure
 
 
+def precision_note(figure, precision: str) -> None:
+    """The base model's precision as a small footnote, so a figure never hides what it was computed at."""
+    if precision:
+        figure.text(0.995, 0.005, f"base model precision: {precision}", ha="right", va="bottom", fontsize=6, color="0.4")
+
+
+def banded_panel(ax, curves: list[dict], title: str, view: str, x_range: tuple[float, float], xlabel: str) -> None:
+    """A Figure 1 panel (``view`` "area") or its l2 companion (``view`` "l2_radius") with pointwise bands.
+
+    Each curve dict: ``table`` (per-point records), ``label``, ``color``, ``isotropic`` (dashed). The
+    curve and its Wilson 95% band over the test points come from :func:`nusmooth.evidence.curve_with_band`
+    on a grid over ``x_range``, which the caller takes from validation records (never from test).
+    """
+    from .evidence import curve_with_band
+
+    thresholds = np.linspace(x_range[0], x_range[1], 400)
+    for curve in curves:
+        band = curve_with_band(curve["table"], thresholds, view)
+        ax.step(thresholds, band["certified_accuracy"], where="post", color=curve["color"],
+                linestyle="--" if curve["isotropic"] else "-", label=curve["label"], linewidth=1.4)
+        ax.fill_between(thresholds, band["lower"], band["upper"], step="post", color=curve["color"], alpha=0.2, linewidth=0)
+    ax.set_xlim(*x_range)
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("certified accuracy (95% band over test points)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower left", frameon=False)
+
+
+def fig1_banded(panels: list[dict], view: str = "area", precision: str = ""):
+    """Figure 1 (``view`` "area") or its l2 companion (``"l2_radius"``), one panel per dataset, with
+    bands. ``panels`` items: ``title``, ``sigma_space``, ``curves``, ``x_range`` (from validation)."""
+    with plt.rc_context(STYLE):
+        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+        for ax, panel in zip(axes[0], panels):
+            space = panel["sigma_space"]
+            xlabel = (f"certified area $O_{{CA}}$ (log-volume; $\\sigma$ in {space})" if view == "area" else
+                      f"certified $\\ell_2$ radius $\\Phi^{{-1}}(\\underline{{p_A}})\\,\\min\\sigma$ ({space})")
+            banded_panel(ax, panel["curves"], panel["title"], view, panel["x_range"], xlabel)
+        figure.tight_layout(rect=(0, 0.03, 1, 1))
+        precision_note(figure, precision)
+    return figure
+
+
 def fig1_panel_from_results(dataset: str, results: list[dict]) -> dict:
     """Build a Figure 1 panel from per-init results: dicts with ``choice`` (select_fig1_sigma's JSON),
     ``learned`` and ``isotropic`` (certificate tables)."""
@@ -113,6 +158,17 @@ def _front_notes(points: pd.DataFrame, cloud: pd.DataFrame, front: pd.DataFrame)
     return notes
 
 
+def front_error_bars(ax, line: pd.DataFrame, color) -> None:
+    """95% intervals over the test points of each front member: mean area (x) and accuracy (y)."""
+    if not {"test_accuracy_lower", "test_mean_area_lower"} <= set(line.columns):
+        return
+    x, y = line["test_mean_area"].to_numpy(float), line["test_accuracy"].to_numpy(float)
+    xerr = np.nan_to_num(np.vstack([x - line["test_mean_area_lower"].to_numpy(float), line["test_mean_area_upper"].to_numpy(float) - x]))
+    yerr = np.nan_to_num(np.vstack([y - line["test_accuracy_lower"].to_numpy(float), line["test_accuracy_upper"].to_numpy(float) - y]))
+    ax.errorbar(x, y, xerr=np.maximum(xerr, 0), yerr=np.maximum(yerr, 0), fmt="none", ecolor=color, elinewidth=0.8,
+                capsize=1.5, alpha=0.7)
+
+
 def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = None) -> None:
     """Figure 2/4 panel from one dataset's sweep points of both splits (:func:`nusmooth.summaries.sweep_points`).
 
@@ -133,6 +189,7 @@ def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = N
         line = front[(front["kind"] == kind) & front["drawn"]]
         if line.empty:
             continue
+        front_error_bars(ax, line, style["color"])
         ax.plot(line["test_mean_area"], line["test_accuracy"], color=style["color"], linestyle=style["linestyle"],
                 marker=style["marker"], markersize=4, linewidth=1.6, label=f"{style['label']}: front (chosen on validation)")
         if kind == "isotropic":
@@ -157,6 +214,12 @@ def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = N
     ax.legend(loc="lower left", frameon=True, framealpha=0.85)
 
 
+def _one_precision(panels: list[dict]) -> str:
+    """The precision of the panels' sweep points (the tables refuse to merge different ones)."""
+    found = {str(p) for panel in panels if "precision" in panel["points"].columns for p in panel["points"]["precision"].unique()}
+    return ", ".join(sorted(found))
+
+
 def front_figure(panels: list[dict], columns: int = 3):
     """Figure 2 (or 4): one panel per dataset; ``panels`` items: ``title``, ``points`` (the dataset's
     sweep points of both splits, as :func:`nusmooth.summaries.sweep_points` returns them), optional
@@ -171,7 +234,8 @@ def front_figure(panels: list[dict], columns: int = 3):
             front_panel(ax, panel["points"], panel["title"], panel.get("majority"))
         for ax in list(axes.flat)[len(panels):]:
             ax.set_visible(False)
-        figure.tight_layout()
+        figure.tight_layout(rect=(0, 0.03, 1, 1))
+        precision_note(figure, _one_precision(panels))
     return figure
 
 
@@ -231,7 +295,7 @@ REGION_COLORS = {ROBUST: (1.0, 0.55, 0.0), NON_ROBUST: (0.0, 0.45, 1.0)}
 
 
 def region_overlay(ax, background: np.ndarray, sigma, fraction: float, title: str) -> None:
-    """The dataset's mean test image in grey with the largest-sigma and smallest-sigma pixels on top."""
+    """The dataset's mean validation image in grey with the largest-sigma and smallest-sigma pixels on top."""
     background = np.asarray(background, dtype=float)
     grey = background.mean(axis=0)
     grey = (grey - grey.min()) / (grey.max() - grey.min()) if grey.max() > grey.min() else np.zeros_like(grey)
@@ -247,7 +311,7 @@ def region_overlay(ax, background: np.ndarray, sigma, fraction: float, title: st
 
 def regions_figure(title: str, background: np.ndarray, cells: list[dict], fraction: float):
     """Robust / non-robust regions of one dataset: one panel per Figure-1 vector (``cells``: dicts with
-    ``sigma`` and ``label``) over the mean test image ``background`` (C, H, W) in [0, 1]."""
+    ``sigma`` and ``label``) over the mean validation image ``background`` (C, H, W) in [0, 1]."""
     if not cells:
         raise ValueError("no sigma to draw")
     with plt.rc_context(STYLE):
@@ -257,6 +321,6 @@ def regions_figure(title: str, background: np.ndarray, cells: list[dict], fracti
         handles = [mpatches.Patch(color=color, label=f"{group}: {100 * fraction:g}% of pixels")
                    for group, color in REGION_COLORS.items()]
         figure.legend(handles=handles, loc="lower center", ncol=1, frameon=False)
-        figure.suptitle(f"{title}\nover the mean test image", fontsize=9)
+        figure.suptitle(f"{title}\nover the mean validation image", fontsize=9)
         figure.tight_layout(rect=(0, 0.1, 1, 1))
     return figure

@@ -32,7 +32,33 @@ FRONT_SPLITS_NOTE = (
 
 #: Columns of :func:`front_table`, in order.
 FRONT_COLUMNS = ["kind", "front_position", "init", "sub_epoch", "sigma_mean", "val_accuracy", "val_mean_area", "val_points",
-                 "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space"]
+                 "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space",
+                 "test_accuracy_lower", "test_accuracy_upper", "test_mean_area_lower", "test_mean_area_upper", "precision"]
+
+#: The 95% interval columns of a metrics row (over the split's points; see nusmooth.evidence.snapshot_metrics).
+INTERVAL_COLUMNS = ["accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]
+
+
+def check_one_precision(frames: list[pd.DataFrame], sources: list[str] | None = None) -> str:
+    """The one precision all ``frames`` were computed at; a ValueError naming the files when they differ.
+
+    Rows certified at different precisions (fp32 vs bf16 base models) are not the same experiment, so a
+    table or figure must never mix them silently. ``sources`` names each frame (its file) in the error.
+    """
+    sources = list(sources) if sources is not None else [f"table {i}" for i in range(len(frames))]
+    if len(sources) != len(frames):
+        raise ValueError(f"{len(frames)} tables but {len(sources)} names for them")
+    seen: dict[str, list[str]] = {}
+    for frame, source in zip(frames, sources):
+        if "precision" not in frame.columns:
+            raise ValueError(f"{source} has no precision column; rerun the job that wrote it")
+        for precision in frame["precision"].astype(str).unique():
+            seen.setdefault(precision, []).append(source)
+    if len(seen) > 1:
+        listing = "; ".join(f"{precision}: {', '.join(files)}" for precision, files in sorted(seen.items()))
+        raise ValueError(f"refusing to merge rows computed at different precisions ({listing}). Fix: rerun the "
+                         "outdated files at one compute.precision (or compare the precisions in separate runs)")
+    return next(iter(seen), "")
 
 
 def _check_snapshots(points: pd.DataFrame) -> None:
@@ -52,16 +78,18 @@ def _check_snapshots(points: pd.DataFrame) -> None:
                          f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_sigma for them")
 
 
-def sweep_points(metrics: list[pd.DataFrame]) -> pd.DataFrame:
+def sweep_points(metrics: list[pd.DataFrame], sources: list[str] | None = None) -> pd.DataFrame:
     """All sweep rows of one dataset (both splits) in one table, with ``on_val_front``: the snapshot is
     kept by the blanket among the *validation* rows of its kind (learned / isotropic). The mark is set on
-    the snapshot's validation and test rows alike, so the test rows say which points the figures join."""
+    the snapshot's validation and test rows alike, so the test rows say which points the figures join.
+    ``sources``: the files the frames were read from, named when their precisions differ."""
     if not metrics:
         raise ValueError("no sweep metrics given")
     points = pd.concat(metrics, ignore_index=True)
     missing = set(SWEEP_COLUMNS) - set(points.columns)
     if missing:
         raise ValueError(f"sweep metrics lack columns {sorted(missing)}; rerun evaluate_sigma")
+    check_one_precision(metrics, sources)
     _check_snapshots(points)
     choosing = points[points["split"] == CHOOSING_SPLIT]
     chosen = []
@@ -93,10 +121,10 @@ def front_table(points: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("points lack the on_val_front column; build them with summaries.sweep_points")
     chosen = points[(points["split"] == CHOOSING_SPLIT) & points["on_val_front"]]
     shown = points[points["split"] == SHOWN_SPLIT]
-    front = chosen.merge(shown[SNAPSHOT + ["accuracy", "mean_area", "points"]], on=SNAPSHOT, how="left",
+    measured = ["accuracy", "mean_area", "points", *INTERVAL_COLUMNS]
+    front = chosen.merge(shown[SNAPSHOT + measured], on=SNAPSHOT, how="left",
                          suffixes=("_val", "_test"), validate="one_to_one")
-    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in ("accuracy", "mean_area", "points")
-                                  for split in ("val", "test")})
+    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in measured for split in ("val", "test")})
     front["drawn"] = np.isfinite(front["test_mean_area"].astype(float))
     front = front.assign(kind_order=_kind_order(front["kind"]))
     front = front.sort_values(["kind_order", "kind", "val_mean_area", "val_accuracy"], ascending=[True, True, True, False],
@@ -116,11 +144,7 @@ def round_thresholds(areas: np.ndarray, count: int) -> np.ndarray:
     if finite.size == 0 or count < 1:
         return np.array([])
     lo, hi = np.quantile(finite, [0.05, 0.95])
-    if hi - lo <= 0:
-        return np.array([float(np.round(lo, 2))])
-    raw = np.linspace(lo, hi, count)
-    step = 10.0 ** np.floor(np.log10((hi - lo) / max(count - 1, 1)))
-    return np.unique(np.round(raw / step) * step)
+    return round_grid(float(lo), float(hi), count)
 
 
 def certified_accuracy_table(curves: dict[str, pd.DataFrame], thresholds: np.ndarray) -> pd.DataFrame:
@@ -162,3 +186,114 @@ def html_document(title: str, sections: list[tuple[str, pd.DataFrame]], note: st
         parts.append(f"<h3>{html.escape(heading)}</h3>{table}")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+# --- Figure 1's numbers with their intervals, at thresholds chosen on validation ------------------
+
+#: Figure 1's two views: the record column, the threshold that gives the smoothed classifier's accuracy
+#: (every certified-correct point passes it), and how a threshold reads in a table heading.
+VIEWS = {
+    "area": {"column": "certified_area", "start": -np.inf, "heading": "O_CA >= {:g}", "first": "clean accuracy"},
+    "l2_radius": {"column": "l2_radius", "start": 0.0, "heading": "l2 radius >= {:g}", "first": "clean accuracy"},
+}
+
+
+def largest_certifiable(choice: dict, kind: str, n: int, alpha: float) -> dict[str, float]:
+    """The largest certified area and l2 radius that Figure 1's ``kind`` sigma can give any point when
+    certified with ``n`` samples at level ``alpha``: all ``n`` votes for the class give the largest
+    bound, ``pA_lower = alpha ** (1 / n)``. A fact of the sigma (chosen on validation) and of the
+    settings, not of any test point; ``choice`` is select_fig1_sigma's record."""
+    from scipy.special import ndtri
+
+    radius = float(ndtri(alpha ** (1.0 / n)))
+    dimension = choice["dimension"]
+    if kind == "learned":
+        sum_log, smallest = choice["sum_log_sigma"], choice["min_sigma"]
+    else:
+        sum_log, smallest = dimension * np.log(choice["isotropic_sigma"]), choice["isotropic_sigma"]
+    return {"area": float(sum_log + dimension * np.log(radius)), "l2_radius": radius * smallest}
+
+
+def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
+    """``count`` round numbers spread from ``lo`` to ``hi`` (one when the span is empty)."""
+    if count < 1 or not (np.isfinite(lo) and np.isfinite(hi)):
+        return np.array([])
+    if hi - lo <= 0:
+        return np.array([float(np.round(lo, 2))])
+    step = 10.0 ** np.floor(np.log10((hi - lo) / max(count - 1, 1)))
+    return np.unique(np.round(np.linspace(lo, hi, count) / step) * step)
+
+
+def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]], count: int) -> dict[str, dict]:
+    """Figure 1's x-range and the tables' thresholds of each view, from nothing a test point decided.
+
+    The low end is the 5% quantile of the values certified on *validation* (the chosen learned
+    snapshot's and the isotropic sweep's records; areas finite, radii positive); the high end is the
+    largest value Figure 1's sigmas can certify at all (:func:`largest_certifiable`). The validation
+    sweeps certify with fewer samples than Figure 1, so their largest values sit below Figure 1's:
+    the ceiling, not the validation maximum, closes the range. Returns ``{view: {"range": (lo, hi),
+    "thresholds": array}}``.
+    """
+    if not validation or not ceilings:
+        raise ValueError("the display grid needs validation records and Figure 1's sigmas: thresholds never come from test")
+    grid = {}
+    for view, spec in VIEWS.items():
+        values = np.concatenate([frame[spec["column"]].to_numpy(dtype=float) for frame in validation])
+        values = values[np.isfinite(values) & ((values > 0) if view == "l2_radius" else True)]
+        hi = max(ceiling[view] for ceiling in ceilings)
+        lo = float(np.quantile(values, 0.05)) if values.size else (0.0 if view == "l2_radius" else hi - 1.0)
+        lo = min(lo, hi)
+        margin = 0.05 * max(hi - lo, 1e-9)
+        shown = (max(lo - margin, 0.0) if view == "l2_radius" else lo - margin, hi + margin)
+        grid[view] = {"range": shown, "thresholds": round_grid(lo, hi, count)}
+    return grid
+
+
+def certified_accuracy_intervals(curves: dict[str, pd.DataFrame], thresholds, view: str) -> pd.DataFrame:
+    """Certified accuracy of each named record table at the view's start (the clean accuracy) and at
+    each threshold, with its Wilson 95% interval over the test points; one row per (curve, threshold)."""
+    from .evidence import curve_with_band
+
+    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
+    frames = []
+    for name, records in curves.items():
+        band = curve_with_band(records, full, view)
+        band.insert(0, "sigma", name)
+        band.insert(1, "view", view)
+        frames.append(band)
+    return pd.concat(frames, ignore_index=True)
+
+
+def paired_difference_table(pairs: list[tuple[str, pd.DataFrame, str, pd.DataFrame]], thresholds, view: str) -> pd.DataFrame:
+    """Learned minus isotropic certified accuracy at each threshold of ``view`` (the clean accuracy
+    first), with Newcombe's paired 95% interval over the test points both were certified on; one row
+    per (pair, threshold). ``pairs``: ``(learned name, learned records, isotropic name, isotropic records)``."""
+    from .evidence import paired_differences
+
+    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
+    frames = []
+    for learned_name, learned, isotropic_name, isotropic in pairs:
+        table = paired_differences(learned, isotropic, full, view)
+        table = table.rename(columns={"accuracy_a": "accuracy_learned", "accuracy_b": "accuracy_isotropic",
+                                      "only_a": "only_learned", "only_b": "only_isotropic"})
+        table.insert(0, "learned", learned_name)
+        table.insert(1, "isotropic", isotropic_name)
+        table.insert(2, "view", view)
+        frames.append(table)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _threshold_heading(view: str, threshold: float) -> str:
+    return VIEWS[view]["first"] if threshold == VIEWS[view]["start"] else VIEWS[view]["heading"].format(threshold)
+
+
+def with_intervals_wide(table: pd.DataFrame, row: str, value: str) -> pd.DataFrame:
+    """A long interval table as a page shows it: one row per ``row``, one column per threshold, cells
+    ``value [lower, upper]``."""
+    cells = table.assign(
+        heading=[_threshold_heading(v, t) for v, t in zip(table["view"], table["threshold"])],
+        cell=[f"{x:.3f} [{lo:.3f}, {hi:.3f}]" for x, lo, hi in zip(table[value], table["lower"], table["upper"])],
+    )
+    order = list(dict.fromkeys(cells["heading"]))
+    wide = cells.pivot(index=row, columns="heading", values="cell")
+    return wide.loc[list(dict.fromkeys(cells[row])), order].reset_index()

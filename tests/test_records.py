@@ -1,0 +1,162 @@
+"""Per-point records and the numbers computed from them: the sweep's records, the metrics row they
+give (equal to the old point estimates, now with intervals), compact reproducible files, and one
+precision per merged table."""
+
+import gzip
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from nusmooth.evaluation import RECORD_COLUMNS, certificate_table, clean_accuracy_and_area, sweep_records
+from nusmooth.evidence import snapshot_metrics
+from nusmooth.io import atomic_write_tsv_gz
+from nusmooth.summaries import check_one_precision, front_table, sweep_points
+
+
+def certificates(rng, points=40):
+    """Certificates as nusmooth.smoothing makes them: abstentions have area -inf and radii 0."""
+    pa_lower = rng.uniform(0.3, 0.999, points)
+    certified = pa_lower > 0.5
+    phi = np.where(certified, np.log(pa_lower / (1 - pa_lower)), np.nan)  # any increasing stand-in
+    area = np.where(certified, -800 + 100 * np.nan_to_num(phi), -np.inf)
+    prediction = np.where(certified, rng.integers(0, 3, points), -1)
+    return SimpleNamespace(prediction=prediction, pa_lower=pa_lower, phi_inv_pa_lower=phi, area=area,
+                           n_a=np.round(pa_lower * 64).astype(int), n=np.full(points, 64),
+                           l2_radius=np.where(certified, 0.25 * np.nan_to_num(phi), 0.0),
+                           geometric_mean_radius=np.exp(area / 784))
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(3)
+    certs = certificates(rng)
+    labels = np.where(rng.uniform(size=40) < 0.8, certs.prediction, (certs.prediction + 1) % 3)
+    return certificate_table(certs, labels, np.arange(40), 0.01)
+
+
+def test_certificate_table_keeps_its_columns_first_and_adds_the_evidence(table):
+    assert list(table.columns[:8]) == ["idx", "label", "predict", "pa_lower", "phi_inv_pa_lower", "certified_area", "correct", "time"]
+    assert list(table.columns[8:]) == ["n_a", "n", "l2_radius", "geometric_mean_radius"]
+    assert (table["n"] == 64).all() and (table["n_a"] <= table["n"]).all()
+
+
+def test_sweep_records_and_the_metrics_row_they_give(table):
+    records = sweep_records(table, "learned", "0.25", 3, "val", "fp32")
+    assert list(records.columns) == RECORD_COLUMNS
+    assert (records["sub_epoch"] == 3).all() and (records["init"] == 0.25).all()
+    metrics = snapshot_metrics(records)
+    accuracy, mean_area = clean_accuracy_and_area(table)
+    # The same numbers as before the records existed, to the bit, plus intervals around them.
+    assert metrics["accuracy"] == accuracy and metrics["mean_area"] == mean_area and metrics["points"] == 40
+    assert metrics["accuracy_lower"] < accuracy < metrics["accuracy_upper"]
+    assert metrics["mean_area_lower"] < mean_area < metrics["mean_area_upper"]
+
+
+def test_records_file_is_compressed_reproducible_and_exact(tmp_path, table):
+    records = sweep_records(table, "isotropic", "0.5", 0, "test", "fp32")
+    first, second = tmp_path / "a" / "val_records.tsv.gz", tmp_path / "b" / "val_records.tsv.gz"
+    atomic_write_tsv_gz(records, first)
+    atomic_write_tsv_gz(records, second)
+    assert first.read_bytes() == second.read_bytes()  # no name, no time stamp in the gzip header
+    assert gzip.decompress(first.read_bytes()).startswith(b"kind\tinit\tsub_epoch")
+    back = pd.read_csv(first, sep="\t")
+    pd.testing.assert_frame_equal(back, records, check_dtype=False)  # floats round-trip exactly
+    assert snapshot_metrics(back) == snapshot_metrics(records)
+
+
+def test_merging_rows_of_different_precisions_names_the_files():
+    frames = [pd.DataFrame({"precision": ["fp32"]}), pd.DataFrame({"precision": ["bf16"]}), pd.DataFrame({"precision": ["fp32"]})]
+    names = ["sweep/learned_0.25/val.tsv", "sweep/learned_0.5/val.tsv", "sweep/isotropic_0.25/val.tsv"]
+    with pytest.raises(ValueError, match="different precisions") as error:
+        check_one_precision(frames, names)
+    assert all(name in str(error.value) for name in names)
+    assert check_one_precision(frames[::2], names[::2]) == "fp32"
+    with pytest.raises(ValueError, match="learned_0.25/val.tsv has no precision"):
+        check_one_precision([pd.DataFrame({"accuracy": [1.0]})], names[:1])
+
+
+def metrics_row(kind, init, split, accuracy, area, precision="fp32"):
+    return {"kind": kind, "init": init, "sub_epoch": 0, "split": split, "accuracy": accuracy, "mean_area": area, "points": 20,
+            "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels", "precision": precision,
+            "accuracy_lower": accuracy - 0.1, "accuracy_upper": accuracy + 0.05, "mean_area_lower": area - 30,
+            "mean_area_upper": area + 10}
+
+
+def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_intervals():
+    val = pd.DataFrame([metrics_row("isotropic", 0.25, "val", 0.9, -700.0), metrics_row("isotropic", 0.5, "val", 0.8, -500.0)])
+    test = pd.DataFrame([metrics_row("isotropic", 0.25, "test", 0.85, -720.0), metrics_row("isotropic", 0.5, "test", 0.7, -520.0)])
+    with pytest.raises(ValueError, match="bf16: b.tsv"):
+        sweep_points([val, test.assign(precision="bf16")], sources=["a.tsv", "b.tsv"])
+    front = front_table(sweep_points([val, test], sources=["a.tsv", "b.tsv"]))
+    assert list(front["test_accuracy_lower"]) == [0.75, 0.6] and list(front["test_mean_area_upper"]) == [-710.0, -510.0]
+    assert list(front["precision"]) == ["fp32", "fp32"]
+
+
+# --- Figure 1's tables: thresholds from validation, intervals over test points --------------------
+
+from nusmooth.evidence import curve_with_band  # noqa: E402
+from nusmooth.intervals import paired_difference_interval, proportion_interval  # noqa: E402
+from nusmooth.summaries import (certified_accuracy_intervals, display_grid, largest_certifiable,  # noqa: E402
+                                paired_difference_table, round_grid, with_intervals_wide)
+
+
+def fig1_records(areas, correct, radii):
+    return pd.DataFrame({"idx": np.arange(len(areas)), "correct": correct, "certified_area": areas, "l2_radius": radii})
+
+
+LEARNED = fig1_records([-700.0, -650.0, -np.inf, -820.0, -600.0], [1, 1, 0, 1, 0], [0.30, 0.35, 0.0, 0.20, 0.40])
+ISOTROPIC = fig1_records([-720.0, -np.inf, -660.0, -800.0, -610.0], [1, 0, 1, 1, 1], [0.50, 0.0, 0.60, 0.45, 0.70])
+
+
+def test_the_largest_certifiable_values_are_those_of_n_votes_out_of_n():
+    from scipy.stats import beta, norm
+
+    choice = {"dimension": 4, "sum_log_sigma": float(np.log([0.1, 0.2, 0.3, 0.4]).sum()), "min_sigma": 0.1,
+              "isotropic_sigma": 0.25}
+    radius = norm.ppf(beta.ppf(0.001, 100, 1))  # Clopper-Pearson lower bound of 100 votes of 100
+    learned = largest_certifiable(choice, "learned", 100, 0.001)
+    assert learned["area"] == pytest.approx(choice["sum_log_sigma"] + 4 * np.log(radius), rel=1e-12)
+    assert learned["l2_radius"] == pytest.approx(0.1 * radius, rel=1e-12)
+    isotropic = largest_certifiable(choice, "isotropic", 100, 0.001)
+    assert isotropic["area"] == pytest.approx(4 * np.log(0.25 * radius), rel=1e-12)
+    assert isotropic["l2_radius"] == pytest.approx(0.25 * radius, rel=1e-12)
+
+
+def test_the_display_grid_runs_from_validation_to_the_certifiable_ceiling():
+    validation = [fig1_records(np.r_[np.linspace(-900.0, -500.0, 21), -np.inf], [1] * 21 + [0],
+                               np.r_[np.linspace(0.1, 0.5, 21), 0.0])]
+    ceilings = [{"area": -300.0, "l2_radius": 0.9}, {"area": -400.0, "l2_radius": 1.2}]
+    grid = display_grid(validation, ceilings, 3)
+    low_area, low_radius = np.quantile(np.linspace(-900, -500, 21), 0.05), np.quantile(np.linspace(0.1, 0.5, 21), 0.05)
+    np.testing.assert_array_equal(grid["area"]["thresholds"], round_grid(low_area, -300.0, 3))
+    np.testing.assert_array_equal(grid["l2_radius"]["thresholds"], round_grid(low_radius, 1.2, 3))  # the abstention left out
+    assert grid["area"]["thresholds"].tolist() == [-880.0, -590.0, -300.0]
+    assert grid["l2_radius"]["range"] == pytest.approx((low_radius - 0.05 * (1.2 - low_radius), 1.2 + 0.05 * (1.2 - low_radius)))
+    with pytest.raises(ValueError, match="validation"):
+        display_grid([], ceilings, 3)
+
+
+def test_certified_accuracy_intervals_count_by_hand():
+    table = certified_accuracy_intervals({"learned": LEARNED}, [-680.0], "area")
+    assert list(table["threshold"]) == [-np.inf, -680.0]
+    assert list(table["certified"]) == [3, 1]  # correct: idx 0, 1, 3; of those only idx 1 has area >= -680
+    low, high = proportion_interval(1, 5)[1:]
+    assert table.loc[1, ["lower", "upper"]].tolist() == pytest.approx([low, high])
+    l2 = certified_accuracy_intervals({"isotropic": ISOTROPIC}, [0.5], "l2_radius")
+    assert list(l2["certified"]) == [4, 3] and (l2["view"] == "l2_radius").all()
+
+
+def test_paired_difference_table_is_learned_minus_isotropic_with_the_paired_interval():
+    table = paired_difference_table([("L", LEARNED, "I", ISOTROPIC)], [0.4], "l2_radius")
+    learned = LEARNED["correct"].to_numpy().astype(bool) & (LEARNED["l2_radius"].to_numpy() >= 0.4)
+    isotropic = ISOTROPIC["correct"].to_numpy().astype(bool) & (ISOTROPIC["l2_radius"].to_numpy() >= 0.4)
+    expected = paired_difference_interval(learned, isotropic)
+    row = table.iloc[1]
+    assert row["difference"] == pytest.approx(-0.8) and row["difference"] == pytest.approx(expected.estimate)
+    assert [row["lower"], row["upper"]] == pytest.approx([expected.lower, expected.upper]) and row["upper"] < 0
+    assert (row["only_learned"], row["only_isotropic"]) == (0, 4)
+    wide = with_intervals_wide(table, "learned", "difference")
+    assert list(wide.columns) == ["learned", "clean accuracy", "l2 radius >= 0.4"]
+    assert wide.iloc[0, 2].startswith("-0.800 [")
