@@ -45,7 +45,7 @@ def sigma_list():
 
 
 CHOICE = {"init": 0.25, "isotropic_sigma": 0.3, "rule": "largest area", "sigma_space": "[0,1] pixels", "sub_epoch": 2,
-          "val": 0.9}
+          "val": 0.9, "dimension": 784, "sum_log_sigma": -950.5, "min_sigma": 0.05}
 
 
 def table_for(spec) -> pd.DataFrame:

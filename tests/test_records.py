@@ -132,7 +132,7 @@ def test_the_display_grid_runs_from_validation_to_the_certifiable_ceiling():
     low_area, low_radius = np.quantile(np.linspace(-900, -500, 21), 0.05), np.quantile(np.linspace(0.1, 0.5, 21), 0.05)
     np.testing.assert_array_equal(grid["area"]["thresholds"], round_grid(low_area, -300.0, 3))
     np.testing.assert_array_equal(grid["l2_radius"]["thresholds"], round_grid(low_radius, 1.2, 3))  # the abstention left out
-    assert grid["area"]["thresholds"].tolist() == [-880.0, -590.0, -300.0]
+    assert grid["area"]["thresholds"].tolist() == [-900.0, -600.0, -300.0]  # -880 .. -300 in steps of 290, to hundreds
     assert grid["l2_radius"]["range"] == pytest.approx((low_radius - 0.05 * (1.2 - low_radius), 1.2 + 0.05 * (1.2 - low_radius)))
     with pytest.raises(ValueError, match="validation"):
         display_grid([], ceilings, 3)
