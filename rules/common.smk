@@ -49,6 +49,29 @@ def check_config():
                 f"set it to {needs}, e.g. --config 'datasets={{{name}: {{source: {{path: /data/{name}}}}}}}', "
                 f"or drop {name} from run_datasets (nothing else depends on it)",
             )
+        if "split_by" in DATASETS[name].source_keys:
+            check_split_unit(name, config["datasets"][name]["source"])
+
+
+def check_split_unit(name, source):
+    """A dataset split by drive needs the drive mapping; the frame split (frames of one drive in
+    training and test alike) is made only when asked for. Checked here so that a dry run fails,
+    before any data is read."""
+    if source["split_by"] == "drive" and source["drive_mapping"] is None:
+        fail_config(
+            f"datasets.{name}.source.drive_mapping",
+            f"not set, so {name} cannot be split by drive (source.split_by: drive, the default), "
+            "and frames of one drive are not split across training, validation and test silently",
+            "set it to the KITTI object devkit's mapping/ folder, or set "
+            f"datasets.{name}.source.split_by to frame for the paper's frame-level split "
+            "(Figure 4's caption then says so)",
+        )
+    if source["split_by"] == "frame" and source["drive_mapping"] is not None:
+        fail_config(
+            f"datasets.{name}.source.split_by",
+            f"frame, but datasets.{name}.source.drive_mapping is set and would go unused",
+            "set split_by to drive to split by drive, or drive_mapping to null for the frame split",
+        )
 
 
 def check_model(name, model):

@@ -157,7 +157,7 @@ def test_kitti_prepare_skips_and_reports(tmp_path):
     labels["000021"] = DONTCARE * 2  # DontCare only
     labels["000022"] = PED + CAR  # tie: first object wins
     root = make_kitti(tmp_path, labels)
-    dataset, members = prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3}, {"path": str(root), "image_size": 224})
+    dataset, members = prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3}, {"path": str(root), "image_size": 224, "split_by": "frame"})
     assert set(dataset.info["skipped"]) == {"000020", "000021"}
     assert dataset.info["labelled_images"] == 21
     assert dataset.info["class_mapping"]["Car"] == 0 and dataset.info["class_mapping"]["Pedestrian"] == 3
@@ -166,7 +166,7 @@ def test_kitti_prepare_skips_and_reports(tmp_path):
     assert len(members["test"]) == 4 and len(members["val"]) == 4  # 20 % of 21 per class, then val out of the rest
     everything = {f: dataset.classes[int(l)] for s in ("train", "val", "test") for f, l in zip(members[s], dataset.splits[s].labels)}
     assert everything["000022"] == "Pedestrian" and everything["000001"] == "Car" and everything["000002"] == "Pedestrian"
-    again, members_again = prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3}, {"path": str(root), "image_size": 224})
+    again, members_again = prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3}, {"path": str(root), "image_size": 224, "split_by": "frame"})
     assert members_again == members and torch.equal(again.splits["test"].images, dataset.splits["test"].images)  # seeded
     # Without a drive mapping the split is by frame, and the summary says it is the paper's frame-level split.
     assert dataset.info["split_unit"] == "frame" and "frame-level" in dataset.info["split_note"]
@@ -188,7 +188,7 @@ def test_kitti_errors_name_file_and_line(tmp_path):
     (root / "training/image_2/000001.png").unlink()
     (root / "training/image_2/000001.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(DataError, match=r"000001\.png is truncated or corrupt"):
-        prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root)})
+        prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root), "split_by": "frame"})
     (root / "training/label_2/000001.txt").unlink()
     with pytest.raises(DataError, match=r"frame 000001 has no label file"):
         relabel(root)
@@ -350,19 +350,32 @@ def test_kitti_drive_mapping_errors_name_file_line_and_fix(tmp_path):
     fails(tmp_path / "nowhere", r"KITTI devkit mapping file not found: .*nowhere/train_mapping\.txt")
 
 
+def test_kitti_frame_split_is_never_a_silent_fallback(tmp_path):
+    # The folder does not exist: each refusal comes before any file is read.
+    nowhere = str(tmp_path / "no_kitti_here")
+    with pytest.raises(DataError, match=r"datasets\.kitti\.source\.drive_mapping is not set.*Fix: set datasets\.kitti\.source\.drive_mapping"
+                       r".*or set datasets\.kitti\.source\.split_by to frame"):
+        prepare_dataset("kitti", SPLIT, {"path": nowhere})
+    with pytest.raises(DataError, match=r"split_by is frame, but datasets\.kitti\.source\.drive_mapping is set .*would go unused"):
+        prepare_dataset("kitti", SPLIT, {"path": nowhere, "split_by": "frame", "drive_mapping": str(tmp_path)})
+    # Asked for, the frame split goes on to read the data (and fails there, on the missing folder).
+    with pytest.raises(DataError, match=r"KITTI folder not found"):
+        prepare_dataset("kitti", SPLIT, {"path": nowhere, "split_by": "frame"})
+
+
 @needs_data
 def test_kitti_empty_splits_fail_before_decoding(tmp_path):
     # The 6 real frames under the default split: 20 % of 1-2 images per class rounds to 0 for val and test.
     default = {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}
     with pytest.raises(DataError, match=r"kitti: split\(s\) val, test would be empty \(images per split: train 6, val 0, test 0\)"
                        r".*Fix: change datasets\.kitti\.split"):
-        prepare_dataset("kitti", default, {"path": str(KITTI)})
+        prepare_dataset("kitti", default, {"path": str(KITTI), "split_by": "frame"})
     # The check comes before any image is decoded: a corrupt image does not mask it.
     root = make_kitti(tmp_path, {f"{i:06d}": CAR if i % 2 else PED for i in range(6)})
     (root / "training/image_2/000000.png").unlink()
     (root / "training/image_2/000000.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(DataError, match=r"would be empty"):
-        prepare_dataset("kitti", default, {"path": str(root)})
+        prepare_dataset("kitti", default, {"path": str(root), "split_by": "frame"})
     # By drive: one drive cannot fill three splits, and the message says so.
     mapping = write_mapping(tmp_path / "mapping", drive_rows([6]))
     with pytest.raises(DataError, match=r"would be empty .*split is by drive.*1 drive\(s\) hold the 6 labelled frames.*datasets\.kitti\.split"):

@@ -114,11 +114,11 @@ def kitti_label_line(tmp_path, line: str):
     root = kitti_copy(tmp_path)
     label = root / "training/label_2/000002.txt"
     label.write_text(label.read_text() + line)
-    prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root)})
+    prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root), "split_by": "frame"})
 
 
 def kitti_default_split(tmp_path):
-    prepare_dataset("kitti", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(kitti_copy(tmp_path))})
+    prepare_dataset("kitti", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(kitti_copy(tmp_path)), "split_by": "frame"})
 
 
 def mnist5k_degenerate_split(tmp_path):

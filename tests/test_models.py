@@ -142,7 +142,7 @@ def test_paper_preset_dry_run_lists_every_dataset(tmp_path):
         tmp_path,
         "preset=paper",
         "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}},"
-        " kitti: {source: {path: /nonexistent/kitti}}}",
+        " kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
@@ -158,10 +158,32 @@ def test_paper_preset_dry_run_lists_every_dataset(tmp_path):
 
 
 def test_paper_preset_without_imagenet_path_says_what_to_set(tmp_path):
-    result = dry_run(tmp_path, "preset=paper", "datasets={kitti: {source: {path: /nonexistent/kitti}}}")
+    result = dry_run(tmp_path, "preset=paper", "datasets={kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}")
     assert result.returncode != 0
     log = result.stdout + result.stderr
     assert "datasets.imagenet.source.path" in log and "drop imagenet from run_datasets" in log
+
+
+def test_paper_preset_kitti_split_must_be_chosen_before_any_work(tmp_path):
+    """Without the drive mapping, the KITTI split is by frame only when asked for: a dry run stops at
+    the config check, naming the key and both fixes; a mapping with the frame split is refused too."""
+    imagenet = "imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}}"
+    (tmp_path / "unchosen").mkdir()
+    result = dry_run(tmp_path / "unchosen", "preset=paper", f"datasets={{{imagenet}, kitti: {{source: {{path: /nonexistent/kitti}}}}}}")
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config key 'datasets.kitti.source.drive_mapping'" in log
+    assert "mapping/ folder" in log and "datasets.kitti.source.split_by to frame" in log
+    assert "prepare_data" not in log  # stopped before planning any job
+    (tmp_path / "both").mkdir()
+    both = "kitti: {source: {path: /nonexistent/kitti, drive_mapping: /nonexistent/mapping, split_by: frame}}"
+    result = dry_run(tmp_path / "both", "preset=paper", f"datasets={{{imagenet}, {both}}}")
+    log = result.stdout + result.stderr
+    assert result.returncode != 0 and "config key 'datasets.kitti.source.split_by'" in log and "would go unused" in log
+    (tmp_path / "mapped").mkdir()
+    mapped = "kitti: {source: {path: /nonexistent/kitti, drive_mapping: /nonexistent/mapping}}"
+    result = dry_run(tmp_path / "mapped", "preset=paper", f"datasets={{{imagenet}, {mapped}}}")
+    assert result.returncode == 0, result.stderr[-3000:]
 
 
 def test_command_line_beats_preset_and_default_stays_mnist5k(tmp_path):

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 
-from nusmooth.evaluation import certified_accuracy_curve
+from nusmooth.evaluation import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.plotting import enlarge, fig1, fig1_panel_from_results, fig3, front_figure, normalise_globally, regions_figure, save
 from nusmooth.summaries import (
@@ -285,11 +285,25 @@ def test_certified_but_wrong_points_never_count_in_figure_1():
     assert np.all(y[x > -5.0] == 0.0)
 
 
+def test_figure_2_point_is_accuracy_and_mean_area_of_the_certified_correct():
+    """Figure 2's point of one table: accuracy counts abstentions and wrong answers as wrong (3 of 5
+    correct); the area is the mean over the correct points only, so the wrong point's larger finite
+    area and the abstention's -inf stay out: (-10 - 4 - 1) / 3 = -5."""
+    table = pd.DataFrame({"correct": [1, 0, 1, 0, 1], "certified_area": [-10.0, 50.0, -4.0, -np.inf, -1.0]})
+    accuracy, area = clean_accuracy_and_area(table)
+    assert (accuracy, area) == (0.6, -5.0)
+    nothing = pd.DataFrame({"correct": [0, 0], "certified_area": [3.0, -np.inf]})
+    accuracy, area = clean_accuracy_and_area(nothing)
+    assert accuracy == 0.0 and np.isnan(area)  # no certified-correct point: no area, never -inf or 0
+
+
 def test_round_thresholds():
+    # 5 % / 95 % quantiles of the finite areas: -795.455 and -483.53; 5 steps of ~78 round to tens.
     thresholds = round_thresholds(np.array([-812.3, -640.1, -455.9, -np.inf, -700.0]), 5)
-    assert 1 <= len(thresholds) <= 5
-    assert np.all(np.diff(thresholds) > 0)
-    assert np.allclose(thresholds, np.round(thresholds, -1))
+    np.testing.assert_array_equal(thresholds, [-800.0, -720.0, -640.0, -560.0, -480.0])
+    # Quantiles 0.01408 and 0.04513: steps of ~0.0155 round to hundredths.
+    np.testing.assert_allclose(round_thresholds(np.array([0.0123, 0.0468, 0.0301]), 3), [0.01, 0.03, 0.05], rtol=1e-12)
+    np.testing.assert_array_equal(round_thresholds(np.array([-3.14159] * 3), 5), [-3.14])  # one value: itself, rounded
     assert round_thresholds(np.array([-np.inf]), 5).size == 0
 
 

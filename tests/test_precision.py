@@ -2,6 +2,7 @@
 backend flags. Everything runs on the CPU (bf16 autocast exists there); CUDA-only checks skip without a GPU."""
 
 import copy
+import math
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from nusmooth import ABSTAIN, NonUniformSmoothing, certify
 from nusmooth.acceleration import configure_backends, float32_is_exact, prepare_model
 from nusmooth.models import CifarResNet
 from nusmooth.smoothing import sample_counts
-from nusmooth.surrogate import SigmaOptimizer, smoothed_softmax_surrogate
+from nusmooth.surrogate import PA_CLAMP, SigmaOptimizer, smoothed_softmax_surrogate
 
 needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch)")
 
@@ -45,15 +46,36 @@ def smooth_model() -> torch.nn.Module:
 # --- fp32 changes nothing ----------------------------------------------------------------------------
 
 
+def direct_counts(model, points, sigma, num_samples: int, num_classes: int, batch_size: int, generator) -> torch.Tensor:
+    """The counts written out plainly: the model called on each batch of noisy copies (point p owns copies
+    p * num_samples ..), one ``randn`` per batch from ``generator``, outside any autocast."""
+    flat, flat_sigma = points.reshape(len(points), -1), sigma.expand(points.shape[1:]).reshape(-1)
+    counts = torch.zeros(len(points), num_classes, dtype=torch.int64)
+    total = len(points) * num_samples
+    with torch.no_grad():
+        for start in range(0, total, batch_size):
+            owner = torch.arange(start, min(start + batch_size, total)) // num_samples
+            noise = torch.randn((len(owner), flat.shape[1]), generator=generator)
+            noisy = torch.addcmul(flat[owner], noise, flat_sigma).view(len(owner), *points.shape[1:])
+            counts.index_put_((owner, model(noisy).argmax(1)), torch.tensor(1), accumulate=True)
+    return counts
+
+
 def test_fp32_option_gives_bit_identical_counts_and_certificates():
+    """fp32 counts are the model's own votes on the same noise (not merely what the default gives: a
+    default that ran under autocast would agree with itself)."""
     model, points, sigma = smooth_model(), torch.rand(6, 1, 8, 8), torch.rand(1, 8, 8) * 0.4 + 0.05
-    plain = sample_counts(model, points, sigma, 300, 10, 128, torch.Generator().manual_seed(1))
-    fp32 = sample_counts(model, points, sigma, 300, 10, 128, torch.Generator().manual_seed(1), precision="fp32")
-    assert torch.equal(plain, fp32)
-    a = certify(model, points, sigma, 20, 200, 0.01, generator=torch.Generator().manual_seed(2))
-    b = certify(model, points, sigma, 20, 200, 0.01, generator=torch.Generator().manual_seed(2), precision="fp32")
-    np.testing.assert_array_equal(a.counts_estimation, b.counts_estimation)
-    np.testing.assert_array_equal(a.area, b.area)
+    direct = direct_counts(model, points, sigma, 300, 10, 128, torch.Generator().manual_seed(1))
+    for options in ({}, {"precision": "fp32"}):
+        assert torch.equal(sample_counts(model, points, sigma, 300, 10, 128, torch.Generator().manual_seed(1), **options), direct)
+    # certify: selection (n0) then estimation (n) from one generator, in that order.
+    generator = torch.Generator().manual_seed(2)
+    selection, estimation = (direct_counts(model, points, sigma, count, 10, 1000, generator) for count in (20, 200))
+    assert int(((estimation > 0).sum(1) > 1).sum()) >= 4, "the noise must split most points' votes (or any model would agree)"
+    for options in ({}, {"precision": "fp32"}):
+        certs = certify(model, points, sigma, 20, 200, 0.01, generator=torch.Generator().manual_seed(2), **options)
+        np.testing.assert_array_equal(certs.counts_selection, selection.numpy())
+        np.testing.assert_array_equal(certs.counts_estimation, estimation.numpy())
 
 
 def test_fp32_surrogate_is_the_plain_forward_pass_bit_for_bit():
@@ -67,21 +89,47 @@ def test_fp32_surrogate_is_the_plain_forward_pass_bit_for_bit():
 
 
 def test_fp32_option_learns_the_bit_identical_sigma():
+    """fp32 sigma learning is Adam on log sigma through the model called directly on the same noise."""
     x, labels = torch.rand(32, 6), torch.ones(32, dtype=torch.long)
     batches = [(x[i : i + 8], labels[i : i + 8]) for i in range(0, 32, 8)]
+    lr, gamma, copies = 0.2, 0.7, 8
+
+    def model():
+        torch.manual_seed(0)
+        linear = torch.nn.Linear(6, 2)
+        with torch.no_grad():
+            linear.bias.copy_(torch.tensor([-3.0, 3.0]))  # class 1 clearly ahead: every example counts
+        return linear.eval().requires_grad_(False)
 
     def learned(**precision):
-        torch.manual_seed(0)
-        model = torch.nn.Linear(6, 2)
-        with torch.no_grad():
-            model.bias.copy_(torch.tensor([-3.0, 3.0]))  # class 1 clearly ahead: every example counts
-        optimizer = SigmaOptimizer(model.eval(), (6,), init_sigma=0.3, lr=0.2, gamma=0.7, num_copies=8,
+        optimizer = SigmaOptimizer(model(), (6,), init_sigma=0.3, lr=lr, gamma=gamma, num_copies=copies,
                                    generator=torch.Generator().manual_seed(7), **precision)
         stats = [optimizer.run_sub_epoch(batches) for _ in range(2)]
         assert all(s.skipped_batches == 0 for s in stats), "every step must reach the optimiser"
         return optimizer.sigma
 
-    assert torch.equal(learned(), learned(precision="fp32"))
+    def direct():
+        net, generator = model(), torch.Generator().manual_seed(7)
+        log_sigma = torch.full((6,), math.log(0.3), requires_grad=True)
+        adam = torch.optim.Adam([log_sigma], lr=lr)
+        for sub_epoch in range(2):
+            for group in adam.param_groups:
+                group["lr"] = lr * gamma**sub_epoch
+            for xb, yb in batches:
+                noise = torch.randn((len(xb), copies, 6), generator=generator)
+                logits = net((xb.unsqueeze(1) + noise * log_sigma.exp()).flatten(0, 1)).view(len(xb), copies, 2)
+                pa_hat = logits.softmax(-1)[torch.arange(len(xb)), :, yb].mean(1)
+                assert (logits.argmax(-1) == 1).all() and (pa_hat > 0.5).all()  # every example counts
+                loss = -(log_sigma.sum() + 6 * torch.log(torch.special.ndtri(pa_hat.clamp(PA_CLAMP, 1 - PA_CLAMP)))).mean()
+                adam.zero_grad()
+                loss.backward()
+                adam.step()
+        return log_sigma.detach().exp()
+
+    reference = direct()
+    assert not torch.allclose(reference, torch.full((6,), 0.3)), "sigma must have moved"
+    assert torch.equal(learned(), reference)
+    assert torch.equal(learned(precision="fp32"), reference)
 
 
 def test_autocast_is_entered_for_bf16_only():
@@ -213,6 +261,9 @@ def test_compiled_model_counts_and_learns_like_the_eager_one():
     if reason:
         pytest.skip(reason)
     eager = smooth_model()
+    with torch.no_grad():  # sharper logits: the clean class's softmax passes 0.5, so a sigma step counts
+        eager[1].weight.mul_(10)
+        eager[1].bias.mul_(10)
     compiled = prepare_model(eager, channels_last=False, compile=True)
     assert compiled is not eager
     points, sigma = torch.rand(3, 1, 8, 8), torch.full((1, 8, 8), 0.3)
@@ -221,6 +272,21 @@ def test_compiled_model_counts_and_learns_like_the_eager_one():
     labels = torch.tensor([0, 1, 2])
     pa = [smoothed_softmax_surrogate(model, points, labels, sigma, 4, torch.Generator().manual_seed(7))[0] for model in (eager, compiled)]
     torch.testing.assert_close(pa[1], pa[0], rtol=1e-5, atol=1e-6)
+    # Learning runs a backward pass through the model: one sigma step on each, from the same noise.
+    labels = torch.stack([eager(p.unsqueeze(0)).argmax(1)[0] for p in points]).detach()  # the clean votes: counted
+    # Adam's first step is about lr * sign(gradient), so the gradients are compared as well: a compiled
+    # model that passed no gradient back would leave only the -sum(log sigma) term's, of the same sign.
+    stepped, gradients = [], []
+    for model in (eager, compiled):
+        optimizer = SigmaOptimizer(model, (1, 8, 8), 0.05, 0.1, 0.5, 8, generator=torch.Generator().manual_seed(8))
+        loss, counted = optimizer.step(points, labels)
+        assert loss is not None and counted > 0, "the step must reach the optimiser"
+        stepped.append(optimizer.sigma)
+        gradients.append(optimizer.log_sigma.grad.clone())
+    assert not torch.allclose(stepped[0], torch.full((1, 8, 8), 0.05)), "sigma must have moved"
+    assert (gradients[0] + 1).abs().max() > 1e-2, "the model's term must reach the gradient"
+    torch.testing.assert_close(gradients[1], gradients[0], rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(stepped[1], stepped[0], rtol=1e-5, atol=1e-7)
 
 
 # --- backend flags -----------------------------------------------------------------------------------------
@@ -251,13 +317,23 @@ def test_cuda_bf16_counts_are_close_to_fp32_and_channels_last_agrees(restore_bac
     device = torch.device("cuda")
     configure_backends(device, cudnn_benchmark=True)
     torch.manual_seed(0)
-    model = prepare_model(CifarResNet(depth=20, num_classes=10).to(device).eval(), channels_last=True, compile=False)
+    nchw = CifarResNet(depth=20, num_classes=10).to(device).eval()
+    model = prepare_model(copy.deepcopy(nchw), channels_last=True, compile=False)
+    assert model.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
+    assert not nchw.stem[0].weight.is_contiguous(memory_format=torch.channels_last)
     points, sigma = torch.rand(8, 3, 32, 32, device=device), torch.full((3, 32, 32), 0.12, device=device)
     n = 2000
 
-    def counts(precision):
-        return sample_counts(model, points, sigma, n, 10, 4000, torch.Generator(device=device).manual_seed(1), precision=precision)
+    def counts(net, precision):
+        return sample_counts(net, points, sigma, n, 10, 4000, torch.Generator(device=device).manual_seed(1), precision=precision)
 
-    assert (counts("fp32").sum(1) == n).all()
-    total_variation = (counts("bf16") - counts("fp32")).abs().sum(1) / (2 * n)
+    fp32 = counts(model, "fp32")
+    assert (fp32.sum(1) == n).all()
+    total_variation = (counts(model, "bf16") - fp32).abs().sum(1) / (2 * n)
     assert float(total_variation.max()) < 0.05, total_variation
+    # The NCHW twin, on the same noise: other cuDNN kernels, so only float32 rounding may differ.
+    with torch.no_grad():
+        reference = nchw(points)
+        torch.testing.assert_close(model(points), reference, rtol=1e-4, atol=1e-4 * float(reference.abs().max()))
+    twin_variation = (counts(nchw, "fp32") - fp32).abs().sum(1) / (2 * n)
+    assert float(twin_variation.max()) < 0.01, twin_variation

@@ -312,6 +312,46 @@ def test_predict_abstains_on_a_coin_flip_and_answers_a_clear_case():
     assert smoothing.predict(torch.tensor([0.2]), 200, 0.001, 100, generator) == 0
 
 
+class ScriptedVotes(torch.nn.Module):
+    """Answers a batch of ``len(votes)`` noisy copies with exactly ``votes`` (one-hot), whatever the
+    input; any other batch (the one-point width probe) gets class 0. Exact counts, no sampling luck."""
+
+    def __init__(self, votes: list[int], num_classes: int):
+        super().__init__()
+        self.votes, self.num_classes = torch.tensor(votes), num_classes
+        self.eval()
+
+    def forward(self, x):
+        classes = self.votes if len(x) == len(self.votes) else torch.zeros(len(x), dtype=torch.long)
+        return torch.nn.functional.one_hot(classes, self.num_classes).float()
+
+
+def two_sided_p(k: int, m: int) -> float:
+    """Exact two-sided binomial p-value of k successes in m at p = 1/2 (symmetric: twice the smaller tail)."""
+    return min(1.0, 2 * float(binom.cdf(min(k, m - k), m, 0.5)))
+
+
+@pytest.mark.parametrize("counts,alpha,expected", [
+    # Top 40 vs runner-up 15 (p = 0.001): answer. Tested against n = 70 (p = 0.28) it would abstain.
+    ({2: 40, 0: 15, 1: 15}, 0.01, 2),
+    # Top 50 vs runner-up 35 (p = 0.13): abstain. Tested against the third class (15; p = 1e-5) it would answer.
+    ({1: 50, 2: 35, 0: 15}, 0.01, ABSTAIN),
+    # Top 60 of n = 100 vs runner-up 30 (p = 0.0021): answer at alpha 0.01; 60 against n gives p = 0.057.
+    ({0: 30, 1: 10, 2: 60}, 0.01, 2),
+])
+def test_predict_tests_the_top_class_against_the_runner_up(counts, alpha, expected):
+    """Cohen's PREDICT with three classes: a two-sided binomial test of n_A against n_A + n_B (the
+    runner-up), not against all n votes, nor against another class."""
+    votes = [label for label, count in counts.items() for _ in range(count)]
+    n = len(votes)
+    model = ScriptedVotes(votes, 3)
+    (top, k1), (_, k2) = sorted(counts.items(), key=lambda item: -item[1])[:2]
+    assert (two_sided_p(k1, k1 + k2) <= alpha) == (expected != ABSTAIN) and (expected in (top, ABSTAIN))
+    smoothing = NonUniformSmoothing(model, 3, torch.tensor([0.1]))
+    assert smoothing.predict(torch.tensor([0.5]), n, alpha, n, torch.Generator().manual_seed(0)) == expected
+    np.testing.assert_array_equal(smoothing.predict_many(torch.full((2, 1), 0.5), n, alpha, n), [expected] * 2)
+
+
 # --- refusals --------------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """House rules of the pipeline that a reader relies on: every param a rule passes is read by its
 script, no script builds a path of its own, and stage scripts stay thin."""
 
+import ast
 import re
 
 import pytest
@@ -8,7 +9,24 @@ import pytest
 from workflow import REPO
 
 SCRIPTS = REPO / "workflow_scripts"
-SHARED = (SCRIPTS / "script_setup.py").read_text()  # helpers every stage script calls with its snakemake object
+SHARED = SCRIPTS / "script_setup.py"  # helpers every stage script calls with its snakemake object
+
+
+def params_read(path) -> set[str]:
+    """The params that code in ``path`` reads: ``snakemake.params.NAME`` or ``snakemake.params["NAME"]``,
+    found in the parsed syntax tree, so a comment or a string that spells one does not count."""
+    read = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Attribute):
+            owner, name = node.value, node.attr
+        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            owner, name = node.value, node.slice.value
+        else:
+            continue
+        if (isinstance(owner, ast.Attribute) and owner.attr == "params"
+                and isinstance(owner.value, ast.Name) and owner.value.id == "snakemake"):
+            read.add(name)
+    return read
 
 
 def rules():
@@ -34,9 +52,22 @@ def test_the_rules_were_found():
 
 @pytest.mark.parametrize("rule,params,script", RULES, ids=[r[0] for r in RULES])
 def test_every_param_a_rule_passes_is_read(rule, params, script):
-    source = script.read_text() + SHARED
-    unread = [name for name in params if f"snakemake.params.{name}" not in source]
+    read = params_read(script) | params_read(SHARED)
+    unread = [name for name in params if name not in read]
     assert unread == [], f"rule {rule} passes params its script never reads: {unread}"
+
+
+def test_a_param_named_only_in_a_comment_or_string_is_not_read(tmp_path):
+    script = tmp_path / "stage.py"
+    script.write_text(
+        "# snakemake.params.in_comment is not read\n"
+        "TEXT = 'snakemake.params.in_string'\n"
+        "def main(snakemake):\n"
+        "    a = snakemake.params.by_attribute\n"
+        "    b = snakemake.params['by_key']\n"
+        "    return other.params.elsewhere\n"
+    )
+    assert params_read(script) == {"by_attribute", "by_key"}
 
 
 @pytest.mark.parametrize("script", sorted({s for _, _, s in RULES}), ids=lambda s: s.name)

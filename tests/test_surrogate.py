@@ -33,6 +33,12 @@ def test_the_surrogate_over_claims_where_the_certificate_does_not():
     limit = binom.ppf(1 - 1e-6, examples, alpha)  # what a sound bound may not exceed
 
     pa_hat, hard = smoothed_softmax_surrogate(model, x, labels, sigma, copies, torch.Generator().manual_seed(0))
+    # pa_hat is a mean of `copies` draws of (almost) Bernoulli(Phi(1)): the margin x_0 = 0.5 is one
+    # sigma. Its mean and spread pin that down; a surrogate that skipped the noise would say 1 everywhere.
+    assert true_pa == pytest.approx(norm.cdf(1.0))
+    standard_error = math.sqrt(true_pa * (1 - true_pa) / (examples * copies))
+    assert abs(float(pa_hat.mean()) - true_pa) < 6 * standard_error
+    assert float(pa_hat.var()) == pytest.approx(true_pa * (1 - true_pa) / copies, rel=0.2)
     over_claims = (hard == 1) & (pa_hat > true_pa)
     assert int(over_claims.sum()) > limit
     area = surrogate_certified_area(torch.log(sigma), pa_hat)

@@ -101,7 +101,7 @@ DATASETS: dict[str, DatasetFacts] = {
     "kitti": DatasetFacts(
         "kitti", "KITTI", "KITTI 2D object, majority-class labels", "resnet50", 3, (3, 224, 224), *IMAGENET_STATS,
         "the KITTI 2D object folder holding training/image_2 and training/label_2", True, False,
-        "nusmooth.datasets.kitti:prepare_kitti", ("path", "image_size", "drive_mapping"), True, {"pool": 7481},
+        "nusmooth.datasets.kitti:prepare_kitti", ("path", "image_size", "drive_mapping", "split_by"), True, {"pool": 7481},
     ),
 }
 

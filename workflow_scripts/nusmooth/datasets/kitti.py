@@ -15,8 +15,9 @@ included, must have the format's field count before it is counted or skipped.
 Split. The 7,481 training frames are taken from a few dozen drives, and frames of one drive are
 near-duplicates. With the object devkit's ``mapping/`` folder (``source.drive_mapping``) the split is
 by drive: every frame of a drive lands in one split, so the test set holds drives the model has never
-seen. Without it the split is by frame (seeded, stratified by class), as in the paper: frames of one
-drive then fall on both sides, and test accuracy is optimistic. ``info["split_unit"]`` says which.
+seen. The paper split by frame (seeded, stratified by class): frames of one drive then fall on both
+sides, and test accuracy is optimistic. That split is never a silent fallback: without a mapping the
+caller must ask for it (``source.split_by: frame``), and ``info["split_unit"]`` says which was made.
 """
 
 from __future__ import annotations
@@ -96,12 +97,34 @@ def relabel(root) -> tuple[list[str], list[int], dict[str, str]]:
 
 MAPPING_FIX = (
     "set datasets.kitti.source.drive_mapping to the mapping/ folder of the KITTI object devkit (devkit_object.zip) "
-    "that matches this training set, unmodified; or set it to null to split by frame"
+    "that matches this training set, unmodified; or set it to null and datasets.kitti.source.split_by to frame "
+    "to split by frame"
 )
 FRAME_SPLIT_NOTE = (
-    "frame-level random split, as in the paper: frames of one drive (near-duplicates) can fall in both training "
-    "and test; set datasets.kitti.source.drive_mapping to split by drive"
+    "frame-level random split, as in the paper (asked for with source.split_by: frame): frames of one drive "
+    "(near-duplicates) can fall in both training and test; set datasets.kitti.source.drive_mapping to split by drive"
 )
+SPLIT_UNITS = ("drive", "frame")
+
+
+def check_split_choice(split_by: str, drive_mapping) -> None:
+    """Refuse a split the config did not ask for: by drive without a mapping (which would otherwise fall
+    back to the frame split and put frames of one drive in training and test without a word), and by
+    frame with a mapping (which would leave the mapping silently unused)."""
+    if split_by not in SPLIT_UNITS:
+        raise DataError(f"datasets.kitti.source.split_by is {split_by!r}. Fix: set it to one of {list(SPLIT_UNITS)}")
+    if split_by == "drive" and drive_mapping is None:
+        raise DataError(
+            "datasets.kitti.source.drive_mapping is not set, so KITTI cannot be split by drive (source.split_by: drive, "
+            "the default), and splitting frames of one drive across training, validation and test is not done silently. "
+            "Fix: set datasets.kitti.source.drive_mapping to the KITTI object devkit's mapping/ folder, or set "
+            "datasets.kitti.source.split_by to frame for the paper's frame-level split (Figure 4's caption then says so)"
+        )
+    if split_by == "frame" and drive_mapping is not None:
+        raise DataError(
+            f"datasets.kitti.source.split_by is frame, but datasets.kitti.source.drive_mapping is set ({drive_mapping}) and "
+            "would go unused. Fix: set split_by to drive to split by drive, or drive_mapping to null for the frame split"
+        )
 
 
 def read_drive_mapping(folder) -> list[str]:
@@ -221,15 +244,17 @@ def split_frames(frames: list[str], labels: np.ndarray, fractions: dict[str, flo
 
 
 def prepare_kitti(
-    fractions: dict[str, float], seed: int, path=None, image_size: int = 224, drive_mapping=None, workers: int = 1,
+    fractions: dict[str, float], seed: int, path=None, image_size: int = 224, drive_mapping=None, split_by: str = "drive",
+    workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
-    """Relabel, split (by drive with ``drive_mapping``, else by frame; test first, validation out of
-    the training part) and load."""
+    """Relabel, split (by drive with ``drive_mapping``, or by frame when ``split_by`` is ``"frame"``;
+    test first, validation out of the training part) and load."""
     if path is None:
         raise DataError(
             "dataset kitti has no data path. Fix: download the KITTI 2D object benchmark (left colour images and "
             "training labels) and set datasets.kitti.source.path to the folder that holds training/"
         )
+    check_split_choice(split_by, drive_mapping)  # before any file is read
     root = Path(path)
     frames, targets, skipped = relabel(root)
     if skipped:
