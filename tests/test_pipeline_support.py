@@ -8,8 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from pipeline_support import clear_stale_locks, coerce_by_schema, process_start, record_lock_owner
-from workflow import REPO
+import pytest
+
+from pipeline_support import KEEP_LOCKS, clear_stale_locks, coerce_by_schema, keep_locks, process_start, record_lock_owner
+from workflow import REPO, snakemake
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
 
@@ -82,3 +84,46 @@ def test_locks_without_an_owner_or_from_another_host_are_kept(tmp_path):
     (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": "elsewhere", "pid": os.getpid(), "start": "0"}))
     assert not clear_stale_locks(tmp_path)
     assert (locks / "0.output.lock").exists()
+
+
+def write_owner(locks, pid, start):
+    (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "start": start}))
+
+
+def ended_pid():
+    done = subprocess.Popen([sys.executable, "-c", "pass"])
+    done.wait()
+    return done.pid
+
+
+@pytest.mark.parametrize("value, kept", [("1", True), ("yes", True), ("0", False), ("", False)])
+def test_keep_locks_opts_out_of_removing_the_locks_of_a_gone_run(tmp_path, capsys, value, kept):
+    locks = make_locks(tmp_path)
+    write_owner(locks, ended_pid(), "0")
+    assert keep_locks({KEEP_LOCKS: value}) is kept
+    assert clear_stale_locks(tmp_path, environ={KEEP_LOCKS: value}) is not kept
+    assert (locks / "0.input.lock").exists() is kept
+    message = capsys.readouterr().err
+    assert ("Kept the locks" in message and "snakemake --unlock" in message) if kept else "Removed the locks" in message
+
+
+def test_the_snakefile_keeps_a_live_runs_locks_and_removes_a_gone_runs(tmp_path, monkeypatch):
+    """Through the real Snakefile (a dry run parses it as the main process): locks whose recorded
+    owner still runs are kept; once it has ended they are kept under NUSMOOTH_KEEP_LOCKS, else removed."""
+    locks = make_locks(tmp_path / ".snakemake")
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        write_owner(locks, live.pid, process_start(live.pid))
+        result = snakemake(tmp_path, "figures/fig1.pdf", "-n")
+        assert (locks / "0.input.lock").exists(), result.stderr[-3000:]
+        assert "Removed the locks" not in result.stderr
+    finally:
+        live.kill()
+        live.wait()
+    monkeypatch.setenv(KEEP_LOCKS, "1")
+    result = snakemake(tmp_path, "figures/fig1.pdf", "-n")
+    assert "Kept the locks" in result.stderr and (locks / "0.input.lock").exists(), result.stderr[-3000:]
+    monkeypatch.delenv(KEEP_LOCKS)
+    result = snakemake(tmp_path, "figures/fig1.pdf", "-n")
+    assert result.returncode == 0 and "Removed the locks" in result.stderr, result.stderr[-3000:]
+    assert not list(locks.glob("*.lock"))
