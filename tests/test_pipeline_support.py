@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from pipeline_support import KEEP_LOCKS, clear_stale_locks, coerce_by_schema, keep_locks, process_start, record_lock_owner
-from workflow import REPO, snakemake
+from workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
 
@@ -127,3 +127,27 @@ def test_the_snakefile_keeps_a_live_runs_locks_and_removes_a_gone_runs(tmp_path,
     result = snakemake(tmp_path, "figures/fig1.pdf", "-n")
     assert result.returncode == 0 and "Removed the locks" in result.stderr, result.stderr[-3000:]
     assert not list(locks.glob("*.lock"))
+
+
+def test_only_a_run_that_takes_the_locks_records_itself_as_their_owner(tmp_path):
+    """A --nolock run holds no lock, so it must not name itself owner (its end would then make a
+    concurrent locking run's locks look stale). A locking run's record lives while it runs (Snakemake
+    deletes the whole locks folder at a clean end)."""
+    owner = tmp_path / ".snakemake/locks/nusmooth-lock-owner.json"
+    target = "results/data/mnist5k/dataset.pt"
+    result = snakemake(tmp_path, target, "--cores", "1", "--nolock")
+    assert result.returncode == 0 and (tmp_path / target).exists(), result.stderr[-3000:]
+    assert not owner.exists(), "a --nolock run recorded itself as the owner of locks it does not hold"
+    command = [SNAKEMAKE, target, "--cores", "1", "--forcerun", "prepare_data", "-s", str(REPO / "Snakefile"),
+               "--directory", str(tmp_path), "--configfile", str(TINY_CONFIG)]
+    run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    recorded = None
+    while run.poll() is None and recorded is None:
+        try:
+            recorded = json.loads(owner.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.02)
+    stderr = run.communicate(timeout=600)[1]
+    assert run.returncode == 0, stderr[-3000:]
+    assert recorded is not None, "the locking run never recorded its owner"
+    assert recorded["host"] == socket.gethostname() and recorded["pid"] != os.getpid()
