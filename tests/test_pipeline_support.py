@@ -1,4 +1,4 @@
-"""The Snakefile's own support: nested --config values typed by the schema, and stale locks."""
+"""The Snakefile's own support: nested --config values typed by the schema, preset files, and stale locks."""
 
 import json
 import os
@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import KEEP_LOCKS, clear_stale_locks, coerce_by_schema, keep_locks, process_start, record_lock_owner
+from pipeline_support import (KEEP_LOCKS, clear_stale_locks, coerce_by_schema, keep_locks, preset_file, process_start,
+                              record_lock_owner)
 from workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
@@ -33,6 +34,16 @@ def test_a_word_where_a_number_belongs_is_left_for_the_schema_to_reject():
     config = {"datasets": {"mnist5k": {"sigma": {"lr": "fast"}}}}
     coerce_by_schema(config, SCHEMA)
     assert config["datasets"]["mnist5k"]["sigma"]["lr"] == "fast"
+
+
+def test_a_preset_is_a_file_of_the_presets_folder_and_an_unknown_one_lists_them(tmp_path):
+    (tmp_path / "paper.yaml").write_text("preset: paper\n")
+    (tmp_path / "small.yaml").write_text("preset: small\n")
+    assert preset_file(tmp_path, "small") == str(tmp_path / "small.yaml")
+    with pytest.raises(ValueError) as refused:
+        preset_file(tmp_path, "papr")
+    assert "unknown preset 'papr'" in str(refused.value) and "Presets: default, paper, small." in str(refused.value)
+    assert "Fix: --config preset=" in str(refused.value)
 
 
 def make_locks(directory):
