@@ -8,14 +8,8 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
-# A preset (`--config preset=paper`) layers presets/<name>.yaml (beside this file) over config.yaml;
-# Snakemake then re-applies --config/--configfile values on top, so the command line still wins.
-if config.get("preset", "default") != "default":
-
-    configfile: f"{workflow.basedir}/presets/{config['preset']}.yaml"
-
-
-# Validates the config (rules/common.smk: check_config) and defines the helpers of every stage.
+# Layers a preset (`--config preset=paper`) over config.yaml, validates the config
+# (rules/common.smk: check_config) and defines the helpers of every stage.
 include: "rules/common.smk"
 
 
@@ -44,8 +38,12 @@ localrules:
     find_sigma_regions,
 
 
+# Only a run that takes Snakemake's locks records itself as their holder (not one with --nolock),
+# so the record never names a process that holds nothing. Why and when locks are removed: README.md,
+# "Locks of a killed run".
 onstart:
-    record_lock_owner(Path(".snakemake"))
+    if workflow.execution_settings.lock:
+        record_lock_owner(Path(".snakemake"))
 
 
 rule all:

@@ -101,7 +101,8 @@ def load_surrogate_at(revision: str):
 
 
 def new_optimizer(optimizer_class, model, shape, copies, device, precision):
-    """A SigmaOptimizer at BENCH_SIGMA; ``precision`` is passed only when it is not fp32 (older code lacks it)."""
+    """A SigmaOptimizer at BENCH_SIGMA; ``precision`` is passed only when it is not fp32, so that a
+    ``--baseline`` revision whose SigmaOptimizer has no such argument can still be measured in fp32."""
     extra = {} if precision == "fp32" else {"precision": precision}
     return optimizer_class(model, shape, init_sigma=BENCH_SIGMA, lr=1e-3, gamma=0.5, num_copies=copies, device=device,
                            generator=torch.Generator(device=device).manual_seed(0), **extra)

@@ -7,9 +7,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
 from nusmooth.registry import ARCHITECTURES, DATASETS
-from pipeline_support import clear_stale_locks, coerce_by_schema, record_lock_owner
+from pipeline_support import (
+    clear_stale_locks,
+    coerce_by_schema,
+    preset_file,
+    record_lock_owner,
+)
 
 SCHEMA = str(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+
+
+# A preset (`--config preset=paper`) layers presets/<name>.yaml (beside the Snakefile) over
+# config.yaml; Snakemake then re-applies --config/--configfile values on top, so the command line
+# still wins. An unknown name fails listing the presets that exist.
+if config.get("preset", "default") != "default":
+
+    configfile: preset_file(Path(workflow.basedir) / "presets", config["preset"])
+
+
 KINDS = ["learned", "isotropic"]
 
 

@@ -78,3 +78,25 @@ def test_stage_scripts_are_thin_and_build_no_paths(script):
     # Every file a script reads or writes is a named input or output of its rule.
     assert not re.search(r"""["'](results|figures|logs)/""", source), f"{script.name} spells a path"
     assert not re.search(r"\.parent|os\.path\.join|Path\([^)]*\) / |\bwith_name\(|\bwith_suffix\(", source), f"{script.name} derives a path"
+
+
+# Import names whose distribution on PyPI is called otherwise.
+DISTRIBUTION = {"PIL": "pillow"}
+
+
+def test_pyproject_declares_every_package_the_library_imports():
+    import ast
+    import sys
+    import tomllib
+
+    declared = set(tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"])
+    imported = set()
+    for module in (SCRIPTS / "nusmooth").rglob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                imported.add(node.module.split(".")[0])
+    third_party = {DISTRIBUTION.get(name, name) for name in imported - set(sys.stdlib_module_names) - {"__future__", "nusmooth"}}
+    assert {"torch", "tqdm"} <= third_party, "the scan found no imports"
+    assert third_party - declared == set(), "add these to pyproject.toml's dependencies"

@@ -1,5 +1,5 @@
 """Support for the Snakefile itself (not for the stage scripts): config values given on the command
-line, and the locks a killed run leaves behind. Imports nothing heavy: it runs at every DAG build."""
+line, preset files, and the locks a killed run leaves behind. Imports nothing heavy: it runs at every DAG build."""
 
 from __future__ import annotations
 
@@ -70,14 +70,34 @@ def _scalar(text: str, types):
     return text
 
 
+# --- presets ------------------------------------------------------------------------------------
+
+
+def preset_file(folder: Path, name: str) -> str:
+    """``folder/<name>.yaml``; an unknown name fails listing the presets that exist and the fix
+    (without this, a misspelt preset would only report a missing file)."""
+    path = Path(folder) / f"{name}.yaml"
+    if not path.is_file():
+        known = ", ".join(["default"] + sorted(p.stem for p in Path(folder).glob("*.yaml")))
+        raise ValueError(
+            f"config key 'preset': unknown preset {name!r} (there is no presets/{name}.yaml). Presets: {known}. "
+            f"Fix: --config preset=<one of these>, or add presets/{name}.yaml (and its name to the preset "
+            "enum of schemas/config.schema.yaml)")
+    return str(path)
+
+
 # --- locks of a killed run ----------------------------------------------------------------------
 # Snakemake locks the working directory while it runs and removes the locks when it ends. A run
 # killed outright (SIGKILL, a closed terminal, a crashed node) leaves them, and the next run stops
-# with "Directory cannot be locked" until `--unlock`. The main process records who holds the locks
-# (host, pid, process start time); a later run on the same host removes them only when that process
-# no longer exists, so a live run is never unlocked and a rerun after any kill is the same command.
+# with "Directory cannot be locked" until `--unlock`. The main process of a run that locks records who
+# holds the locks (host, pid, process start time); a later run on the same host removes them only when
+# that process no longer exists, so a live run is never unlocked and a rerun after any kill is the
+# same command. NUSMOOTH_KEEP_LOCKS=1 turns the removal off. The policy and its reasons: README.md,
+# "Locks of a killed run".
 
 _OWNER = "nusmooth-lock-owner.json"
+#: Set to anything but "" or "0" to keep every lock (Snakemake's own behaviour: `snakemake --unlock`).
+KEEP_LOCKS = "NUSMOOTH_KEEP_LOCKS"
 
 
 def process_start(pid: int) -> str | None:
@@ -101,14 +121,23 @@ def process_start(pid: int) -> str | None:
 
 
 def record_lock_owner(snakemake_dir: Path) -> None:
+    """Record this process as the holder of the locks (call it only from a run that takes them)."""
     locks = Path(snakemake_dir) / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     owner = {"host": socket.gethostname(), "pid": os.getpid(), "start": process_start(os.getpid())}
     (locks / _OWNER).write_text(json.dumps(owner))
 
 
-def clear_stale_locks(snakemake_dir: Path) -> bool:
-    """Remove the locks of a run of this host whose process is gone; True if any were removed."""
+def keep_locks(environ=os.environ) -> bool:
+    """True when the user opted out of removing the locks of killed runs (NUSMOOTH_KEEP_LOCKS)."""
+    return environ.get(KEEP_LOCKS, "") not in ("", "0")
+
+
+def clear_stale_locks(snakemake_dir: Path, environ=os.environ) -> bool:
+    """Remove the locks of a run of this host whose process is gone; True if any were removed.
+
+    Locks with no owner record, from another host, or of a process that still runs are kept, and so is
+    everything when ``NUSMOOTH_KEEP_LOCKS`` is set."""
     locks = Path(snakemake_dir) / "locks"
     owner_file = locks / _OWNER
     lock_files = list(locks.glob("*.lock")) if locks.is_dir() else []
@@ -122,6 +151,10 @@ def clear_stale_locks(snakemake_dir: Path) -> bool:
     except (OSError, ValueError):
         return False
     if owner.get("host") != socket.gethostname() or process_start(int(owner["pid"])) == owner.get("start"):
+        return False
+    if keep_locks(environ):
+        print(f"Kept the locks of an earlier run (pid {owner['pid']}) that is gone, because {KEEP_LOCKS} is set. "
+              "Fix: run `snakemake --unlock`, or unset it, then rerun the same command.", file=sys.stderr)
         return False
     for path in lock_files:
         path.unlink(missing_ok=True)
