@@ -233,12 +233,16 @@ class SlurmCluster:
         min_cpus: int = 2,
         min_memory_mb: int = 32000,
         step_timeout: float = 60,
+        extra_accounts: tuple[str, ...] = (),
     ):
         """extra_partitions: partitions beside the default one, on the same node: names, or (name,
         slurm.conf options) pairs, e.g. ("short", "MaxTime=1") for a partition with a time limit.
         min_cpus, min_memory_mb: what the node advertises at least (the real values when larger),
         so that the profile's requests, sized for real clusters, can be scheduled on a small CI
-        runner; nothing is enforced without cgroups anyway."""
+        runner; nothing is enforced without cgroups anyway.
+        extra_accounts: accounts registered beside ACCOUNT (the test user is not associated with
+        them), e.g. for a partition's AllowAccounts: slurmctld ignores names it does not know."""
+        self.extra_accounts = tuple(extra_accounts)
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         # Daemons that drop root (munge, mysql) must be able to traverse the directory.
         self.root.chmod(0o755)
@@ -481,7 +485,7 @@ StorageLoc=slurm_acct_db
         user = pwd.getpwuid(os.geteuid()).pw_name
         for args in (
             ["add", "cluster", CLUSTER],
-            ["add", "account", ACCOUNT, f"Cluster={CLUSTER}", "Description=test", "Organization=test"],
+            *(["add", "account", name, f"Cluster={CLUSTER}", "Description=test", "Organization=test"] for name in (ACCOUNT, *self.extra_accounts)),
             ["add", "user", user, f"Account={ACCOUNT}", f"Cluster={CLUSTER}", f"DefaultAccount={ACCOUNT}"],
         ):
             _run(["sacctmgr", "-i", *args], timeout=self.step_timeout, env=self.env())

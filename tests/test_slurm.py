@@ -66,6 +66,7 @@ GPU_PARTITION = "input"
 SHORT_PARTITION, SHORT_LIMIT_MINUTES = "short", 1
 # A partition that the test account may not use: sbatch rejects submissions to it for the account.
 RESTRICTED_PARTITION = "restricted"
+OTHER_ACCOUNT = "someone_else"
 GPU_RULES = {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
 RUN_TIMEOUT = 480  # one whole workflow run through the cluster; about 4 minutes here when overlapped
 
@@ -199,8 +200,9 @@ def cluster(request):
         extra_partitions=(
             GPU_PARTITION,
             (SHORT_PARTITION, f"MaxTime={SHORT_LIMIT_MINUTES}"),
-            (RESTRICTED_PARTITION, "AllowAccounts=someone_else"),
+            (RESTRICTED_PARTITION, f"AllowAccounts={OTHER_ACCOUNT}"),
         ),
+        extra_accounts=(OTHER_ACCOUNT,),
         # Retries ask for more memory (16 GB more per attempt, up to TIMEOUT_RETRIES + 1 attempts);
         # nothing is enforced without cgroups.
         min_memory_mb=16000 * (TIMEOUT_RETRIES + 1),
