@@ -240,8 +240,8 @@ class SlurmCluster:
         min_cpus, min_memory_mb: what the node advertises at least (the real values when larger),
         so that the profile's requests, sized for real clusters, can be scheduled on a small CI
         runner; nothing is enforced without cgroups anyway.
-        extra_accounts: accounts registered beside ACCOUNT (the test user is not associated with
-        them), e.g. for a partition's AllowAccounts: slurmctld ignores names it does not know."""
+        extra_accounts: accounts registered beside ACCOUNT that the test user is not associated
+        with (submissions charged to them are rejected)."""
         self.extra_accounts = tuple(extra_accounts)
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         # Daemons that drop root (munge, mysql) must be able to traverse the directory.
@@ -427,6 +427,9 @@ AccountingStoragePort={self.ports['slurmdbd']}
 # The munge socket for slurmdbd connections (AuthInfo covers the others; the default is munge's own).
 AccountingStoragePass={self.munge_socket}
 AccountingStorageTRES=gres/gpu
+# As on most real clusters: a job's account must be one the user is associated with (sbatch,
+# --test-only included, rejects others; without this SLURM accepts any account).
+AccountingStorageEnforce=associations
 AccountingStoreFlags=job_comment
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
