@@ -405,7 +405,7 @@ def test_profile_stops_before_submitting_what_slurm_would_reject(cluster, slurm_
 
     code, said = dry_run(SBATCH_ACCOUNT=OTHER_ACCOUNT)  # an account that is not the user's
     assert code != 0 and "SLURM would reject the CPU jobs" in said and "export SBATCH_ACCOUNT=" in said, said[-2000:]
-    print(f"preflight, account refused: {said.strip().splitlines()[-1][:300]}")
+    print("preflight, account refused: " + said[said.index("SLURM would reject"):][:400].replace("\n", " "))
     code, said = dry_run(NUSMOOTH_SLURM_GPU_PARTITION=SHORT_PARTITION)  # 1-minute limit, no cap given
     assert code != 0 and f"NUSMOOTH_SLURM_GPU_MAX_RUNTIME={SHORT_LIMIT_MINUTES}" in said, said[-2000:]
     print(f"preflight, time limit: {said.strip().splitlines()[-1][:300]}")
@@ -425,7 +425,7 @@ def test_unusable_gpu_stops_the_job_at_once(cluster):
     assert stopped.returncode != 0, stopped.stdout + stopped.stderr
     # SLURM names the GPU in SLURM_JOB_GPUS (batch jobs) or SLURM_STEP_GPUS / CUDA_VISIBLE_DEVICES (steps).
     assert "GpuUnusableError" in stopped.stderr and re.search(rf"this job was assigned a GPU \({ASSIGNED}=", stopped.stderr), stopped.stderr
-    print(f"GPU guard: {stopped.stderr.strip().splitlines()[-1][:300]}")
+    print("GPU guard: " + next(line for line in stopped.stderr.splitlines() if "GpuUnusableError" in line)[:400])
     allowed = subprocess.run(command, cwd=REPO, env={**env, ALLOW_CPU_VARIABLE: "1"}, capture_output=True, text=True, timeout=180)
     assert allowed.returncode == 0 and re.search(rf"device=cpu \(assigned GPU: {ASSIGNED}=", allowed.stdout), allowed.stdout + allowed.stderr
 
