@@ -41,8 +41,9 @@ PACKAGES = (
     "slurm-wlm-mysql-plugin",
     "mariadb-server",
 )
-# The slurmstepd of every job runs `srun` with all SLURM_* variables stripped, SLURM_CONF included,
-# so the configuration must also be found at the compiled-in default path.
+# The Snakemake executor plugin's jobstep part (not slurmstepd) runs each job's `srun` with every
+# SLURM_* variable stripped, SLURM_CONF included, so the configuration must also be found at the
+# compiled-in default path. Real sites that rely on SLURM_CONF alone hit the same (docs/slurm.md).
 DEFAULT_CONF = Path("/etc/slurm/slurm.conf")
 CLUSTER = "nusmooth"
 ACCOUNT = "nusmooth"
@@ -140,6 +141,9 @@ class SacctJob:
     alloc_tres: str
     comment: str
     workdir: str
+    time_limit_minutes: int | None  # sacct TimelimitRaw; None when unlimited
+    requested_mb: float  # sacct ReqMem in MB
+    requested_cpus: int  # sacct ReqCPUS
 
     @property
     def gpus(self) -> int:
@@ -211,26 +215,39 @@ def clear_leftover_link(grace: float = 10) -> None:
     DEFAULT_CONF.unlink()
 
 
+def _megabytes(amount: str) -> float:
+    """sacct's ReqMem (e.g. 16000M, 15.62G; older versions append n or c) in MB."""
+    match = re.fullmatch(r"([\d.]+)([KMGT]?)[nc]?", amount)
+    if not match:
+        raise ClusterError(f"unexpected ReqMem from sacct: {amount!r}")
+    return float(match.group(1)) * {"K": 1 / 1024, "": 1, "M": 1, "G": 1024, "T": 1024**2}[match.group(2)]
+
+
 class SlurmCluster:
     """One-node cluster with munge, MariaDB, slurmdbd, slurmctld and slurmd; a context manager."""
 
     def __init__(
         self,
         root: Path | None = None,
-        extra_partitions: tuple[str, ...] = (),
+        extra_partitions: tuple = (),
         min_cpus: int = 2,
         min_memory_mb: int = 32000,
         step_timeout: float = 60,
+        extra_accounts: tuple[str, ...] = (),
     ):
-        """extra_partitions: names of partitions beside the default one, on the same node.
+        """extra_partitions: partitions beside the default one, on the same node: names, or (name,
+        slurm.conf options) pairs, e.g. ("short", "MaxTime=1") for a partition with a time limit.
         min_cpus, min_memory_mb: what the node advertises at least (the real values when larger),
         so that the profile's requests, sized for real clusters, can be scheduled on a small CI
-        runner; nothing is enforced without cgroups anyway."""
+        runner; nothing is enforced without cgroups anyway.
+        extra_accounts: accounts registered beside ACCOUNT that the test user is not associated
+        with (submissions charged to them are rejected)."""
+        self.extra_accounts = tuple(extra_accounts)
         self.root = Path(root) if root else Path(tempfile.mkdtemp(prefix=ROOT_PREFIX))
         # Daemons that drop root (munge, mysql) must be able to traverse the directory.
         self.root.chmod(0o755)
         self.step_timeout = step_timeout
-        self.extra_partitions = tuple(extra_partitions)
+        self.extra_partitions = tuple((p, "MaxTime=INFINITE") if isinstance(p, str) else tuple(p) for p in extra_partitions)
         self.min_cpus, self.min_memory_mb = min_cpus, min_memory_mb
         self.host = socket.gethostname().split(".")[0]
         self.conf = self.root / "etc" / "slurm.conf"
@@ -375,7 +392,7 @@ class SlurmCluster:
         overrides = "SlurmdParameters=config_overrides" if cpus < self.min_cpus or memory < self.min_memory_mb else ""
         cpus, memory = max(cpus, self.min_cpus), max(memory, self.min_memory_mb)
         self.node_cpus = cpus
-        partitions = "".join(f"PartitionName={name} Nodes=ALL Default=NO MaxTime=INFINITE State=UP\n" for name in self.extra_partitions)
+        partitions = "".join(f"PartitionName={name} Nodes=ALL Default=NO {options} State=UP\n" for name, options in self.extra_partitions)
         gpu = self.root / "dev" / "gpu0"
         # A character device (the numbers of /dev/null): slurmd drops GRES entries without a file.
         _run(["mknod", gpu, "c", "1", "3"], timeout=10)
@@ -410,6 +427,9 @@ AccountingStoragePort={self.ports['slurmdbd']}
 # The munge socket for slurmdbd connections (AuthInfo covers the others; the default is munge's own).
 AccountingStoragePass={self.munge_socket}
 AccountingStorageTRES=gres/gpu
+# As on most real clusters: a job's account must be one the user is associated with (sbatch,
+# --test-only included, rejects others; without this SLURM accepts any account).
+AccountingStorageEnforce=associations
 AccountingStoreFlags=job_comment
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
@@ -468,7 +488,7 @@ StorageLoc=slurm_acct_db
         user = pwd.getpwuid(os.geteuid()).pw_name
         for args in (
             ["add", "cluster", CLUSTER],
-            ["add", "account", ACCOUNT, f"Cluster={CLUSTER}", "Description=test", "Organization=test"],
+            *(["add", "account", name, f"Cluster={CLUSTER}", "Description=test", "Organization=test"] for name in (ACCOUNT, *self.extra_accounts)),
             ["add", "user", user, f"Account={ACCOUNT}", f"Cluster={CLUSTER}", f"DefaultAccount={ACCOUNT}"],
         ):
             _run(["sacctmgr", "-i", *args], timeout=self.step_timeout, env=self.env())
@@ -506,15 +526,17 @@ StorageLoc=slurm_acct_db
         """Every job of this cluster's accounting (allocations only, not steps), with its rule name
         taken from the comment that the Snakemake SLURM executor sets (rule_<name>_wildcards_...)."""
         done = _run(
-            ["sacct", "-a", "-X", "-n", "-P", "--starttime=2000-01-01", "-o", "JobID,State,Partition,Account,AllocTRES,WorkDir,Comment"],
+            ["sacct", "-a", "-X", "-n", "-P", "--starttime=2000-01-01", "-o",
+             "JobID,State,Partition,Account,AllocTRES,TimelimitRaw,ReqMem,ReqCPUS,WorkDir,Comment"],
             timeout=30,
             env=self.env(),
         )
         jobs = []
         for line in done.stdout.splitlines():
-            job_id, state, partition, account, tres, workdir, comment = line.split("|", 6)
+            job_id, state, partition, account, tres, limit, memory, cpus, workdir, comment = line.split("|", 9)
             match = re.match(r"rule_(.+?)(_wildcards_.*)?$", comment)
-            jobs.append(SacctJob(job_id, match.group(1) if match else "", state, partition, account, tres, comment, workdir))
+            jobs.append(SacctJob(job_id, match.group(1) if match else "", state, partition, account, tres, comment, workdir,
+                                 int(limit) if limit.isdigit() else None, _megabytes(memory), int(cpus)))
         return jobs
 
     # ----------------------------------------------------------------------------------------

@@ -3,9 +3,13 @@
 Runs the workflow with `--profile profiles/slurm` (the repository's profile, site settings through
 its environment variables) against the one-node cluster of slurm_cluster.py, then checks SLURM's
 own accounting: every job COMPLETED, GPU rules allocated gres/gpu and in the GPU partition, others
-not. Outputs must equal those of a local run of the same configuration (see workflow_outputs.py
-for what "equal" means). A second run is interrupted like Ctrl-C in the middle and rerun with the
-same command; it must resume and end with the same outputs.
+not, each with the time limit, memory and CPUs the profile asks for. Outputs must equal those of a
+local run of the same configuration (see workflow_outputs.py for what "equal" means). A second run
+is interrupted like Ctrl-C in the middle and rerun with the same command; it must resume and end
+with the same outputs. An optimize_sigma job longer than its partition's time limit times out, is
+retried with the same (capped) limit and more memory, resumes and ends with the outputs of an
+uninterrupted run. The profile's preflight stops a run that SLURM would reject (account, time
+limit), and a job given a GPU that torch cannot use stops at once.
 
 Needs root (daemons, apt); installs missing Debian packages with apt-get and fails, not skips, when
 that is impossible. Select with `pytest -m slurm`.
@@ -14,6 +18,7 @@ that is impossible. Select with `pytest -m slurm`.
 from __future__ import annotations
 
 import atexit
+import math
 import os
 import re
 import shutil
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from slurm_cluster import (
     ACCOUNT,
@@ -39,6 +45,7 @@ from slurm_cluster import (
 from workflow_outputs import differences
 
 from pipeline_support import process_start
+from script_setup import ALLOW_CPU_VARIABLE
 
 pytestmark = pytest.mark.slurm
 
@@ -52,7 +59,13 @@ CONFIG = ["--configfile", "tests/config_tiny.yaml"]
 LOCAL_COMMAND = [str(SNAKEMAKE), TARGET, "--cores", "4", "--resources", "gpu=1", *CONFIG]
 # The README's cluster command; only the first status check is made sooner than the profile's.
 SLURM_COMMAND = [str(SNAKEMAKE), TARGET, "--profile", "profiles/slurm", *CONFIG, "--slurm-init-seconds-before-status-checks", "5"]
-GPU_PARTITION = "gpu"
+# Named so that Snakemake, which evaluates unquoted resource values as Python, would turn it into
+# the rule's input files: the profile must hand it over quoted.
+GPU_PARTITION = "input"
+# A partition with SLURM's shortest time limit (1 minute), for the timeout-and-retry test.
+SHORT_PARTITION, SHORT_LIMIT_MINUTES = "short", 1
+# An account of the cluster that the test user has no association with: sbatch rejects it.
+OTHER_ACCOUNT = "someone_else"
 GPU_RULES = {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
 RUN_TIMEOUT = 480  # one whole workflow run through the cluster; about 4 minutes here when overlapped
 
@@ -120,11 +133,30 @@ def local_rules() -> set[str]:
     return set(re.findall(r"\w+", block.group(1)))
 
 
-def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int]:
+def job_blocks(dry_run_output: str) -> dict[str, str]:
+    """Each job's block of a dry run's output, keyed by rule (the last block of each rule)."""
+    parts = re.split(r"^(?:local)?rule (\w+):$", dry_run_output, flags=re.M)
+    return dict(zip(parts[1::2], parts[2::2]))
+
+
+def requested(dry_run_output: str) -> dict[str, dict[str, float]]:
+    """What the profile asks for, per rule, as Snakemake resolved it (the dry run's `resources:`)."""
+    asked = {}
+    for rule, block in job_blocks(dry_run_output).items():
+        line = re.search(r"^\s+resources: (.*)$", block, re.M)
+        values = dict(item.split("=", 1) for item in line.group(1).split(", ")) if line else {}
+        if "runtime" in values:  # the cluster rules
+            asked[rule] = {"runtime": int(values["runtime"]), "mem_mb": float(values["mem_mb"])}
+    return asked
+
+
+def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int, dict[str, dict[str, float]]]:
     """SLURM jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run, less
-    the local rules), and the largest `threads` (sbatch --cpus-per-task) any job asks for."""
+    the local rules), the largest `threads` (sbatch --cpus-per-task) any job asks for, and per rule
+    the runtime, memory and threads that the profile and the rule ask for."""
     done = subprocess.run([*SLURM_COMMAND, "--dry-run"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stdout + done.stderr
+    asked = requested(done.stdout)
     table = done.stdout.split("Job stats:")[1].split("Reasons:")[0]
     counts = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M)}
     counts.pop("total", None)
@@ -136,7 +168,10 @@ def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int]:
                            env=env, capture_output=True, text=True, timeout=120)
     assert local.returncode == 0, local.stdout + local.stderr
     threads = [int(t) for t in re.findall(r"^\s+threads: (\d+)$", local.stdout, re.M)] or [1]
-    return counts, max(threads)
+    for rule, block in job_blocks(local.stdout).items():
+        if rule in asked:
+            asked[rule]["threads"] = int(re.search(r"^\s+threads: (\d+)$", block, re.M).group(1))
+    return counts, max(threads), asked
 
 
 def thread_counts(workdir: Path) -> dict[str, str]:
@@ -160,7 +195,16 @@ def require_cluster_prerequisites() -> None:
 @pytest.fixture(scope="module")
 def cluster(request):
     require_cluster_prerequisites()
-    cluster = SlurmCluster(extra_partitions=(GPU_PARTITION,))
+    cluster = SlurmCluster(
+        extra_partitions=(
+            GPU_PARTITION,
+            (SHORT_PARTITION, f"MaxTime={SHORT_LIMIT_MINUTES}"),
+        ),
+        extra_accounts=(OTHER_ACCOUNT,),
+        # Retries ask for more memory (16 GB more per attempt, up to TIMEOUT_RETRIES + 1 attempts);
+        # nothing is enforced without cgroups.
+        min_memory_mb=16000 * (TIMEOUT_RETRIES + 1),
+    )
     try:
         with cluster:
             yield cluster
@@ -178,7 +222,12 @@ def slurm_env(cluster):
     env["PATH"] = f"{SNAKEMAKE.parent}{os.pathsep}{env['PATH']}"
     # The profile's documented site settings, exercised for real.
     env.update(SBATCH_PARTITION=PARTITION, SBATCH_ACCOUNT=ACCOUNT, NUSMOOTH_SLURM_GPU_PARTITION=GPU_PARTITION)
-    env.pop("NUSMOOTH_SLURM_GPU_MODEL", None)
+    for variable in [name for name in env if name.startswith("NUSMOOTH_SLURM_")]:
+        if variable != "NUSMOOTH_SLURM_GPU_PARTITION":
+            env.pop(variable)
+    # The node's "GPU" is a stand-in that torch cannot use: the documented opt-out lets the GPU
+    # rules run on the CPU instead of stopping (test_unusable_gpu_stops_the_job_at_once).
+    env[ALLOW_CPU_VARIABLE] = "1"
     return env
 
 
@@ -195,11 +244,11 @@ def local_run(tmp_path_factory):
 def clean_run(cluster, slurm_env, tmp_path_factory):
     """The uninterrupted cluster run, started in the background (checked by its own test)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm")).resolve()
-    expected, threads = dry_run_counts(workdir, slurm_env)
+    expected, threads, asked = dry_run_counts(workdir, slurm_env)
     # A job asking for more CPUs than the node has would stay PENDING until the run's time-out.
     assert threads <= cluster.node_cpus, f"a rule asks for {threads} threads; the test node has {cluster.node_cpus} CPUs"
     run = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.out")
-    run.expected = expected
+    run.expected, run.asked = expected, asked
     yield run
     run.stop()
 
@@ -318,6 +367,11 @@ def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
     assert per_rule == expected, f"SLURM jobs per rule {per_rule}, DAG {expected}"
     assert not per_rule.keys() & local_rules(), "a local rule was submitted to SLURM"
     assert (clean_run.workdir / "figures/fig1.pdf").exists()  # plot_fig1 ran on the submit host
+    asked = clean_run.asked
+    assert asked.keys() == expected.keys(), f"runtime and memory asked for {sorted(asked)}, SLURM rules {sorted(expected)}"
+    # The profile's sizes for real clusters, unchanged by the tiny configuration: a check of the
+    # table in docs/slurm.md as much as of the plugin.
+    assert asked["train_base"]["runtime"] == 240 and asked["train_base"]["mem_mb"] == 16000, asked
     for job in jobs:
         assert job.state == "COMPLETED", job
         assert job.account == ACCOUNT, job
@@ -325,7 +379,114 @@ def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
             assert job.gpus == 1 and job.partition == GPU_PARTITION, job
         else:
             assert job.gpus == 0 and job.partition == PARTITION, job
+        # What SLURM granted is what the profile asked for (first attempts: nothing failed).
+        ask = asked[job.rule]
+        granted = (job.time_limit_minutes, job.requested_mb, job.requested_cpus)
+        assert granted == (ask["runtime"], ask["mem_mb"], ask["threads"]), f"{job}: asked {ask}"
+    print("SLURM requests (rule: time limit min, memory MB, CPUs): "
+          + "; ".join(sorted({f"{j.rule}: {j.time_limit_minutes}, {j.requested_mb:g}, {j.requested_cpus}" for j in jobs})))
+    # The scripts saw SLURM's GPU assignment (and ran on the CPU only through the opt-out).
+    for rule in GPU_RULES:
+        for log in (clean_run.workdir / "logs" / rule).rglob("*.log"):
+            assert re.search(rf"device=cpu \(assigned GPU: {ASSIGNED}=", log.read_text()), log
     print(f"local run: {local_run.finish():.0f} s")
     # Same threads per job as the local run (the condition for bit-identical CPU results).
     assert thread_counts(clean_run.workdir) == thread_counts(local_run.workdir)
     assert differences(local_run.workdir, clean_run.workdir) == []
+
+
+def test_profile_stops_before_submitting_what_slurm_would_reject(cluster, slurm_env):
+    """The profile's preflight: sbatch --test-only and the partition's time limit, checked when the
+    profile loads (here in a dry run), with the fix in the message instead of failed jobs."""
+    def dry_run(**variables):
+        env = {**slurm_env, **variables}
+        done = subprocess.run([*SLURM_COMMAND, "--dry-run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        return done.returncode, done.stdout + done.stderr
+
+    code, said = dry_run(SBATCH_ACCOUNT=OTHER_ACCOUNT)  # an account that is not the user's
+    assert code != 0 and "SLURM would reject the CPU jobs" in said and "export SBATCH_ACCOUNT=" in said, said[-2000:]
+    print("preflight, account refused: " + said[said.index("SLURM would reject"):][:400].replace("\n", " "))
+    code, said = dry_run(NUSMOOTH_SLURM_GPU_PARTITION=SHORT_PARTITION)  # 1-minute limit, no cap given
+    assert code != 0 and f"NUSMOOTH_SLURM_GPU_MAX_RUNTIME={SHORT_LIMIT_MINUTES}" in said, said[-2000:]
+    print(f"preflight, time limit: {said.strip().splitlines()[-1][:300]}")
+
+
+ASSIGNED = "(SLURM_JOB_GPUS|SLURM_STEP_GPUS|CUDA_VISIBLE_DEVICES)"
+
+
+def test_unusable_gpu_stops_the_job_at_once(cluster):
+    """A job that SLURM gave a GPU which torch cannot use (here: the node's stand-in device) stops
+    with the cause and the fix, unless the opt-out is set; it never runs on the CPU unnoticed."""
+    probe = ("import sys; sys.path[:0] = ['workflow_scripts']; from types import SimpleNamespace; "
+             "from script_setup import compute_device; compute_device(SimpleNamespace(threads=1, resources={'gpu': 1}))")
+    command = ["srun", "--gpus=1", f"--partition={GPU_PARTITION}", f"--account={ACCOUNT}", "--time=2", sys.executable, "-c", probe]
+    env = {key: value for key, value in cluster.env().items() if key != ALLOW_CPU_VARIABLE}
+    stopped = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    assert stopped.returncode != 0, stopped.stdout + stopped.stderr
+    # SLURM names the GPU in SLURM_JOB_GPUS (batch jobs) or SLURM_STEP_GPUS / CUDA_VISIBLE_DEVICES (steps).
+    assert "GpuUnusableError" in stopped.stderr and re.search(rf"this job was assigned a GPU \({ASSIGNED}=", stopped.stderr), stopped.stderr
+    print("GPU guard: " + next(line for line in stopped.stderr.splitlines() if "GpuUnusableError" in line)[:400])
+    allowed = subprocess.run(command, cwd=REPO, env={**env, ALLOW_CPU_VARIABLE: "1"}, capture_output=True, text=True, timeout=180)
+    assert allowed.returncode == 0 and re.search(rf"device=cpu \(assigned GPU: {ASSIGNED}=", allowed.stdout), allowed.stdout + allowed.stderr
+
+
+# optimize_sigma work in sub-epochs of about SUB_EPOCH_CPU_SECONDS (2-core x86 runner), resumable at
+# each; how many is sized from the machine's current speed (timeout_sub_epochs).
+TIMEOUT_SIGMA = {"inits": [0.25, 0.5], "n_train": 4, "train_points": 320, "batch_size": 16}
+SUB_EPOCH_CPU_SECONDS = 2.7
+TIMEOUT_WALL_SECONDS = 240  # about 4 one-minute attempts: the first is sure to time out
+TIMEOUT_TARGET = "results/sigma/mnist5k/init_0.25/snapshots.pt"
+TIMEOUT_RETRIES = 15
+
+
+def timeout_sub_epochs(workdir: Path) -> int:
+    """Sub-epochs that take about TIMEOUT_WALL_SECONDS at the CPU share a job gets on this machine
+    now (the clean run's train_base: CPU seconds per wall second, from its benchmark file). A fixed
+    amount of work would either finish within the minute on an idle machine or need a dozen
+    attempts on a loaded one (CI runners and shared machines differ by 10x)."""
+    header, values = (line.split("\t") for line in (workdir / "benchmarks/results/train_base/mnist5k.tsv").read_text().splitlines()[:2])
+    row = dict(zip(header, values))
+    share = float(row["cpu_time"]) / float(row["s"])
+    return max(12, min(100, math.ceil(TIMEOUT_WALL_SECONDS * share / SUB_EPOCH_CPU_SECONDS)))
+
+
+def test_timeout_is_retried_within_the_limit_and_resumes(cluster, slurm_env, clean_run, tmp_path):
+    """An optimize_sigma job longer than its partition's 1-minute limit: SLURM ends it (TIMEOUT), the
+    profile resubmits it with the same capped limit and more memory, it resumes from its resume
+    file, and its outputs equal those of an uninterrupted local run."""
+    clean_run.finish()  # its prepared data and base model are reused: only optimize_sigma runs
+    config = yaml.safe_load((REPO / "tests/config_tiny.yaml").read_text())
+    sub_epochs = timeout_sub_epochs(clean_run.workdir)
+    config["datasets"]["mnist5k"]["sigma"] = {**TIMEOUT_SIGMA, "sub_epochs": sub_epochs}
+    runs = {}
+    for name in ("reference", "slurm"):
+        workdir = shutil.copytree(clean_run.workdir, tmp_path / name, ignore=shutil.ignore_patterns("locks")).resolve()
+        (workdir / "timeout.yaml").write_text(yaml.safe_dump(config))
+        runs[name] = workdir
+    reference = Background([str(SNAKEMAKE), TIMEOUT_TARGET, "--cores", "2", "--resources", "gpu=1", "--configfile", "timeout.yaml"],
+                           runs["reference"], {**os.environ, "PATH": slurm_env["PATH"]}, "snakemake.out")
+    env = {**slurm_env, "NUSMOOTH_SLURM_GPU_PARTITION": SHORT_PARTITION, "NUSMOOTH_SLURM_GPU_MAX_RUNTIME": str(SHORT_LIMIT_MINUTES)}
+    # More retries than the profile's one: how much a 1-minute attempt gets done depends on the load
+    # of this shared machine; every attempt resumes, so each one brings the job closer to its end.
+    command = [str(SNAKEMAKE), TIMEOUT_TARGET, "--profile", "profiles/slurm", "--configfile", "timeout.yaml", "--retries", str(TIMEOUT_RETRIES),
+               "--slurm-init-seconds-before-status-checks", "5"]
+    slurm = Background(command, runs["slurm"], env, "snakemake.out")
+    try:
+        print(f"optimize_sigma ({sub_epochs} sub-epochs) through the 1-minute partition: {slurm.finish(timeout=1200):.0f} s")
+        reference.finish(timeout=1200)
+    finally:
+        slurm.stop()
+        reference.stop()
+    jobs = jobs_of(cluster, runs["slurm"])
+    assert [job.rule for job in jobs] == ["optimize_sigma"] * len(jobs), jobs
+    states = [job.state for job in jobs]
+    print(f"optimize_sigma attempts: {states}; time limits (min) {[j.time_limit_minutes for j in jobs]}; "
+          f"memory (MB) {[j.requested_mb for j in jobs]}")
+    assert states[-1] == "COMPLETED" and len(states) >= 2 and set(states[:-1]) == {"TIMEOUT"}, jobs
+    for attempt, job in enumerate(jobs, start=1):
+        assert job.partition == SHORT_PARTITION and job.time_limit_minutes == SHORT_LIMIT_MINUTES, job  # capped, not doubled
+        assert job.requested_mb == 16000 * attempt, job  # memory scales on retry
+    log = (runs["slurm"] / "logs/optimize_sigma/mnist5k/init_0.25.log").read_text()
+    assert "resuming from results/sigma/mnist5k/init_0.25/resume.pt" in log, log[-3000:]
+    assert not (runs["slurm"] / "results/sigma/mnist5k/init_0.25/resume.pt").exists()
+    assert differences(runs["reference"], runs["slurm"]) == []

@@ -39,14 +39,68 @@ def run_stage(snakemake, main) -> None:
         log.flush()
 
 
-def compute_device(snakemake):
-    """CUDA only when the rule was granted a ``gpu`` resource and a GPU is visible."""
+# Where a scheduler (or the user) says which GPUs a job was given. SLURM sets the first two for a job
+# with --gpus or --gres=gpu, and CUDA_VISIBLE_DEVICES as well; values that mean "none" are ignored.
+GPU_ASSIGNMENT_VARIABLES = ("SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES")
+NO_GPU_VALUES = ("", "-1", "NoDevFiles", "none")
+# Set to 1 to run on the CPU although a GPU was assigned and torch cannot use it (the SLURM test
+# cluster does: its node advertises a GPU that is not one).
+ALLOW_CPU_VARIABLE = "NUSMOOTH_ALLOW_CPU_WITH_ASSIGNED_GPU"
+
+
+class GpuUnusableError(RuntimeError):
+    """A GPU was assigned to the job but torch cannot use it; the message gives the cause and the fix."""
+
+
+def assigned_gpu(environ) -> str | None:
+    """``NAME=value`` of the first variable saying that this job was given a GPU, None when none was."""
+    for name in GPU_ASSIGNMENT_VARIABLES:
+        value = environ.get(name, "").strip()
+        if value not in NO_GPU_VALUES:
+            return f"{name}={value}"
+    return None
+
+
+def _cuda_unusable_cause(torch, warnings_seen) -> str:
+    """Why torch.cuda.is_available() said no, in words (with torch's own warning when it gave one)."""
+    if torch.version.cuda is None:
+        return f"this torch ({torch.__version__}) is a CPU-only build"
+    cause = (f"torch {torch.__version__} is built for CUDA {torch.version.cuda} and cannot use the GPU: usually the node's "
+             f"NVIDIA driver is older than CUDA {torch.version.cuda} needs (compare `nvidia-smi`'s 'CUDA Version' on the node)")
+    return cause + "".join(f"; torch says: {message}" for message in warnings_seen)
+
+
+def compute_device(snakemake, environ=None):
+    """CUDA when the job was assigned a GPU (by the scheduler: SLURM_JOB_GPUS, CUDA_VISIBLE_DEVICES, ...)
+    or the rule asks for a ``gpu`` resource, and torch can use one; otherwise the CPU.
+
+    A job that was assigned a GPU which torch cannot use stops at once with the cause and the fix,
+    instead of running for hours on the CPU until its time limit (set ALLOW_CPU_VARIABLE=1 to
+    accept the CPU). Deciding from the assignment also covers jobs that got their GPU through
+    ``--gres=gpu:1`` without the rule's ``gpu`` resource.
+    """
+    import os
+    import warnings
+
     import torch
 
+    environ = os.environ if environ is None else environ
     torch.set_num_threads(snakemake.threads)  # whatever the script imported before run_stage
-    wants_gpu = int(snakemake.resources.get("gpu", 0)) > 0
-    device = torch.device("cuda" if wants_gpu and torch.cuda.is_available() else "cpu")
-    print(f"device={device}")
+    assigned = assigned_gpu(environ)
+    wants_gpu = int(snakemake.resources.get("gpu", 0)) > 0 or assigned is not None
+    with warnings.catch_warnings(record=True) as seen:  # torch warns with the driver's complaint
+        warnings.simplefilter("always")
+        cuda = wants_gpu and torch.cuda.is_available()
+    if assigned and not cuda and environ.get(ALLOW_CPU_VARIABLE, "") != "1":
+        raise GpuUnusableError(
+            f"this job was assigned a GPU ({assigned}) but torch cannot use it: "
+            f"{_cuda_unusable_cause(torch, [str(w.message) for w in seen])}. Fix: install a torch build whose CUDA "
+            "version the node's driver supports (pip install torch==<version> --index-url "
+            "https://download.pytorch.org/whl/cu<XY>), or run on nodes with a newer driver (a GPU model or "
+            f"constraint, see docs/slurm.md); to run on the CPU anyway, set {ALLOW_CPU_VARIABLE}=1"
+        )
+    device = torch.device("cuda" if cuda else "cpu")
+    print(f"device={device}" + (f" (assigned GPU: {assigned})" if assigned else ""))
     return device
 
 
