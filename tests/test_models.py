@@ -22,7 +22,7 @@ from nusmooth.models import (  # noqa: E402
     pretrained_model,
     save_checkpoint,
 )
-from nusmooth.training import train_classifier  # noqa: E402
+from nusmooth.training import BaseTrainer, train_classifier  # noqa: E402
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
@@ -52,7 +52,7 @@ def test_resnet110_is_110_layers_deep():
 def test_checkpoint_round_trip_is_safe(tmp_path):
     model = build_model("resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]).eval()
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, "resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26], {"epochs": 1})
+    save_checkpoint(path, model, arch="resnet110", num_classes=10, mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26], train_config={"epochs": 1})
     torch.load(path, weights_only=True)  # tensors and plain types only
     loaded, payload = load_checkpoint(path, "cpu")
     x = torch.rand(3, 3, 32, 32)
@@ -64,14 +64,14 @@ def test_checkpoint_saved_twice_is_byte_identical(tmp_path):
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
     first, second = tmp_path / "model.pt", tmp_path / "again" / "model_copy.pt"
     for path in (first, second):
-        save_checkpoint(path, model, "mnist_cnn", 10, [0.13], [0.31], {"epochs": 2, "lr": 1.0})
+        save_checkpoint(path, model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={"epochs": 2, "lr": 1.0})
     assert first.read_bytes() == second.read_bytes()
 
 
 def test_truncated_checkpoint_names_the_rule_to_rerun(tmp_path):
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, "mnist_cnn", 10, [0.13], [0.31], {})
+    save_checkpoint(path, model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={})
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ArtifactError) as caught:
         load_checkpoint(path)
@@ -86,24 +86,40 @@ def test_training_resumes_exactly(tmp_path):
     labels = torch.randint(0, 10, (64,))
     data = (images, labels)
 
-    def run(epochs, resume_state=None, saved=None):
+    def trainer():
         torch.manual_seed(0)
         model = build_model("mnist_cnn", 10, [0.13], [0.31])
-        generator = torch.Generator().manual_seed(0)
-        history = train_classifier(model, data, data, epochs, 16, 1.0, 0.5, "cpu", generator,
-                                   resume_state=resume_state, on_checkpoint=(saved.append if saved is not None else None))
-        return model, history
+        return BaseTrainer(model, lr=1.0, gamma=0.5, device="cpu", generator=torch.Generator().manual_seed(0))
 
-    straight, straight_history = run(2)
-    states = []
-    run(1, saved=states)
+    straight = trainer()
+    straight_history = [straight.run_epoch(data, data, batch_size=16) for _ in range(2)]
+    first = trainer()
+    first.run_epoch(data, data, batch_size=16)
     path = tmp_path / "resume.pt"
-    torch.save(states[-1], path)
-    resumed, resumed_history = run(2, resume_state=torch.load(path, weights_only=True))
-    assert [h["epoch"] for h in resumed_history] == [1, 2]
-    assert resumed_history == straight_history
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+    torch.save(first.state_dict(), path)
+    torch.manual_seed(123)  # the resumed process's own global RNG: the saved state must replace it
+    resumed = trainer()  # as a new process would build it
+    resumed.load_state_dict(torch.load(path, weights_only=True))
+    assert resumed.epochs_done == 1
+    resumed.run_epoch(data, data, batch_size=16)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history == straight_history == straight.history
+    for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_train_classifier_runs_the_trainer_epoch_by_epoch():
+    images = torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    data = (images, torch.randint(0, 10, (32,), generator=torch.Generator().manual_seed(2)))
+    seen = []
+    torch.manual_seed(0)
+    model = build_model("mnist_cnn", 10, [0.13], [0.31])
+    history = train_classifier(model, data, data, epochs=2, batch_size=16, lr=1.0, gamma=0.5, device="cpu",
+                               generator=torch.Generator().manual_seed(0), on_epoch=seen.append)
+    torch.manual_seed(0)
+    trainer = BaseTrainer(build_model("mnist_cnn", 10, [0.13], [0.31]), lr=1.0, gamma=0.5, device="cpu",
+                          generator=torch.Generator().manual_seed(0))
+    assert history == seen == [trainer.run_epoch(data, data, batch_size=16) for _ in range(2)]
 
 
 def test_pretrained_resnet50_from_a_local_file(tmp_path):

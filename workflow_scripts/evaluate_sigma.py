@@ -31,9 +31,9 @@ def main(snakemake):
     rows = []
     for sub_epoch, sigma in candidates(snakemake):
         table = certify_split(
-            model, dataset.splits[split], sigma, len(dataset.classes), settings["n0"], settings["n"], alpha,
-            snakemake.params.batch_size, settings["points"], device,
-            stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split), progress=True,
+            model, dataset.splits[split], sigma, num_classes=len(dataset.classes), n0=settings["n0"], n=settings["n"], alpha=alpha,
+            batch_size=snakemake.params.batch_size, limit=settings["points"], device=device,
+            generator=stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split), progress=True,
             precision=precision,
         )
         accuracy, mean_area = clean_accuracy_and_area(table)

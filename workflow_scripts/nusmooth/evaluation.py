@@ -55,7 +55,7 @@ def certified_accuracy_curve(table: pd.DataFrame, thresholds: np.ndarray) -> np.
     return (correct[None, :] & (areas[None, :] >= np.asarray(thresholds)[:, None])).mean(axis=1)
 
 
-def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha: float, batch_size: int,
+def certify_split(model, split, sigma, *, num_classes: int, n0: int, n: int, alpha: float, batch_size: int,
                   limit: int | None, device, generator=None, progress: bool = False, precision: str = "fp32") -> pd.DataFrame:
     """Certify the first ``limit`` points of an :class:`~nusmooth.data.ImageSplit`; one row per point.
 
@@ -70,6 +70,6 @@ def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha:
     sigma = torch.as_tensor(sigma, dtype=torch.float32).to(device)
     smoothing = NonUniformSmoothing(model, num_classes, sigma, precision=precision)
     start = time.perf_counter()
-    certs = smoothing.certify_many(points.to(device), n0, n, alpha, batch_size, generator, progress)
+    certs = smoothing.certify_many(points.to(device), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress)
     elapsed = time.perf_counter() - start
     return certificate_table(certs, labels.numpy(), np.arange(len(labels)), elapsed / max(len(labels), 1))

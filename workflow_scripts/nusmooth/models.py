@@ -151,7 +151,7 @@ def build_model(arch: str, num_classes: int, mean: Sequence[float], std: Sequenc
 CHECKPOINT_KEYS = ("arch", "num_classes", "mean", "std", "train_config", "state_dict")
 
 
-def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, mean, std, train_config: dict) -> None:
+def save_checkpoint(path, model: nn.Module, *, arch: str, num_classes: int, mean, std, train_config: dict) -> None:
     """Save weights with everything needed to rebuild the model; loadable with ``weights_only=True``.
     The same model and settings always give the same bytes."""
     from .io import atomic_torch_save

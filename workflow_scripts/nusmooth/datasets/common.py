@@ -95,7 +95,7 @@ def carve_validation(train_labels: np.ndarray, fractions: dict[str, float], seed
 
 
 def official_splits(
-    train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
+    train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray, *,
     fractions: dict[str, float], seed: int,
 ) -> tuple[dict[str, ImageSplit], dict[str, list[int]]]:
     """Splits of a dataset with an official test split: test = the official test split; validation is

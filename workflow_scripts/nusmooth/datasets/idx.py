@@ -134,7 +134,7 @@ def prepare_idx_dataset(dataset: str, fractions: dict[str, float], seed: int, pa
     arrays, checks = read_official(dataset, folder)
     splits, members = official_splits(
         arrays["train", "images"][:, None], arrays["train", "labels"], arrays["test", "images"][:, None], arrays["test", "labels"],
-        fractions, seed,
+        fractions=fractions, seed=seed,
     )
     origin = f"local mirror {folder}" if path is not None else f"torchvision download into {folder}"
     info = base_info(f"{dataset} official IDX files ({origin}); val carved from the official train split", fractions, seed, splits, CLASSES[dataset])

@@ -69,7 +69,7 @@ def check_pool_sizes(root: Path, sizes: dict[str, int], train_pool: int, held_ou
 
 
 def prepare_imagenet(
-    fractions: dict[str, float], seed: int, path=None, train_images: int = 5000, val_images: int = 1000,
+    fractions: dict[str, float], seed: int, *, path=None, train_images: int = 5000, val_images: int = 1000,
     test_images: int = 1000, resize: int = 256, crop: int = 224, workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
     if path is None:

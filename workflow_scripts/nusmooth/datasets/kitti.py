@@ -221,7 +221,7 @@ def split_frames(frames: list[str], labels: np.ndarray, fractions: dict[str, flo
 
 
 def prepare_kitti(
-    fractions: dict[str, float], seed: int, path=None, image_size: int = 224, drive_mapping=None, workers: int = 1,
+    fractions: dict[str, float], seed: int, *, path=None, image_size: int = 224, drive_mapping=None, workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
     """Relabel, split (by drive with ``drive_mapping``, else by frame; test first, validation out of
     the training part) and load."""
