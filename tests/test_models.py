@@ -1,5 +1,6 @@
 """Architectures, safe checkpoints, resumable training, pretrained packaging, and the paper preset's DAG."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ sys.path.insert(0, str(ROOT / "workflow_scripts"))
 
 from nusmooth.io import ArtifactError  # noqa: E402
 from nusmooth.models import (  # noqa: E402
-    ARCHITECTURES,
+    ARCHITECTURE_BUILDERS,
     INPUT_SHAPES,
     build_model,
     load_checkpoint,
@@ -22,12 +23,13 @@ from nusmooth.models import (  # noqa: E402
     pretrained_model,
     save_checkpoint,
 )
+from nusmooth.registry import PRETRAINED  # noqa: E402
 from nusmooth.training import BaseTrainer, train_classifier  # noqa: E402
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURE_BUILDERS))
 def test_forward_and_backward(arch):
     torch.manual_seed(0)
     shape = INPUT_SHAPES[arch]
@@ -42,7 +44,7 @@ def test_forward_and_backward(arch):
 
 
 def test_resnet110_is_110_layers_deep():
-    model = ARCHITECTURES["resnet110"](10)
+    model = ARCHITECTURE_BUILDERS["resnet110"](10)
     convs = [m for name, m in model.named_modules() if isinstance(m, nn.Conv2d) and "shortcut" not in name]
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert len(convs) + len(linears) == 110
@@ -125,7 +127,7 @@ def test_train_classifier_runs_the_trainer_epoch_by_epoch():
 def test_pretrained_resnet50_from_a_local_file(tmp_path):
     # No pretrained weights can be downloaded here: a randomly initialised torchvision ResNet-50
     # state_dict stands in for the real file (same format as torchvision's weights).
-    reference = ARCHITECTURES["resnet50"](1000).eval()
+    reference = ARCHITECTURE_BUILDERS["resnet50"](1000).eval()
     path = tmp_path / "resnet50.pth"
     torch.save(reference.state_dict(), path)
     model = pretrained_model("resnet50", 1000, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], str(path)).eval()
@@ -142,7 +144,7 @@ def test_pretrained_resnet50_from_a_local_file(tmp_path):
         load_torchvision_resnet50(str(path))
     assert "safe_globals" not in str(caught.value) and "weights_only" not in str(caught.value), "unsafe loading advised"
     assert not (tmp_path / "pwned").exists(), "the pickle's code ran"
-    with pytest.raises(ValueError, match=r"1,000 ImageNet classes"):
+    with pytest.raises(ValueError, match=re.escape(PRETRAINED.rule) + r"; got resnet50 with 19 classes.*1,000 class folders"):
         pretrained_model("resnet50", 19, [0.5] * 3, [0.5] * 3, str(path))
 
 

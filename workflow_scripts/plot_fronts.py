@@ -1,5 +1,6 @@
 """plot_fig2 / plot_fig4: clean accuracy vs certified area, one panel per dataset: every snapshot's
-test metrics faint, and each method's front (chosen on validation) drawn with its test metrics.
+test metrics faint, and each method's front (chosen on validation) drawn with its test metrics, as
+tabulate_fig2's front table lists them (the figure draws that table; it does not choose again).
 Figure 4 (its rule gives class counts) adds the accuracy of always predicting the test split's
 majority class."""
 
@@ -14,8 +15,10 @@ def main(snakemake):
     datasets = snakemake.params.datasets
     counts = snakemake.input.class_counts if hasattr(snakemake.input, "class_counts") else [None] * len(datasets)
     panels = []
-    for dataset, points_path, counts_path in zip(datasets, snakemake.input.points, counts, strict=True):
-        panel = {"title": title_of(dataset), "points": pd.read_csv(points_path, sep="\t")}
+    for dataset, points_path, front_path, counts_path in zip(datasets, snakemake.input.points, snakemake.input.fronts,
+                                                             counts, strict=True):
+        panel = {"title": title_of(dataset), "points": pd.read_csv(points_path, sep="\t"),
+                 "front": pd.read_csv(front_path, sep="\t")}
         if counts_path is not None:
             balance = pd.read_csv(counts_path, sep="\t")
             panel["majority"] = majority_share(balance[balance["split"] == "test"])

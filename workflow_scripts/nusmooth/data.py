@@ -9,13 +9,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from .registry import dataset_facts
-
-#: Splits every prepared dataset has, in this order.
-SPLITS = ("train", "val", "test")
-
-#: Noise and sigma always live here (normalisation is the model's first layer).
-PIXEL_SPACE = "[0,1] pixels"
+# SPLITS (the parts of every prepared dataset) and PIXEL_SPACE (where sigma lives): see nusmooth.registry.
+from .registry import PIXEL_SPACE, SPLITS, dataset_facts
 
 
 @dataclass
@@ -50,7 +45,7 @@ class PreparedDataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.splits["train"].images.shape[1:])
+        return tuple(self.splits[SPLITS[0]].images.shape[1:])
 
     def to_payload(self) -> dict:
         payload = {"name": self.name, "classes": self.classes, "mean": self.mean, "std": self.std, "info": self.info}

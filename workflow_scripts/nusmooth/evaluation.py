@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .registry import ABSTAIN
+
 if TYPE_CHECKING:
     from .smoothing import Certificates
-
-#: Class index of an abstention (``nusmooth.smoothing.ABSTAIN``; a test checks they agree).
-ABSTAIN = -1
 
 
 def certificate_table(certs: Certificates, labels: np.ndarray, indices: np.ndarray, seconds_per_point: float) -> pd.DataFrame:

@@ -32,9 +32,7 @@ from scipy.special import betaincinv, ndtri
 from tqdm import tqdm
 
 from .acceleration import check_precision, forward_logits
-
-#: Class index returned when the smoothed classifier declines to answer.
-ABSTAIN = -1
+from .registry import ABSTAIN  # the class index returned when the smoothed classifier declines to answer
 
 
 def clopper_pearson_lower(n_a, n: int, alpha: float):

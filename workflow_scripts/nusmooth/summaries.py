@@ -10,15 +10,13 @@ import pandas as pd
 
 from .blanket import blanket_mask
 from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
+from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT
 
 #: Columns every sweep metrics file (``{kind}_{init}/{split}.tsv``, written by evaluate_sigma.py) has.
 SWEEP_COLUMNS = ["kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha", "sigma_space"]
 
 #: One snapshot (a learned sigma after a sub-epoch, or an isotropic constant): certified once per split.
 SNAPSHOT = ["kind", "init", "sub_epoch"]
-
-#: The split that chooses each method's front, and the split whose metrics the figures show.
-CHOOSING_SPLIT, SHOWN_SPLIT = "val", "test"
 
 #: What the Figure 2/4 front tables and figures show, for the page or log that prints them.
 FRONT_SPLITS_NOTE = (
@@ -93,9 +91,9 @@ def front_table(points: pd.DataFrame) -> pd.DataFrame:
     chosen = points[(points["split"] == CHOOSING_SPLIT) & points["on_val_front"]]
     shown = points[points["split"] == SHOWN_SPLIT]
     front = chosen.merge(shown[SNAPSHOT + ["accuracy", "mean_area", "points"]], on=SNAPSHOT, how="left",
-                         suffixes=("_val", "_test"), validate="one_to_one")
+                         suffixes=(f"_{CHOOSING_SPLIT}", f"_{SHOWN_SPLIT}"), validate="one_to_one")
     front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in ("accuracy", "mean_area", "points")
-                                  for split in ("val", "test")})
+                                  for split in CERTIFIED_SPLITS})
     front["drawn"] = np.isfinite(front["test_mean_area"].astype(float))
     front = front.assign(kind_order=_kind_order(front["kind"]))
     front = front.sort_values(["kind_order", "kind", "val_mean_area", "val_accuracy"], ascending=[True, True, True, False],

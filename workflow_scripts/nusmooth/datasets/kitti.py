@@ -28,7 +28,7 @@ import numpy as np
 import torch
 
 from ..data import ImageSplit, PreparedDataset
-from ..registry import dataset_facts
+from ..registry import SPLITS, dataset_facts
 from .common import (
     DataError, base_info, check_nonempty_splits, decode_all, missing, open_rgb, pil_to_uint8_chw, split_groups, split_pool,
 )
@@ -243,7 +243,7 @@ def prepare_kitti(
         return pil_to_uint8_chw(image.resize((image_size, image_size), resample=_bilinear()))
 
     splits, members = {}, {}
-    for name in ("train", "val", "test"):
+    for name in SPLITS:
         index = parts[name]
         chosen = [frames[i] for i in index]
         splits[name] = ImageSplit(torch.from_numpy(np.stack(decode_all(chosen, decode, workers))), torch.from_numpy(labels[index]))
