@@ -32,7 +32,7 @@ def sample_object():
 
 def tiny_dataset() -> PreparedDataset:
     split = ImageSplit(torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8), torch.arange(6) % 2)
-    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, ["a", "b"], [0.5], [0.25])
+    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, classes=["a", "b"], mean=[0.5], std=[0.25])
 
 
 def write_with(writer: str, path, size: int = 10) -> None:

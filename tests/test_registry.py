@@ -76,3 +76,18 @@ def test_the_pretrained_rule_is_stated_once():
     for path in ("rules/common.smk", "workflow_scripts/nusmooth/models.py"):
         text = (REPO / path).read_text()
         assert "PRETRAINED.rule" in text and "pretrained weights exist" not in text, path
+
+
+def test_the_documented_mnist_area_offset_is_the_computed_one():
+    """docs/method.md types the offset between the authors' units and ours; it must be 784 log(std)
+    of the registry's MNIST std, and no other document types the number again."""
+    import math
+    import re
+
+    from nusmooth.registry import MNIST_AREA_OFFSET, MNIST_STATS
+
+    assert MNIST_AREA_OFFSET == 784 * math.log(MNIST_STATS[1][0])
+    typed = re.findall(r"O_CA_ours \+ (\d+\.\d)`", (REPO / "docs/method.md").read_text())
+    assert typed == [f"{-MNIST_AREA_OFFSET:.1f}"]
+    for path in ("README.md", "docs/datasets.md", "docs/figures.md", "presets/paper.yaml"):
+        assert "923" not in (REPO / path).read_text(), f"{path} retypes the offset; point to docs/method.md instead"

@@ -4,7 +4,7 @@ one record per split. ``as_float`` turns images into the [0, 1] pixel space that
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ class PreparedDataset:
 
     name: str
     splits: dict[str, ImageSplit]
+    _: KW_ONLY
     classes: list[str]
     mean: list[float]
     std: list[float]
@@ -57,7 +58,8 @@ class PreparedDataset:
     @classmethod
     def from_payload(cls, payload: dict) -> PreparedDataset:
         splits = {s: ImageSplit(payload[f"{s}_images"], payload[f"{s}_labels"]) for s in SPLITS if f"{s}_images" in payload}
-        return cls(payload["name"], splits, payload["classes"], payload["mean"], payload["std"], payload.get("info", {}))
+        return cls(payload["name"], splits, classes=payload["classes"], mean=payload["mean"], std=payload["std"],
+                   info=payload.get("info", {}))
 
     def save(self, path) -> None:
         from .io import atomic_torch_save
@@ -140,4 +142,4 @@ def split_mnist5k(fractions: dict[str, float], seed: int) -> tuple[PreparedDatas
     info = base_info(source, fractions, seed, splits, classes)
     members = {name: idx.tolist() for name, idx in parts.items()}
     facts = dataset_facts("mnist5k")
-    return PreparedDataset("mnist5k", splits, classes, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("mnist5k", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info), members

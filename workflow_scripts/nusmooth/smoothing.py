@@ -72,7 +72,7 @@ def certified_area(sigma: torch.Tensor, phi_inv_pa_lower, num_elements: int | No
     return float(area) if area.ndim == 0 else area
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Certificates:
     """Certificates of several points (arrays of length P).
 

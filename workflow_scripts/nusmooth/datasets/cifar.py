@@ -168,4 +168,4 @@ def prepare_cifar10(fractions: dict[str, float], seed: int, path=None, download_
     info["files"] = checks
     info["lossless"] = layout == "pickle"
     facts = dataset_facts("cifar10")
-    return PreparedDataset("cifar10", splits, CLASSES, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("cifar10", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info), members

@@ -141,7 +141,7 @@ def prepare_idx_dataset(dataset: str, fractions: dict[str, float], seed: int, pa
     info["files"] = checks
     # Both datasets use MNIST's statistics, as the authors did; it is the model's first layer here.
     facts = dataset_facts(dataset)
-    return PreparedDataset(dataset, splits, CLASSES[dataset], list(facts.mean), list(facts.std), info), members
+    return PreparedDataset(dataset, splits, classes=CLASSES[dataset], mean=list(facts.mean), std=list(facts.std), info=info), members
 
 
 def prepare_mnist(fractions: dict[str, float], seed: int, **source) -> tuple[PreparedDataset, dict]:

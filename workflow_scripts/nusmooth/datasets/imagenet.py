@@ -116,4 +116,4 @@ def prepare_imagenet(
     })
     members = {name: [p for p, _ in items] for name, items in chosen.items()}
     facts = dataset_facts("imagenet")
-    return PreparedDataset("imagenet", splits, classes, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("imagenet", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info), members

@@ -260,7 +260,7 @@ def prepare_kitti(
     })
     # ResNet-50 from scratch; ImageNet statistics as its normalisation layer (a natural-image default).
     facts = dataset_facts("kitti")
-    return PreparedDataset("kitti", splits, CLASSES, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("kitti", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info), members
 
 
 def _bilinear():
