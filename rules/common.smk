@@ -6,7 +6,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from nusmooth.registry import ARCHITECTURES, CERTIFIED_SPLITS, DATASETS, PRETRAINED, SPLITS
+from nusmooth.registry import (
+    ARCHITECTURES,
+    CERTIFIED_SPLITS,
+    DATASETS,
+    PRETRAINED,
+    SPLITS,
+)
 from pipeline_support import clear_stale_locks, coerce_by_schema, record_lock_owner
 
 SCHEMA = str(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
@@ -64,8 +70,11 @@ def check_model(name, model):
             f"{model['arch']} takes {channels}-channel images, {name} has {facts.channels}",
             f"use {facts.arch} (or null for the paper's architecture)",
         )
-    if model["pretrained"] and (name, model["arch"]) != (PRETRAINED.dataset, PRETRAINED.arch):
-        fail_config(f"datasets.{name}.model.pretrained", PRETRAINED.rule, "set it to false")
+    pretrained = (PRETRAINED.dataset, PRETRAINED.arch)
+    if model["pretrained"] and (name, model["arch"]) != pretrained:
+        fail_config(
+            f"datasets.{name}.model.pretrained", PRETRAINED.rule, "set it to false"
+        )
 
 
 check_config()
