@@ -20,7 +20,7 @@ wildcard_constraints:
     dataset="[a-z0-9_]+",
     init=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     kind="learned|isotropic",
-    split="val|test",
+    split="|".join(CERTIFIED_SPLITS),
 
 
 # Plots, tables and the snapshot choice take seconds: on a cluster they run on the submit host

@@ -66,7 +66,7 @@ def certify_rate(model, shape, sigma, points, n0, n, batch_size, generator, prec
     x = torch.rand(points, *shape, device=device)
     synchronize(device)
     start = time.perf_counter()
-    smoothing.certify_many(x, n0, n, 0.001, batch_size, generator)
+    smoothing.certify_many(x, n0=n0, n=n, alpha=0.001, batch_size=batch_size, generator=generator)
     return points * (n0 + n) / (time.perf_counter() - start)
 
 

@@ -84,7 +84,7 @@ def linear_problem(dim: int, margins, copies: int, seed: int) -> LinearProblem:
 
 def certify_problem(problem: LinearProblem, n0: int, n: int, alpha: float, batch_size: int, seed: int) -> Certificates:
     smoothing = NonUniformSmoothing(problem.model, 2, problem.sigma)
-    return smoothing.certify_many(problem.points, n0, n, alpha, batch_size, torch.Generator().manual_seed(seed))
+    return smoothing.certify_many(problem.points, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
 
 
 def false_certifications(problem: LinearProblem, certs: Certificates, n: int, bound=None) -> np.ndarray:

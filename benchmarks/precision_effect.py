@@ -58,8 +58,8 @@ def main():
             for precision in ("fp32", "bf16"):
                 start = time.perf_counter()
                 generator = torch.Generator().manual_seed(0)  # the same noise for both precisions
-                tables[precision] = certify_split(model, split, sigmas[kind], len(dataset.classes), args.n0, args.n, args.alpha,
-                                                  1000, args.points, "cpu", generator, precision=precision)
+                tables[precision] = certify_split(model, split, sigmas[kind], num_classes=len(dataset.classes), n0=args.n0, n=args.n, alpha=args.alpha,
+                                                  batch_size=1000, limit=args.points, device="cpu", generator=generator, precision=precision)
                 curve = certified_accuracy_curve(tables[precision], thresholds)
                 print(f"{f'{kind} (init {init})':28s} {precision:9s} " + " ".join(f"{v:8.3f}" for v in curve)
                       + f"   {time.perf_counter() - start:7.1f}")

@@ -6,7 +6,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from nusmooth.registry import ARCHITECTURES, DATASETS
+from nusmooth.registry import (
+    ARCHITECTURES,
+    CERTIFIED_SPLITS,
+    DATASETS,
+    PRETRAINED,
+    SPLITS,
+)
 from pipeline_support import (
     clear_stale_locks,
     coerce_by_schema,
@@ -40,7 +46,7 @@ def check_config():
         config.setdefault("datasets", {}).setdefault(name, {})
     validate(config, SCHEMA)
     for name, block in config["datasets"].items():
-        total = sum(block["split"][part] for part in ("train", "val", "test"))
+        total = sum(block["split"][part] for part in SPLITS)
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             fail_config(
                 f"datasets.{name}.split",
@@ -102,11 +108,10 @@ def check_model(name, model):
             f"{model['arch']} takes {channels}-channel images, {name} has {facts.channels}",
             f"use {facts.arch} (or null for the paper's architecture)",
         )
-    if model["pretrained"] and (name != "imagenet" or model["arch"] != "resnet50"):
+    pretrained = (PRETRAINED.dataset, PRETRAINED.arch)
+    if model["pretrained"] and (name, model["arch"]) != pretrained:
         fail_config(
-            f"datasets.{name}.model.pretrained",
-            "pretrained weights exist only for resnet50 on imagenet",
-            "set it to false",
+            f"datasets.{name}.model.pretrained", PRETRAINED.rule, "set it to false"
         )
 
 
@@ -224,7 +229,7 @@ def sweep_metrics(wildcards):
         dataset=wildcards.dataset,
         kind=KINDS,
         init=sigma_inits(wildcards.dataset),
-        split=("val", "test"),
+        split=CERTIFIED_SPLITS,
     )
 
 
@@ -313,6 +318,10 @@ def fig2_points(datasets):
     return expand("results/tables/{dataset}/fig2_points.tsv", dataset=datasets)
 
 
+def fig2_fronts(datasets):
+    return expand("results/tables/{dataset}/fig2_front.tsv", dataset=datasets)
+
+
 def fig2_inputs(wildcards):
     if not fig2_datasets():
         fail_config(
@@ -321,7 +330,10 @@ def fig2_inputs(wildcards):
             "go to Figure 4)",
             "add one (e.g. mnist5k) or ask only for figures/fig4.pdf",
         )
-    return {"points": fig2_points(fig2_datasets())}
+    return {
+        "points": fig2_points(fig2_datasets()),
+        "fronts": fig2_fronts(fig2_datasets()),
+    }
 
 
 def fig4_inputs(wildcards):
@@ -334,6 +346,7 @@ def fig4_inputs(wildcards):
         )
     return {
         "points": fig2_points(fig4_datasets()),
+        "fronts": fig2_fronts(fig4_datasets()),
         "class_counts": expand(
             "results/data/{dataset}/class_counts.tsv", dataset=fig4_datasets()
         ),

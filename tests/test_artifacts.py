@@ -19,13 +19,14 @@ from nusmooth.artifacts import (
     CERTIFICATES,
     CLASS_COUNTS,
     DATASET,
-    FIG1_CHOICE,
     FIG1_SIGMAS,
+    FIG2_FRONT,
     FIG2_POINTS,
     MEAN_VAL_IMAGE,
     MODEL,
     SNAPSHOTS,
     SWEEP_METRICS,
+    SWEEP_RECORDS,
 )
 from nusmooth.data import ImageSplit, PreparedDataset
 from nusmooth.io import ArtifactError, atomic_torch_save
@@ -35,8 +36,8 @@ from workflow import REPO
 
 def tiny_dataset() -> PreparedDataset:
     split = ImageSplit(torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8), torch.arange(6) % 2)
-    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, ["a", "b"], [0.5], [0.25],
-                           {"pixel_space": "[0,1] pixels"})
+    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, classes=["a", "b"], mean=[0.5], std=[0.25],
+                           info={"pixel_space": "[0,1] pixels"})
 
 
 def sigma_list():
@@ -58,7 +59,14 @@ TABLES = {
     CERTIFICATES: (artifacts.save_certificates, artifacts.load_certificates),
     SWEEP_METRICS: (artifacts.save_sweep_metrics, artifacts.load_sweep_metrics),
     FIG2_POINTS: (artifacts.save_fig2_points, artifacts.load_fig2_points),
+    FIG2_FRONT: (artifacts.save_fig2_front, artifacts.load_fig2_front),
+    SWEEP_RECORDS: (artifacts.save_sweep_records, artifacts.load_sweep_records),
 }
+
+
+def table_name(spec) -> str:
+    """A file name with the contract's suffix (compressed records are read back by their .gz name)."""
+    return "table.tsv.gz" if spec.pattern.endswith(".gz") else "table.tsv"
 
 
 def assert_names(error: ArtifactError, path, rule: str, *fragments: str):
@@ -86,7 +94,7 @@ def test_dataset_round_trip_and_bytes(tmp_path):
 def test_model_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
-    save_checkpoint(tmp_path / "model.pt", model, "mnist_cnn", 10, [0.13], [0.31], {"epochs": 1})
+    save_checkpoint(tmp_path / "model.pt", model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={"epochs": 1})
     checkpoint = artifacts.load_model_checkpoint(tmp_path / "model.pt")
     assert list(checkpoint) == list(MODEL.keys) and checkpoint["train_config"] == {"epochs": 1}
     weights = artifacts.checkpoint_weights(checkpoint)
@@ -140,8 +148,8 @@ def test_fig1_choice_round_trip(tmp_path):
 def test_table_round_trip(tmp_path, spec):
     save, load = TABLES[spec]
     frame = table_for(spec)
-    save(frame, tmp_path / "table.tsv")
-    pd.testing.assert_frame_equal(load(tmp_path / "table.tsv"), frame)
+    save(frame, tmp_path / table_name(spec))
+    pd.testing.assert_frame_equal(load(tmp_path / table_name(spec)), frame)
     with pytest.raises(ValueError, match=f"lacks columns \\['{spec.keys[0]}'\\]"):
         save(frame.drop(columns=spec.keys[0]), tmp_path / "other.tsv")
 
@@ -186,9 +194,9 @@ def test_choice_missing_a_key_names_file_key_and_rule(tmp_path):
 
 @pytest.mark.parametrize("spec", TABLES, ids=[spec.rule + ":" + spec.pattern.rsplit("/", 1)[1] for spec in TABLES])
 def test_table_missing_a_column_names_file_column_and_rule(tmp_path, spec):
-    path = tmp_path / "table.tsv"
+    path = tmp_path / table_name(spec)
     column = spec.keys[-1]
-    table_for(spec).drop(columns=column).to_csv(path, sep="\t", index=False)
+    table_for(spec).drop(columns=column).to_csv(path, sep="\t", index=False)  # compressed by the suffix
     with pytest.raises(ArtifactError) as caught:
         TABLES[spec][1](path)
     assert_names(caught.value, path, spec.rule, f"lacks ['{column}'], columns")

@@ -1,5 +1,5 @@
 """The blanket filter against two independent readings of its definition (the closed form in
-nusmooth/blanket.py's docstring and the authors' walk), by hand and by property tests."""
+docs/method.md, "The blanket filter", and the authors' walk), by hand and by property tests."""
 
 import numpy as np
 import pandas as pd

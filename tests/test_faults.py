@@ -50,7 +50,7 @@ class Recorder(torch.nn.Module):
 def certify_points(points, sigma=0.25, model=None, **kwargs):
     model = model if model is not None else Recorder()
     try:
-        certify(model, points, sigma, 4, 16, 0.01, num_classes=2, batch_size=8, **kwargs)
+        certify(model, points, sigma, n0=4, n=16, alpha=0.01, num_classes=2, batch_size=8, **kwargs)
     finally:
         assert model.calls == 0, "the model ran before the fault was refused"
 
@@ -58,18 +58,18 @@ def certify_points(points, sigma=0.25, model=None, **kwargs):
 def dropout_model_in_train_mode():
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(4, 2))
     try:
-        certify(model, torch.rand(2, 1, 2, 2), 0.25, 4, 16, 0.01, num_classes=2)
+        certify(model, torch.rand(2, 1, 2, 2), 0.25, n0=4, n=16, alpha=0.01, num_classes=2)
     finally:
         assert model.training, "the caller's model must stay in the mode it was in"
 
 
 def wrong_output_width():
-    NonUniformSmoothing(Recorder(width=3), 2, 0.25).certify_many(torch.rand(2, 4), 4, 16, 0.01, 8)
+    NonUniformSmoothing(Recorder(width=3), 2, 0.25).certify_many(torch.rand(2, 4), n0=4, n=16, alpha=0.01, batch_size=8)
 
 
 def saved_model(tmp_path) -> Path:
     path = tmp_path / "model.pt"
-    save_checkpoint(path, build_model("mnist_cnn", 10, [0.1307], [0.3081]), "mnist_cnn", 10, [0.1307], [0.3081], {})
+    save_checkpoint(path, build_model("mnist_cnn", 10, [0.1307], [0.3081]), arch="mnist_cnn", num_classes=10, mean=[0.1307], std=[0.3081], train_config={})
     return path
 
 

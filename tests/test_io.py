@@ -32,7 +32,7 @@ def sample_object():
 
 def tiny_dataset() -> PreparedDataset:
     split = ImageSplit(torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8), torch.arange(6) % 2)
-    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, ["a", "b"], [0.5], [0.25])
+    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, classes=["a", "b"], mean=[0.5], std=[0.25])
 
 
 def write_with(writer: str, path, size: int = 10) -> None:
@@ -360,7 +360,7 @@ def test_content_identical_model_keeps_the_resume_state_valid(tmp_path):
     payload = {"arch": "mnist_cnn", "num_classes": 10, "mean": [0.13], "std": [0.31], "train_config": {},
                "state_dict": model.state_dict()}
     first, second = tmp_path / "first" / "model.pt", tmp_path / "second" / "model.pt"
-    save_checkpoint(first, model, "mnist_cnn", 10, [0.13], [0.31], {})
+    save_checkpoint(first, model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={})
     second.parent.mkdir()
     torch.save(payload, second)  # torch's own path-named zip records: other bytes, same weights
     assert first.read_bytes() != second.read_bytes()

@@ -1,5 +1,6 @@
 """Architectures, safe checkpoints, resumable training, pretrained packaging, and the paper preset's DAG."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,7 @@ sys.path.insert(0, str(ROOT / "workflow_scripts"))
 
 from nusmooth.io import ArtifactError  # noqa: E402
 from nusmooth.models import (  # noqa: E402
-    ARCHITECTURES,
+    ARCHITECTURE_BUILDERS,
     INPUT_SHAPES,
     build_model,
     load_checkpoint,
@@ -22,12 +23,13 @@ from nusmooth.models import (  # noqa: E402
     pretrained_model,
     save_checkpoint,
 )
-from nusmooth.training import train_classifier  # noqa: E402
+from nusmooth.registry import PRETRAINED  # noqa: E402
+from nusmooth.training import BaseTrainer, train_classifier  # noqa: E402
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-@pytest.mark.parametrize("arch", sorted(ARCHITECTURES))
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURE_BUILDERS))
 def test_forward_and_backward(arch):
     torch.manual_seed(0)
     shape = INPUT_SHAPES[arch]
@@ -42,7 +44,7 @@ def test_forward_and_backward(arch):
 
 
 def test_resnet110_is_110_layers_deep():
-    model = ARCHITECTURES["resnet110"](10)
+    model = ARCHITECTURE_BUILDERS["resnet110"](10)
     convs = [m for name, m in model.named_modules() if isinstance(m, nn.Conv2d) and "shortcut" not in name]
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     assert len(convs) + len(linears) == 110
@@ -52,7 +54,7 @@ def test_resnet110_is_110_layers_deep():
 def test_checkpoint_round_trip_is_safe(tmp_path):
     model = build_model("resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]).eval()
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, "resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26], {"epochs": 1})
+    save_checkpoint(path, model, arch="resnet110", num_classes=10, mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26], train_config={"epochs": 1})
     torch.load(path, weights_only=True)  # tensors and plain types only
     loaded, payload = load_checkpoint(path, "cpu")
     x = torch.rand(3, 3, 32, 32)
@@ -64,14 +66,14 @@ def test_checkpoint_saved_twice_is_byte_identical(tmp_path):
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
     first, second = tmp_path / "model.pt", tmp_path / "again" / "model_copy.pt"
     for path in (first, second):
-        save_checkpoint(path, model, "mnist_cnn", 10, [0.13], [0.31], {"epochs": 2, "lr": 1.0})
+        save_checkpoint(path, model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={"epochs": 2, "lr": 1.0})
     assert first.read_bytes() == second.read_bytes()
 
 
 def test_truncated_checkpoint_names_the_rule_to_rerun(tmp_path):
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, "mnist_cnn", 10, [0.13], [0.31], {})
+    save_checkpoint(path, model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={})
     path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
     with pytest.raises(ArtifactError) as caught:
         load_checkpoint(path)
@@ -86,30 +88,46 @@ def test_training_resumes_exactly(tmp_path):
     labels = torch.randint(0, 10, (64,))
     data = (images, labels)
 
-    def run(epochs, resume_state=None, saved=None):
+    def trainer():
         torch.manual_seed(0)
         model = build_model("mnist_cnn", 10, [0.13], [0.31])
-        generator = torch.Generator().manual_seed(0)
-        history = train_classifier(model, data, data, epochs, 16, 1.0, 0.5, "cpu", generator,
-                                   resume_state=resume_state, on_checkpoint=(saved.append if saved is not None else None))
-        return model, history
+        return BaseTrainer(model, lr=1.0, gamma=0.5, device="cpu", generator=torch.Generator().manual_seed(0))
 
-    straight, straight_history = run(2)
-    states = []
-    run(1, saved=states)
+    straight = trainer()
+    straight_history = [straight.run_epoch(data, data, batch_size=16) for _ in range(2)]
+    first = trainer()
+    first.run_epoch(data, data, batch_size=16)
     path = tmp_path / "resume.pt"
-    torch.save(states[-1], path)
-    resumed, resumed_history = run(2, resume_state=torch.load(path, weights_only=True))
-    assert [h["epoch"] for h in resumed_history] == [1, 2]
-    assert resumed_history == straight_history
-    for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()):
+    torch.save(first.state_dict(), path)
+    torch.manual_seed(123)  # the resumed process's own global RNG: the saved state must replace it
+    resumed = trainer()  # as a new process would build it
+    resumed.load_state_dict(torch.load(path, weights_only=True))
+    assert resumed.epochs_done == 1
+    resumed.run_epoch(data, data, batch_size=16)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+    assert resumed.history == straight_history == straight.history
+    for a, b in zip(straight.model.state_dict().values(), resumed.model.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_train_classifier_runs_the_trainer_epoch_by_epoch():
+    images = torch.randint(0, 256, (32, 1, 28, 28), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+    data = (images, torch.randint(0, 10, (32,), generator=torch.Generator().manual_seed(2)))
+    seen = []
+    torch.manual_seed(0)
+    model = build_model("mnist_cnn", 10, [0.13], [0.31])
+    history = train_classifier(model, data, data, epochs=2, batch_size=16, lr=1.0, gamma=0.5, device="cpu",
+                               generator=torch.Generator().manual_seed(0), on_epoch=seen.append)
+    torch.manual_seed(0)
+    trainer = BaseTrainer(build_model("mnist_cnn", 10, [0.13], [0.31]), lr=1.0, gamma=0.5, device="cpu",
+                          generator=torch.Generator().manual_seed(0))
+    assert history == seen == [trainer.run_epoch(data, data, batch_size=16) for _ in range(2)]
 
 
 def test_pretrained_resnet50_from_a_local_file(tmp_path):
     # No pretrained weights can be downloaded here: a randomly initialised torchvision ResNet-50
     # state_dict stands in for the real file (same format as torchvision's weights).
-    reference = ARCHITECTURES["resnet50"](1000).eval()
+    reference = ARCHITECTURE_BUILDERS["resnet50"](1000).eval()
     path = tmp_path / "resnet50.pth"
     torch.save(reference.state_dict(), path)
     model = pretrained_model("resnet50", 1000, [0.485, 0.456, 0.406], [0.229, 0.224, 0.225], str(path)).eval()
@@ -126,7 +144,7 @@ def test_pretrained_resnet50_from_a_local_file(tmp_path):
         load_torchvision_resnet50(str(path))
     assert "safe_globals" not in str(caught.value) and "weights_only" not in str(caught.value), "unsafe loading advised"
     assert not (tmp_path / "pwned").exists(), "the pickle's code ran"
-    with pytest.raises(ValueError, match=r"1,000 ImageNet classes"):
+    with pytest.raises(ValueError, match=re.escape(PRETRAINED.rule) + r"; got resnet50 with 19 classes.*1,000 class folders"):
         pretrained_model("resnet50", 19, [0.5] * 3, [0.5] * 3, str(path))
 
 

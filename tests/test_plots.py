@@ -8,6 +8,7 @@ from matplotlib.collections import LineCollection, PathCollection
 
 from nusmooth.evaluation import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
+from nusmooth.io import atomic_write_tsv
 from nusmooth.plotting import enlarge, fig1, fig1_panel_from_results, fig3, front_figure, normalise_globally, regions_figure, save
 from nusmooth.summaries import (
     certified_accuracy_table,
@@ -18,6 +19,7 @@ from nusmooth.summaries import (
     round_thresholds,
     sweep_points,
 )
+from workflow import REPO
 
 
 def evidence(accuracy, area):
@@ -113,9 +115,24 @@ def test_front_member_without_test_area_is_listed_and_named(disagreeing):
     isotropic = front[front["kind"] == "isotropic"].set_index("init")
     assert isotropic["drawn"].tolist() == [True, True, False]
     assert isotropic.loc[0.5, "test_accuracy"] == 0.0 and np.isnan(isotropic.loc[0.5, "test_mean_area"])
-    ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
+    ax = front_figure([panel("A", disagreeing)]).axes[0]
     notes = " ".join(text.get_text() for text in ax.texts)
     assert "$\\sigma$=0.5 (chosen on validation): no test area, not drawn" in notes
+
+
+def panel(title, points, **extra):
+    """A Figure 2/4 panel as plot_fronts builds it: the points and their front table."""
+    return {"title": title, "points": points, "front": front_table(points), **extra}
+
+
+def test_the_figure_draws_the_written_front_table(tmp_path, disagreeing):
+    """plot_fig2 draws tabulate_fig2's front table read back from its TSV: the same lines as the table
+    computed in memory (one computation of the front, no drift between table and figure)."""
+    atomic_write_tsv(front_table(disagreeing), tmp_path / "front.tsv")
+    written = {"title": "A", "points": disagreeing, "front": pd.read_csv(tmp_path / "front.tsv", sep="\t")}
+    for ours, theirs in zip(front_lines(front_figure([written]).axes[0]), front_lines(front_figure([panel("A", disagreeing)]).axes[0])):
+        np.testing.assert_array_equal(ours.get_xydata(), theirs.get_xydata())
+    assert "front_table(" not in (REPO / "workflow_scripts/nusmooth/plotting.py").read_text()
 
 
 def front_lines(ax):
@@ -126,7 +143,7 @@ def front_lines(ax):
 
 
 def test_front_line_draws_test_metrics_in_validation_order(disagreeing):
-    learned, isotropic = front_lines(front_figure([{"title": "A", "points": disagreeing}]).axes[0])
+    learned, isotropic = front_lines(front_figure([panel("A", disagreeing)]).axes[0])
     # Not sorted by test area: the line turns back at (0.25, 2).
     np.testing.assert_array_equal(learned.get_xdata(), [-880.0, -450.0, -520.0, -330.0])
     np.testing.assert_array_equal(learned.get_ydata(), [0.94, 0.90, 0.86, 0.79])
@@ -136,7 +153,7 @@ def test_front_line_draws_test_metrics_in_validation_order(disagreeing):
 
 
 def test_all_points_cloud_shows_every_test_point(disagreeing):
-    ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
+    ax = front_figure([panel("A", disagreeing)]).axes[0]
     clouds = [collection for collection in ax.collections if isinstance(collection, PathCollection)]  # not the error bars
     drawn = sorted(tuple(xy) for collection in clouds for xy in collection.get_offsets().tolist())
     test = disagreeing[(disagreeing["split"] == "test") & disagreeing["mean_area"].notna()]
@@ -145,7 +162,7 @@ def test_all_points_cloud_shows_every_test_point(disagreeing):
 
 
 def test_front_members_carry_their_test_intervals_as_error_bars(disagreeing):
-    ax = front_figure([{"title": "A", "points": disagreeing}]).axes[0]
+    ax = front_figure([panel("A", disagreeing)]).axes[0]
     bars = [collection for collection in ax.collections if isinstance(collection, LineCollection)]
     segments = [tuple(map(tuple, segment)) for collection in bars for segment in collection.get_segments()]
     # The learned member (0.25, 2): test accuracy 0.90 (made-up interval 0.85..0.95), area -450 (-470..-430).
@@ -176,11 +193,11 @@ def test_sweep_points_rejects_old_tables():
 
 
 def test_fig2_and_fig4_render(tmp_path, points):
-    panels = [{"title": "A", "points": points}, {"title": "B", "points": points}]
+    panels = [panel("A", points), panel("B", points)]
     save(front_figure(panels), tmp_path / "fig2.pdf", tmp_path / "fig2.png")
     assert (tmp_path / "fig2.pdf").read_bytes().startswith(b"%PDF")
     assert_png(tmp_path / "fig2.png")
-    figure = front_figure([{"title": "KITTI", "points": points, "majority": 0.8}])
+    figure = front_figure([panel("KITTI", points, majority=0.8)])
     labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
     assert "majority class (80.0%)" in labels
     assert any("front" in label for label in labels) and any("all points" in label for label in labels)

@@ -43,7 +43,7 @@ def test_certificate_table_keeps_its_columns_first_and_adds_the_evidence(table):
 
 
 def test_sweep_records_and_the_metrics_row_they_give(table):
-    records = sweep_records(table, "learned", "0.25", 3, "val", "fp32")
+    records = sweep_records(table, kind="learned", init="0.25", sub_epoch=3, split="val", precision="fp32")
     assert list(records.columns) == RECORD_COLUMNS
     assert (records["sub_epoch"] == 3).all() and (records["init"] == 0.25).all()
     metrics = snapshot_metrics(records)
@@ -55,7 +55,7 @@ def test_sweep_records_and_the_metrics_row_they_give(table):
 
 
 def test_records_file_is_compressed_reproducible_and_exact(tmp_path, table):
-    records = sweep_records(table, "isotropic", "0.5", 0, "test", "fp32")
+    records = sweep_records(table, kind="isotropic", init="0.5", sub_epoch=0, split="test", precision="fp32")
     first, second = tmp_path / "a" / "val_records.tsv.gz", tmp_path / "b" / "val_records.tsv.gz"
     atomic_write_tsv_gz(records, first)
     atomic_write_tsv_gz(records, second)
@@ -96,7 +96,6 @@ def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_interva
 
 # --- Figure 1's tables: thresholds from validation, intervals over test points --------------------
 
-from nusmooth.evidence import curve_with_band  # noqa: E402
 from nusmooth.intervals import paired_difference_interval, proportion_interval  # noqa: E402
 from nusmooth.summaries import (certified_accuracy_intervals, display_grid, largest_certifiable,  # noqa: E402
                                 paired_difference_table, round_grid, with_intervals_wide)

@@ -4,7 +4,7 @@ the plots agree with it."""
 import pytest
 import yaml
 
-from nusmooth.models import ARCHITECTURES as BUILDERS
+from nusmooth.models import ARCHITECTURE_BUILDERS as BUILDERS
 from nusmooth.models import INPUT_SHAPES
 from nusmooth.registry import ARCHITECTURES, DATASETS, dataset_facts, title_of
 from workflow import REPO
@@ -57,7 +57,37 @@ def test_light_modules_do_not_import_torch(modules):
     assert result.stdout.strip() == "False"
 
 
-def test_the_light_abstain_sentinel_is_the_library_one():
-    from nusmooth import evaluation, smoothing
+def test_shared_conventions_have_one_home():
+    """The abstain class, the split names and the sigma-space label are the registry's objects
+    wherever the library uses them (imported, not retyped)."""
+    from nusmooth import data, evaluation, registry, smoothing, summaries
 
-    assert evaluation.ABSTAIN == smoothing.ABSTAIN
+    assert evaluation.ABSTAIN is smoothing.ABSTAIN is registry.ABSTAIN
+    assert data.SPLITS is registry.SPLITS and data.PIXEL_SPACE is registry.PIXEL_SPACE
+    assert (summaries.CHOOSING_SPLIT, summaries.SHOWN_SPLIT) == registry.CERTIFIED_SPLITS
+    assert set(registry.CERTIFIED_SPLITS) < set(registry.SPLITS)
+
+
+def test_the_pretrained_rule_is_stated_once():
+    """The Snakefile's config check and the model loader refuse with the registry's rule."""
+    from nusmooth.registry import PRETRAINED
+
+    assert DATASETS[PRETRAINED.dataset].arch == PRETRAINED.arch
+    for path in ("rules/common.smk", "workflow_scripts/nusmooth/models.py"):
+        text = (REPO / path).read_text()
+        assert "PRETRAINED.rule" in text and "pretrained weights exist" not in text, path
+
+
+def test_the_documented_mnist_area_offset_is_the_computed_one():
+    """docs/method.md types the offset between the authors' units and ours; it must be 784 log(std)
+    of the registry's MNIST std, and no other document types the number again."""
+    import math
+    import re
+
+    from nusmooth.registry import MNIST_AREA_OFFSET, MNIST_STATS
+
+    assert MNIST_AREA_OFFSET == 784 * math.log(MNIST_STATS[1][0])
+    typed = re.findall(r"O_CA_ours \+ (\d+\.\d)`", (REPO / "docs/method.md").read_text())
+    assert typed == [f"{-MNIST_AREA_OFFSET:.1f}"]
+    for path in ("README.md", "docs/datasets.md", "docs/figures.md", "presets/paper.yaml"):
+        assert "923" not in (REPO / path).read_text(), f"{path} retypes the offset; point to docs/method.md instead"

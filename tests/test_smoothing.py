@@ -142,7 +142,7 @@ def test_unanimous_votes_certify_the_reference_radius_and_area():
     sigma = 0.1 + 0.9 * torch.rand((1, 4, 4), generator=generator)
     points = torch.rand((3, 1, 4, 4), generator=generator)
     n, alpha = 1000, 0.001
-    certs = certify(ConstantClass(4, answer=2), points, sigma, 100, n, alpha, batch_size=256, generator=generator)
+    certs = certify(ConstantClass(4, answer=2), points, sigma, n0=100, n=n, alpha=alpha, batch_size=256, generator=generator)
     np.testing.assert_array_equal(certs.prediction, [2, 2, 2])
     np.testing.assert_allclose(certs.pa_lower, alpha ** (1 / n), rtol=1e-12)
     np.testing.assert_allclose(certs.phi_inv_pa_lower, 2.4633, atol=5e-5)
@@ -154,7 +154,7 @@ def test_an_even_split_of_votes_abstains():
     points = torch.rand((3, 5))
     n0, n = 10, 200
     smoothing = NonUniformSmoothing(AlternatingClass(), 2, 0.3)
-    certs = smoothing.certify_many(points, n0, n, 0.001, batch_size=64, generator=torch.Generator().manual_seed(0))
+    certs = smoothing.certify_many(points, n0=n0, n=n, alpha=0.001, batch_size=64, generator=torch.Generator().manual_seed(0))
     np.testing.assert_array_equal(certs.counts_selection, [[n0 // 2, n0 // 2]] * 3)
     np.testing.assert_array_equal(certs.counts_estimation, [[n // 2, n // 2]] * 3)
     np.testing.assert_array_equal(certs.prediction, [ABSTAIN] * 3)
@@ -173,13 +173,13 @@ def test_a_lower_bound_of_exactly_one_half_abstains(n):
     area -inf). A slightly larger alpha lifts the bound above 0.5 and certifies."""
     points = torch.rand((2, 4))
     smoothing = NonUniformSmoothing(ConstantClass(3, answer=1), 3, 0.3)
-    at_half = smoothing.certify_many(points, 1, n, 0.5**n, batch_size=8)
+    at_half = smoothing.certify_many(points, n0=1, n=n, alpha=0.5**n, batch_size=8)
     assert np.all(at_half.pa_lower == 0.5), "the bound must be exactly 0.5 for this test to mean anything"
     np.testing.assert_array_equal(at_half.n_a, [n, n])
     np.testing.assert_array_equal(at_half.prediction, [ABSTAIN, ABSTAIN])
     assert np.all(np.isnan(at_half.phi_inv_pa_lower)) and np.all(at_half.area == -math.inf)
     np.testing.assert_array_equal(at_half.l2_radius, [0.0, 0.0])
-    above = smoothing.certify_many(points, 1, n, 0.5**n * 1.01, batch_size=8)
+    above = smoothing.certify_many(points, n0=1, n=n, alpha=0.5**n * 1.01, batch_size=8)
     assert np.all(above.pa_lower > 0.5)
     np.testing.assert_array_equal(above.prediction, [1, 1])
     assert np.all(above.l2_radius > 0) and np.all(np.isfinite(above.area))
@@ -223,8 +223,8 @@ def test_constant_sigma_reduces_to_cohen_exactly():
         model[1].weight.mul_(4)
     points = torch.rand(6, 3, 2, 2)
     s, n0, n, alpha, batch_size = 0.4, 20, 300, 0.001, 64
-    vector = certify(model, points, torch.full((3, 2, 2), s), n0, n, alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
-    scalar = certify(model, points, s, n0, n, alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
+    vector = certify(model, points, torch.full((3, 2, 2), s), n0=n0, n=n, alpha=alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
+    scalar = certify(model, points, s, n0=n0, n=n, alpha=alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
     np.testing.assert_array_equal(vector.counts_estimation, scalar.counts_estimation)
     np.testing.assert_array_equal(vector.prediction, scalar.prediction)
     np.testing.assert_allclose(vector.area, scalar.area, rtol=1e-12)
@@ -233,7 +233,7 @@ def test_constant_sigma_reduces_to_cohen_exactly():
     outcomes = []
     for x in points:
         # Same seed per point on both sides: the same normal draws, counted and bounded independently.
-        ours = NonUniformSmoothing(model, 4, s).certify(x, n0, n, alpha, batch_size, torch.Generator().manual_seed(2))
+        ours = NonUniformSmoothing(model, 4, s).certify(x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=torch.Generator().manual_seed(2))
         cohen_class, cohen_radius = cohen_certify(model, x, s32, 4, n0, n, alpha, batch_size, torch.Generator().manual_seed(2))
         assert ours.prediction[0] == cohen_class
         outcomes.append(cohen_class)
@@ -253,7 +253,7 @@ def test_per_element_noise_std_matches_sigma():
     recorder = Recorder()
     center = torch.rand(1, 1, 2, 3)
     samples = 20000
-    sample_counts(recorder, center, sigma, samples, 2, 4096, torch.Generator().manual_seed(3))
+    sample_counts(recorder, center, sigma, num_samples=samples, num_classes=2, batch_size=4096, generator=torch.Generator().manual_seed(3))
     noise = (noisy_copies(recorder, center) - center.flatten(1)).view(-1, 1, 2, 3)
     assert noise.shape[0] == samples
     # The sample std of N normals has relative standard error ~ 1/sqrt(2N); allow 5 of them.
@@ -266,7 +266,7 @@ def test_batches_mix_points_without_mixing_their_counts():
     """Copies of several points share a forward batch; each point's counts stay its own."""
     model = LinearBinary(torch.tensor([1.0, 0.0]), -0.5).eval()
     points = torch.tensor([[0.9, 0.0], [0.1, 0.0], [0.9, 1.0]])  # 4 sigmas from the boundary: 1, 0, 1
-    counts = sample_counts(model, points, torch.tensor(0.01), 37, 2, 50, torch.Generator().manual_seed(0))
+    counts = sample_counts(model, points, torch.tensor(0.01), num_samples=37, num_classes=2, batch_size=50, generator=torch.Generator().manual_seed(0))
     np.testing.assert_array_equal(counts.numpy(), [[0, 37], [37, 0], [0, 37]])
 
 
@@ -281,7 +281,7 @@ def test_selection_and_estimation_count_their_own_fresh_copies():
     recorder = Recorder(num_classes=3, rule=rule)
     points = torch.tensor([0.2, 0.5, 0.8]).view(num_points, 1).expand(num_points, 4).contiguous()
     sigma = 0.01  # copies stay within 0.1 of their own point: the nearest point is the owner
-    certs = NonUniformSmoothing(recorder, 3, sigma).certify_many(points, n0, n, 0.01, batch_size=5, generator=torch.Generator().manual_seed(0))
+    certs = NonUniformSmoothing(recorder, 3, sigma).certify_many(points, n0=n0, n=n, alpha=0.01, batch_size=5, generator=torch.Generator().manual_seed(0))
     copies = noisy_copies(recorder, points)
     assert len(copies) == num_points * (n0 + n)
     assert len(torch.unique(copies, dim=0)) == len(copies), "every noisy copy must be a fresh draw"
@@ -307,9 +307,9 @@ def test_predict_abstains_on_a_coin_flip_and_answers_a_clear_case():
     model = LinearBinary(torch.tensor([1.0]), -0.5).eval()
     smoothing = NonUniformSmoothing(model, 2, torch.tensor([0.1]))
     generator = torch.Generator().manual_seed(0)
-    assert smoothing.predict(torch.tensor([0.5]), 200, 0.001, 100, generator) == ABSTAIN
-    assert smoothing.predict(torch.tensor([0.8]), 200, 0.001, 100, generator) == 1
-    assert smoothing.predict(torch.tensor([0.2]), 200, 0.001, 100, generator) == 0
+    assert smoothing.predict(torch.tensor([0.5]), n=200, alpha=0.001, batch_size=100, generator=generator) == ABSTAIN
+    assert smoothing.predict(torch.tensor([0.8]), n=200, alpha=0.001, batch_size=100, generator=generator) == 1
+    assert smoothing.predict(torch.tensor([0.2]), n=200, alpha=0.001, batch_size=100, generator=generator) == 0
 
 
 class ScriptedVotes(torch.nn.Module):
@@ -348,8 +348,8 @@ def test_predict_tests_the_top_class_against_the_runner_up(counts, alpha, expect
     (top, k1), (_, k2) = sorted(counts.items(), key=lambda item: -item[1])[:2]
     assert (two_sided_p(k1, k1 + k2) <= alpha) == (expected != ABSTAIN) and (expected in (top, ABSTAIN))
     smoothing = NonUniformSmoothing(model, 3, torch.tensor([0.1]))
-    assert smoothing.predict(torch.tensor([0.5]), n, alpha, n, torch.Generator().manual_seed(0)) == expected
-    np.testing.assert_array_equal(smoothing.predict_many(torch.full((2, 1), 0.5), n, alpha, n), [expected] * 2)
+    assert smoothing.predict(torch.tensor([0.5]), n=n, alpha=alpha, batch_size=n, generator=torch.Generator().manual_seed(0)) == expected
+    np.testing.assert_array_equal(smoothing.predict_many(torch.full((2, 1), 0.5), n=n, alpha=alpha, batch_size=n), [expected] * 2)
 
 
 # --- refusals --------------------------------------------------------------------------------------------
@@ -373,16 +373,16 @@ def test_bad_arguments_fail_before_sampling(kwargs, message):
 
 def test_non_positive_sigma_is_rejected():
     with pytest.raises(ValueError, match="positive"):
-        certify(Recorder(), torch.zeros(1, 3), torch.tensor([1.0, 0.0, 1.0]), 1, 10, 0.01, num_classes=2)
+        certify(Recorder(), torch.zeros(1, 3), torch.tensor([1.0, 0.0, 1.0]), n0=1, n=10, alpha=0.01, num_classes=2)
 
 
 ENTRY_POINTS = {
-    "certify": lambda model, points, sigma, **kw: certify(model, points, sigma, 4, 8, 0.01, batch_size=8, **kw),
-    "certify num_classes=2": lambda model, points, sigma, **kw: certify(model, points, sigma, 4, 8, 0.01, num_classes=2, batch_size=8, **kw),
-    "certify_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify_many(points, 4, 8, 0.01, 8, **kw),
-    "NonUniformSmoothing.certify": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify(points[0], 4, 8, 0.01, 8, **kw),
-    "predict_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict_many(points, 8, 0.01, 8, **kw),
-    "predict": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict(points[0], 8, 0.01, 8, **kw),
+    "certify": lambda model, points, sigma, **kw: certify(model, points, sigma, n0=4, n=8, alpha=0.01, batch_size=8, **kw),
+    "certify num_classes=2": lambda model, points, sigma, **kw: certify(model, points, sigma, n0=4, n=8, alpha=0.01, num_classes=2, batch_size=8, **kw),
+    "certify_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify_many(points, n0=4, n=8, alpha=0.01, batch_size=8, **kw),
+    "NonUniformSmoothing.certify": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify(points[0], n0=4, n=8, alpha=0.01, batch_size=8, **kw),
+    "predict_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict_many(points, n=8, alpha=0.01, batch_size=8, **kw),
+    "predict": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict(points[0], n=8, alpha=0.01, batch_size=8, **kw),
 }
 
 
@@ -439,16 +439,28 @@ def test_a_model_of_the_wrong_output_width_is_refused_before_counting(entry, wid
     assert sum(len(batch) for batch in recorder.seen) <= 1, "only a one-point probe may run, no noisy copy"
 
 
+@pytest.mark.parametrize("entry", ENTRY_POINTS)
+def test_each_entry_checks_the_model_once_per_call(entry):
+    """The eval-mode and width checks run once where the caller enters: one clean one-point probe per
+    call, not one per counting phase (selection and estimation) or per wrapper layer."""
+    recorder = Recorder()
+    points = torch.rand((2, 1, 4, 4), generator=torch.Generator().manual_seed(0))
+    ENTRY_POINTS[entry](recorder, points, 0.25)
+    probes = [batch for batch in recorder.seen if len(batch) == 1 and any(torch.equal(batch[0], p) for p in points)]
+    assert len(probes) == 1
+    assert len(noisy_copies(recorder, points)) > 0, "the call must also have counted noisy copies"
+
+
 def test_input_range_can_be_changed_or_switched_off():
     model = ConstantClass(2, answer=1)
     points = torch.rand((2, 1, 4, 4)) * 255
     for input_range in [None, (0.0, 255.0)]:
-        certs = certify(model, points, 0.25 * 255, 4, 8, 0.01, batch_size=8, input_range=input_range)
+        certs = certify(model, points, 0.25 * 255, n0=4, n=8, alpha=0.01, batch_size=8, input_range=input_range)
         np.testing.assert_array_equal(certs.prediction, [1, 1])
     with pytest.raises(ValueError, match=r"outside input_range=\(-1, 1\)"):
-        certify(model, points, 0.25, 4, 8, 0.01, input_range=(-1.0, 1.0))
+        certify(model, points, 0.25, n0=4, n=8, alpha=0.01, input_range=(-1.0, 1.0))
     with pytest.raises(ValueError, match="low < high"):
-        certify(model, points / 255, 0.25, 4, 8, 0.01, input_range=(1.0, 0.0))
+        certify(model, points / 255, 0.25, n0=4, n=8, alpha=0.01, input_range=(1.0, 0.0))
 
 
 # --- the caller's module mode ------------------------------------------------------------------------------
@@ -486,9 +498,9 @@ def test_a_model_in_training_mode_is_refused_and_left_as_it_was(entry, in_traini
 def test_a_model_in_eval_mode_stays_in_eval_mode():
     model = _dropout_model().eval()
     smoothing = NonUniformSmoothing(model, 2, 0.25)
-    certs = smoothing.certify_many(torch.rand((2, 1, 4, 4)), 4, 8, 0.01, 8)
+    certs = smoothing.certify_many(torch.rand((2, 1, 4, 4)), n0=4, n=8, alpha=0.01, batch_size=8)
     assert len(certs.prediction) == 2
-    certify(model, torch.rand((2, 1, 4, 4)), 0.25, 4, 8, 0.01, batch_size=8)
+    certify(model, torch.rand((2, 1, 4, 4)), 0.25, n0=4, n=8, alpha=0.01, batch_size=8)
     assert _modes(model) == [False] * 4
 
 
@@ -502,7 +514,7 @@ def test_a_plain_function_is_a_valid_base_classifier():
     def always_one(x):
         return torch.nn.functional.one_hot(torch.ones(len(x), dtype=torch.long), 2).float()
 
-    certs = certify(always_one, torch.rand((2, 1, 4, 4)), 0.25, 4, 100, 0.01, batch_size=64)
+    certs = certify(always_one, torch.rand((2, 1, 4, 4)), 0.25, n0=4, n=100, alpha=0.01, batch_size=64)
     np.testing.assert_array_equal(certs.prediction, [1, 1])
 
 
@@ -576,7 +588,7 @@ def test_certify_many_records_the_counts_and_radii_of_each_point():
     model = LinearBinary(torch.tensor([1.0, 0.0, 0.0]), -0.5).eval()
     points = torch.tensor([[0.9, 0.2, 0.2], [0.52, 0.5, 0.5], [0.1, 0.7, 0.3]])  # clear, near the boundary, clear
     sigma = torch.tensor([0.2, 0.05, 0.4])
-    certs = certify(model, points, sigma, 10, 300, 0.01, batch_size=128, generator=torch.Generator().manual_seed(0))
+    certs = certify(model, points, sigma, n0=10, n=300, alpha=0.01, batch_size=128, generator=torch.Generator().manual_seed(0))
     c_hat = certs.counts_selection.argmax(axis=1)
     np.testing.assert_array_equal(certs.n_a, certs.counts_estimation[np.arange(3), c_hat])
     np.testing.assert_array_equal(certs.n, [300] * 3)

@@ -100,3 +100,48 @@ def test_pyproject_declares_every_package_the_library_imports():
     third_party = {DISTRIBUTION.get(name, name) for name in imported - set(sys.stdlib_module_names) - {"__future__", "nusmooth"}}
     assert {"torch", "tqdm"} <= third_party, "the scan found no imports"
     assert third_party - declared == set(), "add these to pyproject.toml's dependencies"
+#: A function of more than this many parameters takes the rest by keyword ...
+MANY_PARAMETERS = 5
+#: ... after at most this many positional ones (what is worked on: model, points, sigma, labels).
+POSITIONAL_AT_MOST = 4
+
+
+def _library_callables():
+    """Every function, method and class constructor defined in the nusmooth package."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import nusmooth
+
+    for info in pkgutil.walk_packages(nusmooth.__path__, "nusmooth."):
+        module = importlib.import_module(info.name)
+        for name, obj in vars(module).items():
+            if getattr(obj, "__module__", None) != module.__name__:
+                continue  # imported from elsewhere: checked where it is defined
+            if inspect.isfunction(obj):
+                yield f"{info.name}.{name}", obj
+            elif inspect.isclass(obj):
+                for attribute, member in vars(obj).items():
+                    if inspect.isfunction(member):
+                        yield f"{info.name}.{name}.{attribute}", member
+
+
+def test_functions_of_many_parameters_take_them_by_keyword():
+    """Settings of the same type (n0 and n, lr and gamma) cannot be swapped silently when they are
+    named at every call."""
+    import inspect
+
+    positional_kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    offenders, checked = [], 0
+    for name, function in _library_callables():
+        parameters = [p for p in inspect.signature(function).parameters.values()
+                      if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        if len(parameters) <= MANY_PARAMETERS:
+            continue
+        checked += 1
+        positional = [p.name for p in parameters if p.kind in positional_kinds]
+        if len(positional) > POSITIONAL_AT_MOST:
+            offenders.append(f"{name}({', '.join(positional)}, ...)")
+    assert checked >= 10, "the scan must reach the library's long signatures"
+    assert not offenders, "put a '*' after the first few parameters of: " + "; ".join(offenders)

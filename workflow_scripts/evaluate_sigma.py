@@ -30,13 +30,13 @@ def main(snakemake):
     rows, records = [], []
     for sub_epoch, sigma in candidates(snakemake):
         table = certify_split(
-            model, dataset.splits[split], sigma, len(dataset.classes), settings["n0"], settings["n"], alpha,
-            snakemake.params.batch_size, settings["points"], device,
-            stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split), progress=True,
+            model, dataset.splits[split], sigma, num_classes=len(dataset.classes), n0=settings["n0"], n=settings["n"], alpha=alpha,
+            batch_size=snakemake.params.batch_size, limit=settings["points"], device=device,
+            generator=stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split), progress=True,
             precision=precision,
         )
         # The metrics row is computed from the very records written below (one function for every sweep number).
-        records.append(sweep_records(table, kind, init, sub_epoch, split, precision))
+        records.append(sweep_records(table, kind=kind, init=init, sub_epoch=sub_epoch, split=split, precision=precision))
         metrics = snapshot_metrics(records[-1])
         rows.append({
             "kind": kind, "init": float(init), "sub_epoch": sub_epoch, "split": split, "accuracy": metrics["accuracy"],

@@ -1,11 +1,12 @@
 """plot_fig2 / plot_fig4: clean accuracy vs certified area, one panel per dataset: every snapshot's
-test metrics faint, and each method's front (chosen on validation) drawn with its test metrics.
+test metrics faint, and each method's front (chosen on validation) drawn with its test metrics, as
+tabulate_fig2's front table lists them (the figure draws that table; it does not choose again).
 Figure 4 (its rule gives class counts) adds the accuracy of always predicting the test split's
 majority class."""
 
 from script_setup import run_stage
 
-from nusmooth.artifacts import load_class_counts, load_fig2_points
+from nusmooth.artifacts import load_class_counts, load_fig2_front, load_fig2_points
 from nusmooth.plotting import front_figure, save, title_of
 from nusmooth.summaries import check_one_precision, majority_share
 
@@ -17,8 +18,8 @@ def main(snakemake):
     paths = list(snakemake.input.points)
     tables = [load_fig2_points(path) for path in paths]
     check_one_precision(tables, paths)  # one precision across the panels
-    for dataset, points, counts_path in zip(datasets, tables, counts, strict=True):
-        panel = {"title": title_of(dataset), "points": points}
+    for dataset, points, front_path, counts_path in zip(datasets, tables, snakemake.input.fronts, counts, strict=True):
+        panel = {"title": title_of(dataset), "points": points, "front": load_fig2_front(front_path)}
         if counts_path is not None:
             balance = load_class_counts(counts_path)
             panel["majority"] = majority_share(balance[balance["split"] == "test"])

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from script_setup import run_stage
 
-from nusmooth.artifacts import load_sweep_metrics, save_fig2_points
-from nusmooth.io import atomic_write_text, atomic_write_tsv
+from nusmooth.artifacts import load_sweep_metrics, save_fig2_front, save_fig2_points
+from nusmooth.io import atomic_write_text
 from nusmooth.summaries import FRONT_SPLITS_NOTE, front_table, html_document, sweep_points
 
 
@@ -17,7 +17,7 @@ def main(snakemake):
     front = front_table(points)
     print(front.to_string())
     save_fig2_points(points, snakemake.output.points)
-    atomic_write_tsv(front, snakemake.output.front)
+    save_fig2_front(front, snakemake.output.front)
     sections = [(f"{kind} front (chosen on validation, test metrics drawn)", front[front["kind"] == kind].drop(columns="kind"))
                 for kind in ("learned", "isotropic")]
     note = f"{snakemake.wildcards.dataset}: {FRONT_SPLITS_NOTE} All points of both splits: {Path(snakemake.output.points).name}."

@@ -112,10 +112,17 @@ FIG2_POINTS = Artifact(
     "Figure 2's points of one dataset", "results/tables/{dataset}/fig2_points.tsv", "tabulate_fig2",
     keys=SWEEP_METRICS.keys + ("on_val_front",),
 )
+FIG2_FRONT = Artifact(
+    "Figure 2's fronts of one dataset (chosen on validation, test metrics drawn)",
+    "results/tables/{dataset}/fig2_front.tsv", "tabulate_fig2",
+    keys=("kind", "front_position", "init", "sub_epoch", "sigma_mean", "val_accuracy", "val_mean_area", "val_points",
+          "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space",
+          "test_accuracy_lower", "test_accuracy_upper", "test_mean_area_lower", "test_mean_area_upper", "precision"),
+)
 
 #: Every contract, for the tests that hold them against the workflow's rules.
 ALL = (DATASET, MODEL, SNAPSHOTS, FIG1_SIGMAS, FIG1_CHOICE, MEAN_VAL_IMAGE, CLASS_COUNTS, CERTIFICATES, SWEEP_METRICS,
-       SWEEP_RECORDS, FIG2_POINTS)
+       SWEEP_RECORDS, FIG2_POINTS, FIG2_FRONT)
 
 
 # --- shared checks --------------------------------------------------------------------------------
@@ -366,7 +373,7 @@ def load_sweep_records(path):
 # --- Figure 1's inputs, together -------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Fig1Result:
     """One Figure-1 vector of one dataset: the choice, both sigmas' test certificates, and the
     validation records (chosen learned snapshot, isotropic sweep of the same constant) that fix the
@@ -395,6 +402,15 @@ def load_fig1_results(datasets: Sequence[str], inputs) -> list[Fig1Result]:
         choice = load_fig1_choice(choice_path)
         chosen = load_sweep_records(val_learned)
         validation = [chosen[chosen["sub_epoch"] == choice["sub_epoch"]], load_sweep_records(val_isotropic)]
-        results.append(Fig1Result(dataset, choice, load_certificates(learned), load_certificates(isotropic), validation,
-                                  [learned, isotropic, val_learned, val_isotropic]))
+        results.append(Fig1Result(dataset=dataset, choice=choice, learned=load_certificates(learned),
+                                  isotropic=load_certificates(isotropic), validation=validation,
+                                  sources=[learned, isotropic, val_learned, val_isotropic]))
     return results
+
+
+def save_fig2_front(frame, path) -> None:
+    _save_table(FIG2_FRONT, frame, path)
+
+
+def load_fig2_front(path):
+    return _load_table(FIG2_FRONT, path)

@@ -1,35 +1,7 @@
 """The "blanket" filter of Figures 2 and 4: which (accuracy, area) points make up a front.
 
-Two descriptions of the filter exist, and they differ. Both sort the points by accuracy and walk from
-the most accurate down, keeping a point that lies outside the range of areas kept so far. The paper's
-prose ("only add a point if it was outside the certified area range of the points already added")
-stops there, so it also keeps points that extend the range to the *left* (less area). The authors'
-plotting code then drops every kept point left of the most accurate one, so its front runs from the
-most accurate point rightwards. This module follows the code: it drew the published figures, and a
-point left of the most accurate one has less accuracy *and* less area than that point, so drawing it
-would show a trade-off that does not exist.
-
-What the code keeps: every point of the maximum accuracy, plus each point whose area exceeds the
-largest area kept so far. Exact duplicates (same accuracy, same area) are one point: the first of them
-in input order is kept and the others are dropped, as the walk does below the maximum accuracy. (The
-authors' code keeps the second point of its walk unconditionally, so there a duplicate of the most
-accurate point survives; one point drawn twice adds nothing, so this module keeps one.) Duplicates
-happen for real: a sub-epoch in which every batch is skipped leaves sigma unchanged, so two snapshots
-certify identically.
-
-In closed form, a point is kept when it is the first of its exact duplicates and
-
-- its accuracy is the maximum accuracy, or
-- its area is strictly greater than the area of every point of greater accuracy and no smaller than
-  the area of every point of equal accuracy.
-
-Below the maximum accuracy, of two points with equal accuracy and different areas only the larger is
-kept. Without ties this is the Pareto front (more accuracy, more area) from the most accurate point
-rightwards. Which (accuracy, area) values are kept does not depend on the input order (only which of
-exact duplicates carries the mark does), and the filter is idempotent.
-
-A point without area (nothing certified correct: NaN, as ``clean_accuracy_and_area`` returns) has no
-certified region, so its area counts as ``-inf``: it never extends a front.
+The rule, why it follows the authors' code rather than the paper's prose, and its closed form are
+explained once, in docs/method.md ("The blanket filter").
 """
 
 from __future__ import annotations

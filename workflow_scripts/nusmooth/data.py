@@ -4,18 +4,13 @@ one record per split. ``as_float`` turns images into the [0, 1] pixel space that
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 
 import numpy as np
 import torch
 
-from .registry import dataset_facts
-
-#: Splits every prepared dataset has, in this order.
-SPLITS = ("train", "val", "test")
-
-#: Noise and sigma always live here (normalisation is the model's first layer).
-PIXEL_SPACE = "[0,1] pixels"
+# SPLITS (the parts of every prepared dataset) and PIXEL_SPACE (where sigma lives): see nusmooth.registry.
+from .registry import PIXEL_SPACE, SPLITS, dataset_facts
 
 
 @dataclass
@@ -43,6 +38,7 @@ class PreparedDataset:
 
     name: str
     splits: dict[str, ImageSplit]
+    _: KW_ONLY
     classes: list[str]
     mean: list[float]
     std: list[float]
@@ -50,7 +46,7 @@ class PreparedDataset:
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return tuple(self.splits["train"].images.shape[1:])
+        return tuple(self.splits[SPLITS[0]].images.shape[1:])
 
     def to_payload(self) -> dict:
         payload = {"name": self.name, "classes": self.classes, "mean": self.mean, "std": self.std, "info": self.info}
@@ -62,7 +58,8 @@ class PreparedDataset:
     @classmethod
     def from_payload(cls, payload: dict) -> PreparedDataset:
         splits = {s: ImageSplit(payload[f"{s}_images"], payload[f"{s}_labels"]) for s in SPLITS if f"{s}_images" in payload}
-        return cls(payload["name"], splits, payload["classes"], payload["mean"], payload["std"], payload.get("info", {}))
+        return cls(payload["name"], splits, classes=payload["classes"], mean=payload["mean"], std=payload["std"],
+                   info=payload.get("info", {}))
 
     def save(self, path) -> None:
         """Write the dataset as :data:`nusmooth.artifacts.DATASET` describes."""
@@ -146,4 +143,4 @@ def split_mnist5k(fractions: dict[str, float], seed: int) -> tuple[PreparedDatas
     info = base_info(source, fractions, seed, splits, classes)
     members = {name: idx.tolist() for name, idx in parts.items()}
     facts = dataset_facts("mnist5k")
-    return PreparedDataset("mnist5k", splits, classes, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("mnist5k", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info), members

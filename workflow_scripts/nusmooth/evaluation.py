@@ -12,11 +12,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .registry import ABSTAIN
+
 if TYPE_CHECKING:
     from .smoothing import Certificates
-
-#: Class index of an abstention (``nusmooth.smoothing.ABSTAIN``; a test checks they agree).
-ABSTAIN = -1
 
 
 def certificate_table(certs: Certificates, labels: np.ndarray, indices: np.ndarray, seconds_per_point: float) -> pd.DataFrame:
@@ -47,7 +46,7 @@ RECORD_COLUMNS = ["kind", "init", "sub_epoch", "split", "idx", "label", "predict
                   "certified_area", "l2_radius", "geometric_mean_radius", "correct", "precision"]
 
 
-def sweep_records(table: pd.DataFrame, kind: str, init: float, sub_epoch: int, split: str, precision: str) -> pd.DataFrame:
+def sweep_records(table: pd.DataFrame, *, kind: str, init: float, sub_epoch: int, split: str, precision: str) -> pd.DataFrame:
     """One snapshot's certificate table as per-point records: the rows every sweep number is computed from."""
     records = table.assign(kind=kind, init=float(init), sub_epoch=int(sub_epoch), split=split, precision=precision)
     return records[RECORD_COLUMNS]
@@ -71,7 +70,7 @@ def certified_accuracy_curve(table: pd.DataFrame, thresholds: np.ndarray) -> np.
     return (correct[None, :] & (areas[None, :] >= np.asarray(thresholds)[:, None])).mean(axis=1)
 
 
-def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha: float, batch_size: int,
+def certify_split(model, split, sigma, *, num_classes: int, n0: int, n: int, alpha: float, batch_size: int,
                   limit: int | None, device, generator=None, progress: bool = False, precision: str = "fp32") -> pd.DataFrame:
     """Certify the first ``limit`` points of an :class:`~nusmooth.data.ImageSplit`; one row per point.
 
@@ -86,6 +85,6 @@ def certify_split(model, split, sigma, num_classes: int, n0: int, n: int, alpha:
     sigma = torch.as_tensor(sigma, dtype=torch.float32).to(device)
     smoothing = NonUniformSmoothing(model, num_classes, sigma, precision=precision)
     start = time.perf_counter()
-    certs = smoothing.certify_many(points.to(device), n0, n, alpha, batch_size, generator, progress)
+    certs = smoothing.certify_many(points.to(device), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress)
     elapsed = time.perf_counter() - start
     return certificate_table(certs, labels.numpy(), np.arange(len(labels)), elapsed / max(len(labels), 1))

@@ -10,7 +10,7 @@ from torch import nn
 
 from .artifacts import MODEL, load_model_checkpoint, save_model_checkpoint
 from .io import load_failure_reason
-from .registry import ARCHITECTURES as ARCHITECTURE_FACTS
+from .registry import ARCHITECTURES, PRETRAINED
 
 
 class Normalize(nn.Module):
@@ -135,24 +135,25 @@ def resnet50(num_classes: int) -> nn.Module:
 
 
 #: Architecture name -> constructor taking ``num_classes``. Other modules add their architectures here.
-ARCHITECTURES: dict[str, Callable[[int], nn.Module]] = {"mnist_cnn": MnistCNN, "resnet110": resnet110, "resnet50": resnet50}
+#: The constructor of each architecture (its facts: ``nusmooth.registry.ARCHITECTURES``).
+ARCHITECTURE_BUILDERS: dict[str, Callable[[int], nn.Module]] = {"mnist_cnn": MnistCNN, "resnet110": resnet110, "resnet50": resnet50}
 
 #: Input shape ``(C, H, W)`` each architecture is built for (its datasets' images).
-INPUT_SHAPES = {name: facts.input_shape for name, facts in ARCHITECTURE_FACTS.items()}
+INPUT_SHAPES = {name: facts.input_shape for name, facts in ARCHITECTURES.items()}
 
 
 def build_model(arch: str, num_classes: int, mean: Sequence[float], std: Sequence[float]) -> nn.Sequential:
     """``Normalize(mean, std)`` followed by the named architecture."""
-    if arch not in ARCHITECTURES:
-        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
-    return nn.Sequential(Normalize(mean, std), ARCHITECTURES[arch](num_classes))
+    if arch not in ARCHITECTURE_BUILDERS:
+        raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURE_BUILDERS)}")
+    return nn.Sequential(Normalize(mean, std), ARCHITECTURE_BUILDERS[arch](num_classes))
 
 
 #: Keys every checkpoint written by :func:`save_checkpoint` holds (the contract: nusmooth.artifacts.MODEL).
 CHECKPOINT_KEYS = MODEL.keys
 
 
-def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, mean, std, train_config: dict) -> None:
+def save_checkpoint(path, model: nn.Module, *, arch: str, num_classes: int, mean, std, train_config: dict) -> None:
     """Save weights with everything needed to rebuild the model; loadable with ``weights_only=True``.
     The same model and settings always give the same bytes."""
     payload = {
@@ -210,9 +211,9 @@ def load_torchvision_resnet50(weights_file=None) -> nn.Module:
 
 def pretrained_model(arch: str, num_classes: int, mean, std, weights_file=None) -> nn.Sequential:
     """``Normalize`` followed by pretrained weights; only ImageNet's ResNet-50 has them here."""
-    if arch != "resnet50" or num_classes != 1000:
+    if (arch, num_classes) != (PRETRAINED.arch, PRETRAINED.num_classes):
         raise ValueError(
-            f"pretrained weights exist for resnet50 on the 1,000 ImageNet classes only (got {arch}, {num_classes} classes). "
-            "Fix: set model.pretrained: false, or give the ImageNet train/ folder all 1,000 class folders"
+            f"{PRETRAINED.rule}; got {arch} with {num_classes} classes. "
+            f"Fix: set model.pretrained: false, or give the ImageNet train/ folder all {PRETRAINED.num_classes:,} class folders"
         )
     return nn.Sequential(Normalize(mean, std), load_torchvision_resnet50(weights_file))

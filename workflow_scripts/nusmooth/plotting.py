@@ -16,8 +16,8 @@ import pandas as pd  # noqa: E402
 from .evaluation import certified_accuracy_curve  # noqa: E402
 from .features import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
 from .io import atomic_save_figure  # noqa: E402
-from .registry import title_of  # noqa: E402
-from .summaries import SHOWN_SPLIT, front_table  # noqa: E402
+from .registry import PIXEL_SPACE, title_of  # noqa: E402
+from .summaries import SHOWN_SPLIT  # noqa: E402
 
 #: Print-readable defaults for every figure.
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "pdf.fonttype": 42,
@@ -80,7 +80,7 @@ def precision_note(figure, precision: str) -> None:
         figure.text(0.995, 0.005, f"base model precision: {precision}", ha="right", va="bottom", fontsize=6, color="0.4")
 
 
-def banded_panel(ax, curves: list[dict], title: str, view: str, x_range: tuple[float, float], xlabel: str) -> None:
+def banded_panel(ax, curves: list[dict], *, title: str, view: str, x_range: tuple[float, float], xlabel: str) -> None:
     """A Figure 1 panel (``view`` "area") or its l2 companion (``view`` "l2_radius") with pointwise bands.
 
     Each curve dict: ``table`` (per-point records), ``label``, ``color``, ``isotropic`` (dashed). The
@@ -113,7 +113,7 @@ def fig1_banded(panels: list[dict], view: str = "area", precision: str = ""):
             space = panel["sigma_space"]
             xlabel = (f"certified area $O_{{CA}}$ (log-volume; $\\sigma$ in {space})" if view == "area" else
                       f"certified $\\ell_2$ radius $\\Phi^{{-1}}(\\underline{{p_A}})\\,\\min\\sigma$ ({space})")
-            banded_panel(ax, panel["curves"], panel["title"], view, panel["x_range"], xlabel)
+            banded_panel(ax, panel["curves"], title=panel["title"], view=view, x_range=panel["x_range"], xlabel=xlabel)
         figure.tight_layout(rect=(0, 0.03, 1, 1))
         precision_note(figure, precision)
     return figure
@@ -130,7 +130,7 @@ def fig1_panel_from_results(dataset: str, results: list[dict]) -> dict:
                        "label": f"non-isotropic, init $\\sigma$={choice['init']:g} (mean {choice['isotropic_sigma']:.3f})"})
         curves.append({"table": result["isotropic"], "color": color, "isotropic": True,
                        "label": f"isotropic $\\sigma$={choice['isotropic_sigma']:.3f}"})
-    space = results[0]["choice"]["sigma_space"] if results else "[0,1] pixels"
+    space = results[0]["choice"]["sigma_space"] if results else PIXEL_SPACE
     return {"title": title_of(dataset), "sigma_space": space, "curves": curves}
 
 
@@ -169,18 +169,19 @@ def front_error_bars(ax, line: pd.DataFrame, color) -> None:
                 capsize=1.5, alpha=0.7)
 
 
-def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = None) -> None:
-    """Figure 2/4 panel from one dataset's sweep points of both splits (:func:`nusmooth.summaries.sweep_points`).
+def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, majority: float | None = None) -> None:
+    """Figure 2/4 panel from one dataset's sweep points of both splits (:func:`nusmooth.summaries.sweep_points`)
+    and its front table (:func:`nusmooth.summaries.front_table`, as tabulate_fig2 writes it: the panel
+    draws that table, it does not choose the front again).
 
     Faint markers: the test metrics of every snapshot. Lines: each method's front, whose members are
-    chosen by the blanket on the validation split (:func:`nusmooth.summaries.front_table`), drawn at
-    their test metrics and joined in the order of the validation front, so a line may turn back where
-    test and validation disagree. Front members without a test area are named in a note.
+    chosen by the blanket on the validation split, drawn at their test metrics and joined in the
+    table's order (that of the validation front), so a line may turn back where test and validation
+    disagree. Front members without a test area are named in a note.
     ``majority``: accuracy of always predicting the most frequent class, drawn as a line.
     """
     test = points[points["split"] == SHOWN_SPLIT]
     cloud = test[np.isfinite(test["mean_area"].astype(float))]
-    front = front_table(points)
     for kind, style in METHODS.items():
         mine = cloud[cloud["kind"] == kind]
         if not mine.empty:
@@ -204,7 +205,7 @@ def front_panel(ax, points: pd.DataFrame, title: str, majority: float | None = N
         ax.text(0.99, 0.99, "\n".join(notes), transform=ax.transAxes, ha="right", va="top", fontsize=6, color="0.3")
     if cloud.empty:
         ax.text(0.5, 0.5, "no point certified", transform=ax.transAxes, ha="center")
-    space = points["sigma_space"].iloc[0] if len(points) else "[0,1] pixels"
+    space = points["sigma_space"].iloc[0] if len(points) else PIXEL_SPACE
     low = min([cloud["accuracy"].min() if len(cloud) else 0.0] + ([majority] if majority is not None else []))
     ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.01)
     ax.set_title(title)
@@ -222,8 +223,8 @@ def _one_precision(panels: list[dict]) -> str:
 
 def front_figure(panels: list[dict], columns: int = 3):
     """Figure 2 (or 4): one panel per dataset; ``panels`` items: ``title``, ``points`` (the dataset's
-    sweep points of both splits, as :func:`nusmooth.summaries.sweep_points` returns them), optional
-    ``majority``."""
+    sweep points of both splits, as :func:`nusmooth.summaries.sweep_points` returns them), ``front``
+    (its :func:`nusmooth.summaries.front_table`), optional ``majority``."""
     if not panels:
         raise ValueError("no dataset to draw")
     columns = min(columns, len(panels))
@@ -231,7 +232,7 @@ def front_figure(panels: list[dict], columns: int = 3):
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
         for ax, panel in zip(axes.flat, panels):
-            front_panel(ax, panel["points"], panel["title"], panel.get("majority"))
+            front_panel(ax, panel["points"], panel["front"], panel["title"], panel.get("majority"))
         for ax in list(axes.flat)[len(panels):]:
             ax.set_visible(False)
         figure.tight_layout(rect=(0, 0.03, 1, 1))
@@ -270,7 +271,7 @@ def sigma_image(ax, figure, sigma, title: str) -> None:
     ax.set_title(title)
     mappable = mcm.ScalarMappable(norm=mcolors.Normalize(sigma.min(), sigma.max()), cmap="gray")
     bar = figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04)
-    bar.set_label("$\\sigma$ ([0,1] pixels)" if sigma.shape[0] == 1 else "$\\sigma$ ([0,1] pixels, each channel)")
+    bar.set_label(f"$\\sigma$ ({PIXEL_SPACE})" if sigma.shape[0] == 1 else f"$\\sigma$ ({PIXEL_SPACE}, each channel)")
     bar.ax.tick_params(labelsize=7)
 
 

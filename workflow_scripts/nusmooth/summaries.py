@@ -8,18 +8,16 @@ import html
 import numpy as np
 import pandas as pd
 
-from .artifacts import SWEEP_METRICS
+from .artifacts import FIG2_FRONT, SWEEP_METRICS
 from .blanket import blanket_mask
 from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
+from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT
 
 #: Columns every sweep metrics file (``{kind}_{init}/{split}.tsv``, written by evaluate_sigma.py) has.
 SWEEP_COLUMNS = list(SWEEP_METRICS.keys)
 
 #: One snapshot (a learned sigma after a sub-epoch, or an isotropic constant): certified once per split.
 SNAPSHOT = ["kind", "init", "sub_epoch"]
-
-#: The split that chooses each method's front, and the split whose metrics the figures show.
-CHOOSING_SPLIT, SHOWN_SPLIT = "val", "test"
 
 #: What the Figure 2/4 front tables and figures show, for the page or log that prints them.
 FRONT_SPLITS_NOTE = (
@@ -31,9 +29,7 @@ FRONT_SPLITS_NOTE = (
 )
 
 #: Columns of :func:`front_table`, in order.
-FRONT_COLUMNS = ["kind", "front_position", "init", "sub_epoch", "sigma_mean", "val_accuracy", "val_mean_area", "val_points",
-                 "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space",
-                 "test_accuracy_lower", "test_accuracy_upper", "test_mean_area_lower", "test_mean_area_upper", "precision"]
+FRONT_COLUMNS = list(FIG2_FRONT.keys)
 
 #: The 95% interval columns of a metrics row (over the split's points; see nusmooth.evidence.snapshot_metrics).
 INTERVAL_COLUMNS = ["accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]
@@ -123,8 +119,8 @@ def front_table(points: pd.DataFrame) -> pd.DataFrame:
     shown = points[points["split"] == SHOWN_SPLIT]
     measured = ["accuracy", "mean_area", "points", *INTERVAL_COLUMNS]
     front = chosen.merge(shown[SNAPSHOT + measured], on=SNAPSHOT, how="left",
-                         suffixes=("_val", "_test"), validate="one_to_one")
-    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in measured for split in ("val", "test")})
+                         suffixes=(f"_{CHOOSING_SPLIT}", f"_{SHOWN_SPLIT}"), validate="one_to_one")
+    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in measured for split in CERTIFIED_SPLITS})
     front["drawn"] = np.isfinite(front["test_mean_area"].astype(float))
     front = front.assign(kind_order=_kind_order(front["kind"]))
     front = front.sort_values(["kind_order", "kind", "val_mean_area", "val_accuracy"], ascending=[True, True, True, False],

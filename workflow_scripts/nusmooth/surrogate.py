@@ -24,6 +24,7 @@ def smoothed_softmax_surrogate(
     x: torch.Tensor,
     labels: torch.Tensor,
     sigma: torch.Tensor,
+    *,
     num_copies: int,
     generator: torch.Generator | None = None,
     precision: str = "fp32",
@@ -121,6 +122,7 @@ class SigmaOptimizer:
         self,
         model: torch.nn.Module,
         input_shape: tuple[int, ...],
+        *,
         init_sigma: float,
         lr: float,
         gamma: float,
@@ -174,8 +176,8 @@ class SigmaOptimizer:
         """One Adam step on a mini-batch; returns (loss or None when skipped, examples counted)."""
         x, labels = x.to(self.device), labels.to(self.device)
         with frozen(self.model):
-            pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), self.num_copies, self.generator,
-                                                      self.precision)
+            pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), num_copies=self.num_copies, generator=self.generator,
+                                                      precision=self.precision)
             loss, counted = surrogate_loss(self.log_sigma, pa_hat, hard, labels)
             if loss is None:
                 return None, 0

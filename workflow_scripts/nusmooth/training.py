@@ -28,75 +28,91 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
     return correct / max(len(labels), 1)
 
 
-def train_classifier(
-    model: nn.Module,
-    train: tuple[torch.Tensor, torch.Tensor],
-    val: tuple[torch.Tensor, torch.Tensor],
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    gamma: float,
-    device,
-    generator: torch.Generator,
-    optimizer_name: str = "adadelta",
-    on_epoch: Callable[[dict], None] | None = None,
-    resume_state: dict | None = None,
-    on_checkpoint: Callable[[dict], None] | None = None,
-    progress: bool = False,
-    eval_batch_size: int | None = None,
-) -> list[dict]:
-    """Plain cross-entropy training (no noise augmentation, as in the paper); returns per-epoch stats.
+class BaseTrainer:
+    """Plain cross-entropy training of a base classifier (no noise augmentation, as in the paper), one
+    epoch per :meth:`run_epoch`: the optimiser steps, then the learning rate decays by ``gamma``.
 
-    After every epoch ``on_checkpoint`` receives the full training state (weights, optimiser,
-    schedule, shuffling and dropout RNG states, history); passing that dict back as
-    ``resume_state`` continues from the next epoch exactly as an uninterrupted run would (on the
-    same device; on another one it continues with the same weights and optimiser state). ``progress`` shows a tqdm bar per epoch on stderr (the rule's log).
+    Resumes as :class:`nusmooth.surrogate.SigmaOptimizer` does: :meth:`state_dict` holds everything
+    needed to continue (weights, optimiser, schedule, the shuffling stream ``generator``, the global
+    CPU and CUDA random states that dropout draws from, the history); :meth:`load_state_dict` on a
+    fresh trainer continues from the next epoch exactly as an uninterrupted run would (on the same
+    device; on another one, with the same weights and optimiser state).
     """
-    model.to(device)
-    optimizers = {"adadelta": torch.optim.Adadelta, "sgd": torch.optim.SGD, "adam": torch.optim.Adam}
-    optimizer = optimizers[optimizer_name](model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=gamma)
-    history, first_epoch = [], 1
-    if resume_state is not None:
-        model.load_state_dict(resume_state["model"])
-        optimizer.load_state_dict(resume_state["optimizer"])
-        schedule.load_state_dict(resume_state["schedule"])
-        generator.set_state(resume_state["generator"])
-        torch.set_rng_state(resume_state["cpu_rng"])
-        cuda_rng = resume_state.get("cuda_rng")
+
+    def __init__(self, model: nn.Module, *, lr: float, gamma: float, device, generator: torch.Generator,
+                 optimizer_name: str = "adadelta"):
+        optimizers = {"adadelta": torch.optim.Adadelta, "sgd": torch.optim.SGD, "adam": torch.optim.Adam}
+        self.model = model.to(device)
+        self.device = device
+        self.optimizer = optimizers[optimizer_name](self.model.parameters(), lr=lr)
+        self.schedule = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=gamma)
+        self.generator = generator
+        self.history: list[dict] = []
+
+    @property
+    def epochs_done(self) -> int:
+        return len(self.history)
+
+    def state_dict(self) -> dict:
+        """Everything needed to continue exactly where this trainer stands (tensors and plain data)."""
+        return {
+            "epoch": self.epochs_done,
+            "model": {k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "generator": self.generator.get_state(),
+            "cpu_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "history": list(self.history),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        self.generator.set_state(state["generator"])
+        torch.set_rng_state(state["cpu_rng"])
+        cuda_rng = state.get("cuda_rng")
         if torch.cuda.is_available() and cuda_rng is not None and len(cuda_rng) == torch.cuda.device_count():
             torch.cuda.set_rng_state_all(cuda_rng)
-        history = list(resume_state["history"])
-        first_epoch = resume_state["epoch"] + 1
-    batches = -(-len(train[1]) // batch_size)
-    for epoch in range(first_epoch, epochs + 1):
-        model.train()
+        self.history = list(state["history"])
+
+    def run_epoch(self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor], *,
+                  batch_size: int, epochs: int | None = None, progress: bool = False,
+                  eval_batch_size: int | None = None) -> dict:
+        """One pass over ``train`` (uint8 images, labels) in the generator's order, the learning-rate
+        decay, then the clean accuracy on ``val``; returns (and records) the epoch's stats.
+        ``epochs`` only labels the progress bar (``progress``: a tqdm bar on stderr, the rule's log)."""
+        epoch = self.epochs_done + 1
+        self.model.train()
         total_loss, seen = 0.0, 0
-        bar = tqdm(iterate_minibatches(*train, batch_size, generator), total=batches, desc=f"epoch {epoch}/{epochs}",
+        batches = -(-len(train[1]) // batch_size)
+        bar = tqdm(iterate_minibatches(*train, batch_size, self.generator), total=batches, desc=f"epoch {epoch}/{epochs or '?'}",
                    disable=not progress, mininterval=10, file=sys.stderr)
         for x, y in bar:
-            x, y = x.to(device), y.to(device)
-            loss = nn.functional.cross_entropy(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
+            x, y = x.to(self.device), y.to(self.device)
+            loss = nn.functional.cross_entropy(self.model(x), y)
+            self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            optimizer.step()
+            self.optimizer.step()
             total_loss += loss.detach().item() * len(y)
             seen += len(y)
-        schedule.step()
-        val_accuracy = accuracy(model, *val, device, eval_batch_size or batch_size)
+        self.schedule.step()
+        val_accuracy = accuracy(self.model, *val, self.device, eval_batch_size or batch_size)
         stats = {"epoch": epoch, "train_loss": total_loss / seen, "val_accuracy": val_accuracy}
-        history.append(stats)
+        self.history.append(stats)
+        return stats
+
+
+def train_classifier(model: nn.Module, train, val, *, epochs: int, batch_size: int, lr: float, gamma: float, device,
+                     generator: torch.Generator, optimizer_name: str = "adadelta",
+                     on_epoch: Callable[[dict], None] | None = None, progress: bool = False,
+                     eval_batch_size: int | None = None) -> list[dict]:
+    """:class:`BaseTrainer` for ``epochs`` epochs in one go (no resume); returns per-epoch stats."""
+    trainer = BaseTrainer(model, lr=lr, gamma=gamma, device=device, generator=generator, optimizer_name=optimizer_name)
+    for _ in range(epochs):
+        stats = trainer.run_epoch(train, val, batch_size=batch_size, epochs=epochs, progress=progress,
+                                  eval_batch_size=eval_batch_size)
         if on_epoch is not None:
             on_epoch(stats)
-        if on_checkpoint is not None:
-            on_checkpoint({
-                "epoch": epoch,
-                "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                "optimizer": optimizer.state_dict(),
-                "schedule": schedule.state_dict(),
-                "generator": generator.get_state(),
-                "cpu_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
-                "history": history,
-            })
-    return history
+    return trainer.history

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..registry import DATASETS, dataset_facts
+from ..registry import DATASETS, SPLITS, dataset_facts
 from .common import DataError, check_nonempty_splits
 
 
@@ -28,7 +28,7 @@ def prepare_dataset(name: str, split: dict, source: dict | None = None, workers:
     Raises :class:`DataError` on unreadable raw data and on a split that would leave a part empty.
     """
     facts = dataset_facts(name)
-    fractions = {part: split[part] for part in ("train", "val", "test")}
+    fractions = {part: split[part] for part in SPLITS}
     source = source or {}
     kwargs = {key: source[key] for key in facts.source_keys if source.get(key) is not None}
     if "path" in facts.source_keys:

@@ -163,9 +163,9 @@ def prepare_cifar10(fractions: dict[str, float], seed: int, path=None, download_
     else:
         arrays, checks = read_image_layout(source, workers)
         origin = f"image-file copy {source}: re-encoded images (lossy if JPEG), not for reporting CIFAR-10 numbers"
-    splits, members = official_splits(*arrays["train"], *arrays["test"], fractions, seed)
+    splits, members = official_splits(*arrays["train"], *arrays["test"], fractions=fractions, seed=seed)
     info = base_info(f"CIFAR-10 {origin}; val carved from the official train split", fractions, seed, splits, CLASSES)
     info["files"] = checks
     info["lossless"] = layout == "pickle"
     facts = dataset_facts("cifar10")
-    return PreparedDataset("cifar10", splits, CLASSES, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("cifar10", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info), members

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from ..data import ImageSplit, PreparedDataset, base_info, stratified_split
+from ..registry import SPLITS
 
 
 class DataError(RuntimeError):
@@ -76,10 +77,10 @@ def check_nonempty_splits(dataset: str, counts: Mapping[str, int], detail: str =
     The message names the config key to change and the count of every split; ``detail`` adds how the
     split was made (e.g. by drive).
     """
-    empty = [name for name in ("train", "val", "test") if counts.get(name, 0) == 0]
+    empty = [name for name in SPLITS if counts.get(name, 0) == 0]
     if not empty:
         return
-    sizes = ", ".join(f"{name} {counts.get(name, 0)}" for name in ("train", "val", "test"))
+    sizes = ", ".join(f"{name} {counts.get(name, 0)}" for name in SPLITS)
     if dataset == "imagenet":
         fix = "raise " + " and ".join(f"datasets.imagenet.source.{name}_images" for name in empty)
     else:
@@ -95,7 +96,7 @@ def carve_validation(train_labels: np.ndarray, fractions: dict[str, float], seed
 
 
 def official_splits(
-    train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray,
+    train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray, *,
     fractions: dict[str, float], seed: int,
 ) -> tuple[dict[str, ImageSplit], dict[str, list[int]]]:
     """Splits of a dataset with an official test split: test = the official test split; validation is
@@ -110,7 +111,7 @@ def official_splits(
     splits = {name: _split(train_images, train_labels, idx) for name, idx in parts.items() if name != "test"}
     splits["test"] = _split(test_images, test_labels, parts["test"])
     members = {name: idx.tolist() for name, idx in parts.items()}
-    return {name: splits[name] for name in ("train", "val", "test")}, members
+    return {name: splits[name] for name in SPLITS}, members
 
 
 def _split(images: np.ndarray, labels: np.ndarray, index: np.ndarray) -> ImageSplit:

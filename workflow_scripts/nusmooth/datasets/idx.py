@@ -134,14 +134,14 @@ def prepare_idx_dataset(dataset: str, fractions: dict[str, float], seed: int, pa
     arrays, checks = read_official(dataset, folder)
     splits, members = official_splits(
         arrays["train", "images"][:, None], arrays["train", "labels"], arrays["test", "images"][:, None], arrays["test", "labels"],
-        fractions, seed,
+        fractions=fractions, seed=seed,
     )
     origin = f"local mirror {folder}" if path is not None else f"torchvision download into {folder}"
     info = base_info(f"{dataset} official IDX files ({origin}); val carved from the official train split", fractions, seed, splits, CLASSES[dataset])
     info["files"] = checks
     # Both datasets use MNIST's statistics, as the authors did; it is the model's first layer here.
     facts = dataset_facts(dataset)
-    return PreparedDataset(dataset, splits, CLASSES[dataset], list(facts.mean), list(facts.std), info), members
+    return PreparedDataset(dataset, splits, classes=CLASSES[dataset], mean=list(facts.mean), std=list(facts.std), info=info), members
 
 
 def prepare_mnist(fractions: dict[str, float], seed: int, **source) -> tuple[PreparedDataset, dict]:

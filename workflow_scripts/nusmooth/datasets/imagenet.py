@@ -69,7 +69,7 @@ def check_pool_sizes(root: Path, sizes: dict[str, int], train_pool: int, held_ou
 
 
 def prepare_imagenet(
-    fractions: dict[str, float], seed: int, path=None, train_images: int = 5000, val_images: int = 1000,
+    fractions: dict[str, float], seed: int, *, path=None, train_images: int = 5000, val_images: int = 1000,
     test_images: int = 1000, resize: int = 256, crop: int = 224, workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
     if path is None:
@@ -116,4 +116,4 @@ def prepare_imagenet(
     })
     members = {name: [p for p, _ in items] for name, items in chosen.items()}
     facts = dataset_facts("imagenet")
-    return PreparedDataset("imagenet", splits, classes, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("imagenet", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info), members

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 
 from ..data import ImageSplit, PreparedDataset
-from ..registry import dataset_facts
+from ..registry import SPLITS, dataset_facts
 from .common import (
     DataError, base_info, check_nonempty_splits, decode_all, missing, open_rgb, pil_to_uint8_chw, split_groups, split_pool,
 )
@@ -244,8 +244,8 @@ def split_frames(frames: list[str], labels: np.ndarray, fractions: dict[str, flo
 
 
 def prepare_kitti(
-    fractions: dict[str, float], seed: int, path=None, image_size: int = 224, drive_mapping=None, split_by: str = "drive",
-    workers: int = 1,
+    fractions: dict[str, float], seed: int, *, path=None, image_size: int = 224, drive_mapping=None,
+    split_by: str = "drive", workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
     """Relabel, split (by drive with ``drive_mapping``, or by frame when ``split_by`` is ``"frame"``;
     test first, validation out of the training part) and load."""
@@ -268,7 +268,7 @@ def prepare_kitti(
         return pil_to_uint8_chw(image.resize((image_size, image_size), resample=_bilinear()))
 
     splits, members = {}, {}
-    for name in ("train", "val", "test"):
+    for name in SPLITS:
         index = parts[name]
         chosen = [frames[i] for i in index]
         splits[name] = ImageSplit(torch.from_numpy(np.stack(decode_all(chosen, decode, workers))), torch.from_numpy(labels[index]))
@@ -285,7 +285,7 @@ def prepare_kitti(
     })
     # ResNet-50 from scratch; ImageNet statistics as its normalisation layer (a natural-image default).
     facts = dataset_facts("kitti")
-    return PreparedDataset("kitti", splits, CLASSES, list(facts.mean), list(facts.std), info), members
+    return PreparedDataset("kitti", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info), members
 
 
 def _bilinear():
