@@ -13,7 +13,8 @@ input gradient to sigma and the Adam update.
 Both rates are in noisy copies per second, timed back to back in each of ``--rounds`` rounds (order
 alternating between rounds), for the paper's MNIST CNN and ResNet-110 (random weights, last layer
 scaled so that steps are not skipped). The ratio printed is the median of the rounds' ratios, with
-their minimum and maximum as its noise; at or below 1 within that noise.
+their minimum and maximum as its noise; at or below 1 within that noise. ``--clock cpu`` times this
+process's CPU seconds instead of wall seconds: steadier on a busy shared machine (with ``--threads 1``).
 
 ``--baseline REV`` also measures the SigmaOptimizer of ``git show REV:workflow_scripts/nusmooth/surrogate.py``
 in the same rounds (before / after a change). Run: ``python benchmarks/bench_sigma.py``.
@@ -34,7 +35,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
-from bench_certify import alternate, describe_ratio, paired_ratios, timed  # noqa: E402
+from bench_certify import add_clock_option, alternate, describe_ratio, paired_ratios, timed, use_clock  # noqa: E402
 
 from nusmooth.acceleration import forward_logits  # noqa: E402
 from nusmooth.models import build_model  # noqa: E402
@@ -160,14 +161,16 @@ def main():
     parser.add_argument("--resnet-copies", type=int, default=16, help="noisy copies per example (paper: 32)")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--baseline", help="git revision whose SigmaOptimizer is measured alongside (e.g. HEAD)")
+    add_clock_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    use_clock(args.clock)
     keep_freed_memory_for_reuse()
     device = torch.device("cpu")
     classes = {"current": SigmaOptimizer}
     if args.baseline:
         classes = {f"at {args.baseline}": load_surrogate_at(args.baseline).SigmaOptimizer, **classes}
-    print(f"threads={args.threads} rounds={args.rounds} seconds={args.seconds} precision={args.precision} device={device}; "
+    print(f"threads={args.threads} clock={args.clock} rounds={args.rounds} seconds={args.seconds} precision={args.precision} device={device}; "
           "ratio = median over rounds (min, max)")
     for arch, batch, copies in (("mnist_cnn", args.mnist_batch, args.mnist_copies), ("resnet110", args.resnet_batch, args.resnet_copies)):
         result = measure(arch, batch, copies, args.rounds, args.seconds, device, args.precision, optimizer_classes=classes)
