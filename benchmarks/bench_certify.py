@@ -6,10 +6,10 @@ drawn and added per batch, argmax taken: the least work any sampler must do), an
 paper's MNIST CNN and for a tiny linear model. The limit runs the same model object on batches of
 the same size, layout (contiguous NCHW), content (copies of one point) and autograd mode (none) as
 ``certify_many``'s, so the model takes the same path (the MNIST CNN's pool included) and the ratio
-stays at or below 1 within noise. Each round times the two back to back (order alternating between rounds); the ratio printed
-is the median of the rounds' ratios, with their minimum and maximum as its noise. ``--clock cpu``
-times this process's CPU seconds instead of wall seconds: steadier on a busy shared machine (with
-``--threads 1``). Run: ``python benchmarks/bench_certify.py``.
+stays at or below 1 within noise. Each round times the two back to back (order alternating
+between rounds); the ratio printed is the median of the rounds' ratios, with their minimum and
+maximum as its noise. ``--clock cpu`` times this process's CPU seconds instead of wall seconds:
+steadier on a busy shared machine (with ``--threads 1``). Run: ``python benchmarks/bench_certify.py``.
 The rate functions take a device and a precision; ``benchmarks/device_check.py`` reuses them on a GPU.
 """
 
