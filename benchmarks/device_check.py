@@ -5,7 +5,10 @@ For each architecture (the paper's MNIST CNN at 1x28x28, ResNet-110 at 3x32x32, 
 
 - ``limit_copies_per_s``: noise drawn and added + one forward pass + argmax, per noisy copy;
 - ``certify_ratio``: ``certify_many`` (n0 + n copies per point, the paper's Figure-1 n0 and n) / limit;
-- ``sigma_ratio``: ``SigmaOptimizer`` steps / one forward + backward of the same batch (see bench_sigma.py);
+- ``sigma_ratio``: ``SigmaOptimizer`` steps / noise + forward + backward to the noisy inputs of the same
+  batch, parameters frozen (see bench_sigma.py);
+- both ratios are the median over the rounds of the two rates timed back to back, ``*_ratio_min`` and
+  ``*_ratio_max`` their spread;
 - ``train_images_per_s``: base-model training steps (forward under the precision, backward, optimiser).
 
 From these rates and the paper preset (``presets/paper.yaml``, dataset sizes from
@@ -35,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 import bench_sigma  # noqa: E402
-from bench_certify import certify_rate, forward_rate, timed  # noqa: E402
+from bench_certify import certify_rate, forward_rate, paired_ratios, timed  # noqa: E402
 
 from nusmooth.acceleration import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
@@ -187,7 +190,8 @@ def points_filling_whole_batches(wanted: float, n0: int, n: int, batch: int) -> 
 
 
 def certify_rates(arch: str, n0: int, n: int, precision: str, device, effort: Effort, prepare) -> dict:
-    """The noise+forward limit and certify_many's rate, alternated, best of each."""
+    """The noise+forward limit and certify_many's rate, back to back per round: the best of each and
+    the median (min, max) of the rounds' ratios."""
     shape = effort.shape(arch)
     model = prepare(bench_sigma.benchmark_model(arch, NUM_CLASSES[arch], device))
     sigma = torch.full(shape, 0.25)
@@ -199,7 +203,9 @@ def certify_rates(arch: str, n0: int, n: int, precision: str, device, effort: Ef
         limits.append(forward_rate(model, shape, sigma, effort.certify_batch, effort.seconds, generator, precision, device))
         points = points_filling_whole_batches(limits[-1] * effort.seconds / (n0 + n), n0, n, effort.certify_batch)
         rates.append(certify_rate(model, shape, sigma, points, n0, n, effort.certify_batch, generator, precision, device, NUM_CLASSES[arch]))
-    return {"limit_copies_per_s": max(limits), "certify_copies_per_s": max(rates)}
+    ratios = paired_ratios(rates, limits)
+    return {"limit_copies_per_s": max(limits), "certify_copies_per_s": max(rates),
+            **{key.replace("ratio", "certify_ratio"): value for key, value in ratios.items()}}
 
 
 def measure_architecture(arch: str, precision: str, workloads: dict, device, effort: Effort, channels_last: bool, compile: bool) -> dict:
@@ -222,8 +228,9 @@ def measure_architecture(arch: str, precision: str, workloads: dict, device, eff
         train_images_per_s=train_rate(arch, effort.batch(train_work["train_batch"], 2), train_work["optimizer"], precision, device, effort, prepare),
     )
     rates.update(
-        certify_ratio=rates["certify_copies_per_s"] / rates["limit_copies_per_s"],
         sigma_ratio=sigma["current"]["ratio"],
+        sigma_ratio_min=sigma["current"]["ratio_min"],
+        sigma_ratio_max=sigma["current"]["ratio_max"],
         options=options,
         seconds_measuring=time.perf_counter() - started,
     )
