@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
 from nusmooth.data import PreparedDataset  # noqa: E402
-from nusmooth.evaluation import certified_accuracy_curve, certify_split  # noqa: E402
+from nusmooth.records import certified_accuracy_curve, certify_split  # noqa: E402
 from nusmooth.io import load_artifact  # noqa: E402
 from nusmooth.models import load_checkpoint  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402

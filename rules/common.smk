@@ -13,7 +13,7 @@ from nusmooth.registry import (
     PRETRAINED,
     SPLITS,
 )
-from pipeline_support import (
+from snakefile_support import (
     clear_stale_locks,
     coerce_by_schema,
     preset_file,
@@ -369,7 +369,7 @@ def final_outputs():
         for d in datasets
         for name in ("certified_accuracy_l2", "paired_differences")
     ]
-    regions = [f"results/features/{d}/summary.html" for d in datasets]
+    regions = [f"results/sigma_regions/{d}/summary.html" for d in datasets]
     return (
         [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")]
         + tables

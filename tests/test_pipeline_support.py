@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_support import (KEEP_LOCKS, clear_stale_locks, coerce_by_schema, keep_locks, preset_file, process_start,
+from snakefile_support import (KEEP_LOCKS, clear_stale_locks, coerce_by_schema, keep_locks, preset_file, process_start,
                               record_lock_owner)
 from workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
 

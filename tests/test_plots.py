@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 
-from nusmooth.evaluation import certified_accuracy_curve, clean_accuracy_and_area
-from nusmooth.features import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
+from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
+from nusmooth.sigma_regions import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.io import atomic_write_tsv
 from nusmooth.plotting import enlarge, fig1, fig1_panel_from_results, fig3, front_figure, normalise_globally, regions_figure, save
-from nusmooth.summaries import (
+from nusmooth.tables import (
     certified_accuracy_table,
     class_counts,
     front_table,

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nusmooth.evaluation import RECORD_COLUMNS, certificate_table, clean_accuracy_and_area, sweep_records
+from nusmooth.records import RECORD_COLUMNS, certificate_table, clean_accuracy_and_area, sweep_records
 from nusmooth.evidence import snapshot_metrics
 from nusmooth.io import atomic_write_tsv_gz
-from nusmooth.summaries import check_one_precision, front_table, sweep_points
+from nusmooth.tables import check_one_precision, front_table, sweep_points
 
 
 def certificates(rng, points=40):
@@ -97,7 +97,7 @@ def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_interva
 # --- Figure 1's tables: thresholds from validation, intervals over test points --------------------
 
 from nusmooth.intervals import paired_difference_interval, proportion_interval  # noqa: E402
-from nusmooth.summaries import (certified_accuracy_intervals, display_grid, largest_certifiable,  # noqa: E402
+from nusmooth.tables import (certified_accuracy_intervals, display_grid, largest_certifiable,  # noqa: E402
                                 paired_difference_table, round_grid, with_intervals_wide)
 
 

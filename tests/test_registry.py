@@ -45,8 +45,8 @@ def test_unknown_dataset_names_the_known_ones():
         dataset_facts("imagenett")
 
 
-@pytest.mark.parametrize("modules", ["nusmooth.registry", "nusmooth.registry, nusmooth.seeds, pipeline_support",
-                                     "nusmooth.plotting, nusmooth.summaries, nusmooth.evaluation, nusmooth.io, script_setup"])
+@pytest.mark.parametrize("modules", ["nusmooth.registry", "nusmooth.registry, nusmooth.seeds, snakefile_support",
+                                     "nusmooth.plotting, nusmooth.tables, nusmooth.records, nusmooth.io, stage"])
 def test_light_modules_do_not_import_torch(modules):
     """The Snakefile (at every DAG build) and the plot and table jobs start without torch's seconds."""
     import subprocess
@@ -60,11 +60,11 @@ def test_light_modules_do_not_import_torch(modules):
 def test_shared_conventions_have_one_home():
     """The abstain class, the split names and the sigma-space label are the registry's objects
     wherever the library uses them (imported, not retyped)."""
-    from nusmooth import data, evaluation, registry, smoothing, summaries
+    from nusmooth import data, records, registry, smoothing, tables
 
-    assert evaluation.ABSTAIN is smoothing.ABSTAIN is registry.ABSTAIN
+    assert records.ABSTAIN is smoothing.ABSTAIN is registry.ABSTAIN
     assert data.SPLITS is registry.SPLITS and data.PIXEL_SPACE is registry.PIXEL_SPACE
-    assert (summaries.CHOOSING_SPLIT, summaries.SHOWN_SPLIT) == registry.CERTIFIED_SPLITS
+    assert (tables.CHOOSING_SPLIT, tables.SHOWN_SPLIT) == registry.CERTIFIED_SPLITS
     assert set(registry.CERTIFIED_SPLITS) < set(registry.SPLITS)
 
 

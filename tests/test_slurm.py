@@ -44,8 +44,8 @@ from slurm_cluster import (
 )
 from workflow_outputs import differences
 
-from pipeline_support import process_start
-from script_setup import ALLOW_CPU_VARIABLE
+from snakefile_support import process_start
+from stage import ALLOW_CPU_VARIABLE
 
 pytestmark = pytest.mark.slurm
 
@@ -175,7 +175,7 @@ def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int, dict[str, d
 
 
 def thread_counts(workdir: Path) -> dict[str, str]:
-    """Each log's `threads=` (written by script_setup.run_stage) keyed by log path."""
+    """Each log's `threads=` (written by stage.run_stage) keyed by log path."""
     found = {}
     for log in sorted((workdir / "logs").rglob("*.log")):
         match = re.search(r"threads=(\d+)", log.read_text())
@@ -418,7 +418,7 @@ def test_unusable_gpu_stops_the_job_at_once(cluster):
     """A job that SLURM gave a GPU which torch cannot use (here: the node's stand-in device) stops
     with the cause and the fix, unless the opt-out is set; it never runs on the CPU unnoticed."""
     probe = ("import sys; sys.path[:0] = ['workflow_scripts']; from types import SimpleNamespace; "
-             "from script_setup import compute_device; compute_device(SimpleNamespace(threads=1, resources={'gpu': 1}))")
+             "from stage import compute_device; compute_device(SimpleNamespace(threads=1, resources={'gpu': 1}))")
     command = ["srun", "--gpus=1", f"--partition={GPU_PARTITION}", f"--account={ACCOUNT}", "--time=2", sys.executable, "-c", probe]
     env = {key: value for key, value in cluster.env().items() if key != ALLOW_CPU_VARIABLE}
     stopped = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)

@@ -9,7 +9,7 @@ import pytest
 from workflow import REPO
 
 SCRIPTS = REPO / "workflow_scripts"
-SHARED = SCRIPTS / "script_setup.py"  # helpers every stage script calls with its snakemake object
+SHARED = SCRIPTS / "stage.py"  # helpers every stage script calls with its snakemake object
 
 
 def params_read(path) -> set[str]:

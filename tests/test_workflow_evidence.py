@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nusmooth.evaluation import RECORD_COLUMNS
+from nusmooth.records import RECORD_COLUMNS
 from nusmooth.evidence import curve_with_band, paired_differences, snapshot_metrics
-from nusmooth.summaries import display_grid, largest_certifiable
+from nusmooth.tables import display_grid, largest_certifiable
 
 DATASET, INIT = "mnist5k", "0.25"
 N, ALPHA = 64, 0.001  # tests/config_tiny.yaml: Figure 1's n and alpha

@@ -30,7 +30,7 @@ def test_all_figures_and_tables(run):
     for name in ("fig1", "fig1_l2", "fig2", "fig3", "fig1_mnist5k", "regions_mnist5k"):
         assert (run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
         assert (run / "figures" / f"{name}.png").stat().st_size > 10_000, name
-    for table in ("tables/mnist5k/fig2_front.html", "tables/mnist5k/certified_accuracy.html", "features/mnist5k/summary.html"):
+    for table in ("tables/mnist5k/fig2_front.html", "tables/mnist5k/certified_accuracy.html", "sigma_regions/mnist5k/summary.html"):
         assert "<table" in (run / "results" / table).read_text()
     for table in ("certified_accuracy", "certified_accuracy_l2", "paired_differences"):
         assert {"threshold", "lower", "upper", "precision"} <= set((run / f"results/tables/mnist5k/{table}.tsv").read_text().split("\n")[0].split("\t"))

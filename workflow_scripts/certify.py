@@ -1,10 +1,10 @@
 """certify: Figure 1's certificates, one TSV row per test point, for one chosen sigma (the learned
 vector or its isotropic counterpart), with a noise stream of its own."""
 
-from script_setup import base_model, compute_device, run_stage, stream_generator
+from stage import base_model, compute_device, run_stage, stream_generator
 
 from nusmooth.artifacts import load_dataset, load_fig1_sigmas, save_certificates
-from nusmooth.evaluation import certify_split
+from nusmooth.records import certify_split
 
 
 def main(snakemake):

@@ -8,10 +8,10 @@ the same stream (common random numbers: the snapshots differ in sigma only, not 
 
 import pandas as pd
 import torch
-from script_setup import base_model, compute_device, run_stage, stream_generator
+from stage import base_model, compute_device, run_stage, stream_generator
 
 from nusmooth.artifacts import load_dataset, load_snapshots, save_sweep_metrics, save_sweep_records
-from nusmooth.evaluation import certify_split, sweep_records
+from nusmooth.records import certify_split, sweep_records
 from nusmooth.evidence import SNAPSHOT_INTERVAL_COLUMNS, snapshot_metrics
 
 

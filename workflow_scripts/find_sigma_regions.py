@@ -2,13 +2,13 @@
 Figure-1 vector of one dataset: per-pixel table, summary table, and overlay image."""
 
 import pandas as pd
-from script_setup import run_stage
+from stage import run_stage
 
-from nusmooth.features import region_pixels, region_summary
+from nusmooth.sigma_regions import region_pixels, region_summary
 from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_val_image
 from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.plotting import regions_figure, save, title_of
-from nusmooth.summaries import html_document
+from nusmooth.tables import html_document
 
 
 def main(snakemake):

@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 import torch
-from script_setup import base_model, compute_device, run_stage, stream_generator
+from stage import base_model, compute_device, run_stage, stream_generator
 from tqdm import tqdm
 
 from nusmooth.artifacts import load_dataset, save_snapshots

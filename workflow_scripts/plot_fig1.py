@@ -3,11 +3,11 @@ the isotropic sigma equal to its mean (dashed), one panel per dataset, with poin
 the test points; plot_fig1 also draws the l2-radius companion (figures/fig1_l2). The x-ranges come
 from validation records and from the largest value each sigma can certify, never from test points."""
 
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import load_fig1_results
 from nusmooth.plotting import fig1_banded, fig1_panel_from_results, save
-from nusmooth.summaries import check_one_precision, display_grid, largest_certifiable
+from nusmooth.tables import check_one_precision, display_grid, largest_certifiable
 
 
 def main(snakemake):

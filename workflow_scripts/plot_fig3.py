@@ -1,7 +1,7 @@
 """plot_fig3: the learned sigma vectors of Figure 1 as images (global min-max, nearest-neighbour
 enlarged, colour bar in sigma units), one row per dataset."""
 
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas
 from nusmooth.plotting import fig3, save, title_of

@@ -4,11 +4,11 @@ tabulate_fig2's front table lists them (the figure draws that table; it does not
 Figure 4 (its rule gives class counts) adds the accuracy of always predicting the test split's
 majority class."""
 
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import load_class_counts, load_fig2_front, load_fig2_points
 from nusmooth.plotting import front_figure, save, title_of
-from nusmooth.summaries import check_one_precision, majority_share
+from nusmooth.tables import check_one_precision, majority_share
 
 
 def main(snakemake):

@@ -1,7 +1,7 @@
 """prepare_data: read the dataset's raw files (verified), split them (seeded, stratified; validation
 never out of a test split) and save the splits, a summary and the split membership."""
 
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import save_dataset
 from nusmooth.datasets import prepare_dataset

@@ -1,7 +1,7 @@
 """select_fig1_sigma: choose Figure 1's snapshot of one sweep on validation metrics only, and the
 isotropic sigma it is compared with (the mean of the chosen vector, as in the paper)."""
 
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import load_snapshots, load_sweep_metrics, save_fig1_choice, save_fig1_sigmas
 from nusmooth.selection import choose_fig1_snapshot

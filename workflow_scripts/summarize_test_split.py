@@ -4,10 +4,10 @@ shaped by test points), so that no figure job has
 to load the whole prepared dataset."""
 
 import pandas as pd
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import load_dataset, save_class_counts, save_mean_val_image
-from nusmooth.summaries import class_counts
+from nusmooth.tables import class_counts
 
 
 def main(snakemake):

@@ -6,11 +6,11 @@ snapshot's and the isotropic sweep's records of the same constants) to the large
 can certify at all (summaries.display_grid), never from test points."""
 
 import pandas as pd
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import load_fig1_results
 from nusmooth.io import atomic_write_text, atomic_write_tsv
-from nusmooth.summaries import (certified_accuracy_intervals, check_one_precision, display_grid, html_document,
+from nusmooth.tables import (certified_accuracy_intervals, check_one_precision, display_grid, html_document,
                                 largest_certifiable, paired_difference_table, with_intervals_wide)
 
 

@@ -4,11 +4,11 @@ splits) with the blanket's verdict on the validation split, and the fronts that 
 
 from pathlib import Path
 
-from script_setup import run_stage
+from stage import run_stage
 
 from nusmooth.artifacts import load_sweep_metrics, save_fig2_front, save_fig2_points
 from nusmooth.io import atomic_write_text
-from nusmooth.summaries import FRONT_SPLITS_NOTE, front_table, html_document, sweep_points
+from nusmooth.tables import FRONT_SPLITS_NOTE, front_table, html_document, sweep_points
 
 
 def main(snakemake):

@@ -8,7 +8,7 @@ settings and training data loads it and ends as an uninterrupted run would.
 
 import pandas as pd
 import torch
-from script_setup import compute_device, run_stage, stream_generator
+from stage import compute_device, run_stage, stream_generator
 
 from nusmooth.acceleration import configure_backends, prepare_model
 from nusmooth.artifacts import load_dataset

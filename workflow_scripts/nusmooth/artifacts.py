@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from .io import (
     ArtifactError,
     atomic_torch_save,
@@ -314,8 +316,6 @@ def _save_table(spec: Artifact, frame, path, write=atomic_write_tsv) -> None:
 
 
 def _load_table(spec: Artifact, path):
-    import pandas as pd
-
     path = Path(path)
     if not path.is_file():
         raise _missing_file(spec, path)

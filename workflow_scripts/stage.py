@@ -1,10 +1,16 @@
 """What every stage script shares: its log, threads and error reporting (:func:`run_stage`), the
 device, the base model as the config's ``compute`` block asks, and seeded generators. Kept outside
-the library, which knows nothing of Snakemake."""
+the library, which knows nothing of Snakemake. (The Snakefile's own helpers are in
+``snakefile_support.py``.)
 
+torch and the modules that import it are imported inside the functions that need them: the plot and
+table jobs use :func:`run_stage` too and start without torch."""
+
+import os
 import platform
 import sys
 import traceback
+import warnings
 
 from nusmooth.runtime import keep_freed_memory_for_reuse
 from nusmooth.seeds import stream_seed
@@ -79,9 +85,6 @@ def compute_device(snakemake, environ=None):
     accept the CPU). Deciding from the assignment also covers jobs that got their GPU through
     ``--gres=gpu:1`` without the rule's ``gpu`` resource.
     """
-    import os
-    import warnings
-
     import torch
 
     environ = os.environ if environ is None else environ
