@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
+from support.workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
 
 
 def test_tiny_run_renders_figure_1(tiny_all):

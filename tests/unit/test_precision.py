@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from benchmark_modules import load_benchmark
+from support.benchmark_modules import load_benchmark
 from scipy.stats import beta, binom, norm
 
 from nusmooth import ABSTAIN, NonUniformSmoothing, certify

@@ -10,7 +10,7 @@ import pytest
 import torch
 import yaml
 
-from workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
+from support.workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
 
 TARGET = "results/sigma/mnist5k/init_0.25/snapshots.pt"
 RESUME = "results/sigma/mnist5k/init_0.25/resume.pt"

@@ -2,10 +2,13 @@
 paired on point ids, and refused when the records cannot support them."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+from support import REPO
 
 from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.evidence import curve_with_band, front_point_with_intervals, paired_differences
@@ -121,12 +124,7 @@ def test_unknown_metric_is_refused():
 
 def test_interval_modules_do_not_import_torch_or_scipy_stats():
     """Plot and table jobs import these; they must start without torch's (or scipy.stats') seconds."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
     code = "import sys; import nusmooth.intervals, nusmooth.evidence; print('torch' in sys.modules, 'scipy.stats' in sys.modules)"
-    repo = Path(__file__).resolve().parents[1]
-    environment = {"PYTHONPATH": str(repo / "workflow_scripts"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=repo, capture_output=True, text=True, check=True, env=environment)
+    environment = {"PYTHONPATH": str(REPO / "workflow_scripts"), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, env=environment)
     assert result.stdout.strip() == "False False"

@@ -12,7 +12,7 @@ import zipfile
 import pandas as pd
 import pytest
 import torch
-from conftest import RunsCodeWhenUnpickled
+from support import RunsCodeWhenUnpickled
 
 from nusmooth import artifacts
 from nusmooth.artifacts import (
@@ -31,7 +31,7 @@ from nusmooth.artifacts import (
 from nusmooth.data import ImageSplit, PreparedDataset
 from nusmooth.io import ArtifactError, atomic_torch_save
 from nusmooth.models import build_model, load_checkpoint, save_checkpoint
-from workflow import REPO
+from support.workflow import REPO
 
 
 def tiny_dataset() -> PreparedDataset:

@@ -8,8 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from workflow import REPO, SNAKEMAKE, TINY_CONFIG
-from workflow_outputs import differences, output_files
+from support.workflow import REPO, SNAKEMAKE, TINY_CONFIG
+from support.workflow_outputs import differences, output_files
 
 COMMAND = ["all", "--cores", "2", "--resources", "gpu=1"]
 

@@ -19,7 +19,7 @@ from nusmooth.tables import (
     round_thresholds,
     sweep_points,
 )
-from workflow import REPO
+from support.workflow import REPO
 
 
 def evidence(accuracy, area):

@@ -5,7 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from support import REPO
+
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_CONFIG = REPO / "tests" / "config_tiny.yaml"
 

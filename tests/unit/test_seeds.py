@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from nusmooth.seeds import stream_seed
-from workflow import REPO
+from support.workflow import REPO
 
 
 def test_a_stream_is_reproducible_and_63_bit():

@@ -4,15 +4,14 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 import yaml
 
+from support import REPO
+
 from nusmooth.datasets.common import carve_validation, split_pool
 
-REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 import device_check  # noqa: E402
 

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from workflow import REPO
+from support.workflow import REPO
 
 SCRIPTS = REPO / "workflow_scripts"
 SHARED = SCRIPTS / "stage.py"  # helpers every stage script calls with its snakemake object

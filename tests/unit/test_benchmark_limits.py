@@ -4,7 +4,7 @@ A limit that does more work than the measured code gives ratios above 1 that say
 
 import torch
 
-from benchmark_modules import load_benchmark
+from support.benchmark_modules import load_benchmark
 from nusmooth.models import MaxPool2x2ReLU
 from nusmooth.surrogate import SigmaOptimizer
 

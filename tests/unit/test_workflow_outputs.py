@@ -3,7 +3,7 @@
 import torch
 
 from nusmooth.io import atomic_torch_save
-from workflow_outputs import differences
+from support.workflow_outputs import differences
 
 
 def write_run(root, *, time="0.13", value="0.8976", sigma=0.25, date=b"D:20260101000000Z", extra=False):

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 import yaml
 
-from workflow import REPO, SNAKEMAKE, TINY_CONFIG, planned_jobs, snakemake
+from support.workflow import REPO, SNAKEMAKE, TINY_CONFIG, planned_jobs, snakemake
 
 TINY = yaml.safe_load(TINY_CONFIG.read_text())
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"

@@ -8,7 +8,7 @@ import traceback
 import pandas as pd
 import pytest
 import torch
-from conftest import RunsCodeWhenUnpickled
+from support import RunsCodeWhenUnpickled
 
 from nusmooth.data import ImageSplit, PreparedDataset
 from nusmooth.io import (

@@ -1,26 +1,20 @@
 """Dataset readers on the real files of ../shared/data (read-only) and on hand-made broken copies."""
 
 import gzip
-import os
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from support import SHARED_DATA as DATA
+from support import needs_shared_data as needs_data
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "workflow_scripts"))
-
-from nusmooth.data import PIXEL_SPACE  # noqa: E402
-from nusmooth.datasets import DataError, prepare_dataset  # noqa: E402
-from nusmooth.datasets.idx import read_idx  # noqa: E402
-from nusmooth.datasets.kitti import CLASSES as KITTI_CLASSES  # noqa: E402
-from nusmooth.datasets.kitti import majority_class, read_drive_mapping, relabel, split_frames  # noqa: E402
-
-DATA = Path(os.environ.get("NUSMOOTH_SHARED_DATA", ROOT.parent / "shared" / "data"))
-needs_data = pytest.mark.skipif(not DATA.is_dir(), reason=f"shared data folder {DATA} not present (set NUSMOOTH_SHARED_DATA)")
+from nusmooth.data import PIXEL_SPACE
+from nusmooth.datasets import DataError, prepare_dataset
+from nusmooth.datasets.idx import read_idx
+from nusmooth.datasets.kitti import CLASSES as KITTI_CLASSES
+from nusmooth.datasets.kitti import majority_class, read_drive_mapping, relabel, split_frames
 SPLIT = {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}
 
 

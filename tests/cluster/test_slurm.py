@@ -42,14 +42,14 @@ from slurm_cluster import (
     ensure_packages,
     processes_using,
 )
-from workflow_outputs import differences
+from support.workflow_outputs import differences
 
 from snakefile_support import process_start
 from stage import ALLOW_CPU_VARIABLE
+from support import REPO
 
 pytestmark = pytest.mark.slurm
 
-REPO = Path(__file__).resolve().parents[1]
 # Not copied from the checkout's top level: outputs and state of runs there, environments, caches.
 NOT_COPIED = {".git", ".venv", ".snakemake", "results", "figures", "logs", "benchmarks", ".pytest_cache", ".hypothesis"}
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -274,7 +274,7 @@ def test_a_cluster_left_by_a_killed_test_run_is_replaced():
     them and take over, not refuse to start (what once failed a CI run on a reused machine)."""
     require_cluster_prerequisites()
     skip_unless_default_conf_free()
-    start_and_hang = ("import sys, time; sys.path[:0] = ['tests', 'workflow_scripts']; from slurm_cluster import SlurmCluster; "
+    start_and_hang = ("import sys, time; sys.path[:0] = ['tests/cluster', 'tests', 'workflow_scripts']; from slurm_cluster import SlurmCluster; "
                       "cluster = SlurmCluster(); cluster.start(); print(cluster.root, flush=True); time.sleep(600)")
     killed = subprocess.Popen([sys.executable, "-c", start_and_hang], cwd=REPO, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)

@@ -4,7 +4,7 @@ import jsonschema
 import pytest
 import yaml
 
-from workflow import REPO
+from support.workflow import REPO
 
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
 

@@ -3,9 +3,10 @@ harnesses (the benchmarks are scripts, not a package)."""
 
 import importlib.util
 import sys
-from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from support import REPO
+
+BENCHMARKS = REPO / "benchmarks"
 
 
 def load_benchmark(name: str):

@@ -8,7 +8,7 @@ import torch
 from scipy.optimize import brentq
 from scipy.stats import binom, norm
 
-from benchmark_modules import load_benchmark
+from support.benchmark_modules import load_benchmark
 from nusmooth import (
     ABSTAIN,
     NonUniformSmoothing,

@@ -7,7 +7,7 @@ import yaml
 from nusmooth.models import ARCHITECTURE_BUILDERS as BUILDERS
 from nusmooth.models import INPUT_SHAPES
 from nusmooth.registry import ARCHITECTURES, DATASETS, dataset_facts, title_of
-from workflow import REPO
+from support.workflow import REPO
 
 SCHEMA = yaml.safe_load((REPO / "schemas/config.schema.yaml").read_text())
 

@@ -1,0 +1,75 @@
+"""Presets through the real Snakefile (dry runs): the paper preset plans every dataset, says which path to set, makes KITTI's split a choice, and the command line beats the preset."""
+
+import subprocess
+from pathlib import Path
+
+from support import REPO
+from support.workflow import SNAKEMAKE
+
+
+def dry_run(workdir: Path, *config: str) -> subprocess.CompletedProcess:
+    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [SNAKEMAKE, "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), "figures/fig1.pdf"]
+    return subprocess.run([*command, "--config", *config], capture_output=True, text=True, timeout=300)
+
+
+def test_paper_preset_dry_run_lists_every_dataset(tmp_path):
+    # Data paths point at folders that do not exist: a dry run must not read any data.
+    result = dry_run(
+        tmp_path,
+        "preset=paper",
+        "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}},"
+        " kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    for dataset in ("mnist", "fashion_mnist", "cifar10", "imagenet", "kitti"):
+        for path in ("results/data/{}/dataset.pt", "results/models/{}/model.pt"):
+            assert path.format(dataset) in log
+    assert "results/certify/mnist/fig1_init_0.15405/learned.tsv" in log  # 0.5 in the authors' units
+    assert "results/certify/kitti/fig1_init_0.25/isotropic.tsv" in log
+    assert "mnist5k" not in log
+    counts = {line.split()[0]: int(line.split()[1]) for line in log.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    assert counts["prepare_data"] == 5 and counts["train_base"] == 5 and counts["plot_fig1"] == 1
+    assert counts["certify"] == 2 * 2 * 5  # learned + isotropic, two Figure-1 constants per dataset
+
+
+def test_paper_preset_without_imagenet_path_says_what_to_set(tmp_path):
+    result = dry_run(tmp_path, "preset=paper", "datasets={kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}")
+    assert result.returncode != 0
+    log = result.stdout + result.stderr
+    assert "datasets.imagenet.source.path" in log and "drop imagenet from run_datasets" in log
+
+
+def test_paper_preset_kitti_split_must_be_chosen_before_any_work(tmp_path):
+    """Without the drive mapping, the KITTI split is by frame only when asked for: a dry run stops at
+    the config check, naming the key and both fixes; a mapping with the frame split is refused too."""
+    imagenet = "imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}}"
+    (tmp_path / "unchosen").mkdir()
+    result = dry_run(tmp_path / "unchosen", "preset=paper", f"datasets={{{imagenet}, kitti: {{source: {{path: /nonexistent/kitti}}}}}}")
+    log = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "config key 'datasets.kitti.source.drive_mapping'" in log
+    assert "mapping/ folder" in log and "datasets.kitti.source.split_by to frame" in log
+    assert "prepare_data" not in log  # stopped before planning any job
+    (tmp_path / "both").mkdir()
+    both = "kitti: {source: {path: /nonexistent/kitti, drive_mapping: /nonexistent/mapping, split_by: frame}}"
+    result = dry_run(tmp_path / "both", "preset=paper", f"datasets={{{imagenet}, {both}}}")
+    log = result.stdout + result.stderr
+    assert result.returncode != 0 and "config key 'datasets.kitti.source.split_by'" in log and "would go unused" in log
+    (tmp_path / "mapped").mkdir()
+    mapped = "kitti: {source: {path: /nonexistent/kitti, drive_mapping: /nonexistent/mapping}}"
+    result = dry_run(tmp_path / "mapped", "preset=paper", f"datasets={{{imagenet}, {mapped}}}")
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_command_line_beats_preset_and_default_stays_mnist5k(tmp_path):
+    result = dry_run(tmp_path, "preset=paper", "run_datasets=[fashion_mnist]")
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    assert "results/models/fashion_mnist/model.pt" in log and "results/models/mnist/model.pt" not in log
+    (tmp_path / "default").mkdir()
+    default = dry_run(tmp_path / "default", "preset=default")
+    assert default.returncode == 0, default.stderr[-3000:]
+    assert "results/models/mnist5k/model.pt" in default.stdout + default.stderr
+
