@@ -521,15 +521,21 @@ def test_a_plain_function_is_a_valid_base_classifier():
 # --- the exact ellipsoid of a linear classifier -----------------------------------------------------------
 
 
-def test_ellipsoid_from_true_pa_is_tight_for_a_linear_classifier():
-    """With the true pA, the certified ellipsoid touches g's decision boundary: a point just inside
-    keeps g's prediction, a point just outside (same direction) flips it."""
-    generator = torch.Generator().manual_seed(5)
-    d = 20
+def linear_problem(seed: int, d: int, margin: float):
+    """``(w, sigma, x, b, generator)``: a random linear classifier [w.x + b > 0], a non-constant sigma,
+    and a point x at ``margin`` from the boundary on class 1's side."""
+    generator = torch.Generator().manual_seed(seed)
     w = torch.randn(d, generator=generator, dtype=torch.float64)
     sigma = torch.rand(d, generator=generator, dtype=torch.float64) * 2 + 0.1
     x = torch.randn(d, generator=generator, dtype=torch.float64)
-    b = 1.5 - float(w @ x)  # margin 1.5: g(x) = 1
+    return w, sigma, x, margin - float(w @ x), generator
+
+
+def test_ellipsoid_from_true_pa_is_tight_for_a_linear_classifier():
+    """With the true pA, the certified ellipsoid touches g's decision boundary: a point just inside
+    keeps g's prediction, a point just outside (same direction) flips it."""
+    d = 20
+    w, sigma, x, b, generator = linear_problem(5, d, margin=1.5)  # g(x) = 1
     r = norm.ppf(linear_true_pa(w, b, x, sigma))
     direction = -(sigma**2) * w / torch.linalg.vector_norm(sigma * w)  # the touching point is x + r * direction
     assert float(torch.linalg.vector_norm(r * direction / sigma)) == pytest.approx(r)
@@ -553,12 +559,8 @@ def test_l2_radius_is_the_largest_ball_in_the_ellipsoid_of_a_linear_classifier()
     The l2 ball of radius R * min(sigma) lies in the ellipsoid (and so keeps g constant), a step just
     beyond it along the axis of the smallest sigma leaves the ellipsoid, and exp(O_CA / D) is
     R * geomean(sigma)."""
-    generator = torch.Generator().manual_seed(6)
     d = 30
-    w = torch.randn(d, generator=generator, dtype=torch.float64)
-    sigma = torch.rand(d, generator=generator, dtype=torch.float64) * 2 + 0.1
-    x = torch.randn(d, generator=generator, dtype=torch.float64)
-    b = 2.0 - float(w @ x)  # margin 2: g(x) = 1
+    w, sigma, x, b, generator = linear_problem(6, d, margin=2.0)  # g(x) = 1
     pa = linear_true_pa(w, b, x, sigma)
     r = norm.ppf(pa)
     assert r == pytest.approx(2.0 / float(torch.linalg.vector_norm(sigma * w)), rel=1e-9)
