@@ -18,7 +18,7 @@ def main(snakemake):
     tables = [load_fig2_points(path) for path in paths]
     check_one_precision(tables, paths)  # one precision across the panels
     for dataset, points, counts_path in zip(datasets, tables, counts, strict=True):
-        panel = {"title": title_of(dataset), "points": points}
+        panel = {"title": title_of(dataset, snakemake.params.titles), "points": points}
         if counts_path is not None:
             balance = load_class_counts(counts_path)
             panel["majority"] = majority_share(balance[balance["split"] == "test"])
