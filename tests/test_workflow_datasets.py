@@ -168,3 +168,27 @@ def test_own_dataset_and_torchscript_model_through_the_dag(tmp_path):
     # The packaged model is the given one: it is right on every (noise-free) validation image.
     history = (work / "results" / "models" / "bright_dark" / "history.tsv").read_text().splitlines()
     assert history[1].split("\t")[-1] == "1.0"
+
+
+def dry_run_error(tmp_path: Path, datasets: dict) -> str:
+    config = {"run_datasets": list(datasets), "datasets": datasets}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "all", "-n", configfile=tmp_path / "config.yaml", timeout=120)
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+def test_an_unknown_dataset_name_lists_the_built_in_ones(tmp_path):
+    output = dry_run_error(tmp_path, {"cifar100": {}})
+    assert "config key 'datasets.cifar100'" in output and "mnist5k, mnist, fashion_mnist, cifar10" in output
+    assert "datasets.cifar100.source.format" in output
+
+
+def test_a_configured_model_file_is_checked_at_the_dry_run(tmp_path):
+    root = bright_dark_folder(tmp_path / "images", per_class=2)
+    block = {"source": {"format": "image_folder", "path": str(root)}, "model": {"source": f"torchscript:{tmp_path}/absent.ts"}}
+    assert "datasets.own.model.source" in dry_run_error(tmp_path, {"own": block})
+    block["model"] = {}
+    assert "datasets.own.model" in dry_run_error(tmp_path, {"own": block})  # no model named at all
+    block["model"] = {"arch": "mnist_cnn", "weights": str(tmp_path / "absent.pt")}
+    assert "datasets.own.model.weights" in dry_run_error(tmp_path, {"own": block})
