@@ -168,3 +168,11 @@ def stratified_subset(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
         take[index] += 1
     chosen = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
     return rng.permutation(np.concatenate(chosen))
+
+
+def training_subset(split: ImageSplit, count: int | None, seed: int) -> ImageSplit:
+    """``split`` itself when ``count`` is None, else a seeded stratified subset of ``count`` images."""
+    if count is None:
+        return split
+    keep = torch.from_numpy(stratified_subset(split.labels.numpy(), count, seed))
+    return ImageSplit(split.images[keep], split.labels[keep])

@@ -398,3 +398,30 @@ def configured_checkpoint_extras(settings: dict) -> dict:
         with open(rest, "rb") as handle:
             extras["torchscript"] = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
     return extras
+
+
+def describe_model(settings: dict) -> str:
+    """How the model block names its model (for messages)."""
+    return f"model.source {settings['source']}" if settings.get("source") else f"architecture {settings['arch']}"
+
+
+def is_packaged(settings: dict) -> bool:
+    """train_base packages the model instead of training it: pretrained, given weights, or TorchScript."""
+    source = settings.get("source")
+    return bool(settings["pretrained"] or settings.get("weights") is not None
+                or (source and parse_model_source(source)[0] == "torchscript"))
+
+
+def base_model(settings: dict, num_classes: int, mean, std, input_shape, dataset: str) -> nn.Sequential:
+    """The model block's model, ``Normalize(mean, std)`` first: pretrained (ImageNet), given weights or
+    TorchScript (packaged), or freshly initialised (to train; the caller seeds torch first). Tried on
+    one zero batch of ``input_shape`` (eval mode, no gradients: no random number is drawn, so trained
+    weights do not change) before it is returned: a ModelConfigError names the key and the fix."""
+    if settings["pretrained"]:
+        return pretrained_model(settings["arch"], num_classes, mean, std, settings["weights"])
+    if settings.get("source") or settings.get("weights") is not None:
+        model = given_weights_model(settings["arch"], settings.get("source"), num_classes, mean, std, settings.get("weights"))
+    else:
+        model = build_model(settings["arch"], num_classes, mean, std)
+    check_model_fits(model, input_shape, num_classes, dataset, describe_model(settings))
+    return model
