@@ -12,6 +12,8 @@ from nusmooth.registry import (
     DATASETS,
     PRETRAINED,
     SPLITS,
+    facts_for,
+    is_configured,
 )
 from snakefile_support import (
     clear_stale_locks,
@@ -46,6 +48,7 @@ def check_config():
         config.setdefault("datasets", {}).setdefault(name, {})
     validate(config, SCHEMA)
     for name, block in config["datasets"].items():
+        check_dataset_name(name, block)
         total = sum(block["split"][part] for part in SPLITS)
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             fail_config(
@@ -62,7 +65,7 @@ def check_config():
             )
         check_model(name, block["model"])
     for name in config["run_datasets"]:
-        needs = DATASETS[name].needs_path
+        needs = facts_of(name).needs_path
         if needs and config["datasets"][name]["source"]["path"] is None:
             fail_config(
                 f"datasets.{name}.source.path",
@@ -70,7 +73,7 @@ def check_config():
                 f"set it to {needs}, e.g. --config 'datasets={{{name}: {{source: {{path: /data/{name}}}}}}}', "
                 f"or drop {name} from run_datasets (nothing else depends on it)",
             )
-        if "split_by" in DATASETS[name].source_keys:
+        if "split_by" in facts_of(name).source_keys:
             check_split_unit(name, config["datasets"][name]["source"])
 
 
@@ -95,14 +98,108 @@ def check_split_unit(name, source):
         )
 
 
+def facts_of(name):
+    """Dataset facts: the registry's, or those of a dataset of your own from its config block."""
+    return facts_for(name, config["datasets"][name])
+
+
+def check_dataset_name(name, block):
+    """A name that is not built in is a dataset of your own: its block must say where the data is."""
+    if name in DATASETS:
+        if block["source"]["format"] is not None:
+            fail_config(
+                f"datasets.{name}.source.format",
+                f"{name} is a built-in dataset, read by its own reader",
+                f"remove the key, or give your copy another name (e.g. my_{name})",
+            )
+        return
+    if not is_configured(name, block):
+        fail_config(
+            f"datasets.{name}",
+            f"{name!r} is not a built-in dataset ({', '.join(DATASETS)}) and its block has no source.format",
+            f"fix the name, or describe your data: datasets.{name}.source.format (image_folder or "
+            f"tensor_file) and datasets.{name}.source.path (docs/datasets.md)",
+        )
+    path = block["source"]["path"]
+    if path is None or not Path(path).exists():
+        fail_config(
+            f"datasets.{name}.source.path",
+            f"{'not set' if path is None else f'{path} does not exist'}",
+            "set it to your image folder or tensor file (.pt or .npz)",
+        )
+
+
+# Model keys added after the first release: left out of train_base's params (and so of model.pt's
+# train_config) while unset, so that the checkpoints and params of existing runs stay the same.
+NEW_MODEL_KEYS = ("source", "mean", "std", "train_points")
+
+
+def model_params(wildcards):
+    """train_base's model block, keys sorted, without the newer keys that are unset."""
+    block = dataset_config(wildcards)["model"]
+    return canonical(
+        {k: v for k, v in block.items() if not (k in NEW_MODEL_KEYS and v is None)}
+    )
+
+
+def check_configured_model(name, model, facts):
+    """model.source / model.weights: files exist and the keys go together (no torch here: the
+    model itself is loaded and tried on one batch at the start of train_base)."""
+    source, weights = model["source"], model["weights"]
+    if source is not None:
+        kind, _, rest = source.partition(":")
+        if kind == "torchscript" and not Path(rest).is_file():
+            fail_config(
+                f"datasets.{name}.model.source",
+                f"TorchScript file {rest} does not exist",
+                "set it to torchscript:<a file written by torch.jit.save>",
+            )
+        if kind == "torchscript" and weights is not None:
+            fail_config(
+                f"datasets.{name}.model.weights",
+                "set together with a TorchScript model.source, which carries its own weights",
+                "set model.weights to null",
+            )
+        if model["pretrained"]:
+            fail_config(
+                f"datasets.{name}.model.pretrained",
+                "true together with model.source",
+                "set pretrained to false and the weights in model.weights",
+            )
+    if weights is not None and not Path(weights).is_file():
+        fail_config(
+            f"datasets.{name}.model.weights",
+            f"file {weights} does not exist",
+            "set it to a state_dict file (torch.save(model.state_dict(), path)), or null to train",
+        )
+    for key in ("mean", "std"):
+        channels = facts.channels
+        if model[key] is not None and channels and len(model[key]) != channels:
+            fail_config(
+                f"datasets.{name}.model.{key}",
+                f"{len(model[key])} values for {channels}-channel images",
+                f"give {channels} values (one per channel), or null for the dataset's",
+            )
+
+
 def check_model(name, model):
     """The architecture defaults to the paper's and must take the dataset's channels. Only checks
     settings: reading data is the prepare_data job's work (a dry run reads no data)."""
-    facts = DATASETS[name]
+    facts = facts_of(name)
+    check_configured_model(name, model, facts)
+    if model["source"] is not None:
+        return
     if model["arch"] is None:
         model["arch"] = facts.arch
+    if model["arch"] is None:
+        fail_config(
+            f"datasets.{name}.model",
+            f"{name} is a dataset of your own and names no model",
+            f"set datasets.{name}.model.source (torchscript:<file>, torchvision:<arch> or "
+            f"module:<module>:<callable>) or datasets.{name}.model.arch ({', '.join(ARCHITECTURES)})",
+        )
     channels = ARCHITECTURES[model["arch"]].channels
-    if channels != facts.channels:
+    if facts.channels is not None and channels != facts.channels:
         fail_config(
             f"datasets.{name}.model.arch",
             f"{model['arch']} takes {channels}-channel images, {name} has {facts.channels}",
@@ -154,7 +251,7 @@ def block_params(name):
 def source_params(wildcards):
     """Only the source keys this dataset's reader takes."""
     source = dataset_config(wildcards)["source"]
-    return {key: source[key] for key in sorted(DATASETS[wildcards.dataset].source_keys)}
+    return {key: source[key] for key in sorted(facts_of(wildcards.dataset).source_keys)}
 
 
 def sweep_eval_params(wildcards):
@@ -195,6 +292,21 @@ def training_compute_params(wildcards):
         key: config["compute"][key]
         for key in sorted(("channels_last", "cudnn_benchmark"))
     }
+
+
+def titles_of(datasets):
+    """Params: the panel title of each dataset that sets datasets.<name>.title (others: the built-in
+    title), so only a changed title redraws a figure."""
+
+    def titles(wildcards):
+        chosen = datasets if datasets is not None else [wildcards.dataset]
+        return {
+            d: config["datasets"][d]["title"]
+            for d in chosen
+            if config["datasets"][d]["title"] is not None
+        }
+
+    return titles
 
 
 # --- the files a job reads ----------------------------------------------------------------------
@@ -307,11 +419,11 @@ def fig1_keys(datasets):
 
 
 def fig2_datasets():
-    return [d for d in config["run_datasets"] if not DATASETS[d].majority_dominated]
+    return [d for d in config["run_datasets"] if not facts_of(d).majority_dominated]
 
 
 def fig4_datasets():
-    return [d for d in config["run_datasets"] if DATASETS[d].majority_dominated]
+    return [d for d in config["run_datasets"] if facts_of(d).majority_dominated]
 
 
 def fig2_points(datasets):

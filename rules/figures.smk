@@ -28,6 +28,7 @@ rule plot_fig1:
         datasets=fig1_keys(config["run_datasets"]),
         n=fig1_sample_counts(config["run_datasets"]),
         alpha=config["alpha"],
+        titles=titles_of(config["run_datasets"]),
     script:
         "../workflow_scripts/plot_fig1.py"
 
@@ -54,6 +55,7 @@ rule plot_fig1_dataset:
         datasets=fig1_keys(None),
         n=fig1_sample_counts(None),
         alpha=config["alpha"],
+        titles=titles_of(None),
     script:
         "../workflow_scripts/plot_fig1.py"
 
@@ -141,6 +143,7 @@ rule plot_fig2:
         "../envs/pytorch.yaml"
     params:
         datasets=fig2_datasets(),
+        titles=titles_of(fig2_datasets()),
     script:
         "../workflow_scripts/plot_fronts.py"
 
@@ -162,6 +165,7 @@ rule plot_fig4:
         "../envs/pytorch.yaml"
     params:
         datasets=fig4_datasets(),
+        titles=titles_of(fig4_datasets()),
     script:
         "../workflow_scripts/plot_fronts.py"
 
@@ -183,6 +187,7 @@ rule plot_fig3:
         "../envs/pytorch.yaml"
     params:
         datasets=fig1_keys(config["run_datasets"]),
+        titles=titles_of(config["run_datasets"]),
     script:
         "../workflow_scripts/plot_fig3.py"
 
@@ -218,5 +223,6 @@ rule find_sigma_regions:
         "../envs/pytorch.yaml"
     params:
         fraction=config["figures"]["region_fraction"],
+        titles=titles_of(None),
     script:
         "../workflow_scripts/find_sigma_regions.py"

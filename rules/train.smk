@@ -14,7 +14,7 @@ rule train_base:
     resources:
         gpu=1,
     params:
-        model=block_params("model"),
+        model=model_params,
         compute=training_compute_params,
         # Per-epoch training state for resuming a killed job: deliberately not an output (Snakemake
         # deletes the outputs of a failed job); the script removes it once the model is saved.

@@ -31,7 +31,7 @@ def main(snakemake):
             "border's share of the whole image (a region on the border more often than that is drawn to it).")
     atomic_write_text(html_document(f"Robust and non-robust regions: {dataset}", [("regions", summary)], note), snakemake.output.html)
     cells.sort(key=lambda cell: cell["init"])
-    save(regions_figure(title_of(dataset), background, cells, fraction), snakemake.output.pdf, snakemake.output.png)
+    save(regions_figure(title_of(dataset, snakemake.params.titles), background, cells, fraction), snakemake.output.pdf, snakemake.output.png)
 
 
 run_stage(snakemake, main)

@@ -6,7 +6,7 @@ from validation records and from the largest value each sigma can certify, never
 from stage import run_stage
 
 from nusmooth.artifacts import load_fig1_results
-from nusmooth.plotting import fig1_banded, fig1_panel_from_results, save
+from nusmooth.plotting import fig1_banded, fig1_panel_from_results, save, title_of
 from nusmooth.tables import check_one_precision, display_grid, largest_certifiable
 
 
@@ -23,7 +23,7 @@ def main(snakemake):
     if hasattr(snakemake.output, "l2_pdf"):
         views["l2_radius"] = (snakemake.output.l2_pdf, snakemake.output.l2_png)
     for view, (pdf, png) in views.items():
-        panels = [dict(fig1_panel_from_results(dataset, rows), x_range=display_grid(validation, ceilings, 2)[view]["range"])
+        panels = [dict(fig1_panel_from_results(dataset, rows), title=title_of(dataset, snakemake.params.titles), x_range=display_grid(validation, ceilings, 2)[view]["range"])
                   for dataset, (rows, validation, ceilings) in by_dataset.items()]
         save(fig1_banded(panels, view, precision), pdf, png)
 

@@ -16,7 +16,7 @@ def main(snakemake):
         print(f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}")
         rows.setdefault(dataset, []).append(
             {"init": choice["init"], "sigma": sigma, "label": f"init $\\sigma$={choice['init']:g}, sub-epoch {choice['sub_epoch']}"})
-    figure = fig3([{"title": title_of(d), "cells": sorted(cells, key=lambda c: c["init"])} for d, cells in rows.items()])
+    figure = fig3([{"title": title_of(d, snakemake.params.titles), "cells": sorted(cells, key=lambda c: c["init"])} for d, cells in rows.items()])
     save(figure, snakemake.output.pdf, snakemake.output.png)
 
 

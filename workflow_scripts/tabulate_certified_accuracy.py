@@ -3,7 +3,7 @@ at a few l2 radii, each with its Wilson 95% interval over the test points, and t
 isotropic difference at each with Newcombe's paired 95% interval, for one dataset. The thresholds are
 round numbers from the 5% quantile of the values certified on *validation* (the chosen learned
 snapshot's and the isotropic sweep's records of the same constants) to the largest value the sigmas
-can certify at all (summaries.display_grid), never from test points."""
+can certify at all (tables.display_grid), never from test points."""
 
 import pandas as pd
 from stage import run_stage

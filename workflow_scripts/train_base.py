@@ -1,5 +1,7 @@
 """train_base: train the dataset's base classifier (no noise augmentation, as in the paper), or
-package pretrained weights (ImageNet) when the config says so.
+package pretrained weights (ImageNet) when the config says so, or package given weights / a TorchScript
+model (``model.weights``, ``model.source``) for any dataset. A configured model is checked on one zero
+batch of the dataset's input shape first (classes, channels, size), before any training.
 
 A killed job resumes, as optimize_sigma does: after every epoch the trainer's ``state_dict`` goes to
 ``params.resume`` (not an ``output:``, which Snakemake would delete on failure); a rerun with the same
@@ -13,7 +15,8 @@ from stage import compute_device, run_stage, stream_generator
 from nusmooth.acceleration import configure_backends, prepare_model
 from nusmooth.artifacts import load_dataset
 from nusmooth.io import atomic_write_tsv
-from nusmooth.models import build_model, pretrained_model, save_checkpoint
+from nusmooth.data import training_subset
+from nusmooth.models import configured_checkpoint_extras, describe_model, is_packaged, model_from_config, save_checkpoint
 from nusmooth.resume import ResumeFile, content_fingerprint
 from nusmooth.seeds import stream_seed
 from nusmooth.training import BaseTrainer, accuracy
@@ -23,21 +26,24 @@ def main(snakemake):
     device, settings, name = compute_device(snakemake), dict(snakemake.params.model), snakemake.wildcards.dataset
     dataset = load_dataset(snakemake.input.dataset)
     train, val, classes = dataset.splits["train"], dataset.splits["val"], len(dataset.classes)
-    if settings["pretrained"]:
-        model = pretrained_model(settings["arch"], classes, dataset.mean, dataset.std, settings["weights"]).to(device)
+    mean, std = settings.get("mean") or dataset.mean, settings.get("std") or dataset.std
+    packaged = is_packaged(settings)
+    if not packaged:  # fresh weights (and dropout) from the user's seed
+        torch.manual_seed(stream_seed(settings["seed"], "train_base", name, "init and dropout"))
+    model = model_from_config(settings, num_classes=classes, mean=mean, std=std, input_shape=dataset.input_shape, dataset=name)
+    if packaged:
+        model = model.to(device)
         history = [{"epoch": 0, "train_loss": float("nan"),
                     "val_accuracy": accuracy(model, val.images, val.labels, device, settings["batch_size"])}]
-        print(f"packaged pretrained {settings['arch']} ({settings['weights'] or 'torchvision download'}): {history[0]}")
+        print(f"packaged {describe_model(settings)}: {history[0]}")
     else:
-        # "trainer": the layout of the saved state (a BaseTrainer's state_dict), so that a state saved in
-        # another layout is ignored instead of misread.
+        # model.train_points: a seeded, stratified subset (a quick run of any dataset).
+        train = training_subset(train, settings.get("train_points"), stream_seed(settings["seed"], "train_base", name, "subset"))
+        # "state": the saved layout (a BaseTrainer's state_dict): a state of another layout is ignored, not misread.
         resume = ResumeFile(snakemake.params.resume, {"settings": settings, "train": content_fingerprint(train.labels),
                                                       "images": content_fingerprint(train.images), "state": "trainer"})
-        torch.manual_seed(stream_seed(settings["seed"], "train_base", name, "init and dropout"))
-        model = build_model(settings["arch"], classes, dataset.mean, dataset.std)
-        compute = snakemake.params.compute
-        configure_backends(device, cudnn_benchmark=compute["cudnn_benchmark"])
-        model = prepare_model(model, channels_last=compute["channels_last"], compile=False)
+        configure_backends(device, cudnn_benchmark=snakemake.params.compute["cudnn_benchmark"])
+        model = prepare_model(model, channels_last=snakemake.params.compute["channels_last"], compile=False)
         trainer = BaseTrainer(model, lr=settings["lr"], gamma=settings["gamma"], device=device,
                               generator=stream_generator(torch.device("cpu"), settings["seed"], "train_base", name, "order"),
                               optimizer_name=settings["optimizer"])
@@ -49,9 +55,10 @@ def main(snakemake):
                                     epochs=settings["epochs"], progress=True))
             resume.save({"trainer": trainer.state_dict()})
         history = trainer.history
-    save_checkpoint(snakemake.output.model, model, arch=settings["arch"], num_classes=classes, mean=dataset.mean, std=dataset.std, train_config=settings)
+    save_checkpoint(snakemake.output.model, model, arch=settings.get("source") or settings["arch"], num_classes=classes, mean=mean,
+                    std=std, train_config=settings, extras=configured_checkpoint_extras(settings))
     atomic_write_tsv(pd.DataFrame(history), snakemake.output.history)
-    if not settings["pretrained"]:
+    if not packaged:
         resume.remove()
 
 

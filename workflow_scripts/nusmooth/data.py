@@ -108,3 +108,32 @@ def base_info(source: str, fractions: dict[str, float], seed: int, splits: dict[
             for name, split in splits.items()
         },
     }
+
+
+def stratified_subset(labels: np.ndarray, count: int, seed: int) -> np.ndarray:
+    """``count`` indices of ``labels`` (all when ``count >= len(labels)``), drawn per class in
+    proportion to its size (largest remainders get the leftover places, ties to the lower class),
+    seeded; every class keeps at least one index when ``count`` allows. Returned in a seeded order."""
+    labels = np.asarray(labels)
+    if count >= len(labels):
+        return np.arange(len(labels))
+    rng = np.random.default_rng(seed)
+    classes, sizes = np.unique(labels, return_counts=True)
+    exact = sizes * count / len(labels)
+    take = np.floor(exact).astype(int)
+    if count >= len(classes):
+        take = np.maximum(take, 1)
+    while take.sum() > count:  # the minimum of one overshot: trim the largest shares
+        take[np.argmax(take - exact)] -= 1
+    for index in np.argsort(-(exact - take), kind="stable")[: count - take.sum()]:
+        take[index] += 1
+    chosen = [rng.permutation(np.flatnonzero(labels == c))[:k] for c, k in zip(classes, take)]
+    return rng.permutation(np.concatenate(chosen))
+
+
+def training_subset(split: ImageSplit, count: int | None, seed: int) -> ImageSplit:
+    """``split`` itself when ``count`` is None, else a seeded stratified subset of ``count`` images."""
+    if count is None:
+        return split
+    keep = torch.from_numpy(stratified_subset(split.labels.numpy(), count, seed))
+    return ImageSplit(split.images[keep], split.labels[keep])

@@ -153,9 +153,11 @@ def build_model(arch: str, num_classes: int, mean: Sequence[float], std: Sequenc
 CHECKPOINT_KEYS = MODEL.keys
 
 
-def save_checkpoint(path, model: nn.Module, *, arch: str, num_classes: int, mean, std, train_config: dict) -> None:
+def save_checkpoint(path, model: nn.Module, *, arch: str, num_classes: int, mean, std, train_config: dict,
+                    extras: dict | None = None) -> None:
     """Save weights with everything needed to rebuild the model; loadable with ``weights_only=True``.
-    The same model and settings always give the same bytes."""
+    The same model and settings always give the same bytes. ``extras`` (a configured model's
+    ``source`` and TorchScript bytes: :func:`configured_checkpoint_extras`) go beside the contract's keys."""
     payload = {
         "arch": arch,
         "num_classes": num_classes,
@@ -164,6 +166,7 @@ def save_checkpoint(path, model: nn.Module, *, arch: str, num_classes: int, mean
         "train_config": train_config,
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
+    payload.update(extras or {})
     save_model_checkpoint(payload, path)
 
 
@@ -172,7 +175,13 @@ def load_checkpoint(path, device: torch.device | str = "cpu") -> tuple[nn.Module
     returned payload's tensors stay on the CPU). Raises :class:`nusmooth.io.ArtifactError` (naming
     the rule to rerun) for a missing or damaged file."""
     payload = load_model_checkpoint(path)
-    model = build_model(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
+    if payload.get("source"):
+        script = payload.get("torchscript")
+        network = configured_network(payload["source"], payload["num_classes"],
+                                     bytes(script.numpy().tobytes()) if script is not None else None)
+        model = nn.Sequential(Normalize(payload["mean"], payload["std"]), network)
+    else:
+        model = build_model(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload
 
@@ -217,3 +226,204 @@ def pretrained_model(arch: str, num_classes: int, mean, std, weights_file=None) 
             f"Fix: set model.pretrained: false, or give the ImageNet train/ folder all {PRETRAINED.num_classes:,} class folders"
         )
     return nn.Sequential(Normalize(mean, std), load_torchvision_resnet50(weights_file))
+
+
+# --- models described by the config alone (datasets.<name>.model.source / .weights) ---------------
+# ``model.source`` names where the network comes from: "torchscript:<file>", "torchvision:<arch>" or
+# "module:<importable.module>:<callable>"; ``model.weights`` is a state_dict file. Nothing in a weights
+# file ever runs: state_dicts are read with torch.load(weights_only=True) (tensors and plain types);
+# a TorchScript archive holds TorchScript code (a restricted language run by torch's interpreter, not
+# Python pickles); a module:callable is code the user names in the config, as any import is.
+
+#: ``model.source`` kinds.
+SOURCE_KINDS = ("torchscript", "torchvision", "module")
+
+
+class ModelConfigError(ValueError):
+    """A configured model does not fit the dataset or its file is not a model; the message names the
+    config key and the fix. Raised before any training, certification or sigma search."""
+
+
+def parse_model_source(source: str) -> tuple[str, str]:
+    """``"kind:rest"`` -> ``(kind, rest)``; a ModelConfigError naming the kinds otherwise."""
+    kind, _, rest = str(source).partition(":")
+    if kind not in SOURCE_KINDS or not rest:
+        raise ModelConfigError(
+            f"model.source {source!r} is not one of torchscript:<file>, torchvision:<architecture>, "
+            "module:<importable.module>:<callable>. Fix: set model.source to one of these forms"
+        )
+    return kind, rest
+
+
+def read_state_dict(path, key: str = "model.weights") -> dict:
+    """A state_dict from ``path`` by a safe load (no code in the file runs); a dict holding one under
+    ``state_dict`` (as this pipeline's model.pt, or a training checkpoint) is unwrapped."""
+    fix = f"set {key} to a file written by torch.save(model.state_dict(), path)"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError as error:
+        raise ModelConfigError(f"{key}: file not found: {path}. Fix: {fix}") from error
+    except Exception as error:
+        raise ModelConfigError(f"{key}: {path} is not a model's weights: {load_failure_reason(error, path)}. Fix: {fix}") from error
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelConfigError(f"{key}: {path} holds a {type(state).__name__}, not a state_dict of tensors. Fix: {fix}")
+    return state
+
+
+def load_state_into(network: nn.Module, state: dict, path, key: str = "model.weights") -> None:
+    """Load ``state`` (strictly) into ``network``; a ModelConfigError naming the mismatch otherwise."""
+    try:
+        network.load_state_dict(state)
+    except RuntimeError as error:
+        raise ModelConfigError(
+            f"{key}: {path} does not fit the configured architecture ({str(error)[:400]}). Fix: give the weights of "
+            "this architecture with this many classes, or change model.source / model.arch"
+        ) from error
+
+
+def read_torchscript(path, key: str = "model.source") -> nn.Module:
+    """A TorchScript archive (``torch.jit.save``); a ModelConfigError when the file is not one."""
+    import io as _io
+
+    data = path if isinstance(path, (bytes, bytearray)) else None
+    try:
+        if data is None:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        return torch.jit.load(_io.BytesIO(data), map_location="cpu")
+    except FileNotFoundError as error:
+        raise ModelConfigError(f"{key}: TorchScript file not found: {path}. Fix: set {key} to torchscript:<existing file>") from error
+    except Exception as error:
+        raise ModelConfigError(
+            f"{key}: {path if data is None or not isinstance(path, (bytes, bytearray)) else 'the stored archive'} is not a "
+            f"TorchScript archive ({type(error).__name__}). Fix: save the model with torch.jit.save(torch.jit.script(model), path) "
+            "(or torch.jit.trace)"
+        ) from error
+
+
+def _import_callable(target: str):
+    from importlib import import_module
+
+    module_name, _, attribute = target.rpartition(":")
+    if not module_name:
+        raise ModelConfigError(f"model.source module:{target} needs module:<importable.module>:<callable>. Fix: e.g. module:mypackage.nets:build")
+    try:
+        return getattr(import_module(module_name), attribute)
+    except (ImportError, AttributeError) as error:
+        raise ModelConfigError(f"model.source module:{target}: cannot import it ({error}). Fix: make {module_name} importable (PYTHONPATH) and name an existing callable") from error
+
+
+def _call_builder(builder, num_classes: int) -> nn.Module:
+    """``builder(num_classes=K)`` when it takes that keyword, else ``builder()``."""
+    import inspect
+
+    try:
+        takes = "num_classes" in inspect.signature(builder).parameters
+    except (TypeError, ValueError):
+        takes = False
+    network = builder(num_classes=num_classes) if takes else builder()
+    if not isinstance(network, nn.Module):
+        raise ModelConfigError(f"model.source: the callable returned a {type(network).__name__}, not a torch.nn.Module. Fix: return the network")
+    return network
+
+
+def configured_network(source: str, num_classes: int, torchscript: bytes | None = None) -> nn.Module:
+    """The network (without normalisation) that ``model.source`` names, freshly built (torchvision,
+    module) or read (TorchScript: ``torchscript`` bytes when given, else the file)."""
+    kind, rest = parse_model_source(source)
+    if kind == "torchscript":
+        return read_torchscript(torchscript if torchscript is not None else rest)
+    if kind == "torchvision":
+        import torchvision
+
+        try:
+            return torchvision.models.get_model(rest, weights=None, num_classes=num_classes)
+        except ValueError as error:
+            raise ModelConfigError(f"model.source torchvision:{rest}: {error}. Fix: name a torchvision architecture (torchvision.models.list_models())") from error
+    return _call_builder(_import_callable(rest), num_classes)
+
+
+def given_weights_model(arch: str, source: str | None, *, num_classes: int, mean, std, weights) -> nn.Sequential:
+    """``Normalize`` + the network of ``model.source`` (or the built-in ``arch``), with ``model.weights``
+    loaded when set. A state_dict saved from this pipeline's model (``Normalize`` included, keys
+    ``0.*`` / ``1.*``) or from the bare network both load."""
+    network = configured_network(source, num_classes) if source else ARCHITECTURE_BUILDERS[arch](num_classes)
+    model = nn.Sequential(Normalize(mean, std), network)
+    if weights is not None:
+        state = read_state_dict(weights)
+        whole = all(k.startswith(("0.", "1.")) for k in state) and any(k.startswith("0.") for k in state)
+        load_state_into(model if whole else network, state, weights)
+    return model
+
+
+def check_model_fits(model: nn.Module, input_shape, num_classes: int, dataset: str, described: str) -> None:
+    """One forward pass of a zero batch of the dataset's ``input_shape``: the model must take it and
+    return ``num_classes`` scores per image. A ModelConfigError naming the key and the fix otherwise.
+    ``described`` says which model it is (for the message)."""
+    shape = tuple(int(v) for v in input_shape)
+    probe = torch.zeros((2, *shape))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            out = model(probe)
+    except Exception as error:
+        raise ModelConfigError(
+            f"datasets.{dataset}.model: {described} cannot take the images of {dataset}, shape (C, H, W) = {shape} "
+            f"({type(error).__name__}: {str(error).splitlines()[0][:300]}). Fix: give a model built for {shape[0]}-channel "
+            f"{shape[1]}x{shape[2]} images, or change datasets.{dataset}.source.input_shape (or the image size of the source)"
+        ) from error
+    finally:
+        model.train(was_training)
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != num_classes:
+        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+        raise ModelConfigError(
+            f"datasets.{dataset}.model: {described} returns {got} for a batch of 2 images; {dataset} has {num_classes} "
+            f"classes, so it must return (2, {num_classes}). Fix: give a model with {num_classes} outputs, or set "
+            f"datasets.{dataset}.source.classes to the model's classes"
+        )
+
+
+def configured_checkpoint_extras(settings: dict) -> dict:
+    """Keys a checkpoint of a configured model adds to the contract's: ``source`` (how to rebuild the
+    network) and, for TorchScript, the archive's bytes as a uint8 tensor (so model.pt stands alone).
+    Empty for a built-in architecture, whose checkpoints keep their bytes."""
+    source = settings.get("source")
+    if not source:
+        return {}
+    extras = {"source": source}
+    kind, rest = parse_model_source(source)
+    if kind == "torchscript":
+        with open(rest, "rb") as handle:
+            extras["torchscript"] = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
+    return extras
+
+
+def describe_model(settings: dict) -> str:
+    """How the model block names its model (for messages)."""
+    return f"model.source {settings['source']}" if settings.get("source") else f"architecture {settings['arch']}"
+
+
+def is_packaged(settings: dict) -> bool:
+    """train_base packages the model instead of training it: pretrained, given weights, or TorchScript."""
+    source = settings.get("source")
+    return bool(settings["pretrained"] or settings.get("weights") is not None
+                or (source and parse_model_source(source)[0] == "torchscript"))
+
+
+def model_from_config(settings: dict, *, num_classes: int, mean, std, input_shape, dataset: str) -> nn.Sequential:
+    """The model block's model, ``Normalize(mean, std)`` first: pretrained (ImageNet), given weights or
+    TorchScript (packaged), or freshly initialised (to train; the caller seeds torch first). Tried on
+    one zero batch of ``input_shape`` (eval mode, no gradients: no random number is drawn, so trained
+    weights do not change) before it is returned: a ModelConfigError names the key and the fix."""
+    if settings["pretrained"]:
+        return pretrained_model(settings["arch"], num_classes, mean, std, settings["weights"])
+    if settings.get("source") or settings.get("weights") is not None:
+        model = given_weights_model(settings["arch"], settings.get("source"), num_classes=num_classes, mean=mean, std=std,
+                                    weights=settings.get("weights"))
+    else:
+        model = build_model(settings["arch"], num_classes, mean, std)
+    check_model_fits(model, input_shape, num_classes, dataset, describe_model(settings))
+    return model

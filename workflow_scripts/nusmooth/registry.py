@@ -177,7 +177,61 @@ def dataset_facts(name: str) -> DatasetFacts:
         raise ValueError(f"unknown dataset {name!r}; choose one of {sorted(DATASETS)}") from None
 
 
-def title_of(dataset: str) -> str:
-    """Panel title of a dataset (its name when the registry does not know it)."""
+def title_of(dataset: str, titles: dict | None = None) -> str:
+    """Panel title of a dataset: ``titles[dataset]`` when given (a configured dataset's title), else
+    the registry's (its name when the registry does not know it)."""
+    if titles and titles.get(dataset):
+        return titles[dataset]
     facts = DATASETS.get(dataset)
     return facts.title if facts else dataset
+
+
+# --- datasets described by the config alone ---------------------------------------------------------
+
+#: ``source.format`` values of a dataset the registry does not know (``datasets.<name>`` in the config).
+CONFIGURED_FORMATS = ("image_folder", "tensor_file")
+
+#: Keys of a configured dataset's ``source`` block that its reader takes.
+CONFIGURED_SOURCE_KEYS = ("format", "path", "classes", "input_shape", "value_range", "mean", "std")
+
+
+def is_configured(name: str, block: dict | None) -> bool:
+    """``name`` is not built in and its config block describes the data (``source.format``)."""
+    return name not in DATASETS and bool(((block or {}).get("source") or {}).get("format"))
+
+
+def facts_for(name: str, block: dict | None = None) -> DatasetFacts:
+    """The facts of dataset ``name``: the registry's, or built from its config block ``block``
+    (``datasets.<name>``) when the name is not built in and ``block["source"]["format"]`` names a
+    configured format. The rest of the pipeline then reads one kind of object either way.
+
+    A configured dataset is never majority-dominated (it goes to Figure 2) and has no official test
+    split (train, validation and test are cut from the data by ``split``, unless the folder gives
+    them). ``input_shape`` / ``channels`` are None when the config leaves them to the data.
+    """
+    if name in DATASETS:
+        return DATASETS[name]
+    block = block or {}
+    source = block.get("source") or {}
+    kind = source.get("format")
+    if kind not in CONFIGURED_FORMATS:
+        raise ValueError(
+            f"unknown dataset {name!r}: built-in datasets are {sorted(DATASETS)}; a dataset of your own needs "
+            f"datasets.{name}.source.format (one of {list(CONFIGURED_FORMATS)}) and datasets.{name}.source.path"
+        )
+    shape = tuple(source["input_shape"]) if source.get("input_shape") else None
+    channels = shape[0] if shape else None
+    mean = tuple(source["mean"]) if source.get("mean") else None
+    std = tuple(source["std"]) if source.get("std") else None
+    return DatasetFacts(
+        name=name, title=block.get("title") or name, description=f"configured {kind} dataset", arch=None,
+        channels=channels, input_shape=shape, mean=mean, std=std,
+        needs_path="an image folder (one folder per class) or a tensor file (.pt or .npz)", majority_dominated=False,
+        official_test=False, preparer="nusmooth.datasets.configured:prepare_configured",
+        source_keys=CONFIGURED_SOURCE_KEYS, decodes_images=kind == "image_folder", pool_sizes={},
+    )
+
+
+def dataset_title(name: str, block: dict | None = None) -> str:
+    """Panel title: ``datasets.<name>.title`` when set, else the registry's (the name otherwise)."""
+    return ((block or {}).get("title")) or title_of(name)

@@ -116,7 +116,7 @@ def front_table(points: pd.DataFrame) -> pd.DataFrame:
     :data:`FRONT_SPLITS_NOTE`.
     """
     if "on_val_front" not in points.columns:
-        raise ValueError("points lack the on_val_front column; build them with summaries.sweep_points")
+        raise ValueError("points lack the on_val_front column; build them with tables.sweep_points")
     chosen = points[(points["split"] == CHOOSING_SPLIT) & points["on_val_front"]]
     shown = points[points["split"] == SHOWN_SPLIT]
     measured = ["accuracy", "mean_area", "points", *INTERVAL_COLUMNS]

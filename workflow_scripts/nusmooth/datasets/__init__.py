@@ -13,21 +13,23 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from ..registry import DATASETS, SPLITS, dataset_facts
+from ..registry import DATASETS, SPLITS, facts_for
 from .common import DataError, check_nonempty_splits
 
 
-def _preparer(name: str):
-    module, function = dataset_facts(name).preparer.split(":")
+def _preparer(facts):
+    module, function = facts.preparer.split(":")
     return getattr(import_module(module), function)
 
 
 def prepare_dataset(name: str, split: dict, source: dict | None = None, workers: int = 1):
     """Prepare dataset ``name`` from its config blocks ``split`` (fractions + seed) and ``source``.
 
-    Raises :class:`DataError` on unreadable raw data and on a split that would leave a part empty.
+    A name the registry does not know is a configured dataset when ``source["format"]`` is set
+    (:func:`nusmooth.registry.facts_for`). Raises :class:`DataError` on unreadable raw data and on a
+    split that would leave a part empty.
     """
-    facts = dataset_facts(name)
+    facts = facts_for(name, {"source": source or {}})
     fractions = {part: split[part] for part in SPLITS}
     source = source or {}
     kwargs = {key: source[key] for key in facts.source_keys if source.get(key) is not None}
@@ -35,7 +37,9 @@ def prepare_dataset(name: str, split: dict, source: dict | None = None, workers:
         kwargs.setdefault("path", None)
     if facts.decodes_images:
         kwargs["workers"] = workers
-    dataset, members = _preparer(name)(fractions, split["seed"], **kwargs)
+    if name not in DATASETS:
+        kwargs["name"] = name
+    dataset, members = _preparer(facts)(fractions, split["seed"], **kwargs)
     check_nonempty_splits(name, {part: len(data) for part, data in dataset.splits.items()})
     return dataset, members
 

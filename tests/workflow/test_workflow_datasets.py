@@ -1,0 +1,191 @@
+"""Every dataset through the whole DAG to its figures (`snakemake all`), at toy size: Fashion-MNIST and
+CIFAR-10 from the shared data folder, an ImageNet-layout folder and a KITTI folder built here from the
+shared samples, and a dataset of your own (an image folder) with a TorchScript model of your own.
+
+Each run is tiny (a few dozen training images, one epoch, n0 = 8, n = 16, six certified points) and
+checks what the run can get wrong: every figure and table of `rule all` exists, each dataset's
+model.pt records what trained or packaged it, and the data went where the split rules say.
+The readers themselves are tested on the same files in test_datasets.py.
+"""
+
+import shutil
+from pathlib import Path
+
+import torch
+import yaml
+
+from support import SHARED_DATA as DATA
+from support import needs_shared_data as needs_data
+from support.workflow import snakemake
+
+#: Toy sizes shared by every run: the DAG and every script run, the numbers mean nothing.
+TOY = {
+    "model": {"epochs": 1, "batch_size": 16, "train_points": 32},
+    "sigma": {"inits": [0.25], "sub_epochs": 1, "n_train": 2, "train_points": 8, "batch_size": 8},
+    "sweep_eval": {"n0": 8, "n": 16, "val_points": 6, "test_points": 6},
+    "fig1": {"inits": [0.25], "n0": 8, "n": 16, "test_points": 6},
+}
+
+
+def run_all(tmp_path: Path, name: str, block: dict) -> Path:
+    """`snakemake all` for one dataset with the toy settings merged into ``block``; returns the workdir."""
+    merged = {key: dict(value) for key, value in TOY.items()}
+    for key, value in block.items():
+        merged[key] = dict(merged.get(key, {}), **value) if isinstance(value, dict) else value
+    config = {"run_datasets": [name], "certify_batch_size": 64, "datasets": {name: merged}}
+    work = tmp_path / "run"
+    work.mkdir()
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(work, "all", "--cores", "2", "--resources", "gpu=1", configfile=tmp_path / "config.yaml", timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
+    return work
+
+
+def assert_all_figures(work: Path, name: str, figure: str = "fig2") -> None:
+    for stem in ("fig1", "fig1_l2", "fig3", figure, f"fig1_{name}", f"regions_{name}"):
+        for ext in ("pdf", "png"):
+            assert (work / "figures" / f"{stem}.{ext}").stat().st_size > 1000, f"{stem}.{ext}"
+    for table in ("fig2_front.html", "certified_accuracy.html", "certified_accuracy_l2.tsv", "paired_differences.tsv"):
+        assert (work / "results" / "tables" / name / table).is_file(), table
+
+
+def checkpoint(work: Path, name: str) -> dict:
+    return torch.load(work / "results" / "models" / name / "model.pt", weights_only=True)
+
+
+def summary(work: Path, name: str) -> dict:
+    return yaml.safe_load((work / "results" / "data" / name / "summary.json").read_text())
+
+
+@needs_data
+def test_fashion_mnist_through_the_dag(tmp_path):
+    # Validation is carved from the official train split; a small share keeps train_base's accuracy pass short.
+    work = run_all(tmp_path, "fashion_mnist", {"source": {"path": str(DATA / "fashion-mnist")},
+                                               "split": {"train": 0.97, "val": 0.02, "test": 0.01}})
+    assert_all_figures(work, "fashion_mnist")
+    facts = summary(work, "fashion_mnist")
+    assert facts["counts"]["test"] == 10000 and facts["counts"]["train"] + facts["counts"]["val"] == 60000
+    model = checkpoint(work, "fashion_mnist")
+    assert model["arch"] == "mnist_cnn" and model["train_config"]["train_points"] == 32
+
+
+@needs_data
+def test_cifar10_resnet110_through_the_dag(tmp_path):
+    work = run_all(tmp_path, "cifar10", {"source": {"path": str(DATA / "cifar10" / "cifar10_jpg_q75.tar.gz")},
+                                         "split": {"train": 0.97, "val": 0.02, "test": 0.01}})
+    assert_all_figures(work, "cifar10")
+    assert checkpoint(work, "cifar10")["arch"] == "resnet110"
+    assert summary(work, "cifar10")["counts"]["test"] == 10000
+
+
+def imagenet_folder(root: Path) -> Path:
+    """ImageFolder layout from the 20 shared ImageNet images (class index in the file name): every image
+    in train/ and in val/ (validation and test are drawn, disjoint, from val/)."""
+    for part in ("train", "val"):
+        for image in sorted((DATA / "imagenet_sample").glob("*.jpg")):
+            folder = root / part / f"n{int(image.stem.rsplit('_', 1)[1]):08d}"
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy(image, folder / image.name)
+    return root
+
+
+@needs_data
+def test_imagenet_layout_through_the_dag(tmp_path):
+    root = imagenet_folder(tmp_path / "ilsvrc")
+    source = {"path": str(root), "train_images": 12, "val_images": 6, "test_images": 6, "resize": 36, "crop": 32}
+    work = run_all(tmp_path, "imagenet", {"source": source, "model": {"train_points": None}})
+    assert_all_figures(work, "imagenet")
+    facts = summary(work, "imagenet")
+    assert facts["counts"] == {"train": 12, "val": 6, "test": 6} and facts["input_shape"] == [3, 32, 32]
+    assert checkpoint(work, "imagenet")["arch"] == "resnet50"
+
+
+def kitti_folder(root: Path, copies: int = 5) -> Path:
+    """A KITTI object folder of ``copies`` x the six shared frames (renumbered), so that every class has
+    enough frames for non-empty validation and test splits."""
+    images, labels = root / "training" / "image_2", root / "training" / "label_2"
+    images.mkdir(parents=True)
+    labels.mkdir(parents=True)
+    sample = DATA / "kitti_sample" / "training"
+    frames = sorted(p.stem for p in (sample / "image_2").glob("*.png"))
+    for copy in range(copies):
+        for index, frame in enumerate(frames):
+            new = f"{copy * len(frames) + index:06d}"
+            shutil.copy(sample / "image_2" / f"{frame}.png", images / f"{new}.png")
+            shutil.copy(sample / "label_2" / f"{frame}.txt", labels / f"{new}.txt")
+    return root
+
+
+@needs_data
+def test_kitti_folder_through_the_dag(tmp_path):
+    root = kitti_folder(tmp_path / "kitti")
+    work = run_all(tmp_path, "kitti", {"source": {"path": str(root), "image_size": 32, "split_by": "frame"},
+                                       "model": {"train_points": None}})
+    assert_all_figures(work, "kitti", figure="fig4")
+    facts = summary(work, "kitti")
+    assert sum(facts["counts"].values()) == 30 and min(facts["counts"].values()) > 0
+    assert facts["split_unit"] == "frame"
+
+
+class Brightness(torch.nn.Module):
+    """A classifier of your own: bright (class 1) or dark (class 0) images, by mean pixel value."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        score = (x.mean(dim=(1, 2, 3)) - 0.5) * 20.0
+        return torch.stack([-score, score], dim=1)
+
+
+def bright_dark_folder(root: Path, per_class: int = 15) -> Path:
+    from PIL import Image
+
+    generator = torch.Generator().manual_seed(0)
+    for label, (name, level) in enumerate((("dark", 0.3), ("bright", 0.7))):
+        (root / name).mkdir(parents=True)
+        for index in range(per_class):
+            pixels = (level + 0.15 * torch.rand(16, 16, 3, generator=generator) - 0.075).clamp(0, 1)
+            Image.fromarray((pixels * 255).round().to(torch.uint8).numpy()).save(root / name / f"{index:02d}.png")
+    return root
+
+
+def test_own_dataset_and_torchscript_model_through_the_dag(tmp_path):
+    root = bright_dark_folder(tmp_path / "images")
+    script = tmp_path / "brightness.ts"
+    torch.jit.save(torch.jit.script(Brightness()), script)
+    block = {
+        "title": "Bright or dark",
+        "source": {"format": "image_folder", "path": str(root), "classes": ["dark", "bright"]},
+        "model": {"source": f"torchscript:{script}", "train_points": None},
+    }
+    work = run_all(tmp_path, "bright_dark", block)
+    assert_all_figures(work, "bright_dark")
+    model = checkpoint(work, "bright_dark")
+    assert model["source"] == f"torchscript:{script}" and model["torchscript"].numel() == script.stat().st_size
+    facts = summary(work, "bright_dark")
+    assert facts["classes"] == ["dark", "bright"] and facts["counts"] == {"train": 18, "val": 6, "test": 6}
+    # The packaged model is the given one: it is right on every (noise-free) validation image.
+    history = (work / "results" / "models" / "bright_dark" / "history.tsv").read_text().splitlines()
+    assert history[1].split("\t")[-1] == "1.0"
+
+
+def dry_run_error(tmp_path: Path, datasets: dict) -> str:
+    config = {"run_datasets": list(datasets), "datasets": datasets}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "all", "-n", configfile=tmp_path / "config.yaml", timeout=120)
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
+def test_an_unknown_dataset_name_lists_the_built_in_ones(tmp_path):
+    output = dry_run_error(tmp_path, {"cifar100": {}})
+    assert "config key 'datasets.cifar100'" in output and "mnist5k, mnist, fashion_mnist, cifar10" in output
+    assert "datasets.cifar100.source.format" in output
+
+
+def test_a_configured_model_file_is_checked_at_the_dry_run(tmp_path):
+    root = bright_dark_folder(tmp_path / "images", per_class=2)
+    block = {"source": {"format": "image_folder", "path": str(root)}, "model": {"source": f"torchscript:{tmp_path}/absent.ts"}}
+    assert "datasets.own.model.source" in dry_run_error(tmp_path, {"own": block})
+    block["model"] = {}
+    assert "datasets.own.model" in dry_run_error(tmp_path, {"own": block})  # no model named at all
+    block["model"] = {"arch": "mnist_cnn", "weights": str(tmp_path / "absent.pt")}
+    assert "datasets.own.model.weights" in dry_run_error(tmp_path, {"own": block})
