@@ -53,8 +53,12 @@ def use_clock(name: str) -> None:
 
 
 def add_clock_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall",
-                        help="wall seconds, or this process's CPU seconds (steadier on a busy machine; use with --threads 1)")
+    parser.add_argument(
+        "--clock",
+        choices=sorted(CLOCKS),
+        default="wall",
+        help="wall seconds, or this process's CPU seconds (steadier on a busy machine; use with --threads 1)",
+    )
 
 
 def timed(call, items_per_call: int, seconds: float, device: torch.device) -> float:
@@ -94,7 +98,9 @@ def describe_ratio(result: dict) -> str:
 
 
 @torch.no_grad()
-def forward_rate(model, shape, sigma, batch_size, seconds, generator, precision="fp32", device=torch.device("cpu")) -> float:
+def forward_rate(
+    model, shape, sigma, batch_size, seconds, generator, precision="fp32", device=torch.device("cpu")
+) -> float:
     """Noisy copies per second of the least work any sampler must do: fresh noise per batch
     (``randn`` into a buffer, ``x + sigma * z`` fused), one forward pass (under ``precision``), argmax.
 
@@ -114,7 +120,19 @@ def forward_rate(model, shape, sigma, batch_size, seconds, generator, precision=
     return timed(one_batch, batch_size, seconds, device)
 
 
-def certify_rate(model, shape, sigma, points, n0, n, batch_size, generator, precision="fp32", device=torch.device("cpu"), num_classes=10) -> float:
+def certify_rate(
+    model,
+    shape,
+    sigma,
+    points,
+    n0,
+    n,
+    batch_size,
+    generator,
+    precision="fp32",
+    device=torch.device("cpu"),
+    num_classes=10,
+) -> float:
     """Noisy copies per second of certify_many on ``points`` test points."""
     smoothing = NonUniformSmoothing(model, num_classes, sigma.to(device), precision)
     x = torch.rand(points, *shape, device=device)
@@ -131,7 +149,9 @@ def main():
     parser.add_argument("--n0", type=int, default=100)
     parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=5.0, help="duration of each forward-rate measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="rounds of limit and certify back to back (order alternating)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of limit and certify back to back (order alternating)"
+    )
     add_clock_option(parser)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -144,17 +164,26 @@ def main():
         "paper MNIST CNN": (build_model("mnist_cnn", 10, [0.1307], [0.3081]).eval(), 10),
         "tiny linear": (tiny_model().eval(), 300),
     }
-    print(f"threads={args.threads} clock={args.clock} rounds={args.rounds} seconds={args.seconds} batch={args.batch_size} n0={args.n0} n={args.n}")
+    print(
+        f"threads={args.threads} clock={args.clock} rounds={args.rounds} seconds={args.seconds} batch={args.batch_size} n0={args.n0} n={args.n}"
+    )
     for name, (model, points) in models.items():
         forward_rate(model, shape, sigma, args.batch_size, 1.0, generator)  # warm-up (allocator, kernels)
         certify_rate(model, shape, sigma, points, args.n0, args.n, args.batch_size, generator)
-        rates = alternate(args.rounds, {
-            "limit": lambda: forward_rate(model, shape, sigma, args.batch_size, args.seconds, generator),
-            "certify": lambda: certify_rate(model, shape, sigma, points, args.n0, args.n, args.batch_size, generator),
-        })
+        rates = alternate(
+            args.rounds,
+            {
+                "limit": lambda: forward_rate(model, shape, sigma, args.batch_size, args.seconds, generator),
+                "certify": lambda: certify_rate(
+                    model, shape, sigma, points, args.n0, args.n, args.batch_size, generator
+                ),
+            },
+        )
         # Best rates: other processes on a shared machine only ever slow a run down.
-        print(f"{name:16s} forward limit {max(rates['limit']):12,.0f} copies/s  certify {max(rates['certify']):12,.0f} copies/s  "
-              f"{describe_ratio(paired_ratios(rates['certify'], rates['limit']))}  ({points} points, {args.rounds} rounds)")
+        print(
+            f"{name:16s} forward limit {max(rates['limit']):12,.0f} copies/s  certify {max(rates['certify']):12,.0f} copies/s  "
+            f"{describe_ratio(paired_ratios(rates['certify'], rates['limit']))}  ({points} points, {args.rounds} rounds)"
+        )
 
 
 if __name__ == "__main__":

@@ -84,7 +84,9 @@ def linear_problem(dim: int, margins, copies: int, seed: int) -> LinearProblem:
 
 def certify_problem(problem: LinearProblem, n0: int, n: int, alpha: float, batch_size: int, seed: int) -> Certificates:
     smoothing = NonUniformSmoothing(problem.model, 2, problem.sigma)
-    return smoothing.certify_many(problem.points, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=torch.Generator().manual_seed(seed))
+    return smoothing.certify_many(
+        problem.points, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=torch.Generator().manual_seed(seed)
+    )
 
 
 def false_certifications(problem: LinearProblem, certs: Certificates, n: int, bound=None) -> np.ndarray:
@@ -96,7 +98,9 @@ def false_certifications(problem: LinearProblem, certs: Certificates, n: int, bo
         claimed_class, claimed_phi = certs.prediction, certs.phi_inv_pa_lower
     else:
         claimed_class = certs.counts_selection.argmax(axis=1)
-        claimed_pa = np.asarray(bound(certs.counts_estimation[np.arange(len(claimed_class)), claimed_class], n), dtype=np.float64)
+        claimed_pa = np.asarray(
+            bound(certs.counts_estimation[np.arange(len(claimed_class)), claimed_class], n), dtype=np.float64
+        )
         certified = claimed_pa >= 0.5
         claimed_phi = norm.ppf(claimed_pa)
     with np.errstate(invalid="ignore"):
@@ -125,9 +129,13 @@ def main():
     magnitudes = np.linspace(0.05, 3.0, args.margins)
     margins = magnitudes * np.where(np.arange(args.margins) % 2 == 0, 1.0, -1.0)  # both classes
     problem = linear_problem(args.dim, margins, args.copies, args.seed)
-    print(f"dim={args.dim} n0={args.n0} n={args.n} true pA in [{problem.true_pa.min():.4f}, {problem.true_pa.max():.4f}] "
-          f"({args.margins} values x {args.copies} certificates) sigma in [{problem.sigma.min():.3f}, {problem.sigma.max():.3f}]")
-    print(f"{'alpha':>7} {'certificates':>12} {'certified':>9} {'false':>6} {'rate':>9} {'99% upper':>9} {'seconds':>7}")
+    print(
+        f"dim={args.dim} n0={args.n0} n={args.n} true pA in [{problem.true_pa.min():.4f}, {problem.true_pa.max():.4f}] "
+        f"({args.margins} values x {args.copies} certificates) sigma in [{problem.sigma.min():.3f}, {problem.sigma.max():.3f}]"
+    )
+    print(
+        f"{'alpha':>7} {'certificates':>12} {'certified':>9} {'false':>6} {'rate':>9} {'99% upper':>9} {'seconds':>7}"
+    )
     for index, alpha in enumerate(args.alphas):
         start = time.perf_counter()
         certs = certify_problem(problem, args.n0, args.n, alpha, args.batch_size, args.seed + 1 + index)
@@ -135,7 +143,9 @@ def main():
         total = len(problem.points)
         certified = int((certs.prediction != ABSTAIN).sum())
         seconds = time.perf_counter() - start
-        print(f"{alpha:7g} {total:12d} {certified:9d} {false:6d} {false / total:9.2e} {upper_bound_99(false, total):9.2e} {seconds:7.1f}")
+        print(
+            f"{alpha:7g} {total:12d} {certified:9d} {false:6d} {false / total:9.2e} {upper_bound_99(false, total):9.2e} {seconds:7.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,20 @@ def main():
     args = parser.parse_args()
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="nus-pipeline-"))
     snakemake = str(Path(sys.executable).with_name("snakemake"))
-    command = [snakemake, args.target, "--cores", args.cores, "--resources", "gpu=1",
-               "-s", str(REPO / "Snakefile"), "--configfile", str(REPO / "config.yaml"), "--directory", str(workdir)]
+    command = [
+        snakemake,
+        args.target,
+        "--cores",
+        args.cores,
+        "--resources",
+        "gpu=1",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--configfile",
+        str(REPO / "config.yaml"),
+        "--directory",
+        str(workdir),
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True, capture_output=True)
     wall = time.perf_counter() - start

@@ -73,8 +73,15 @@ def make_confident(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     return torch.zeros(len(x), dtype=torch.long, device=x.device)
 
 
-def forward_backward_rate(model, x: torch.Tensor, copies: int, sigma: torch.Tensor, seconds: float, generator: torch.Generator,
-                          precision: str = "fp32") -> float:
+def forward_backward_rate(
+    model,
+    x: torch.Tensor,
+    copies: int,
+    sigma: torch.Tensor,
+    seconds: float,
+    generator: torch.Generator,
+    precision: str = "fp32",
+) -> float:
     """Copies per second of the limit (module docstring): noise for ``copies`` copies of each example of
     ``x`` drawn and added as a step does, forward, and backward to the noisy copies only, parameters frozen."""
 
@@ -101,8 +108,13 @@ def sigma_step_rate(optimizer, x: torch.Tensor, labels: torch.Tensor, copies: in
 def load_surrogate_at(revision: str):
     """The surrogate module as it was at git ``revision``, loaded inside the current package (its
     relative imports, if any, resolve to today's modules)."""
-    source = subprocess.run(["git", "show", f"{revision}:workflow_scripts/nusmooth/surrogate.py"], cwd=REPO,
-                            check=True, capture_output=True, text=True).stdout
+    source = subprocess.run(
+        ["git", "show", f"{revision}:workflow_scripts/nusmooth/surrogate.py"],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
     path = Path(tempfile.mkdtemp(prefix="surrogate-")) / "surrogate_baseline.py"
     path.write_text(source)
     name = "nusmooth.surrogate_baseline"
@@ -117,12 +129,33 @@ def new_optimizer(optimizer_class, model, shape, copies, device, precision):
     """A SigmaOptimizer at BENCH_SIGMA; ``precision`` is passed only when it is not fp32, so that a
     ``--baseline`` revision whose SigmaOptimizer has no such argument can still be measured in fp32."""
     extra = {} if precision == "fp32" else {"precision": precision}
-    return optimizer_class(model, shape, init_sigma=BENCH_SIGMA, lr=1e-3, gamma=0.5, num_copies=copies, device=device,
-                           generator=torch.Generator(device=device).manual_seed(0), **extra)
+    return optimizer_class(
+        model,
+        shape,
+        init_sigma=BENCH_SIGMA,
+        lr=1e-3,
+        gamma=0.5,
+        num_copies=copies,
+        device=device,
+        generator=torch.Generator(device=device).manual_seed(0),
+        **extra,
+    )
 
 
-def measure(arch: str, batch: int, copies: int, rounds: int, seconds: float, device, precision: str = "fp32",
-            num_classes: int = 10, optimizer_classes: dict | None = None, prepare=None, shape=None, warm_up: bool = True) -> dict:
+def measure(
+    arch: str,
+    batch: int,
+    copies: int,
+    rounds: int,
+    seconds: float,
+    device,
+    precision: str = "fp32",
+    num_classes: int = 10,
+    optimizer_classes: dict | None = None,
+    prepare=None,
+    shape=None,
+    warm_up: bool = True,
+) -> dict:
     """The limit's and each SigmaOptimizer class's rates (copies/s), timed back to back in each round.
     Returns the best limit rate under ``"limit"`` and, per class, its best rate and the median,
     minimum and maximum of its per-round ratio to the limit (:func:`bench_certify.paired_ratios`).
@@ -135,7 +168,9 @@ def measure(arch: str, batch: int, copies: int, rounds: int, seconds: float, dev
     if prepare is not None:
         model = prepare(model)
     optimizer_classes = optimizer_classes or {"current": SigmaOptimizer}
-    optimizers = {name: new_optimizer(cls, model, shape, copies, device, precision) for name, cls in optimizer_classes.items()}
+    optimizers = {
+        name: new_optimizer(cls, model, shape, copies, device, precision) for name, cls in optimizer_classes.items()
+    }
     sigma = torch.full(shape, BENCH_SIGMA, device=device)
     generator = torch.Generator(device=device).manual_seed(1)
     measurements = {"limit": lambda: forward_backward_rate(model, x, copies, sigma, seconds, generator, precision)}
@@ -147,8 +182,10 @@ def measure(arch: str, batch: int, copies: int, rounds: int, seconds: float, dev
             sigma_step_rate(optimizer, x, labels, copies, 0.0)
     rates = alternate(rounds, measurements)
     # Best rates: other processes on a shared machine only ever slow a run down.
-    return {"limit": max(rates["limit"]),
-            **{name: {"rate": max(rates[name]), **paired_ratios(rates[name], rates["limit"])} for name in optimizers}}
+    return {
+        "limit": max(rates["limit"]),
+        **{name: {"rate": max(rates[name]), **paired_ratios(rates[name], rates["limit"])} for name in optimizers},
+    }
 
 
 def main():
@@ -171,11 +208,20 @@ def main():
     classes = {"current": SigmaOptimizer}
     if args.baseline:
         classes = {f"at {args.baseline}": load_surrogate_at(args.baseline).SigmaOptimizer, **classes}
-    print(f"threads={args.threads} clock={args.clock} rounds={args.rounds} seconds={args.seconds} precision={args.precision} device={device}; "
-          "ratio = median over rounds (min, max)")
-    for arch, batch, copies in (("mnist_cnn", args.mnist_batch, args.mnist_copies), ("resnet110", args.resnet_batch, args.resnet_copies)):
-        result = measure(arch, batch, copies, args.rounds, args.seconds, device, args.precision, optimizer_classes=classes)
-        line = f"{arch:10s} {batch}x{copies} copies  noise+forward+input-gradient limit {result['limit']:10,.0f} copies/s"
+    print(
+        f"threads={args.threads} clock={args.clock} rounds={args.rounds} seconds={args.seconds} precision={args.precision} device={device}; "
+        "ratio = median over rounds (min, max)"
+    )
+    for arch, batch, copies in (
+        ("mnist_cnn", args.mnist_batch, args.mnist_copies),
+        ("resnet110", args.resnet_batch, args.resnet_copies),
+    ):
+        result = measure(
+            arch, batch, copies, args.rounds, args.seconds, device, args.precision, optimizer_classes=classes
+        )
+        line = (
+            f"{arch:10s} {batch}x{copies} copies  noise+forward+input-gradient limit {result['limit']:10,.0f} copies/s"
+        )
         for name in classes:
             line += f"  | {name}: {result[name]['rate']:10,.0f} copies/s {describe_ratio(result[name])}"
         print(line)

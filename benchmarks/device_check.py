@@ -112,7 +112,8 @@ def workload(name: str, block: dict) -> dict:
         "n_train": int(sigma["n_train"]),
         "sigma_points": limited(sizes["train"], sigma.get("train_points")),
         "sweep_copies": int(sweep["n0"]) + int(sweep["n"]),
-        "sweep_points": limited(sizes["val"], sweep.get("val_points")) + limited(sizes["test"], sweep.get("test_points")),
+        "sweep_points": limited(sizes["val"], sweep.get("val_points"))
+        + limited(sizes["test"], sweep.get("test_points")),
         "fig1_inits": len(fig1["inits"]),
         "fig1_n0": int(fig1["n0"]),
         "fig1_n": int(fig1["n"]),
@@ -145,7 +146,12 @@ def stage_hours(work: dict, rates: dict) -> dict[str, float]:
 
 def figure_hours(name: str, work: dict, stages: dict) -> dict[str, float]:
     """Hours of each figure of one dataset, each counted alone (every figure needs the base model)."""
-    figure1 = stages["base_training"] + work["fig1_inits"] * stages["sigma_sweep_per_init"] + stages["fig1_sweep_evaluation"] + stages["fig1_certification"]
+    figure1 = (
+        stages["base_training"]
+        + work["fig1_inits"] * stages["sigma_sweep_per_init"]
+        + stages["fig1_sweep_evaluation"]
+        + stages["fig1_certification"]
+    )
     sweep_figure = stages["base_training"] + stages["sigma_sweep_all_inits"] + stages["sweep_evaluation"]
     figures = {"figure1": figure1, "figure3": figure1}  # Figure 3 draws Figure 1's vectors
     figures["figure4" if DATASETS[name].majority_dominated else "figure2"] = sweep_figure
@@ -200,15 +206,36 @@ def certify_rates(arch: str, n0: int, n: int, precision: str, device, effort: Ef
         forward_rate(model, shape, sigma, effort.certify_batch, 0.0, generator, precision, device)  # warm-up
     limits, rates = [], []
     for _ in range(effort.rounds):
-        limits.append(forward_rate(model, shape, sigma, effort.certify_batch, effort.seconds, generator, precision, device))
+        limits.append(
+            forward_rate(model, shape, sigma, effort.certify_batch, effort.seconds, generator, precision, device)
+        )
         points = points_filling_whole_batches(limits[-1] * effort.seconds / (n0 + n), n0, n, effort.certify_batch)
-        rates.append(certify_rate(model, shape, sigma, points, n0, n, effort.certify_batch, generator, precision, device, NUM_CLASSES[arch]))
+        rates.append(
+            certify_rate(
+                model,
+                shape,
+                sigma,
+                points,
+                n0,
+                n,
+                effort.certify_batch,
+                generator,
+                precision,
+                device,
+                NUM_CLASSES[arch],
+            )
+        )
     ratios = paired_ratios(rates, limits)
-    return {"limit_copies_per_s": max(limits), "certify_copies_per_s": max(rates),
-            **{key.replace("ratio", "certify_ratio"): value for key, value in ratios.items()}}
+    return {
+        "limit_copies_per_s": max(limits),
+        "certify_copies_per_s": max(rates),
+        **{key.replace("ratio", "certify_ratio"): value for key, value in ratios.items()},
+    }
 
 
-def measure_architecture(arch: str, precision: str, workloads: dict, device, effort: Effort, channels_last: bool, compile: bool) -> dict:
+def measure_architecture(
+    arch: str, precision: str, workloads: dict, device, effort: Effort, channels_last: bool, compile: bool
+) -> dict:
     """Every rate of one architecture under one precision, with the preset's batch shapes."""
     started = time.perf_counter()
     options = {"channels_last": channels_last, "compile": compile}
@@ -217,15 +244,34 @@ def measure_architecture(arch: str, precision: str, workloads: dict, device, eff
         return prepare_model(model, **options)
 
     work, train_work = first_workload(workloads, arch), first_workload(workloads, arch, needs="train_epochs")
-    rates = certify_rates(arch, effort.batch(work["fig1_n0"], 1), effort.batch(work["fig1_n"], 1), precision, device, effort, prepare)
+    rates = certify_rates(
+        arch, effort.batch(work["fig1_n0"], 1), effort.batch(work["fig1_n"], 1), precision, device, effort, prepare
+    )
     sigma = bench_sigma.measure(
-        arch, effort.batch(work["sigma_batch"], 1), effort.batch(work["n_train"], 2), effort.rounds, effort.seconds,
-        device, precision, NUM_CLASSES[arch], prepare=prepare, shape=effort.shape(arch), warm_up=not effort.quick,
+        arch,
+        effort.batch(work["sigma_batch"], 1),
+        effort.batch(work["n_train"], 2),
+        effort.rounds,
+        effort.seconds,
+        device,
+        precision,
+        NUM_CLASSES[arch],
+        prepare=prepare,
+        shape=effort.shape(arch),
+        warm_up=not effort.quick,
     )
     rates.update(
         sigma_copies_per_s=sigma["current"]["rate"],
         forward_backward_copies_per_s=sigma["limit"],
-        train_images_per_s=train_rate(arch, effort.batch(train_work["train_batch"], 2), train_work["optimizer"], precision, device, effort, prepare),
+        train_images_per_s=train_rate(
+            arch,
+            effort.batch(train_work["train_batch"], 2),
+            train_work["optimizer"],
+            precision,
+            device,
+            effort,
+            prepare,
+        ),
     )
     rates.update(
         sigma_ratio=sigma["current"]["ratio"],
@@ -248,16 +294,32 @@ def machine(device: torch.device) -> str:
 
 def goals(measured: dict, hours: dict) -> dict:
     """The GPU goals, each with its numbers and whether this run met it."""
-    certify = {f"{arch}/{precision}": round(r["certify_ratio"], 3) for arch, per in measured.items() for precision, r in per.items()}
-    speedup = {arch: measured[arch]["bf16"]["limit_copies_per_s"] / measured[arch]["fp32"]["limit_copies_per_s"]
-               for arch in ("resnet110", "resnet50") if arch in measured}
-    mnist_sweep = {precision: per["stages"]["sigma_sweep_all_inits"] for precision, per in hours.get("mnist", {}).items()}
+    certify = {
+        f"{arch}/{precision}": round(r["certify_ratio"], 3)
+        for arch, per in measured.items()
+        for precision, r in per.items()
+    }
+    speedup = {
+        arch: measured[arch]["bf16"]["limit_copies_per_s"] / measured[arch]["fp32"]["limit_copies_per_s"]
+        for arch in ("resnet110", "resnet50")
+        if arch in measured
+    }
+    mnist_sweep = {
+        precision: per["stages"]["sigma_sweep_all_inits"] for precision, per in hours.get("mnist", {}).items()
+    }
     return {
-        "certify_at_least_0.9_of_limit": {"values": certify, "met": bool(certify) and all(v >= 0.9 for v in certify.values())},
-        "bf16_at_least_2x_fp32_on_resnets": {"values": {k: round(v, 3) for k, v in speedup.items()},
-                                             "met": bool(speedup) and all(v >= 2 for v in speedup.values())},
-        "mnist_figure2_sweep_under_1_hour": {"values": {k: round(v, 4) for k, v in mnist_sweep.items()},
-                                             "met_with": [k for k, v in mnist_sweep.items() if v < 1]},
+        "certify_at_least_0.9_of_limit": {
+            "values": certify,
+            "met": bool(certify) and all(v >= 0.9 for v in certify.values()),
+        },
+        "bf16_at_least_2x_fp32_on_resnets": {
+            "values": {k: round(v, 3) for k, v in speedup.items()},
+            "met": bool(speedup) and all(v >= 2 for v in speedup.values()),
+        },
+        "mnist_figure2_sweep_under_1_hour": {
+            "values": {k: round(v, 4) for k, v in mnist_sweep.items()},
+            "met_with": [k for k, v in mnist_sweep.items() if v < 1],
+        },
     }
 
 
@@ -268,7 +330,9 @@ def run(device: torch.device, effort: Effort, channels_last: bool, compile: bool
     for arch in CHECKED_ARCHITECTURES:
         measured[arch] = {}
         for precision in PRECISIONS:
-            measured[arch][precision] = measure_architecture(arch, precision, workloads, device, effort, channels_last, compile)
+            measured[arch][precision] = measure_architecture(
+                arch, precision, workloads, device, effort, channels_last, compile
+            )
             print(f"{arch} {precision}: {json.dumps(measured[arch][precision])}", file=log, flush=True)
     hours = {}
     for name, work in workloads.items():
@@ -282,9 +346,15 @@ def run(device: torch.device, effort: Effort, channels_last: bool, compile: bool
         "torch": torch.__version__,
         "quick": effort.quick,
         "note": "rates in noisy copies (or training images) per second; quick runs use tiny batches and single "
-                "calls, so their rates and hours show that the check runs, not what the device can do",
-        "settings": {"seconds_per_slice": effort.seconds, "rounds": effort.rounds, "certify_batch": effort.certify_batch},
-        "architectures": {arch: {"input_shape": list(effort.shape(arch)), "precisions": per} for arch, per in measured.items()},
+        "calls, so their rates and hours show that the check runs, not what the device can do",
+        "settings": {
+            "seconds_per_slice": effort.seconds,
+            "rounds": effort.rounds,
+            "certify_batch": effort.certify_batch,
+        },
+        "architectures": {
+            arch: {"input_shape": list(effort.shape(arch)), "precisions": per} for arch, per in measured.items()
+        },
         "workloads": workloads,
         "hours": hours,
         "goals": goals(measured, hours),
@@ -305,7 +375,9 @@ def significant(value, digits: int = 4):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="tiny batches and single calls: a smoke test, also on a CPU")
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny batches and single calls: a smoke test, also on a CPU"
+    )
     parser.add_argument("--device", help="cuda or cpu (default: cuda when visible)")
     parser.add_argument("--threads", type=int, help="CPU threads (default: torch's)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the timed models")

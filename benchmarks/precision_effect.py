@@ -47,27 +47,51 @@ def main():
     model, _ = load_checkpoint(results / "models" / args.dataset / "model.pt")
     split = dataset.splits["test"]
     thresholds = np.array([-np.inf, *args.areas])
-    print(f"{args.dataset}: {args.points} test points, n0={args.n0}, n={args.n}, alpha={args.alpha}; "
-          f"standard error of an accuracy near 0.9 at this size: {np.sqrt(0.09 / args.points):.3f}")
-    print(f"{'sigma':28s} {'precision':9s} " + " ".join(f"{'clean' if t == -np.inf else f'>={t:g}':>8s}" for t in thresholds)
-          + "   seconds")
+    print(
+        f"{args.dataset}: {args.points} test points, n0={args.n0}, n={args.n}, alpha={args.alpha}; "
+        f"standard error of an accuracy near 0.9 at this size: {np.sqrt(0.09 / args.points):.3f}"
+    )
+    print(
+        f"{'sigma':28s} {'precision':9s} "
+        + " ".join(f"{'clean' if t == -np.inf else f'>={t:g}':>8s}" for t in thresholds)
+        + "   seconds"
+    )
     for init in args.inits:
-        sigmas = load_artifact(results / "certify" / args.dataset / f"fig1_init_{init}" / "sigmas.pt", "select_fig1_sigma")
+        sigmas = load_artifact(
+            results / "certify" / args.dataset / f"fig1_init_{init}" / "sigmas.pt", "select_fig1_sigma"
+        )
         for kind in ("learned", "isotropic"):
             tables = {}
             for precision in ("fp32", "bf16"):
                 start = time.perf_counter()
                 generator = torch.Generator().manual_seed(0)  # the same noise for both precisions
-                tables[precision] = certify_split(model, split, sigmas[kind], num_classes=len(dataset.classes), n0=args.n0, n=args.n, alpha=args.alpha,
-                                                  batch_size=1000, limit=args.points, device="cpu", generator=generator, precision=precision)
+                tables[precision] = certify_split(
+                    model,
+                    split,
+                    sigmas[kind],
+                    num_classes=len(dataset.classes),
+                    n0=args.n0,
+                    n=args.n,
+                    alpha=args.alpha,
+                    batch_size=1000,
+                    limit=args.points,
+                    device="cpu",
+                    generator=generator,
+                    precision=precision,
+                )
                 curve = certified_accuracy_curve(tables[precision], thresholds)
-                print(f"{f'{kind} (init {init})':28s} {precision:9s} " + " ".join(f"{v:8.3f}" for v in curve)
-                      + f"   {time.perf_counter() - start:7.1f}")
+                print(
+                    f"{f'{kind} (init {init})':28s} {precision:9s} "
+                    + " ".join(f"{v:8.3f}" for v in curve)
+                    + f"   {time.perf_counter() - start:7.1f}"
+                )
             fp32, bf16 = tables["fp32"], tables["bf16"]
-            print(f"{'':28s} differing predictions: {(fp32['predict'] != bf16['predict']).sum()}, "
-                  f"differing certified-correct: {(fp32['correct'] != bf16['correct']).sum()}, "
-                  f"largest |O_CA difference| where both certify: "
-                  f"{np.nanmax(np.abs(np.where(fp32['correct'] & bf16['correct'], fp32['certified_area'] - bf16['certified_area'], np.nan))):.3f}")
+            print(
+                f"{'':28s} differing predictions: {(fp32['predict'] != bf16['predict']).sum()}, "
+                f"differing certified-correct: {(fp32['correct'] != bf16['correct']).sum()}, "
+                f"largest |O_CA difference| where both certify: "
+                f"{np.nanmax(np.abs(np.where(fp32['correct'] & bf16['correct'], fp32['certified_area'] - bf16['certified_area'], np.nan))):.3f}"
+            )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,19 @@ def main(snakemake):
     sigma = load_fig1_sigmas(snakemake.input.sigmas).of_kind(kind)
     generator = stream_generator(device, settings["seed"], "certify", name, init, kind, "test")
     table = certify_split(
-        model, dataset.splits["test"], sigma, num_classes=len(dataset.classes), n0=settings["n0"], n=settings["n"], alpha=snakemake.params.alpha,
-        batch_size=snakemake.params.batch_size, limit=settings["test_points"], device=device, generator=generator, progress=True, precision=precision,
+        model,
+        dataset.splits["test"],
+        sigma,
+        num_classes=len(dataset.classes),
+        n0=settings["n0"],
+        n=settings["n"],
+        alpha=snakemake.params.alpha,
+        batch_size=snakemake.params.batch_size,
+        limit=settings["test_points"],
+        device=device,
+        generator=generator,
+        progress=True,
+        precision=precision,
     )
     table["sigma_space"] = dataset.info["pixel_space"]
     table["precision"] = precision

@@ -30,20 +30,43 @@ def main(snakemake):
     rows, records = [], []
     for sub_epoch, sigma in candidates(snakemake):
         table = certify_split(
-            model, dataset.splits[split], sigma, num_classes=len(dataset.classes), n0=settings["n0"], n=settings["n"], alpha=alpha,
-            batch_size=snakemake.params.batch_size, limit=settings["points"], device=device,
-            generator=stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split), progress=True,
+            model,
+            dataset.splits[split],
+            sigma,
+            num_classes=len(dataset.classes),
+            n0=settings["n0"],
+            n=settings["n"],
+            alpha=alpha,
+            batch_size=snakemake.params.batch_size,
+            limit=settings["points"],
+            device=device,
+            generator=stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split),
+            progress=True,
             precision=precision,
         )
         # The metrics row is computed from the very records written below (one function for every sweep number).
-        records.append(sweep_records(table, kind=kind, init=init, sub_epoch=sub_epoch, split=split, precision=precision))
+        records.append(
+            sweep_records(table, kind=kind, init=init, sub_epoch=sub_epoch, split=split, precision=precision)
+        )
         metrics = snapshot_metrics(records[-1])
-        rows.append({
-            "kind": kind, "init": float(init), "sub_epoch": sub_epoch, "split": split, "accuracy": metrics["accuracy"],
-            "mean_area": metrics["mean_area"], "points": metrics["points"], "sigma_mean": float(sigma.mean()), "n0": settings["n0"],
-            "n": settings["n"], "alpha": alpha, "precision": precision, "sigma_space": dataset.info["pixel_space"],
-            **{key: metrics[key] for key in SNAPSHOT_INTERVAL_COLUMNS},
-        })
+        rows.append(
+            {
+                "kind": kind,
+                "init": float(init),
+                "sub_epoch": sub_epoch,
+                "split": split,
+                "accuracy": metrics["accuracy"],
+                "mean_area": metrics["mean_area"],
+                "points": metrics["points"],
+                "sigma_mean": float(sigma.mean()),
+                "n0": settings["n0"],
+                "n": settings["n"],
+                "alpha": alpha,
+                "precision": precision,
+                "sigma_space": dataset.info["pixel_space"],
+                **{key: metrics[key] for key in SNAPSHOT_INTERVAL_COLUMNS},
+            }
+        )
         print(rows[-1])
     save_sweep_records(pd.concat(records, ignore_index=True), snakemake.output.records)
     save_sweep_metrics(pd.DataFrame(rows), snakemake.output.metrics)

@@ -30,11 +30,28 @@ def main(snakemake):
     # The noise and the batch order are separate streams: neither depends on how much of the other was used.
     noise = stream_generator(device, settings["seed"], "optimize_sigma", name, init, "noise")
     order = stream_generator(torch.device("cpu"), settings["seed"], "optimize_sigma", name, init, "order")
-    optimizer = SigmaOptimizer(model, dataset.input_shape, init_sigma=float(init), lr=settings["lr"], gamma=settings["gamma"],
-                               num_copies=settings["n_train"], device=device, generator=noise, precision=precision)
-    resume = ResumeFile(snakemake.params.resume, {"settings": dict(settings), "init": init, "precision": precision,
-                                                  "model": weights,
-                                                  "images": content_fingerprint(images), "labels": content_fingerprint(labels)})
+    optimizer = SigmaOptimizer(
+        model,
+        dataset.input_shape,
+        init_sigma=float(init),
+        lr=settings["lr"],
+        gamma=settings["gamma"],
+        num_copies=settings["n_train"],
+        device=device,
+        generator=noise,
+        precision=precision,
+    )
+    resume = ResumeFile(
+        snakemake.params.resume,
+        {
+            "settings": dict(settings),
+            "init": init,
+            "precision": precision,
+            "model": weights,
+            "images": content_fingerprint(images),
+            "labels": content_fingerprint(labels),
+        },
+    )
     snapshots, history = [], []
     state = resume.load()
     if state is not None:
@@ -43,14 +60,29 @@ def main(snakemake):
         snapshots, history = list(state["snapshots"]), list(state["history"])
     batches_per_sub_epoch = math.ceil(len(labels) / settings["batch_size"])
     for sub_epoch in range(optimizer.sub_epochs_done + 1, settings["sub_epochs"] + 1):
-        batches = tqdm(iterate_minibatches(images, labels, settings["batch_size"], order), total=batches_per_sub_epoch,
-                       desc=f"sub-epoch {sub_epoch}", mininterval=10)
+        batches = tqdm(
+            iterate_minibatches(images, labels, settings["batch_size"], order),
+            total=batches_per_sub_epoch,
+            desc=f"sub-epoch {sub_epoch}",
+            mininterval=10,
+        )
         stats = optimizer.run_sub_epoch(batches)
         sigma = optimizer.sigma
         snapshots.append(sigma)
-        history.append(dict(vars(stats), sigma_mean=float(sigma.mean()), sigma_min=float(sigma.min()), sigma_max=float(sigma.max())))
+        history.append(
+            dict(
+                vars(stats), sigma_mean=float(sigma.mean()), sigma_min=float(sigma.min()), sigma_max=float(sigma.max())
+            )
+        )
         print(history[-1])
-        resume.save({"optimizer": optimizer.state_dict(), "order": order.get_state(), "snapshots": snapshots, "history": history})
+        resume.save(
+            {
+                "optimizer": optimizer.state_dict(),
+                "order": order.get_state(),
+                "snapshots": snapshots,
+                "history": history,
+            }
+        )
     save_snapshots(snapshots, init, dataset.info["pixel_space"], snakemake.output.snapshots)
     atomic_write_tsv(pd.DataFrame(history), snakemake.output.history)
     resume.remove()

@@ -18,13 +18,21 @@ def main(snakemake):
         rows, validation, ceilings = by_dataset.setdefault(result.dataset, ([], [], []))
         rows.append({"choice": result.choice, "learned": result.learned, "isotropic": result.isotropic})
         validation.extend(result.validation)
-        ceilings += [largest_certifiable(result.choice, kind, n, snakemake.params.alpha) for kind in ("learned", "isotropic")]
+        ceilings += [
+            largest_certifiable(result.choice, kind, n, snakemake.params.alpha) for kind in ("learned", "isotropic")
+        ]
     views = {"area": (snakemake.output.pdf, snakemake.output.png)}
     if hasattr(snakemake.output, "l2_pdf"):
         views["l2_radius"] = (snakemake.output.l2_pdf, snakemake.output.l2_png)
     for view, (pdf, png) in views.items():
-        panels = [dict(fig1_panel_from_results(dataset, rows), title=title_of(dataset, snakemake.params.titles), x_range=display_grid(validation, ceilings, 2)[view]["range"])
-                  for dataset, (rows, validation, ceilings) in by_dataset.items()]
+        panels = [
+            dict(
+                fig1_panel_from_results(dataset, rows),
+                title=title_of(dataset, snakemake.params.titles),
+                x_range=display_grid(validation, ceilings, 2)[view]["range"],
+            )
+            for dataset, (rows, validation, ceilings) in by_dataset.items()
+        ]
         save(fig1_banded(panels, view, precision), pdf, png)
 
 

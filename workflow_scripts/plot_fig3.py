@@ -9,14 +9,27 @@ from nusmooth.plotting import fig3, save, title_of
 
 def main(snakemake):
     rows = {}
-    for dataset, choice_path, sigmas in zip(snakemake.params.datasets, snakemake.input.choices, snakemake.input.sigmas,
-                                            strict=True):
+    for dataset, choice_path, sigmas in zip(
+        snakemake.params.datasets, snakemake.input.choices, snakemake.input.sigmas, strict=True
+    ):
         choice = load_fig1_choice(choice_path)
         sigma = load_fig1_sigmas(sigmas).learned.numpy()
-        print(f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}")
+        print(
+            f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}"
+        )
         rows.setdefault(dataset, []).append(
-            {"init": choice["init"], "sigma": sigma, "label": f"init $\\sigma$={choice['init']:g}, sub-epoch {choice['sub_epoch']}"})
-    figure = fig3([{"title": title_of(d, snakemake.params.titles), "cells": sorted(cells, key=lambda c: c["init"])} for d, cells in rows.items()])
+            {
+                "init": choice["init"],
+                "sigma": sigma,
+                "label": f"init $\\sigma$={choice['init']:g}, sub-epoch {choice['sub_epoch']}",
+            }
+        )
+    figure = fig3(
+        [
+            {"title": title_of(d, snakemake.params.titles), "cells": sorted(cells, key=lambda c: c["init"])}
+            for d, cells in rows.items()
+        ]
+    )
     save(figure, snakemake.output.pdf, snakemake.output.png)
 
 

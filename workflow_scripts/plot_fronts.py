@@ -19,7 +19,11 @@ def main(snakemake):
     tables = [load_fig2_points(path) for path in paths]
     check_one_precision(tables, paths)  # one precision across the panels
     for dataset, points, front_path, counts_path in zip(datasets, tables, snakemake.input.fronts, counts, strict=True):
-        panel = {"title": title_of(dataset, snakemake.params.titles), "points": points, "front": load_fig2_front(front_path)}
+        panel = {
+            "title": title_of(dataset, snakemake.params.titles),
+            "points": points,
+            "front": load_fig2_front(front_path),
+        }
         if counts_path is not None:
             balance = load_class_counts(counts_path)
             panel["majority"] = majority_share(balance[balance["split"] == "test"])

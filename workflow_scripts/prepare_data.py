@@ -12,8 +12,14 @@ def main(snakemake):
     dataset, members = prepare_dataset(
         snakemake.wildcards.dataset, snakemake.params.split, snakemake.params.source, workers=snakemake.threads
     )
-    summary = dict(dataset.info, name=dataset.name, classes=dataset.classes, mean=dataset.mean, std=dataset.std,
-                   input_shape=list(dataset.input_shape))
+    summary = dict(
+        dataset.info,
+        name=dataset.name,
+        classes=dataset.classes,
+        mean=dataset.mean,
+        std=dataset.std,
+        input_shape=list(dataset.input_shape),
+    )
     print({key: value for key, value in summary.items() if key not in ("class_counts", "classes")})
     atomic_write_json(members, snakemake.output.members)
     atomic_write_json(summary, snakemake.output.summary)

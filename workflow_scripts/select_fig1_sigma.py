@@ -15,10 +15,17 @@ def main(snakemake):
     isotropic = float(learned.mean())
     # sum log sigma, min sigma and D fix the largest area / l2 radius this sigma can certify (Figure 1's
     # x-range and the tables' thresholds come from them and from validation, never from test points).
-    record = dict(sub_epoch=choice.sub_epoch, val=choice.val, init=saved.init, isotropic_sigma=isotropic,
-                  sigma_space=saved.pixel_space, dimension=learned.numel(),
-                  sum_log_sigma=float(learned.double().log().sum()), min_sigma=float(learned.min()),
-                  rule=f"largest validation mean area among snapshots within {tolerance} validation accuracy of the best")
+    record = dict(
+        sub_epoch=choice.sub_epoch,
+        val=choice.val,
+        init=saved.init,
+        isotropic_sigma=isotropic,
+        sigma_space=saved.pixel_space,
+        dimension=learned.numel(),
+        sum_log_sigma=float(learned.double().log().sum()),
+        min_sigma=float(learned.min()),
+        rule=f"largest validation mean area among snapshots within {tolerance} validation accuracy of the best",
+    )
     print(record)
     save_fig1_sigmas(learned, isotropic, snakemake.output.sigmas)
     save_fig1_choice(record, snakemake.output.choice)

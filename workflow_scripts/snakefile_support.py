@@ -82,7 +82,8 @@ def preset_file(folder: Path, name: str) -> str:
         raise ValueError(
             f"config key 'preset': unknown preset {name!r} (there is no presets/{name}.yaml). Presets: {known}. "
             f"Fix: --config preset=<one of these>, or add presets/{name}.yaml (and its name to the preset "
-            "enum of schemas/config.schema.yaml)")
+            "enum of schemas/config.schema.yaml)"
+        )
     return str(path)
 
 
@@ -153,11 +154,16 @@ def clear_stale_locks(snakemake_dir: Path, environ=os.environ) -> bool:
     if owner.get("host") != socket.gethostname() or process_start(int(owner["pid"])) == owner.get("start"):
         return False
     if keep_locks(environ):
-        print(f"Kept the locks of an earlier run (pid {owner['pid']}) that is gone, because {KEEP_LOCKS} is set. "
-              "Fix: run `snakemake --unlock`, or unset it, then rerun the same command.", file=sys.stderr)
+        print(
+            f"Kept the locks of an earlier run (pid {owner['pid']}) that is gone, because {KEEP_LOCKS} is set. "
+            "Fix: run `snakemake --unlock`, or unset it, then rerun the same command.",
+            file=sys.stderr,
+        )
         return False
     for path in lock_files:
         path.unlink(missing_ok=True)
     owner_file.unlink(missing_ok=True)
-    print(f"Removed the locks of an earlier run (pid {owner['pid']}) that was interrupted; continuing.", file=sys.stderr)
+    print(
+        f"Removed the locks of an earlier run (pid {owner['pid']}) that was interrupted; continuing.", file=sys.stderr
+    )
     return True

@@ -37,8 +37,10 @@ def run_stage(snakemake, main) -> None:
     except Exception as error:
         traceback.print_exc()
         where = ", ".join(f"{key}={value}" for key, value in dict(snakemake.wildcards).items())
-        terminal.write(f"\nError in rule {snakemake.rule} ({where}): {type(error).__name__}: {error}\n"
-                       f"(full log: {snakemake.log[0]})\n\n")
+        terminal.write(
+            f"\nError in rule {snakemake.rule} ({where}): {type(error).__name__}: {error}\n"
+            f"(full log: {snakemake.log[0]})\n\n"
+        )
         terminal.flush()
         raise SystemExit(1) from None
     finally:
@@ -71,8 +73,10 @@ def _cuda_unusable_cause(torch, warnings_seen) -> str:
     """Why torch.cuda.is_available() said no, in words (with torch's own warning when it gave one)."""
     if torch.version.cuda is None:
         return f"this torch ({torch.__version__}) is a CPU-only build"
-    cause = (f"torch {torch.__version__} is built for CUDA {torch.version.cuda} and cannot use the GPU: usually the node's "
-             f"NVIDIA driver is older than CUDA {torch.version.cuda} needs (compare `nvidia-smi`'s 'CUDA Version' on the node)")
+    cause = (
+        f"torch {torch.__version__} is built for CUDA {torch.version.cuda} and cannot use the GPU: usually the node's "
+        f"NVIDIA driver is older than CUDA {torch.version.cuda} needs (compare `nvidia-smi`'s 'CUDA Version' on the node)"
+    )
     return cause + "".join(f"; torch says: {message}" for message in warnings_seen)
 
 
@@ -131,4 +135,8 @@ def base_model(snakemake, device):
     model, checkpoint = load_checkpoint(snakemake.input.model, device)
     print(f"compute settings: {compute}")
     fingerprint = content_fingerprint(checkpoint_weights(checkpoint))
-    return prepare_model(model, channels_last=compute["channels_last"], compile=compute["compile"]), compute["precision"], fingerprint
+    return (
+        prepare_model(model, channels_last=compute["channels_last"], compile=compute["compile"]),
+        compute["precision"],
+        fingerprint,
+    )

@@ -10,8 +10,15 @@ from stage import run_stage
 
 from nusmooth.artifacts import load_fig1_results
 from nusmooth.io import atomic_write_text, atomic_write_tsv
-from nusmooth.tables import (certified_accuracy_intervals, check_one_precision, display_grid, html_document,
-                                largest_certifiable, paired_difference_table, with_intervals_wide)
+from nusmooth.tables import (
+    certified_accuracy_intervals,
+    check_one_precision,
+    display_grid,
+    html_document,
+    largest_certifiable,
+    paired_difference_table,
+    with_intervals_wide,
+)
 
 
 def main(snakemake):
@@ -20,34 +27,51 @@ def main(snakemake):
     curves, pairs, ceilings = {}, [], []
     for result, n in zip(results, snakemake.params.n, strict=True):
         choice = result.choice
-        learned = f"learned: init {choice['init']:g}, sub-epoch {choice['sub_epoch']}, mean {choice['isotropic_sigma']:.4g}"
+        learned = (
+            f"learned: init {choice['init']:g}, sub-epoch {choice['sub_epoch']}, mean {choice['isotropic_sigma']:.4g}"
+        )
         isotropic = f"isotropic {choice['isotropic_sigma']:.4g}"
         curves[learned], curves[isotropic] = result.learned, result.isotropic
         pairs.append((learned, result.learned, isotropic, result.isotropic))
         ceilings += [largest_certifiable(choice, kind, n, snakemake.params.alpha) for kind in ("learned", "isotropic")]
     grid = display_grid([frame for r in results for frame in r.validation], ceilings, snakemake.params.table_areas)
     thresholds = {view: grid[view]["thresholds"] for view in grid}
-    tables = {view: certified_accuracy_intervals(curves, thresholds[view], view).assign(precision=precision) for view in thresholds}
-    differences = pd.concat([paired_difference_table(pairs, thresholds[view], view) for view in thresholds], ignore_index=True)
+    tables = {
+        view: certified_accuracy_intervals(curves, thresholds[view], view).assign(precision=precision)
+        for view in thresholds
+    }
+    differences = pd.concat(
+        [paired_difference_table(pairs, thresholds[view], view) for view in thresholds], ignore_index=True
+    )
     differences["precision"] = precision
     print(pd.concat(tables.values()).to_string(), differences.to_string(), sep="\n")
     atomic_write_tsv(tables["area"], snakemake.output.tsv)
     atomic_write_tsv(tables["l2_radius"], snakemake.output.l2)
     atomic_write_tsv(differences, snakemake.output.differences)
     dataset = snakemake.wildcards.dataset
-    note = (f"{dataset} ({precision}): fraction of test points certified correct with certified area O_CA (or l2 radius "
-            "Phi^-1(pA_lower) min sigma) at least the column's value; 'clean accuracy' counts every certified-correct point. "
-            "Brackets: 95% interval over the test points (Wilson for an accuracy, Newcombe's paired interval for a "
-            "difference: both sigmas are certified on the same test points), not over the noise. Thresholds: round numbers "
-            "over the values certified on validation. sigma in [0,1] pixel units; the isotropic sigma is the mean of the "
-            "learned vector. A negative difference means the isotropic sigma certifies more points at that threshold.")
-    sections = [("Certified accuracy at fixed areas", with_intervals_wide(tables["area"], "sigma", "certified_accuracy")),
-                ("Certified accuracy at fixed l2 radii", with_intervals_wide(tables["l2_radius"], "sigma", "certified_accuracy"))]
+    note = (
+        f"{dataset} ({precision}): fraction of test points certified correct with certified area O_CA (or l2 radius "
+        "Phi^-1(pA_lower) min sigma) at least the column's value; 'clean accuracy' counts every certified-correct point. "
+        "Brackets: 95% interval over the test points (Wilson for an accuracy, Newcombe's paired interval for a "
+        "difference: both sigmas are certified on the same test points), not over the noise. Thresholds: round numbers "
+        "over the values certified on validation. sigma in [0,1] pixel units; the isotropic sigma is the mean of the "
+        "learned vector. A negative difference means the isotropic sigma certifies more points at that threshold."
+    )
+    sections = [
+        ("Certified accuracy at fixed areas", with_intervals_wide(tables["area"], "sigma", "certified_accuracy")),
+        (
+            "Certified accuracy at fixed l2 radii",
+            with_intervals_wide(tables["l2_radius"], "sigma", "certified_accuracy"),
+        ),
+    ]
     for view, label in (("area", "areas"), ("l2_radius", "l2 radii")):
         mine = differences[differences["view"] == view]
-        sections.append((f"Learned minus isotropic at fixed {label} (paired)", with_intervals_wide(mine, "learned", "difference")))
-    atomic_write_text(html_document(f"Certified accuracy at fixed areas and radii: {dataset}", sections, note),
-                      snakemake.output.html)
+        sections.append(
+            (f"Learned minus isotropic at fixed {label} (paired)", with_intervals_wide(mine, "learned", "difference"))
+        )
+    atomic_write_text(
+        html_document(f"Certified accuracy at fixed areas and radii: {dataset}", sections, note), snakemake.output.html
+    )
 
 
 run_stage(snakemake, main)

@@ -18,10 +18,14 @@ def main(snakemake):
     print(front.to_string())
     save_fig2_points(points, snakemake.output.points)
     save_fig2_front(front, snakemake.output.front)
-    sections = [(f"{kind} front (chosen on validation, test metrics drawn)", front[front["kind"] == kind].drop(columns="kind"))
-                for kind in ("learned", "isotropic")]
+    sections = [
+        (f"{kind} front (chosen on validation, test metrics drawn)", front[front["kind"] == kind].drop(columns="kind"))
+        for kind in ("learned", "isotropic")
+    ]
     note = f"{snakemake.wildcards.dataset}: {FRONT_SPLITS_NOTE} All points of both splits: {Path(snakemake.output.points).name}."
-    atomic_write_text(html_document(f"Figure 2 fronts: {snakemake.wildcards.dataset}", sections, note), snakemake.output.html)
+    atomic_write_text(
+        html_document(f"Figure 2 fronts: {snakemake.wildcards.dataset}", sections, note), snakemake.output.html
+    )
 
 
 run_stage(snakemake, main)

@@ -16,7 +16,13 @@ from nusmooth.acceleration import configure_backends, prepare_model
 from nusmooth.artifacts import load_dataset
 from nusmooth.io import atomic_write_tsv
 from nusmooth.data import training_subset
-from nusmooth.models import configured_checkpoint_extras, describe_model, is_packaged, model_from_config, save_checkpoint
+from nusmooth.models import (
+    configured_checkpoint_extras,
+    describe_model,
+    is_packaged,
+    model_from_config,
+    save_checkpoint,
+)
 from nusmooth.resume import ResumeFile, content_fingerprint
 from nusmooth.seeds import stream_seed
 from nusmooth.training import BaseTrainer, accuracy
@@ -30,33 +36,69 @@ def main(snakemake):
     packaged = is_packaged(settings)
     if not packaged:  # fresh weights (and dropout) from the user's seed
         torch.manual_seed(stream_seed(settings["seed"], "train_base", name, "init and dropout"))
-    model = model_from_config(settings, num_classes=classes, mean=mean, std=std, input_shape=dataset.input_shape, dataset=name)
+    model = model_from_config(
+        settings, num_classes=classes, mean=mean, std=std, input_shape=dataset.input_shape, dataset=name
+    )
     if packaged:
         model = model.to(device)
-        history = [{"epoch": 0, "train_loss": float("nan"),
-                    "val_accuracy": accuracy(model, val.images, val.labels, device, settings["batch_size"])}]
+        history = [
+            {
+                "epoch": 0,
+                "train_loss": float("nan"),
+                "val_accuracy": accuracy(model, val.images, val.labels, device, settings["batch_size"]),
+            }
+        ]
         print(f"packaged {describe_model(settings)}: {history[0]}")
     else:
         # model.train_points: a seeded, stratified subset (a quick run of any dataset).
-        train = training_subset(train, settings.get("train_points"), stream_seed(settings["seed"], "train_base", name, "subset"))
+        train = training_subset(
+            train, settings.get("train_points"), stream_seed(settings["seed"], "train_base", name, "subset")
+        )
         # "state": the saved layout (a BaseTrainer's state_dict): a state of another layout is ignored, not misread.
-        resume = ResumeFile(snakemake.params.resume, {"settings": settings, "train": content_fingerprint(train.labels),
-                                                      "images": content_fingerprint(train.images), "state": "trainer"})
+        resume = ResumeFile(
+            snakemake.params.resume,
+            {
+                "settings": settings,
+                "train": content_fingerprint(train.labels),
+                "images": content_fingerprint(train.images),
+                "state": "trainer",
+            },
+        )
         configure_backends(device, cudnn_benchmark=snakemake.params.compute["cudnn_benchmark"])
         model = prepare_model(model, channels_last=snakemake.params.compute["channels_last"], compile=False)
-        trainer = BaseTrainer(model, lr=settings["lr"], gamma=settings["gamma"], device=device,
-                              generator=stream_generator(torch.device("cpu"), settings["seed"], "train_base", name, "order"),
-                              optimizer_name=settings["optimizer"])
+        trainer = BaseTrainer(
+            model,
+            lr=settings["lr"],
+            gamma=settings["gamma"],
+            device=device,
+            generator=stream_generator(torch.device("cpu"), settings["seed"], "train_base", name, "order"),
+            optimizer_name=settings["optimizer"],
+        )
         state = resume.load()
         if state is not None:
             trainer.load_state_dict(state["trainer"])
         for _ in range(trainer.epochs_done + 1, settings["epochs"] + 1):
-            print(trainer.run_epoch((train.images, train.labels), (val.images, val.labels), batch_size=settings["batch_size"],
-                                    epochs=settings["epochs"], progress=True))
+            print(
+                trainer.run_epoch(
+                    (train.images, train.labels),
+                    (val.images, val.labels),
+                    batch_size=settings["batch_size"],
+                    epochs=settings["epochs"],
+                    progress=True,
+                )
+            )
             resume.save({"trainer": trainer.state_dict()})
         history = trainer.history
-    save_checkpoint(snakemake.output.model, model, arch=settings.get("source") or settings["arch"], num_classes=classes, mean=mean,
-                    std=std, train_config=settings, extras=configured_checkpoint_extras(settings))
+    save_checkpoint(
+        snakemake.output.model,
+        model,
+        arch=settings.get("source") or settings["arch"],
+        num_classes=classes,
+        mean=mean,
+        std=std,
+        train_config=settings,
+        extras=configured_checkpoint_extras(settings),
+    )
     atomic_write_tsv(pd.DataFrame(history), snakemake.output.history)
     if not packaged:
         resume.remove()

@@ -62,7 +62,9 @@ def _run(args, *, timeout: float, env=None, check=True) -> subprocess.CompletedP
     except subprocess.TimeoutExpired as error:
         raise ClusterError(f"`{' '.join(map(str, args))}` did not finish within {timeout:g} s") from error
     if check and done.returncode != 0:
-        raise ClusterError(f"`{' '.join(map(str, args))}` failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
+        raise ClusterError(
+            f"`{' '.join(map(str, args))}` failed (exit {done.returncode}): {done.stderr.strip() or done.stdout.strip()}"
+        )
     return done
 
 
@@ -247,7 +249,9 @@ class SlurmCluster:
         # Daemons that drop root (munge, mysql) must be able to traverse the directory.
         self.root.chmod(0o755)
         self.step_timeout = step_timeout
-        self.extra_partitions = tuple((p, "MaxTime=INFINITE") if isinstance(p, str) else tuple(p) for p in extra_partitions)
+        self.extra_partitions = tuple(
+            (p, "MaxTime=INFINITE") if isinstance(p, str) else tuple(p) for p in extra_partitions
+        )
         self.min_cpus, self.min_memory_mb = min_cpus, min_memory_mb
         self.host = socket.gethostname().split(".")[0]
         self.conf = self.root / "etc" / "slurm.conf"
@@ -315,13 +319,17 @@ class SlurmCluster:
         self.processes.append((name, process))
         time.sleep(0.2)
         if process.poll() is not None:
-            raise ClusterError(f"{name} exited at once with code {process.returncode}. " + _tail(self.root / "log" / f"{name}.out"))
+            raise ClusterError(
+                f"{name} exited at once with code {process.returncode}. " + _tail(self.root / "log" / f"{name}.out")
+            )
         return process
 
     def _alive(self, name: str) -> None:
         for process_name, process in self.processes:
             if process_name == name and process.poll() is not None:
-                raise ClusterError(f"{name} died with code {process.returncode}. " + _tail(self.root / "log" / f"{name}.out"))
+                raise ClusterError(
+                    f"{name} died with code {process.returncode}. " + _tail(self.root / "log" / f"{name}.out")
+                )
 
     def _start_munge(self) -> None:
         munge = pwd.getpwnam("munge")
@@ -336,8 +344,12 @@ class SlurmCluster:
         self._spawn(
             "munged",
             [
-                "munged", "--foreground", f"--key-file={key}", f"--socket={self.munge_socket}",
-                f"--pid-file={directory / 'munged.pid'}", f"--log-file={directory / 'munged.log'}",
+                "munged",
+                "--foreground",
+                f"--key-file={key}",
+                f"--socket={self.munge_socket}",
+                f"--pid-file={directory / 'munged.pid'}",
+                f"--log-file={directory / 'munged.log'}",
                 f"--seed-file={directory / 'munged.seed'}",
             ],
             user="munge",
@@ -350,7 +362,10 @@ class SlurmCluster:
         )
 
     def _mysql(self, sql: str) -> None:
-        _run(["mariadb", "--no-defaults", f"--socket={self.mysql_socket}", "-u", "root", "-e", sql], timeout=self.step_timeout)
+        _run(
+            ["mariadb", "--no-defaults", f"--socket={self.mysql_socket}", "-u", "root", "-e", sql],
+            timeout=self.step_timeout,
+        )
 
     def _start_mariadb(self) -> None:
         mysql = pwd.getpwnam("mysql")
@@ -360,25 +375,51 @@ class SlurmCluster:
         for path in (directory, data):
             os.chown(path, mysql.pw_uid, mysql.pw_gid)
         _run(
-            ["mariadb-install-db", "--no-defaults", "--user=mysql", f"--datadir={data}", "--skip-test-db",
-             "--auth-root-authentication-method=socket"],
+            [
+                "mariadb-install-db",
+                "--no-defaults",
+                "--user=mysql",
+                f"--datadir={data}",
+                "--skip-test-db",
+                "--auth-root-authentication-method=socket",
+            ],
             timeout=120,
         )
         self._spawn(
             "mariadbd",
             [
-                "mariadbd", "--no-defaults", "--user=mysql", f"--datadir={data}", f"--socket={self.mysql_socket}",
-                f"--port={self.ports['mysql']}", "--bind-address=127.0.0.1", f"--pid-file={directory / 'mariadbd.pid'}",
-                f"--log-error={self.root / 'log' / 'mariadbd.log'}", "--innodb-buffer-pool-size=64M",
-                "--innodb-log-file-size=16M", "--skip-name-resolve",
+                "mariadbd",
+                "--no-defaults",
+                "--user=mysql",
+                f"--datadir={data}",
+                f"--socket={self.mysql_socket}",
+                f"--port={self.ports['mysql']}",
+                "--bind-address=127.0.0.1",
+                f"--pid-file={directory / 'mariadbd.pid'}",
+                f"--log-error={self.root / 'log' / 'mariadbd.log'}",
+                "--innodb-buffer-pool-size=64M",
+                "--innodb-log-file-size=16M",
+                "--skip-name-resolve",
             ],
         )
 
         def ready():
             self._alive("mariadbd")
-            return _run(["mariadb-admin", "--no-defaults", f"--socket={self.mysql_socket}", "-u", "root", "ping"], timeout=10, check=False).returncode == 0
+            return (
+                _run(
+                    ["mariadb-admin", "--no-defaults", f"--socket={self.mysql_socket}", "-u", "root", "ping"],
+                    timeout=10,
+                    check=False,
+                ).returncode
+                == 0
+            )
 
-        _wait_until("MariaDB to accept connections", ready, self.step_timeout, diagnose=lambda: _tail(self.root / "log" / "mariadbd.log"))
+        _wait_until(
+            "MariaDB to accept connections",
+            ready,
+            self.step_timeout,
+            diagnose=lambda: _tail(self.root / "log" / "mariadbd.log"),
+        )
         self._mysql(
             "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm';"
             " GRANT ALL ON slurm_acct_db.* TO 'slurm'@'127.0.0.1'; FLUSH PRIVILEGES;"
@@ -392,7 +433,9 @@ class SlurmCluster:
         overrides = "SlurmdParameters=config_overrides" if cpus < self.min_cpus or memory < self.min_memory_mb else ""
         cpus, memory = max(cpus, self.min_cpus), max(memory, self.min_memory_mb)
         self.node_cpus = cpus
-        partitions = "".join(f"PartitionName={name} Nodes=ALL Default=NO {options} State=UP\n" for name, options in self.extra_partitions)
+        partitions = "".join(
+            f"PartitionName={name} Nodes=ALL Default=NO {options} State=UP\n" for name, options in self.extra_partitions
+        )
         gpu = self.root / "dev" / "gpu0"
         # A character device (the numbers of /dev/null): slurmd drops GRES entries without a file.
         _run(["mknod", gpu, "c", "1", "3"], timeout=10)
@@ -445,8 +488,7 @@ PartitionName={PARTITION} Nodes=ALL Default=YES MaxTime=INFINITE State=UP
         )
         (root / "etc" / "gres.conf").write_text(f"AutoDetect=off\nNodeName={self.host} Name=gpu File={gpu}\n")
         dbd = root / "etc" / "slurmdbd.conf"
-        dbd.write_text(
-            f"""# Generated by tests/cluster/slurm_cluster.py
+        dbd.write_text(f"""# Generated by tests/cluster/slurm_cluster.py
 {munge}
 AuthType=auth/munge
 DbdHost=localhost
@@ -461,8 +503,7 @@ StoragePort={self.ports['mysql']}
 StorageUser=slurm
 StoragePass=slurm
 StorageLoc=slurm_acct_db
-"""
-        )
+""")
         dbd.chmod(0o600)  # slurmdbd refuses a readable file holding the database password
         self._link_default_conf()
 
@@ -470,7 +511,9 @@ StorageLoc=slurm_acct_db
         if DEFAULT_CONF.is_symlink():
             clear_leftover_link()
         if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
-            raise ClusterError(f"{DEFAULT_CONF} already exists (a real SLURM setup?); refusing to replace it with the test cluster's")
+            raise ClusterError(
+                f"{DEFAULT_CONF} already exists (a real SLURM setup?); refusing to replace it with the test cluster's"
+            )
         DEFAULT_CONF.parent.mkdir(parents=True, exist_ok=True)
         DEFAULT_CONF.symlink_to(self.conf)
         self._own_default_conf = True
@@ -480,15 +523,27 @@ StorageLoc=slurm_acct_db
 
         def ready():
             self._alive("slurmdbd")
-            return _run(["sacctmgr", "-n", "-P", "show", "cluster"], timeout=15, env=self.env(), check=False).returncode == 0
+            return (
+                _run(["sacctmgr", "-n", "-P", "show", "cluster"], timeout=15, env=self.env(), check=False).returncode
+                == 0
+            )
 
-        _wait_until("slurmdbd to answer sacctmgr", ready, self.step_timeout, interval=1, diagnose=lambda: _tail(self.root / "log" / "slurmdbd.log"))
+        _wait_until(
+            "slurmdbd to answer sacctmgr",
+            ready,
+            self.step_timeout,
+            interval=1,
+            diagnose=lambda: _tail(self.root / "log" / "slurmdbd.log"),
+        )
 
     def _register_accounts(self) -> None:
         user = pwd.getpwuid(os.geteuid()).pw_name
         for args in (
             ["add", "cluster", CLUSTER],
-            *(["add", "account", name, f"Cluster={CLUSTER}", "Description=test", "Organization=test"] for name in (ACCOUNT, *self.extra_accounts)),
+            *(
+                ["add", "account", name, f"Cluster={CLUSTER}", "Description=test", "Organization=test"]
+                for name in (ACCOUNT, *self.extra_accounts)
+            ),
             ["add", "user", user, f"Account={ACCOUNT}", f"Cluster={CLUSTER}", f"DefaultAccount={ACCOUNT}"],
         ):
             _run(["sacctmgr", "-i", *args], timeout=self.step_timeout, env=self.env())
@@ -526,8 +581,16 @@ StorageLoc=slurm_acct_db
         """Every job of this cluster's accounting (allocations only, not steps), with its rule name
         taken from the comment that the Snakemake SLURM executor sets (rule_<name>_wildcards_...)."""
         done = _run(
-            ["sacct", "-a", "-X", "-n", "-P", "--starttime=2000-01-01", "-o",
-             "JobID,State,Partition,Account,AllocTRES,TimelimitRaw,ReqMem,ReqCPUS,WorkDir,Comment"],
+            [
+                "sacct",
+                "-a",
+                "-X",
+                "-n",
+                "-P",
+                "--starttime=2000-01-01",
+                "-o",
+                "JobID,State,Partition,Account,AllocTRES,TimelimitRaw,ReqMem,ReqCPUS,WorkDir,Comment",
+            ],
             timeout=30,
             env=self.env(),
         )
@@ -535,8 +598,21 @@ StorageLoc=slurm_acct_db
         for line in done.stdout.splitlines():
             job_id, state, partition, account, tres, limit, memory, cpus, workdir, comment = line.split("|", 9)
             match = re.match(r"rule_(.+?)(_wildcards_.*)?$", comment)
-            jobs.append(SacctJob(job_id, match.group(1) if match else "", state, partition, account, tres, comment, workdir,
-                                 int(limit) if limit.isdigit() else None, _megabytes(memory), int(cpus)))
+            jobs.append(
+                SacctJob(
+                    job_id,
+                    match.group(1) if match else "",
+                    state,
+                    partition,
+                    account,
+                    tres,
+                    comment,
+                    workdir,
+                    int(limit) if limit.isdigit() else None,
+                    _megabytes(memory),
+                    int(cpus),
+                )
+            )
         return jobs
 
     # ----------------------------------------------------------------------------------------
@@ -544,7 +620,9 @@ StorageLoc=slurm_acct_db
         """Cancel leftover jobs, stop the daemons this object started (by PID, newest first) and
         remove the /etc/slurm/slurm.conf link. Safe to call twice and after a failed start."""
         if any(name == "slurmctld" and process.poll() is None for name, process in self.processes):
-            _run(["scancel", "--full", "-u", pwd.getpwuid(os.geteuid()).pw_name], timeout=30, env=self.env(), check=False)
+            _run(
+                ["scancel", "--full", "-u", pwd.getpwuid(os.geteuid()).pw_name], timeout=30, env=self.env(), check=False
+            )
             try:
                 self.wait_queue_empty(timeout=20)
             except ClusterError:

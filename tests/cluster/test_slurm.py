@@ -58,7 +58,15 @@ CONFIG = ["--configfile", "tests/config_tiny.yaml"]
 # The README's local command, on the tiny configuration.
 LOCAL_COMMAND = [str(SNAKEMAKE), TARGET, "--cores", "4", "--resources", "gpu=1", *CONFIG]
 # The README's cluster command; only the first status check is made sooner than the profile's.
-SLURM_COMMAND = [str(SNAKEMAKE), TARGET, "--profile", "profiles/slurm", *CONFIG, "--slurm-init-seconds-before-status-checks", "5"]
+SLURM_COMMAND = [
+    str(SNAKEMAKE),
+    TARGET,
+    "--profile",
+    "profiles/slurm",
+    *CONFIG,
+    "--slurm-init-seconds-before-status-checks",
+    "5",
+]
 # Named so that Snakemake, which evaluates unquoted resource values as Python, would turn it into
 # the rule's input files: the profile must hand it over quoted.
 GPU_PARTITION = "input"
@@ -72,6 +80,7 @@ RUN_TIMEOUT = 480  # one whole workflow run through the cluster; about 4 minutes
 
 def copy_workflow(destination: Path) -> Path:
     """A private copy of the checkout, so that runs do not share results or .snakemake locks."""
+
     def ignore(directory, names):
         top = Path(directory) == REPO
         return [n for n in names if n == "__pycache__" or (top and n in NOT_COPIED)]
@@ -98,8 +107,9 @@ class Background:
     def __init__(self, command, workdir: Path, env, log_name: str):
         self.command, self.workdir, self.log = command, workdir, workdir / log_name
         with open(self.log, "w") as handle:
-            self.process = subprocess.Popen(command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                                            preexec_fn=answer_ctrl_c)
+            self.process = subprocess.Popen(
+                command, cwd=workdir, env=env, stdout=handle, stderr=subprocess.STDOUT, preexec_fn=answer_ctrl_c
+            )
         self.started, self.started_wall = time.monotonic(), time.time()
         self.seconds = None
         atexit.register(self.stop)  # also after a Ctrl-C of pytest that skips fixture teardown
@@ -111,7 +121,9 @@ class Background:
                 code = self.process.wait(timeout=max(1.0, self.started + timeout - time.monotonic()))
             except subprocess.TimeoutExpired:
                 self.stop()
-                pytest.fail(f"`{' '.join(self.command)}` did not finish within {timeout} s; log {self.log}:\n{tail(self.log)}")
+                pytest.fail(
+                    f"`{' '.join(self.command)}` did not finish within {timeout} s; log {self.log}:\n{tail(self.log)}"
+                )
             assert code == 0, f"`{' '.join(self.command)}` failed ({code}); log {self.log}:\n{tail(self.log)}"
             # Snakemake's last log line marks its end (finish() may be called much later).
             self.seconds = self.log.stat().st_mtime - self.started_wall
@@ -154,7 +166,9 @@ def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int, dict[str, d
     """SLURM jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run, less
     the local rules), the largest `threads` (sbatch --cpus-per-task) any job asks for, and per rule
     the runtime, memory and threads that the profile and the rule ask for."""
-    done = subprocess.run([*SLURM_COMMAND, "--dry-run"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*SLURM_COMMAND, "--dry-run"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     asked = requested(done.stdout)
     table = done.stdout.split("Job stats:")[1].split("Reasons:")[0]
@@ -164,8 +178,14 @@ def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int, dict[str, d
         counts.pop(rule, None)
     # The executor's dry run does not print threads; a local one with more cores than any rule asks
     # for prints each job's `threads:` uncapped.
-    local = subprocess.run([str(SNAKEMAKE), TARGET, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"], cwd=workdir,
-                           env=env, capture_output=True, text=True, timeout=120)
+    local = subprocess.run(
+        [str(SNAKEMAKE), TARGET, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert local.returncode == 0, local.stdout + local.stderr
     threads = [int(t) for t in re.findall(r"^\s+threads: (\d+)$", local.stdout, re.M)] or [1]
     for rule, block in job_blocks(local.stdout).items():
@@ -246,7 +266,9 @@ def clean_run(cluster, slurm_env, tmp_path_factory):
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm")).resolve()
     expected, threads, asked = dry_run_counts(workdir, slurm_env)
     # A job asking for more CPUs than the node has would stay PENDING until the run's time-out.
-    assert threads <= cluster.node_cpus, f"a rule asks for {threads} threads; the test node has {cluster.node_cpus} CPUs"
+    assert (
+        threads <= cluster.node_cpus
+    ), f"a rule asks for {threads} threads; the test node has {cluster.node_cpus} CPUs"
     run = Background(SLURM_COMMAND, workdir, slurm_env, "snakemake.out")
     run.expected, run.asked = expected, asked
     yield run
@@ -265,7 +287,9 @@ def skip_unless_default_conf_free() -> None:
     if DEFAULT_CONF.is_symlink():
         clear_leftover_link()  # a killed run's link is ours to remove; anything else stays
     if DEFAULT_CONF.exists() or DEFAULT_CONF.is_symlink():
-        pytest.skip(f"{DEFAULT_CONF} is in use (a real SLURM setup?); these tests replace only a killed test run's link")
+        pytest.skip(
+            f"{DEFAULT_CONF} is in use (a real SLURM setup?); these tests replace only a killed test run's link"
+        )
 
 
 def test_a_cluster_left_by_a_killed_test_run_is_replaced():
@@ -274,10 +298,13 @@ def test_a_cluster_left_by_a_killed_test_run_is_replaced():
     them and take over, not refuse to start (what once failed a CI run on a reused machine)."""
     require_cluster_prerequisites()
     skip_unless_default_conf_free()
-    start_and_hang = ("import sys, time; sys.path[:0] = ['tests/cluster', 'tests', 'workflow_scripts']; from slurm_cluster import SlurmCluster; "
-                      "cluster = SlurmCluster(); cluster.start(); print(cluster.root, flush=True); time.sleep(600)")
-    killed = subprocess.Popen([sys.executable, "-c", start_and_hang], cwd=REPO, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    start_and_hang = (
+        "import sys, time; sys.path[:0] = ['tests/cluster', 'tests', 'workflow_scripts']; from slurm_cluster import SlurmCluster; "
+        "cluster = SlurmCluster(); cluster.start(); print(cluster.root, flush=True); time.sleep(600)"
+    )
+    killed = subprocess.Popen(
+        [sys.executable, "-c", start_and_hang], cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     try:
         printed = killed.stdout.readline().strip()  # once started; "" when the child failed (bounded by its timeouts)
     finally:
@@ -368,7 +395,9 @@ def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
     assert not per_rule.keys() & local_rules(), "a local rule was submitted to SLURM"
     assert (clean_run.workdir / "figures/fig1.pdf").exists()  # plot_fig1 ran on the submit host
     asked = clean_run.asked
-    assert asked.keys() == expected.keys(), f"runtime and memory asked for {sorted(asked)}, SLURM rules {sorted(expected)}"
+    assert (
+        asked.keys() == expected.keys()
+    ), f"runtime and memory asked for {sorted(asked)}, SLURM rules {sorted(expected)}"
     # The profile's sizes for real clusters, unchanged by the tiny configuration: a check of the
     # table in docs/slurm.md as much as of the plugin.
     assert asked["train_base"]["runtime"] == 240 and asked["train_base"]["mem_mb"] == 16000, asked
@@ -383,8 +412,10 @@ def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
         ask = asked[job.rule]
         granted = (job.time_limit_minutes, job.requested_mb, job.requested_cpus)
         assert granted == (ask["runtime"], ask["mem_mb"], ask["threads"]), f"{job}: asked {ask}"
-    print("SLURM requests (rule: time limit min, memory MB, CPUs): "
-          + "; ".join(sorted({f"{j.rule}: {j.time_limit_minutes}, {j.requested_mb:g}, {j.requested_cpus}" for j in jobs})))
+    print(
+        "SLURM requests (rule: time limit min, memory MB, CPUs): "
+        + "; ".join(sorted({f"{j.rule}: {j.time_limit_minutes}, {j.requested_mb:g}, {j.requested_cpus}" for j in jobs}))
+    )
     # The scripts saw SLURM's GPU assignment (and ran on the CPU only through the opt-out).
     for rule in GPU_RULES:
         for log in (clean_run.workdir / "logs" / rule).rglob("*.log"):
@@ -398,14 +429,17 @@ def test_workflow_runs_through_slurm(cluster, local_run, clean_run):
 def test_profile_stops_before_submitting_what_slurm_would_reject(cluster, slurm_env):
     """The profile's preflight: sbatch --test-only and the partition's time limit, checked when the
     profile loads (here in a dry run), with the fix in the message instead of failed jobs."""
+
     def dry_run(**variables):
         env = {**slurm_env, **variables}
-        done = subprocess.run([*SLURM_COMMAND, "--dry-run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [*SLURM_COMMAND, "--dry-run"], cwd=REPO, env=env, capture_output=True, text=True, timeout=120
+        )
         return done.returncode, done.stdout + done.stderr
 
     code, said = dry_run(SBATCH_ACCOUNT=OTHER_ACCOUNT)  # an account that is not the user's
     assert code != 0 and "SLURM would reject the CPU jobs" in said and "export SBATCH_ACCOUNT=" in said, said[-2000:]
-    print("preflight, account refused: " + said[said.index("SLURM would reject"):][:400].replace("\n", " "))
+    print("preflight, account refused: " + said[said.index("SLURM would reject") :][:400].replace("\n", " "))
     code, said = dry_run(NUSMOOTH_SLURM_GPU_PARTITION=SHORT_PARTITION)  # 1-minute limit, no cap given
     assert code != 0 and f"NUSMOOTH_SLURM_GPU_MAX_RUNTIME={SHORT_LIMIT_MINUTES}" in said, said[-2000:]
     print(f"preflight, time limit: {said.strip().splitlines()[-1][:300]}")
@@ -417,17 +451,34 @@ ASSIGNED = "(SLURM_JOB_GPUS|SLURM_STEP_GPUS|CUDA_VISIBLE_DEVICES)"
 def test_unusable_gpu_stops_the_job_at_once(cluster):
     """A job that SLURM gave a GPU which torch cannot use (here: the node's stand-in device) stops
     with the cause and the fix, unless the opt-out is set; it never runs on the CPU unnoticed."""
-    probe = ("import sys; sys.path[:0] = ['workflow_scripts']; from types import SimpleNamespace; "
-             "from stage import compute_device; compute_device(SimpleNamespace(threads=1, resources={'gpu': 1}))")
-    command = ["srun", "--gpus=1", f"--partition={GPU_PARTITION}", f"--account={ACCOUNT}", "--time=2", sys.executable, "-c", probe]
+    probe = (
+        "import sys; sys.path[:0] = ['workflow_scripts']; from types import SimpleNamespace; "
+        "from stage import compute_device; compute_device(SimpleNamespace(threads=1, resources={'gpu': 1}))"
+    )
+    command = [
+        "srun",
+        "--gpus=1",
+        f"--partition={GPU_PARTITION}",
+        f"--account={ACCOUNT}",
+        "--time=2",
+        sys.executable,
+        "-c",
+        probe,
+    ]
     env = {key: value for key, value in cluster.env().items() if key != ALLOW_CPU_VARIABLE}
     stopped = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert stopped.returncode != 0, stopped.stdout + stopped.stderr
     # SLURM names the GPU in SLURM_JOB_GPUS (batch jobs) or SLURM_STEP_GPUS / CUDA_VISIBLE_DEVICES (steps).
-    assert "GpuUnusableError" in stopped.stderr and re.search(rf"this job was assigned a GPU \({ASSIGNED}=", stopped.stderr), stopped.stderr
+    assert "GpuUnusableError" in stopped.stderr and re.search(
+        rf"this job was assigned a GPU \({ASSIGNED}=", stopped.stderr
+    ), stopped.stderr
     print("GPU guard: " + next(line for line in stopped.stderr.splitlines() if "GpuUnusableError" in line)[:400])
-    allowed = subprocess.run(command, cwd=REPO, env={**env, ALLOW_CPU_VARIABLE: "1"}, capture_output=True, text=True, timeout=180)
-    assert allowed.returncode == 0 and re.search(rf"device=cpu \(assigned GPU: {ASSIGNED}=", allowed.stdout), allowed.stdout + allowed.stderr
+    allowed = subprocess.run(
+        command, cwd=REPO, env={**env, ALLOW_CPU_VARIABLE: "1"}, capture_output=True, text=True, timeout=180
+    )
+    assert allowed.returncode == 0 and re.search(rf"device=cpu \(assigned GPU: {ASSIGNED}=", allowed.stdout), (
+        allowed.stdout + allowed.stderr
+    )
 
 
 # optimize_sigma work in sub-epochs of about SUB_EPOCH_CPU_SECONDS (2-core x86 runner), resumable at
@@ -444,7 +495,10 @@ def timeout_sub_epochs(workdir: Path) -> int:
     now (the clean run's train_base: CPU seconds per wall second, from its benchmark file). A fixed
     amount of work would either finish within the minute on an idle machine or need a dozen
     attempts on a loaded one (CI runners and shared machines differ by 10x)."""
-    header, values = (line.split("\t") for line in (workdir / "benchmarks/results/train_base/mnist5k.tsv").read_text().splitlines()[:2])
+    header, values = (
+        line.split("\t")
+        for line in (workdir / "benchmarks/results/train_base/mnist5k.tsv").read_text().splitlines()[:2]
+    )
     row = dict(zip(header, values))
     share = float(row["cpu_time"]) / float(row["s"])
     return max(12, min(100, math.ceil(TIMEOUT_WALL_SECONDS * share / SUB_EPOCH_CPU_SECONDS)))
@@ -463,16 +517,36 @@ def test_timeout_is_retried_within_the_limit_and_resumes(cluster, slurm_env, cle
         workdir = shutil.copytree(clean_run.workdir, tmp_path / name, ignore=shutil.ignore_patterns("locks")).resolve()
         (workdir / "timeout.yaml").write_text(yaml.safe_dump(config))
         runs[name] = workdir
-    reference = Background([str(SNAKEMAKE), TIMEOUT_TARGET, "--cores", "2", "--resources", "gpu=1", "--configfile", "timeout.yaml"],
-                           runs["reference"], {**os.environ, "PATH": slurm_env["PATH"]}, "snakemake.out")
-    env = {**slurm_env, "NUSMOOTH_SLURM_GPU_PARTITION": SHORT_PARTITION, "NUSMOOTH_SLURM_GPU_MAX_RUNTIME": str(SHORT_LIMIT_MINUTES)}
+    reference = Background(
+        [str(SNAKEMAKE), TIMEOUT_TARGET, "--cores", "2", "--resources", "gpu=1", "--configfile", "timeout.yaml"],
+        runs["reference"],
+        {**os.environ, "PATH": slurm_env["PATH"]},
+        "snakemake.out",
+    )
+    env = {
+        **slurm_env,
+        "NUSMOOTH_SLURM_GPU_PARTITION": SHORT_PARTITION,
+        "NUSMOOTH_SLURM_GPU_MAX_RUNTIME": str(SHORT_LIMIT_MINUTES),
+    }
     # More retries than the profile's one: how much a 1-minute attempt gets done depends on the load
     # of this shared machine; every attempt resumes, so each one brings the job closer to its end.
-    command = [str(SNAKEMAKE), TIMEOUT_TARGET, "--profile", "profiles/slurm", "--configfile", "timeout.yaml", "--retries", str(TIMEOUT_RETRIES),
-               "--slurm-init-seconds-before-status-checks", "5"]
+    command = [
+        str(SNAKEMAKE),
+        TIMEOUT_TARGET,
+        "--profile",
+        "profiles/slurm",
+        "--configfile",
+        "timeout.yaml",
+        "--retries",
+        str(TIMEOUT_RETRIES),
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+    ]
     slurm = Background(command, runs["slurm"], env, "snakemake.out")
     try:
-        print(f"optimize_sigma ({sub_epochs} sub-epochs) through the 1-minute partition: {slurm.finish(timeout=1200):.0f} s")
+        print(
+            f"optimize_sigma ({sub_epochs} sub-epochs) through the 1-minute partition: {slurm.finish(timeout=1200):.0f} s"
+        )
         reference.finish(timeout=1200)
     finally:
         slurm.stop()
@@ -480,11 +554,15 @@ def test_timeout_is_retried_within_the_limit_and_resumes(cluster, slurm_env, cle
     jobs = jobs_of(cluster, runs["slurm"])
     assert [job.rule for job in jobs] == ["optimize_sigma"] * len(jobs), jobs
     states = [job.state for job in jobs]
-    print(f"optimize_sigma attempts: {states}; time limits (min) {[j.time_limit_minutes for j in jobs]}; "
-          f"memory (MB) {[j.requested_mb for j in jobs]}")
+    print(
+        f"optimize_sigma attempts: {states}; time limits (min) {[j.time_limit_minutes for j in jobs]}; "
+        f"memory (MB) {[j.requested_mb for j in jobs]}"
+    )
     assert states[-1] == "COMPLETED" and len(states) >= 2 and set(states[:-1]) == {"TIMEOUT"}, jobs
     for attempt, job in enumerate(jobs, start=1):
-        assert job.partition == SHORT_PARTITION and job.time_limit_minutes == SHORT_LIMIT_MINUTES, job  # capped, not doubled
+        assert (
+            job.partition == SHORT_PARTITION and job.time_limit_minutes == SHORT_LIMIT_MINUTES
+        ), job  # capped, not doubled
         assert job.requested_mb == 16000 * attempt, job  # memory scales on retry
     log = (runs["slurm"] / "logs/optimize_sigma/mnist5k/init_0.25.log").read_text()
     assert "resuming from results/sigma/mnist5k/init_0.25/resume.pt" in log, log[-3000:]

@@ -41,7 +41,9 @@ def make_locks(directory):
 
 def write_owner(locks, pid, start):
     """The owner record the Snakefile writes for the run holding ``locks``."""
-    (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": pid, "start": start}))
+    (locks / "nusmooth-lock-owner.json").write_text(
+        json.dumps({"host": socket.gethostname(), "pid": pid, "start": start})
+    )
 
 
 def copy_run(source: Path, target: Path) -> Path:
@@ -58,4 +60,3 @@ def mnist_with_truncated_labels(tmp_path) -> Path:
     target.chmod(0o644)
     target.write_bytes(target.read_bytes()[:2000])
     return mirror
-

@@ -11,7 +11,9 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_CONFIG = REPO / "tests" / "config_tiny.yaml"
 
 
-def snakemake(workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG, timeout: int = 900) -> subprocess.CompletedProcess:
+def snakemake(
+    workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG, timeout: int = 900
+) -> subprocess.CompletedProcess:
     """``snakemake TARGETS... --directory workdir`` with this repository's Snakefile (targets first:
     --resources and --configfile are greedy)."""
     command = [SNAKEMAKE, *args, "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]

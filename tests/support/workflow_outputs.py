@@ -64,7 +64,9 @@ def differences(reference: Path, other: Path) -> list[str]:
     names_a, names_b = output_files(reference), output_files(other)
     problems = []
     if names_a != names_b:
-        problems.append(f"file sets differ: only in reference {sorted(set(names_a) - set(names_b))}, only in other {sorted(set(names_b) - set(names_a))}")
+        problems.append(
+            f"file sets differ: only in reference {sorted(set(names_a) - set(names_b))}, only in other {sorted(set(names_b) - set(names_a))}"
+        )
     for name in sorted(set(names_a) & set(names_b)):
         a, b = reference / name, other / name
         if name.endswith(".tsv"):

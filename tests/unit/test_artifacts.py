@@ -36,8 +36,14 @@ from support.workflow import REPO
 
 def tiny_dataset() -> PreparedDataset:
     split = ImageSplit(torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8), torch.arange(6) % 2)
-    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, classes=["a", "b"], mean=[0.5], std=[0.25],
-                           info={"pixel_space": "[0,1] pixels"})
+    return PreparedDataset(
+        "toy",
+        {"train": split, "val": split, "test": split},
+        classes=["a", "b"],
+        mean=[0.5],
+        std=[0.25],
+        info={"pixel_space": "[0,1] pixels"},
+    )
 
 
 def sigma_list():
@@ -45,8 +51,17 @@ def sigma_list():
     return [torch.rand(1, 4, 4, generator=generator) for _ in range(3)]
 
 
-CHOICE = {"init": 0.25, "isotropic_sigma": 0.3, "rule": "largest area", "sigma_space": "[0,1] pixels", "sub_epoch": 2,
-          "val": 0.9, "dimension": 784, "sum_log_sigma": -950.5, "min_sigma": 0.05}
+CHOICE = {
+    "init": 0.25,
+    "isotropic_sigma": 0.3,
+    "rule": "largest area",
+    "sigma_space": "[0,1] pixels",
+    "sub_epoch": 2,
+    "val": 0.9,
+    "dimension": 784,
+    "sum_log_sigma": -950.5,
+    "min_sigma": 0.05,
+}
 
 
 def table_for(spec) -> pd.DataFrame:
@@ -94,7 +109,15 @@ def test_dataset_round_trip_and_bytes(tmp_path):
 def test_model_round_trip(tmp_path):
     torch.manual_seed(0)
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
-    save_checkpoint(tmp_path / "model.pt", model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={"epochs": 1})
+    save_checkpoint(
+        tmp_path / "model.pt",
+        model,
+        arch="mnist_cnn",
+        num_classes=10,
+        mean=[0.13],
+        std=[0.31],
+        train_config={"epochs": 1},
+    )
     checkpoint = artifacts.load_model_checkpoint(tmp_path / "model.pt")
     assert list(checkpoint) == list(MODEL.keys) and checkpoint["train_config"] == {"epochs": 1}
     weights = artifacts.checkpoint_weights(checkpoint)
@@ -158,12 +181,23 @@ def test_table_round_trip(tmp_path, spec):
 
 TORCH_KINDS = {
     DATASET: (lambda: tiny_dataset().to_payload(), artifacts.load_dataset),
-    SNAPSHOTS: (lambda: {"init": 0.25, "sigmas": torch.stack(sigma_list()), "sub_epochs": [1, 2, 3], "pixel_space": "x"},
-                artifacts.load_snapshots),
+    SNAPSHOTS: (
+        lambda: {"init": 0.25, "sigmas": torch.stack(sigma_list()), "sub_epochs": [1, 2, 3], "pixel_space": "x"},
+        artifacts.load_snapshots,
+    ),
     FIG1_SIGMAS: (lambda: {"learned": sigma_list()[0], "isotropic": torch.tensor(0.5)}, artifacts.load_fig1_sigmas),
     MEAN_VAL_IMAGE: (lambda: {"mean_image": sigma_list()[0], "points": 7}, artifacts.load_mean_val_image),
-    MODEL: (lambda: {"arch": "mnist_cnn", "num_classes": 10, "mean": [0.1], "std": [0.3], "train_config": {},
-                     "state_dict": {}}, artifacts.load_model_checkpoint),
+    MODEL: (
+        lambda: {
+            "arch": "mnist_cnn",
+            "num_classes": 10,
+            "mean": [0.1],
+            "std": [0.3],
+            "train_config": {},
+            "state_dict": {},
+        },
+        artifacts.load_model_checkpoint,
+    ),
 }
 
 
@@ -206,9 +240,14 @@ def test_table_missing_a_column_names_file_column_and_rule(tmp_path, spec):
     assert_names(caught.value, path, spec.rule, "not a tab-separated table")
 
 
-@pytest.mark.parametrize("load, rule", [(artifacts.load_fig1_choice, "select_fig1_sigma"),
-                                        (artifacts.load_certificates, "certify"),
-                                        (artifacts.load_snapshots, "optimize_sigma")])
+@pytest.mark.parametrize(
+    "load, rule",
+    [
+        (artifacts.load_fig1_choice, "select_fig1_sigma"),
+        (artifacts.load_certificates, "certify"),
+        (artifacts.load_snapshots, "optimize_sigma"),
+    ],
+)
 def test_missing_file_names_the_rule_that_writes_it(tmp_path, load, rule):
     with pytest.raises(ArtifactError, match=f"does not exist. Fix: run snakemake so that rule {rule} writes it"):
         load(tmp_path / "absent")
@@ -233,8 +272,8 @@ def data_offset(path, record: str) -> int:
     with zipfile.ZipFile(path) as archive:
         header = archive.getinfo(record).header_offset
     raw = path.read_bytes()
-    assert raw[header:header + 4] == b"PK\x03\x04"
-    name_length, extra_length = struct.unpack("<HH", raw[header + 26:header + 30])
+    assert raw[header : header + 4] == b"PK\x03\x04"
+    name_length, extra_length = struct.unpack("<HH", raw[header + 26 : header + 30])
     return header + 30 + name_length + extra_length
 
 
@@ -298,8 +337,9 @@ def test_each_contract_names_the_rule_that_writes_its_file(spec):
     assert spec.pattern in outputs[spec.rule], f"rule {spec.rule} does not write {spec.pattern}: {outputs[spec.rule]}"
 
 
-STAGE_SCRIPTS = sorted(path for path in (REPO / "workflow_scripts").glob("*.py")
-                       if path.name not in ("stage.py", "snakefile_support.py"))
+STAGE_SCRIPTS = sorted(
+    path for path in (REPO / "workflow_scripts").glob("*.py") if path.name not in ("stage.py", "snakefile_support.py")
+)
 
 
 @pytest.mark.parametrize("script", STAGE_SCRIPTS, ids=[path.name for path in STAGE_SCRIPTS])
@@ -311,6 +351,7 @@ def test_stage_scripts_read_and_write_files_only_through_the_contracts(script):
 
 def test_the_contracts_import_without_torch():
     code = "import sys, nusmooth.artifacts; assert 'torch' not in sys.modules, 'torch was imported'"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env={"PYTHONPATH": str(REPO / "workflow_scripts")})
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "workflow_scripts")}
+    )
     assert result.returncode == 0, result.stderr

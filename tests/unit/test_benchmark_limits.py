@@ -20,8 +20,15 @@ def record_model_inputs(model: torch.nn.Module) -> list[dict]:
     def note(kind):
         def hook(_module, inputs):
             x = inputs[0]
-            seen.append({"kind": kind, "shape": tuple(x.shape), "contiguous": x.is_contiguous(),
-                         "grad": torch.is_grad_enabled() and x.requires_grad})
+            seen.append(
+                {
+                    "kind": kind,
+                    "shape": tuple(x.shape),
+                    "contiguous": x.is_contiguous(),
+                    "grad": torch.is_grad_enabled() and x.requires_grad,
+                }
+            )
+
         return hook
 
     model.register_forward_pre_hook(note("model"))
@@ -43,8 +50,13 @@ def test_sigma_limit_sees_the_steps_batches_and_computes_no_parameter_gradient()
     sigma = torch.full((1, 28, 28), bench_sigma.BENCH_SIGMA)
     bench_sigma.forward_backward_rate(model, x, copies, sigma, 0.0, torch.Generator().manual_seed(1))
     assert seen == step_calls
-    assert {call["kind"]: call["grad"] for call in seen} == {"model": True, "pool": True}, "the step's pool path is the gradient one"
-    assert all(p.grad is None for p in model.parameters()), "the limit must not compute weight gradients (the step does not)"
+    assert {call["kind"]: call["grad"] for call in seen} == {
+        "model": True,
+        "pool": True,
+    }, "the step's pool path is the gradient one"
+    assert all(
+        p.grad is None for p in model.parameters()
+    ), "the limit must not compute weight gradients (the step does not)"
     assert all(p.requires_grad for p in model.parameters()), "the parameters' requires_grad must be restored"
 
 
@@ -59,7 +71,9 @@ def test_certify_limit_sees_certify_manys_batches():
     seen[:] = []
     bench_certify.forward_rate(model, shape, torch.full(shape, 0.25), batch, 0.0, generator)
     assert seen[0] == certify_calls[0] and not seen[0]["grad"]
-    assert [call["grad"] for call in seen if call["kind"] == "pool"] == [False], "the counting pool path has no gradients"
+    assert [call["grad"] for call in seen if call["kind"] == "pool"] == [
+        False
+    ], "the counting pool path has no gradients"
 
 
 def test_paired_ratios_pair_the_rounds_and_alternate_the_order():
@@ -68,4 +82,8 @@ def test_paired_ratios_pair_the_rounds_and_alternate_the_order():
     assert order == ["a", "b", "b", "a", "a", "b"]
     assert results == {"a": [1.0, 1.0, 1.0], "b": [2.0, 2.0, 2.0]}
     # Round ratios 0.5, 2.0, 1.5: the median pairs each rate with its own round's limit.
-    assert bench_certify.paired_ratios([1.0, 8.0, 3.0], [2.0, 4.0, 2.0]) == {"ratio": 1.5, "ratio_min": 0.5, "ratio_max": 2.0}
+    assert bench_certify.paired_ratios([1.0, 8.0, 3.0], [2.0, 4.0, 2.0]) == {
+        "ratio": 1.5,
+        "ratio_min": 0.5,
+        "ratio_max": 2.0,
+    }

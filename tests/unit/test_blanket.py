@@ -40,7 +40,7 @@ def authors_walk(accuracy, area):
             kept.append((acc, ar))
     kept.sort(key=lambda p: (p[1], p[0]))
     accuracies = [acc for acc, _ in kept]
-    return sorted(kept[accuracies.index(max(accuracies)):])
+    return sorted(kept[accuracies.index(max(accuracies)) :])
 
 
 def kept_values(accuracy, area, mask):
@@ -86,7 +86,9 @@ def test_order_independent_up_to_which_duplicate_is_kept(pts, rng):
     order = np.arange(len(pts))
     rng.shuffle(order)
     shuffled = blanket_mask(accuracy[order], area[order])
-    assert kept_values(accuracy[order], area[order], shuffled) == kept_values(accuracy, area, blanket_mask(accuracy, area))
+    assert kept_values(accuracy[order], area[order], shuffled) == kept_values(
+        accuracy, area, blanket_mask(accuracy, area)
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -124,8 +126,9 @@ def test_exact_duplicates_keep_the_first():
 
 def test_an_unchanged_sub_epoch_stays_on_the_front_once():
     """Sub-epoch 3 skipped every batch, so its sigma and metrics equal sub-epoch 2's."""
-    snapshots = pd.DataFrame({"sub_epoch": [1, 2, 3, 4], "accuracy": [0.95, 0.93, 0.93, 0.90],
-                              "mean_area": [-900.0, -700.0, -700.0, -500.0]})
+    snapshots = pd.DataFrame(
+        {"sub_epoch": [1, 2, 3, 4], "accuracy": [0.95, 0.93, 0.93, 0.90], "mean_area": [-900.0, -700.0, -700.0, -500.0]}
+    )
     assert blanket(snapshots)["sub_epoch"].tolist() == [1, 2, 4]
 
 

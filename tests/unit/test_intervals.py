@@ -233,7 +233,9 @@ def test_paired_interval_symmetry_and_vectorisation():
     np.testing.assert_allclose(backward.lower, -forward.upper, rtol=1e-12)
     np.testing.assert_allclose(backward.upper, -forward.lower, rtol=1e-12)
     for row in range(5):
-        assert tuple(paired_difference_interval(a[row], b[row])) == pytest.approx((forward.estimate[row], forward.lower[row], forward.upper[row]))
+        assert tuple(paired_difference_interval(a[row], b[row])) == pytest.approx(
+            (forward.estimate[row], forward.lower[row], forward.upper[row])
+        )
     identical = paired_difference_interval(a[0], a[0])
     assert identical.estimate == 0 and identical.lower < 0 < identical.upper
     assert all(math.isnan(v) for v in paired_difference_from_counts(0, 0, 0, 0))

@@ -27,12 +27,18 @@ TORCH_ZIP_SHORT_WRITE = "[enforce fail at inline_container.cc:672] . unexpected 
 
 
 def sample_object():
-    return {"sigma": torch.linspace(0.1, 0.9, 50).view(2, 25), "labels": torch.arange(7), "history": [{"epoch": 1, "loss": 0.5}]}
+    return {
+        "sigma": torch.linspace(0.1, 0.9, 50).view(2, 25),
+        "labels": torch.arange(7),
+        "history": [{"epoch": 1, "loss": 0.5}],
+    }
 
 
 def tiny_dataset() -> PreparedDataset:
     split = ImageSplit(torch.randint(0, 256, (6, 1, 4, 4), dtype=torch.uint8), torch.arange(6) % 2)
-    return PreparedDataset("toy", {"train": split, "val": split, "test": split}, classes=["a", "b"], mean=[0.5], std=[0.25])
+    return PreparedDataset(
+        "toy", {"train": split, "val": split, "test": split}, classes=["a", "b"], mean=[0.5], std=[0.25]
+    )
 
 
 def write_with(writer: str, path, size: int = 10) -> None:
@@ -168,9 +174,13 @@ def tiny_tmpfs(tmp_path):
         pytest.skip("a real full disk needs a tiny tmpfs, and mounting one needs root")
     folder = tmp_path / "tiny"
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a tiny tmpfs here (a real full disk is tested only where one can): {mounted.stderr.strip()}")
+        pytest.skip(
+            f"cannot mount a tiny tmpfs here (a real full disk is tested only where one can): {mounted.stderr.strip()}"
+        )
     try:
         yield folder
     finally:
@@ -208,7 +218,11 @@ def damage(path, kind: str) -> None:
         atomic_torch_save(sample_object(), path)
         path.write_bytes(path.read_bytes()[:300])
     elif kind == "random_bytes":
-        path.write_bytes(torch.randint(0, 256, (4096,), dtype=torch.uint8, generator=torch.Generator().manual_seed(1)).numpy().tobytes())
+        path.write_bytes(
+            torch.randint(0, 256, (4096,), dtype=torch.uint8, generator=torch.Generator().manual_seed(1))
+            .numpy()
+            .tobytes()
+        )
     elif kind == "empty":
         path.write_bytes(b"")
     elif kind == "text":
@@ -277,20 +291,25 @@ def test_fingerprint_is_by_content():
     a = {"settings": {"lr": 0.1, "epochs": 3}, "data": (torch.arange(6).view(2, 3), torch.ones(2))}
     b = {"data": [torch.arange(6).view(2, 3).t().contiguous().t(), torch.ones(2)], "settings": {"epochs": 3, "lr": 0.1}}
     assert content_fingerprint(a) == content_fingerprint(b)  # key order, list vs tuple, memory layout
-    assert content_fingerprint(torch.arange(6).view(3, 2).t()) == content_fingerprint(torch.tensor([[0, 2, 4], [1, 3, 5]]))
+    assert content_fingerprint(torch.arange(6).view(3, 2).t()) == content_fingerprint(
+        torch.tensor([[0, 2, 4], [1, 3, 5]])
+    )
 
 
-@pytest.mark.parametrize("left, right", [
-    (torch.zeros(3), torch.zeros(3, dtype=torch.float64)),
-    (torch.zeros(2, 3), torch.zeros(3, 2)),
-    (torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])),
-    (1, 1.0),
-    (1, True),
-    (["ab", "c"], ["a", "bc"]),
-    ({"a": 1}, {"b": 1}),
-    ([[1], 2], [1, [2]]),
-    (None, 0),
-])
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        (torch.zeros(3), torch.zeros(3, dtype=torch.float64)),
+        (torch.zeros(2, 3), torch.zeros(3, 2)),
+        (torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])),
+        (1, 1.0),
+        (1, True),
+        (["ab", "c"], ["a", "bc"]),
+        ({"a": 1}, {"b": 1}),
+        ([[1], 2], [1, [2]]),
+        (None, 0),
+    ],
+)
 def test_fingerprint_tells_different_content_apart(left, right):
     assert content_fingerprint(left) != content_fingerprint(right)
 
@@ -305,7 +324,12 @@ def test_fingerprint_refuses_what_it_cannot_hash():
 
 def training_state():
     generator = torch.Generator().manual_seed(3)
-    return {"epoch": 2, "generator": generator.get_state(), "model": {"w": torch.randn(4, 4)}, "history": [{"epoch": 1}, {"epoch": 2}]}
+    return {
+        "epoch": 2,
+        "generator": generator.get_state(),
+        "model": {"w": torch.randn(4, 4)},
+        "history": [{"epoch": 1}, {"epoch": 2}],
+    }
 
 
 def test_resume_round_trip(tmp_path, capsys):
@@ -316,7 +340,9 @@ def test_resume_round_trip(tmp_path, capsys):
     ResumeFile(path, identity).save(state)
     loaded = ResumeFile(path, {"data": torch.arange(10), "settings": {"epochs": 5}}).load()
     assert loaded["epoch"] == 2 and loaded["history"] == state["history"]
-    assert torch.equal(loaded["generator"], state["generator"]) and torch.equal(loaded["model"]["w"], state["model"]["w"])
+    assert torch.equal(loaded["generator"], state["generator"]) and torch.equal(
+        loaded["model"]["w"], state["model"]["w"]
+    )
     assert f"resuming from {path}" in capsys.readouterr().out
     ResumeFile(path, identity).remove()
     assert not path.exists()
@@ -357,8 +383,14 @@ def test_unusable_resume_file_warns_and_starts_fresh(tmp_path, capsys, damaged):
 def test_content_identical_model_keeps_the_resume_state_valid(tmp_path):
     torch.manual_seed(0)
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
-    payload = {"arch": "mnist_cnn", "num_classes": 10, "mean": [0.13], "std": [0.31], "train_config": {},
-               "state_dict": model.state_dict()}
+    payload = {
+        "arch": "mnist_cnn",
+        "num_classes": 10,
+        "mean": [0.13],
+        "std": [0.31],
+        "train_config": {},
+        "state_dict": model.state_dict(),
+    }
     first, second = tmp_path / "first" / "model.pt", tmp_path / "second" / "model.pt"
     save_checkpoint(first, model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={})
     second.parent.mkdir()

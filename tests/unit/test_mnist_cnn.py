@@ -10,8 +10,20 @@ from nusmooth.models import MaxPool2x2ReLU, build_model
 def paper_layer_order(model):
     """The same weights in the original order: conv, ReLU, conv, ReLU, MaxPool2d(2), dropout, ..."""
     features, classifier = model[1].features, model[1].classifier
-    return nn.Sequential(model[0], features[0], nn.ReLU(), features[2], nn.ReLU(), nn.MaxPool2d(2), nn.Dropout(0.25),
-                         nn.Flatten(), classifier[0], nn.ReLU(), classifier[2], classifier[3])
+    return nn.Sequential(
+        model[0],
+        features[0],
+        nn.ReLU(),
+        features[2],
+        nn.ReLU(),
+        nn.MaxPool2d(2),
+        nn.Dropout(0.25),
+        nn.Flatten(),
+        classifier[0],
+        nn.ReLU(),
+        classifier[2],
+        classifier[3],
+    )
 
 
 def test_outputs_and_input_gradients_are_bit_identical_to_the_paper_order():

@@ -46,7 +46,15 @@ def test_resnet110_is_110_layers_deep():
 def test_checkpoint_round_trip_is_safe(tmp_path):
     model = build_model("resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]).eval()
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model, arch="resnet110", num_classes=10, mean=[0.49, 0.48, 0.45], std=[0.25, 0.24, 0.26], train_config={"epochs": 1})
+    save_checkpoint(
+        path,
+        model,
+        arch="resnet110",
+        num_classes=10,
+        mean=[0.49, 0.48, 0.45],
+        std=[0.25, 0.24, 0.26],
+        train_config={"epochs": 1},
+    )
     torch.load(path, weights_only=True)  # tensors and plain types only
     loaded, payload = load_checkpoint(path, "cpu")
     x = torch.rand(3, 3, 32, 32)
@@ -58,7 +66,15 @@ def test_checkpoint_saved_twice_is_byte_identical(tmp_path):
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
     first, second = tmp_path / "model.pt", tmp_path / "again" / "model_copy.pt"
     for path in (first, second):
-        save_checkpoint(path, model, arch="mnist_cnn", num_classes=10, mean=[0.13], std=[0.31], train_config={"epochs": 2, "lr": 1.0})
+        save_checkpoint(
+            path,
+            model,
+            arch="mnist_cnn",
+            num_classes=10,
+            mean=[0.13],
+            std=[0.31],
+            train_config={"epochs": 2, "lr": 1.0},
+        )
     assert first.read_bytes() == second.read_bytes()
 
 
@@ -108,11 +124,26 @@ def test_train_classifier_runs_the_trainer_epoch_by_epoch():
     seen = []
     torch.manual_seed(0)
     model = build_model("mnist_cnn", 10, [0.13], [0.31])
-    history = train_classifier(model, data, data, epochs=2, batch_size=16, lr=1.0, gamma=0.5, device="cpu",
-                               generator=torch.Generator().manual_seed(0), on_epoch=seen.append)
+    history = train_classifier(
+        model,
+        data,
+        data,
+        epochs=2,
+        batch_size=16,
+        lr=1.0,
+        gamma=0.5,
+        device="cpu",
+        generator=torch.Generator().manual_seed(0),
+        on_epoch=seen.append,
+    )
     torch.manual_seed(0)
-    trainer = BaseTrainer(build_model("mnist_cnn", 10, [0.13], [0.31]), lr=1.0, gamma=0.5, device="cpu",
-                          generator=torch.Generator().manual_seed(0))
+    trainer = BaseTrainer(
+        build_model("mnist_cnn", 10, [0.13], [0.31]),
+        lr=1.0,
+        gamma=0.5,
+        device="cpu",
+        generator=torch.Generator().manual_seed(0),
+    )
     assert history == seen == [trainer.run_epoch(data, data, batch_size=16) for _ in range(2)]
 
 
@@ -136,7 +167,7 @@ def test_pretrained_resnet50_from_a_local_file(tmp_path):
         load_torchvision_resnet50(str(path))
     assert "safe_globals" not in str(caught.value) and "weights_only" not in str(caught.value), "unsafe loading advised"
     assert not (tmp_path / "pwned").exists(), "the pickle's code ran"
-    with pytest.raises(ValueError, match=re.escape(PRETRAINED.rule) + r"; got resnet50 with 19 classes.*1,000 class folders"):
+    with pytest.raises(
+        ValueError, match=re.escape(PRETRAINED.rule) + r"; got resnet50 with 19 classes.*1,000 class folders"
+    ):
         pretrained_model("resnet50", 19, [0.5] * 3, [0.5] * 3, str(path))
-
-

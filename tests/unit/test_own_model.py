@@ -30,7 +30,9 @@ def write_folder(root, classes=("cat", "dog"), per_class=10, size=(12, 10), mode
         (root / name).mkdir(parents=True, exist_ok=True)
         for i in range(per_class):
             value = 40 + 150 * c + i
-            Image.new(mode, size, value if mode == "L" else (value, value, 255 - value)).save(root / name / f"{i:03d}.png")
+            Image.new(mode, size, value if mode == "L" else (value, value, 255 - value)).save(
+                root / name / f"{i:03d}.png"
+            )
 
 
 # --- datasets ------------------------------------------------------------------------------------
@@ -39,7 +41,12 @@ def write_folder(root, classes=("cat", "dog"), per_class=10, size=(12, 10), mode
 def test_facts_of_a_configured_dataset_come_from_its_block():
     block = {"title": "My cells", "source": {"format": "image_folder", "path": "/x", "input_shape": [3, 8, 8]}}
     facts = facts_for("cells", block)
-    assert (facts.title, facts.channels, facts.input_shape, facts.majority_dominated) == ("My cells", 3, (3, 8, 8), False)
+    assert (facts.title, facts.channels, facts.input_shape, facts.majority_dominated) == (
+        "My cells",
+        3,
+        (3, 8, 8),
+        False,
+    )
     assert facts_for("cifar10", block) is DATASETS["cifar10"]
     with pytest.raises(ValueError, match="source.format"):
         facts_for("cells", {"source": {}})
@@ -68,7 +75,11 @@ def test_given_test_folder_is_the_test_split_and_validation_is_carved_from_train
     assert sorted(members["test"]) == sorted(f"test/{c}/{i:03d}.png" for c in ("cat", "dog") for i in range(3))
     assert all(m.startswith("train/") for m in members["train"] + members["val"])
     assert dataset.input_shape == (1, 6, 6) and dataset.classes == ["dog", "cat"]
-    assert {s: len(d) for s, d in dataset.splits.items()} == {"train": 16, "val": 4, "test": 6}  # 2.5 val per class rounds to 2
+    assert {s: len(d) for s, d in dataset.splits.items()} == {
+        "train": 16,
+        "val": 4,
+        "test": 6,
+    }  # 2.5 val per class rounds to 2
 
 
 def test_images_of_different_sizes_need_input_shape(tmp_path):
@@ -85,7 +96,9 @@ def test_tensor_file_values_are_mapped_from_value_range(tmp_path, suffix):
     labels = np.arange(30) % 3
     path = tmp_path / f"data{suffix}"
     if suffix == ".pt":
-        torch.save({"images": torch.from_numpy(images), "labels": torch.from_numpy(labels), "classes": ["a", "b", "c"]}, path)
+        torch.save(
+            {"images": torch.from_numpy(images), "labels": torch.from_numpy(labels), "classes": ["a", "b", "c"]}, path
+        )
     else:
         np.savez(path, images=images, labels=labels)
     source = {"format": "tensor_file", "path": str(path), "input_shape": [3, 8, 8], "value_range": [-1, 1]}
@@ -103,7 +116,9 @@ def test_tensor_file_values_are_mapped_from_value_range(tmp_path, suffix):
 def test_tensor_file_with_code_is_refused_and_never_runs(tmp_path):
     marker = tmp_path / "ran"
     path = tmp_path / "evil.pt"
-    torch.save({"images": torch.zeros(4, 1, 2, 2), "labels": torch.zeros(4, dtype=torch.long), "x": Boom(str(marker))}, path)
+    torch.save(
+        {"images": torch.zeros(4, 1, 2, 2), "labels": torch.zeros(4, dtype=torch.long), "x": Boom(str(marker))}, path
+    )
     with pytest.raises(DataError, match="without running code"):
         prepare_dataset("evil", SPLIT, {"format": "tensor_file", "path": str(path)})
     assert not marker.exists()
@@ -142,8 +157,16 @@ def test_torchscript_model_round_trips_through_the_checkpoint(tmp_path):
     settings = {"source": f"torchscript:{script}", "arch": None}
     model = given_weights_model(None, settings["source"], num_classes=3, mean=[0.5] * 3, std=[0.25] * 3, weights=None)
     check_model_fits(model, (3, 8, 8), 3, "blobs", "model.source")
-    save_checkpoint(tmp_path / "model.pt", model, arch=settings["source"], num_classes=3, mean=[0.5] * 3, std=[0.25] * 3,
-                    train_config=settings, extras=configured_checkpoint_extras(settings))
+    save_checkpoint(
+        tmp_path / "model.pt",
+        model,
+        arch=settings["source"],
+        num_classes=3,
+        mean=[0.5] * 3,
+        std=[0.25] * 3,
+        train_config=settings,
+        extras=configured_checkpoint_extras(settings),
+    )
     script.unlink()  # the checkpoint stands alone
     loaded, payload = load_checkpoint(tmp_path / "model.pt")
     x = torch.rand(5, 3, 8, 8)
@@ -157,8 +180,16 @@ def test_state_dict_weights_load_into_a_named_architecture(tmp_path, source):
     second = given_weights_model(None, source, num_classes=3, mean=[0.0] * 3, std=[1.0] * 3, weights=tmp_path / "w.pt")
     x = torch.rand(2, 3, 32, 32)
     assert torch.equal(first.eval()(x), second.eval()(x))
-    save_checkpoint(tmp_path / "model.pt", second, arch=source, num_classes=3, mean=[0.0] * 3, std=[1.0] * 3,
-                    train_config={"source": source}, extras=configured_checkpoint_extras({"source": source}))
+    save_checkpoint(
+        tmp_path / "model.pt",
+        second,
+        arch=source,
+        num_classes=3,
+        mean=[0.0] * 3,
+        std=[1.0] * 3,
+        train_config={"source": source},
+        extras=configured_checkpoint_extras({"source": source}),
+    )
     assert torch.equal(load_checkpoint(tmp_path / "model.pt")[0](x), second(x))
 
 
@@ -168,14 +199,18 @@ def test_builtin_checkpoints_gain_no_keys(tmp_path):
 
 def test_wrong_class_count_names_the_key_and_fix():
     model = nn.Sequential(Normalize([0.0] * 3, [1.0] * 3), Tiny(5))
-    with pytest.raises(ModelConfigError, match=r"returns \(2, 5\).*has 3 classes.*Fix: give a model with 3 outputs") as error:
+    with pytest.raises(
+        ModelConfigError, match=r"returns \(2, 5\).*has 3 classes.*Fix: give a model with 3 outputs"
+    ) as error:
         check_model_fits(model, (3, 8, 8), 3, "blobs", "model.source torchscript:x.ts")
     print(error.value)
 
 
 def test_wrong_input_shape_names_the_key_and_fix():
     model = nn.Sequential(Normalize([0.0], [1.0]), Tiny(3, channels=1))
-    with pytest.raises(ModelConfigError, match=r"cannot take the images of blobs, shape \(C, H, W\) = \(3, 8, 8\).*Fix") as error:
+    with pytest.raises(
+        ModelConfigError, match=r"cannot take the images of blobs, shape \(C, H, W\) = \(3, 8, 8\).*Fix"
+    ) as error:
         check_model_fits(model, (3, 8, 8), 3, "blobs", "model.source module:x:y")
     print(error.value)
 
@@ -183,7 +218,9 @@ def test_wrong_input_shape_names_the_key_and_fix():
 def test_a_weights_file_that_is_not_a_model_is_refused_without_running_it(tmp_path):
     text = tmp_path / "notes.txt"
     text.write_text("these are not weights\n")
-    with pytest.raises(ModelConfigError, match=r"model.weights: .*notes.txt is not a model's weights.*Fix: set model.weights") as error:
+    with pytest.raises(
+        ModelConfigError, match=r"model.weights: .*notes.txt is not a model's weights.*Fix: set model.weights"
+    ) as error:
         read_state_dict(text)
     print(error.value)
     marker, evil = tmp_path / "ran", tmp_path / "evil.pt"

@@ -9,7 +9,16 @@ from matplotlib.collections import LineCollection, PathCollection
 from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.sigma_regions import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.io import atomic_write_tsv
-from nusmooth.plotting import enlarge, fig1, fig1_panel_from_results, fig3, front_figure, normalise_globally, regions_figure, save
+from nusmooth.plotting import (
+    enlarge,
+    fig1,
+    fig1_panel_from_results,
+    fig3,
+    front_figure,
+    normalise_globally,
+    regions_figure,
+    save,
+)
 from nusmooth.tables import (
     certified_accuracy_table,
     class_counts,
@@ -24,8 +33,13 @@ from support.workflow import REPO
 
 def evidence(accuracy, area):
     """The precision and 95% interval columns of a metrics row (made-up widths around the values)."""
-    return {"precision": "fp32", "accuracy_lower": max(accuracy - 0.05, 0.0), "accuracy_upper": min(accuracy + 0.05, 1.0),
-            "mean_area_lower": area - 20.0, "mean_area_upper": area + 20.0}
+    return {
+        "precision": "fp32",
+        "accuracy_lower": max(accuracy - 0.05, 0.0),
+        "accuracy_upper": min(accuracy + 0.05, 1.0),
+        "mean_area_lower": area - 20.0,
+        "mean_area_upper": area + 20.0,
+    }
 
 
 def sweep_metrics(kind, init, sub_epochs, rng):
@@ -33,10 +47,23 @@ def sweep_metrics(kind, init, sub_epochs, rng):
     for split in ("val", "test"):
         for sub_epoch in sub_epochs:
             accuracy, area = float(rng.uniform(0.5, 1.0)), float(rng.uniform(-900, -300))
-            rows.append({"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split,
-                         "accuracy": accuracy, "mean_area": area,
-                         "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels",
-                         **evidence(accuracy, area)})
+            rows.append(
+                {
+                    "kind": kind,
+                    "init": init,
+                    "sub_epoch": sub_epoch,
+                    "split": split,
+                    "accuracy": accuracy,
+                    "mean_area": area,
+                    "points": 20,
+                    "sigma_mean": init,
+                    "n0": 8,
+                    "n": 32,
+                    "alpha": 0.001,
+                    "sigma_space": "[0,1] pixels",
+                    **evidence(accuracy, area),
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -46,14 +73,17 @@ def points():
     frames = [sweep_metrics("learned", init, [1, 2, 3], rng) for init in (0.12, 0.25, 0.5)]
     frames += [sweep_metrics("isotropic", init, [0], rng) for init in (0.12, 0.25, 0.5)]
     nothing = frames[-1]["split"] == "test"  # nothing certified
-    frames[-1].loc[nothing, ["accuracy", "mean_area", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]] = [
-        0.0, np.nan, 0.0, 0.0, np.nan, np.nan]
+    frames[-1].loc[
+        nothing, ["accuracy", "mean_area", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]
+    ] = [0.0, np.nan, 0.0, 0.0, np.nan, np.nan]
     return sweep_points(frames)
 
 
 def certificates(rng, points=30):
     correct = rng.uniform(size=points) < 0.8
-    return pd.DataFrame({"correct": correct.astype(int), "certified_area": np.where(correct, rng.normal(-600, 80, points), -np.inf)})
+    return pd.DataFrame(
+        {"correct": correct.astype(int), "certified_area": np.where(correct, rng.normal(-600, 80, points), -np.inf)}
+    )
 
 
 def assert_png(path, min_size=(300, 300)):
@@ -64,9 +94,26 @@ def assert_png(path, min_size=(300, 300)):
 
 def snapshot_rows(kind, split, rows):
     """Metrics rows of one kind and split from (init, sub_epoch, accuracy, mean_area) tuples."""
-    return pd.DataFrame([{"kind": kind, "init": init, "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
-                          "mean_area": area, "points": 20, "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001,
-                          "sigma_space": "[0,1] pixels", **evidence(accuracy, area)} for init, sub_epoch, accuracy, area in rows])
+    return pd.DataFrame(
+        [
+            {
+                "kind": kind,
+                "init": init,
+                "sub_epoch": sub_epoch,
+                "split": split,
+                "accuracy": accuracy,
+                "mean_area": area,
+                "points": 20,
+                "sigma_mean": init,
+                "n0": 8,
+                "n": 32,
+                "alpha": 0.001,
+                "sigma_space": "[0,1] pixels",
+                **evidence(accuracy, area),
+            }
+            for init, sub_epoch, accuracy, area in rows
+        ]
+    )
 
 
 @pytest.fixture
@@ -79,14 +126,32 @@ def disagreeing():
     (0.25, 4) on test, so the line joined in validation order turns back.
     Isotropic, validation: all three constants; on test, 0.5 certifies nothing (no area).
     """
-    learned_val = [(0.25, 1, 0.95, -900.0), (0.25, 2, 0.93, -700.0), (0.25, 3, 0.90, -800.0), (0.25, 4, 0.85, -500.0),
-                   (0.5, 1, 0.80, -300.0), (0.5, 2, 0.70, -400.0)]
-    learned_test = [(0.25, 1, 0.94, -880.0), (0.25, 2, 0.90, -450.0), (0.25, 3, 0.96, -600.0), (0.25, 4, 0.86, -520.0),
-                    (0.5, 1, 0.79, -330.0), (0.5, 2, 0.75, -250.0)]
+    learned_val = [
+        (0.25, 1, 0.95, -900.0),
+        (0.25, 2, 0.93, -700.0),
+        (0.25, 3, 0.90, -800.0),
+        (0.25, 4, 0.85, -500.0),
+        (0.5, 1, 0.80, -300.0),
+        (0.5, 2, 0.70, -400.0),
+    ]
+    learned_test = [
+        (0.25, 1, 0.94, -880.0),
+        (0.25, 2, 0.90, -450.0),
+        (0.25, 3, 0.96, -600.0),
+        (0.25, 4, 0.86, -520.0),
+        (0.5, 1, 0.79, -330.0),
+        (0.5, 2, 0.75, -250.0),
+    ]
     isotropic_val = [(0.12, 0, 0.97, -1000.0), (0.25, 0, 0.90, -750.0), (0.5, 0, 0.60, -350.0)]
     isotropic_test = [(0.12, 0, 0.96, -990.0), (0.25, 0, 0.91, -760.0), (0.5, 0, 0.0, np.nan)]
-    return sweep_points([snapshot_rows("learned", "val", learned_val), snapshot_rows("learned", "test", learned_test),
-                         snapshot_rows("isotropic", "val", isotropic_val), snapshot_rows("isotropic", "test", isotropic_test)])
+    return sweep_points(
+        [
+            snapshot_rows("learned", "val", learned_val),
+            snapshot_rows("learned", "test", learned_test),
+            snapshot_rows("isotropic", "val", isotropic_val),
+            snapshot_rows("isotropic", "test", isotropic_test),
+        ]
+    )
 
 
 def members(front, kind):
@@ -130,7 +195,9 @@ def test_the_figure_draws_the_written_front_table(tmp_path, disagreeing):
     computed in memory (one computation of the front, no drift between table and figure)."""
     atomic_write_tsv(front_table(disagreeing), tmp_path / "front.tsv")
     written = {"title": "A", "points": disagreeing, "front": pd.read_csv(tmp_path / "front.tsv", sep="\t")}
-    for ours, theirs in zip(front_lines(front_figure([written]).axes[0]), front_lines(front_figure([panel("A", disagreeing)]).axes[0])):
+    for ours, theirs in zip(
+        front_lines(front_figure([written]).axes[0]), front_lines(front_figure([panel("A", disagreeing)]).axes[0])
+    ):
         np.testing.assert_array_equal(ours.get_xydata(), theirs.get_xydata())
     assert "front_table(" not in (REPO / "workflow_scripts/nusmooth/plotting.py").read_text()
 
@@ -154,7 +221,9 @@ def test_front_line_draws_test_metrics_in_validation_order(disagreeing):
 
 def test_all_points_cloud_shows_every_test_point(disagreeing):
     ax = front_figure([panel("A", disagreeing)]).axes[0]
-    clouds = [collection for collection in ax.collections if isinstance(collection, PathCollection)]  # not the error bars
+    clouds = [
+        collection for collection in ax.collections if isinstance(collection, PathCollection)
+    ]  # not the error bars
     drawn = sorted(tuple(xy) for collection in clouds for xy in collection.get_offsets().tolist())
     test = disagreeing[(disagreeing["split"] == "test") & disagreeing["mean_area"].notna()]
     assert drawn == sorted(zip(test["mean_area"], test["accuracy"]))
@@ -166,8 +235,12 @@ def test_front_members_carry_their_test_intervals_as_error_bars(disagreeing):
     bars = [collection for collection in ax.collections if isinstance(collection, LineCollection)]
     segments = [tuple(map(tuple, segment)) for collection in bars for segment in collection.get_segments()]
     # The learned member (0.25, 2): test accuracy 0.90 (made-up interval 0.85..0.95), area -450 (-470..-430).
-    assert ((-450.0, 0.85), (-450.0, 0.95)) in [tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments]
-    assert ((-470.0, 0.90), (-430.0, 0.90)) in [tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments]
+    assert ((-450.0, 0.85), (-450.0, 0.95)) in [
+        tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments
+    ]
+    assert ((-470.0, 0.90), (-430.0, 0.90)) in [
+        tuple(map(lambda p: (round(p[0], 6), round(p[1], 6)), s)) for s in segments
+    ]
     assert any("fp32" in text.get_text() for text in ax.figure.texts)
 
 
@@ -212,8 +285,14 @@ def test_front_figure_needs_a_panel():
 
 def test_fig1_per_dataset_renders(tmp_path):
     rng = np.random.default_rng(1)
-    results = [{"choice": {"init": init, "isotropic_sigma": init * 1.1, "sigma_space": "[0,1] pixels"},
-                "learned": certificates(rng), "isotropic": certificates(rng)} for init in (0.25, 0.5)]
+    results = [
+        {
+            "choice": {"init": init, "isotropic_sigma": init * 1.1, "sigma_space": "[0,1] pixels"},
+            "learned": certificates(rng),
+            "isotropic": certificates(rng),
+        }
+        for init in (0.25, 0.5)
+    ]
     figure = fig1([fig1_panel_from_results("mnist5k", results)])
     assert figure.axes[0].get_title() == "MNIST (5k subset)"
     save(figure, tmp_path / "fig1.pdf", tmp_path / "fig1.png")
@@ -241,8 +320,13 @@ def test_enlarge_is_nearest_neighbour():
 
 def test_fig3_renders_grey_and_colour_rows(tmp_path):
     rng = np.random.default_rng(2)
-    rows = [{"title": "MNIST", "cells": [{"sigma": rng.uniform(0.1, 0.9, (1, 28, 28)), "label": f"init {i}"} for i in (1, 2)]},
-            {"title": "CIFAR-10", "cells": [{"sigma": rng.uniform(0.01, 0.2, (3, 32, 32)), "label": "init 1"}]}]
+    rows = [
+        {
+            "title": "MNIST",
+            "cells": [{"sigma": rng.uniform(0.1, 0.9, (1, 28, 28)), "label": f"init {i}"} for i in (1, 2)],
+        },
+        {"title": "CIFAR-10", "cells": [{"sigma": rng.uniform(0.01, 0.2, (3, 32, 32)), "label": "init 1"}]},
+    ]
     figure = fig3(rows)
     bars = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
     assert len(bars) == 3
@@ -294,8 +378,11 @@ def test_certified_but_wrong_points_never_count_in_figure_1():
     row = certified_accuracy_table({"s": table}, thresholds).iloc[0]
     assert row["clean accuracy"] == 0.5
     assert [row[f"O_CA >= {t:g}"] for t in thresholds] == [0.5, 0.25, 0.0, 0.0, 0.0]
-    panel = {"title": "A", "sigma_space": "[0,1] pixels",
-             "curves": [{"table": table, "label": "learned", "color": "k", "isotropic": False}]}
+    panel = {
+        "title": "A",
+        "sigma_space": "[0,1] pixels",
+        "curves": [{"table": table, "label": "learned", "color": "k", "isotropic": False}],
+    }
     curve = fig1([panel]).axes[0].get_lines()[0]
     x, y = np.asarray(curve.get_xdata()), np.asarray(curve.get_ydata())
     assert y.max() == 0.5

@@ -67,15 +67,27 @@ def test_fp32_option_gives_bit_identical_counts_and_certificates():
     model, points, sigma = smooth_model(), torch.rand(6, 1, 8, 8), torch.rand(1, 8, 8) * 0.4 + 0.05
     direct = direct_counts(model, points, sigma, 300, 10, 128, torch.Generator().manual_seed(1))
     for options in ({}, {"precision": "fp32"}):
-        counted = sample_counts(model, points, sigma, num_samples=300, num_classes=10, batch_size=128,
-                                generator=torch.Generator().manual_seed(1), **options)
+        counted = sample_counts(
+            model,
+            points,
+            sigma,
+            num_samples=300,
+            num_classes=10,
+            batch_size=128,
+            generator=torch.Generator().manual_seed(1),
+            **options,
+        )
         assert torch.equal(counted, direct)
     # certify: selection (n0) then estimation (n) from one generator, in that order.
     generator = torch.Generator().manual_seed(2)
     selection, estimation = (direct_counts(model, points, sigma, count, 10, 1000, generator) for count in (20, 200))
-    assert int(((estimation > 0).sum(1) > 1).sum()) >= 4, "the noise must split most points' votes (or any model would agree)"
+    assert (
+        int(((estimation > 0).sum(1) > 1).sum()) >= 4
+    ), "the noise must split most points' votes (or any model would agree)"
     for options in ({}, {"precision": "fp32"}):
-        certs = certify(model, points, sigma, n0=20, n=200, alpha=0.01, generator=torch.Generator().manual_seed(2), **options)
+        certs = certify(
+            model, points, sigma, n0=20, n=200, alpha=0.01, generator=torch.Generator().manual_seed(2), **options
+        )
         np.testing.assert_array_equal(certs.counts_selection, selection.numpy())
         np.testing.assert_array_equal(certs.counts_estimation, estimation.numpy())
 
@@ -84,7 +96,9 @@ def test_fp32_surrogate_is_the_plain_forward_pass_bit_for_bit():
     torch.manual_seed(0)
     model = torch.nn.Linear(6, 3)
     x, labels, sigma = torch.randn(4, 6), torch.tensor([0, 1, 2, 1]), torch.rand(6) + 0.1
-    pa_hat, _ = smoothed_softmax_surrogate(model, x, labels, sigma, num_copies=8, generator=torch.Generator().manual_seed(3), precision="fp32")
+    pa_hat, _ = smoothed_softmax_surrogate(
+        model, x, labels, sigma, num_copies=8, generator=torch.Generator().manual_seed(3), precision="fp32"
+    )
     noise = torch.randn((4, 8, 6), generator=torch.Generator().manual_seed(3))
     direct = model((x.unsqueeze(1) + noise * sigma).flatten(0, 1)).view(4, 8, 3).softmax(-1)
     assert torch.equal(pa_hat, direct[torch.arange(4), :, labels].mean(1))
@@ -104,8 +118,16 @@ def test_fp32_option_learns_the_bit_identical_sigma():
         return linear.eval().requires_grad_(False)
 
     def learned(**precision):
-        optimizer = SigmaOptimizer(model(), (6,), init_sigma=0.3, lr=lr, gamma=gamma, num_copies=copies,
-                                   generator=torch.Generator().manual_seed(7), **precision)
+        optimizer = SigmaOptimizer(
+            model(),
+            (6,),
+            init_sigma=0.3,
+            lr=lr,
+            gamma=gamma,
+            num_copies=copies,
+            generator=torch.Generator().manual_seed(7),
+            **precision,
+        )
         stats = [optimizer.run_sub_epoch(batches) for _ in range(2)]
         assert all(s.skipped_batches == 0 for s in stats), "every step must reach the optimiser"
         return optimizer.sigma
@@ -122,7 +144,9 @@ def test_fp32_option_learns_the_bit_identical_sigma():
                 logits = net((xb.unsqueeze(1) + noise * log_sigma.exp()).flatten(0, 1)).view(len(xb), copies, 2)
                 pa_hat = logits.softmax(-1)[torch.arange(len(xb)), :, yb].mean(1)
                 assert (logits.argmax(-1) == 1).all() and (pa_hat > 0.5).all()  # every example counts
-                loss = -(log_sigma.sum() + 6 * torch.log(torch.special.ndtri(pa_hat.clamp(PA_CLAMP, 1 - PA_CLAMP)))).mean()
+                loss = -(
+                    log_sigma.sum() + 6 * torch.log(torch.special.ndtri(pa_hat.clamp(PA_CLAMP, 1 - PA_CLAMP)))
+                ).mean()
                 adam.zero_grad()
                 loss.backward()
                 adam.step()
@@ -146,11 +170,24 @@ def test_autocast_is_entered_for_bf16_only():
     assert probe.autocast_seen and all(probe.autocast_seen)
 
 
-@pytest.mark.parametrize("make", [
-    lambda p: NonUniformSmoothing(torch.nn.Linear(2, 2), 2, 0.5, precision=p),
-    lambda p: SigmaOptimizer(torch.nn.Linear(2, 2), (2,), init_sigma=0.5, lr=0.1, gamma=0.5, num_copies=4, precision=p),
-    lambda p: sample_counts(torch.nn.Linear(2, 2), torch.zeros(1, 2), torch.tensor(0.5), num_samples=4, num_classes=2, batch_size=4, precision=p),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda p: NonUniformSmoothing(torch.nn.Linear(2, 2), 2, 0.5, precision=p),
+        lambda p: SigmaOptimizer(
+            torch.nn.Linear(2, 2), (2,), init_sigma=0.5, lr=0.1, gamma=0.5, num_copies=4, precision=p
+        ),
+        lambda p: sample_counts(
+            torch.nn.Linear(2, 2),
+            torch.zeros(1, 2),
+            torch.tensor(0.5),
+            num_samples=4,
+            num_classes=2,
+            batch_size=4,
+            precision=p,
+        ),
+    ],
+)
 def test_unknown_precision_is_refused_with_the_fix(make):
     with pytest.raises(ValueError, match=r"precision must be one of \['fp32', 'bf16'\], got 'fp16'.*Fix"):
         make("fp16")
@@ -162,8 +199,19 @@ def test_unknown_precision_is_refused_with_the_fix(make):
 def test_bf16_counts_are_close_to_fp32_on_a_smooth_model():
     model, points, sigma = smooth_model(), torch.rand(8, 1, 8, 8), torch.full((1, 8, 8), 0.3)
     n = 2000
-    fp32 = sample_counts(model, points, sigma, num_samples=n, num_classes=10, batch_size=1024, generator=torch.Generator().manual_seed(4))
-    bf16 = sample_counts(model, points, sigma, num_samples=n, num_classes=10, batch_size=1024, generator=torch.Generator().manual_seed(4), precision="bf16")
+    fp32 = sample_counts(
+        model, points, sigma, num_samples=n, num_classes=10, batch_size=1024, generator=torch.Generator().manual_seed(4)
+    )
+    bf16 = sample_counts(
+        model,
+        points,
+        sigma,
+        num_samples=n,
+        num_classes=10,
+        batch_size=1024,
+        generator=torch.Generator().manual_seed(4),
+        precision="bf16",
+    )
     assert (bf16.sum(1) == n).all()
     # Same noise, so the counts differ only where bf16 rounding flips a near-tie between two classes.
     total_variation = (bf16 - fp32).abs().sum(1) / (2 * n)
@@ -173,7 +221,16 @@ def test_bf16_counts_are_close_to_fp32_on_a_smooth_model():
 def bf16_pa_upper_bound(model, x, sigma, samples: int, level: float = 1e-6) -> float:
     """An upper (1 - level) Clopper-Pearson bound on pA(class 1) of the bf16 classifier, from a huge
     float32-noise sample of it: no closed form exists once the noisy input is rounded to bfloat16."""
-    counts = sample_counts(model, x.unsqueeze(0), sigma, num_samples=samples, num_classes=2, batch_size=1 << 18, generator=torch.Generator().manual_seed(99), precision="bf16")
+    counts = sample_counts(
+        model,
+        x.unsqueeze(0),
+        sigma,
+        num_samples=samples,
+        num_classes=2,
+        batch_size=1 << 18,
+        generator=torch.Generator().manual_seed(99),
+        precision="bf16",
+    )
     k = int(counts[0, 1])
     return 1.0 if k == samples else float(beta.ppf(1 - level, k + 1, samples - k))
 
@@ -200,7 +257,13 @@ def test_bf16_false_certification_rate_is_at_most_alpha(margin):
     assert true_pa == pytest.approx(norm.cdf(margin), abs=0.01), "the bf16 classifier should stay close to the fp32 one"
     repetitions, alpha, n0, n = 3000, 0.1, 10, 100
     certs = NonUniformSmoothing(model, 2, sigma, precision="bf16").certify_many(
-        x.expand(repetitions, -1).contiguous(), n0=n0, n=n, alpha=alpha, batch_size=4096, generator=torch.Generator().manual_seed(11))
+        x.expand(repetitions, -1).contiguous(),
+        n0=n0,
+        n=n,
+        alpha=alpha,
+        batch_size=4096,
+        generator=torch.Generator().manual_seed(11),
+    )
     limit = binom.ppf(1 - 1e-6, repetitions, alpha)  # under soundness: Binomial(repetitions, p <= alpha)
     false = false_certifications(certs, true_pa)
     assert false <= limit, f"{false} false certificates of {repetitions} (limit {limit:.0f} at alpha={alpha})"
@@ -218,7 +281,16 @@ def test_bf16_sigma_learning_runs_and_learns_the_same_lesson():
         model.weight[1, 0] = 4.0
     x, labels = torch.full((64, 6), 0.5), torch.ones(64, dtype=torch.long)
     batches = [(x[i : i + 16], labels[i : i + 16]) for i in range(0, 64, 16)]
-    optimizer = SigmaOptimizer(model.eval(), (6,), init_sigma=0.2, lr=0.5, gamma=0.9, num_copies=16, generator=torch.Generator().manual_seed(0), precision="bf16")
+    optimizer = SigmaOptimizer(
+        model.eval(),
+        (6,),
+        init_sigma=0.2,
+        lr=0.5,
+        gamma=0.9,
+        num_copies=16,
+        generator=torch.Generator().manual_seed(0),
+        precision="bf16",
+    )
     for _ in range(5):
         optimizer.run_sub_epoch(batches)
     sigma = optimizer.sigma
@@ -239,7 +311,18 @@ def test_channels_last_model_gives_the_predictions_of_nchw():
     with torch.no_grad():
         reference = nchw(points)
         torch.testing.assert_close(fast(points), reference, rtol=1e-4, atol=1e-4 * float(reference.abs().max()))
-    counts = [sample_counts(model, points, sigma, num_samples=16, num_classes=10, batch_size=32, generator=torch.Generator().manual_seed(5)) for model in (nchw, fast)]
+    counts = [
+        sample_counts(
+            model,
+            points,
+            sigma,
+            num_samples=16,
+            num_classes=10,
+            batch_size=32,
+            generator=torch.Generator().manual_seed(5),
+        )
+        for model in (nchw, fast)
+    ]
     assert torch.equal(*counts)
 
 
@@ -269,10 +352,26 @@ def test_compiled_model_counts_and_learns_like_the_eager_one():
     compiled = prepare_model(eager, channels_last=False, compile=True)
     assert compiled is not eager
     points, sigma = torch.rand(3, 1, 8, 8), torch.full((1, 8, 8), 0.3)
-    counts = [sample_counts(model, points, sigma, num_samples=100, num_classes=10, batch_size=60, generator=torch.Generator().manual_seed(6)) for model in (eager, compiled)]
+    counts = [
+        sample_counts(
+            model,
+            points,
+            sigma,
+            num_samples=100,
+            num_classes=10,
+            batch_size=60,
+            generator=torch.Generator().manual_seed(6),
+        )
+        for model in (eager, compiled)
+    ]
     assert torch.equal(*counts)
     labels = torch.tensor([0, 1, 2])
-    pa = [smoothed_softmax_surrogate(model, points, labels, sigma, num_copies=4, generator=torch.Generator().manual_seed(7))[0] for model in (eager, compiled)]
+    pa = [
+        smoothed_softmax_surrogate(
+            model, points, labels, sigma, num_copies=4, generator=torch.Generator().manual_seed(7)
+        )[0]
+        for model in (eager, compiled)
+    ]
     torch.testing.assert_close(pa[1], pa[0], rtol=1e-5, atol=1e-6)
     # Learning runs a backward pass through the model: one sigma step on each, from the same noise.
     labels = torch.stack([eager(p.unsqueeze(0)).argmax(1)[0] for p in points]).detach()  # the clean votes: counted
@@ -280,7 +379,15 @@ def test_compiled_model_counts_and_learns_like_the_eager_one():
     # model that passed no gradient back would leave only the -sum(log sigma) term's, of the same sign.
     stepped, gradients = [], []
     for model in (eager, compiled):
-        optimizer = SigmaOptimizer(model, (1, 8, 8), init_sigma=0.05, lr=0.1, gamma=0.5, num_copies=8, generator=torch.Generator().manual_seed(8))
+        optimizer = SigmaOptimizer(
+            model,
+            (1, 8, 8),
+            init_sigma=0.05,
+            lr=0.1,
+            gamma=0.5,
+            num_copies=8,
+            generator=torch.Generator().manual_seed(8),
+        )
         loss, counted = optimizer.step(points, labels)
         assert loss is not None and counted > 0, "the step must reach the optimiser"
         stepped.append(optimizer.sigma)
@@ -327,8 +434,16 @@ def test_cuda_bf16_counts_are_close_to_fp32_and_channels_last_agrees(restore_bac
     n = 2000
 
     def counts(net, precision):
-        return sample_counts(net, points, sigma, num_samples=n, num_classes=10, batch_size=4000,
-                             generator=torch.Generator(device=device).manual_seed(1), precision=precision)
+        return sample_counts(
+            net,
+            points,
+            sigma,
+            num_samples=n,
+            num_classes=10,
+            batch_size=4000,
+            generator=torch.Generator(device=device).manual_seed(1),
+            precision=precision,
+        )
 
     fp32 = counts(model, "fp32")
     assert (fp32.sum(1) == n).all()

@@ -22,10 +22,16 @@ def certificates(rng, points=40):
     phi = np.where(certified, np.log(pa_lower / (1 - pa_lower)), np.nan)  # any increasing stand-in
     area = np.where(certified, -800 + 100 * np.nan_to_num(phi), -np.inf)
     prediction = np.where(certified, rng.integers(0, 3, points), -1)
-    return SimpleNamespace(prediction=prediction, pa_lower=pa_lower, phi_inv_pa_lower=phi, area=area,
-                           n_a=np.round(pa_lower * 64).astype(int), n=np.full(points, 64),
-                           l2_radius=np.where(certified, 0.25 * np.nan_to_num(phi), 0.0),
-                           geometric_mean_radius=np.exp(area / 784))
+    return SimpleNamespace(
+        prediction=prediction,
+        pa_lower=pa_lower,
+        phi_inv_pa_lower=phi,
+        area=area,
+        n_a=np.round(pa_lower * 64).astype(int),
+        n=np.full(points, 64),
+        l2_radius=np.where(certified, 0.25 * np.nan_to_num(phi), 0.0),
+        geometric_mean_radius=np.exp(area / 784),
+    )
 
 
 @pytest.fixture
@@ -37,7 +43,16 @@ def table():
 
 
 def test_certificate_table_keeps_its_columns_first_and_adds_the_evidence(table):
-    assert list(table.columns[:8]) == ["idx", "label", "predict", "pa_lower", "phi_inv_pa_lower", "certified_area", "correct", "time"]
+    assert list(table.columns[:8]) == [
+        "idx",
+        "label",
+        "predict",
+        "pa_lower",
+        "phi_inv_pa_lower",
+        "certified_area",
+        "correct",
+        "time",
+    ]
     assert list(table.columns[8:]) == ["n_a", "n", "l2_radius", "geometric_mean_radius"]
     assert (table["n"] == 64).all() and (table["n_a"] <= table["n"]).all()
 
@@ -67,7 +82,11 @@ def test_records_file_is_compressed_reproducible_and_exact(tmp_path, table):
 
 
 def test_merging_rows_of_different_precisions_names_the_files():
-    frames = [pd.DataFrame({"precision": ["fp32"]}), pd.DataFrame({"precision": ["bf16"]}), pd.DataFrame({"precision": ["fp32"]})]
+    frames = [
+        pd.DataFrame({"precision": ["fp32"]}),
+        pd.DataFrame({"precision": ["bf16"]}),
+        pd.DataFrame({"precision": ["fp32"]}),
+    ]
     names = ["sweep/learned_0.25/val.tsv", "sweep/learned_0.5/val.tsv", "sweep/isotropic_0.25/val.tsv"]
     with pytest.raises(ValueError, match="different precisions") as error:
         check_one_precision(frames, names)
@@ -78,15 +97,34 @@ def test_merging_rows_of_different_precisions_names_the_files():
 
 
 def metrics_row(kind, init, split, accuracy, area, precision="fp32"):
-    return {"kind": kind, "init": init, "sub_epoch": 0, "split": split, "accuracy": accuracy, "mean_area": area, "points": 20,
-            "sigma_mean": init, "n0": 8, "n": 32, "alpha": 0.001, "sigma_space": "[0,1] pixels", "precision": precision,
-            "accuracy_lower": accuracy - 0.1, "accuracy_upper": accuracy + 0.05, "mean_area_lower": area - 30,
-            "mean_area_upper": area + 10}
+    return {
+        "kind": kind,
+        "init": init,
+        "sub_epoch": 0,
+        "split": split,
+        "accuracy": accuracy,
+        "mean_area": area,
+        "points": 20,
+        "sigma_mean": init,
+        "n0": 8,
+        "n": 32,
+        "alpha": 0.001,
+        "sigma_space": "[0,1] pixels",
+        "precision": precision,
+        "accuracy_lower": accuracy - 0.1,
+        "accuracy_upper": accuracy + 0.05,
+        "mean_area_lower": area - 30,
+        "mean_area_upper": area + 10,
+    }
 
 
 def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_intervals():
-    val = pd.DataFrame([metrics_row("isotropic", 0.25, "val", 0.9, -700.0), metrics_row("isotropic", 0.5, "val", 0.8, -500.0)])
-    test = pd.DataFrame([metrics_row("isotropic", 0.25, "test", 0.85, -720.0), metrics_row("isotropic", 0.5, "test", 0.7, -520.0)])
+    val = pd.DataFrame(
+        [metrics_row("isotropic", 0.25, "val", 0.9, -700.0), metrics_row("isotropic", 0.5, "val", 0.8, -500.0)]
+    )
+    test = pd.DataFrame(
+        [metrics_row("isotropic", 0.25, "test", 0.85, -720.0), metrics_row("isotropic", 0.5, "test", 0.7, -520.0)]
+    )
     with pytest.raises(ValueError, match="bf16: b.tsv"):
         sweep_points([val, test.assign(precision="bf16")], sources=["a.tsv", "b.tsv"])
     front = front_table(sweep_points([val, test], sources=["a.tsv", "b.tsv"]))
@@ -97,8 +135,14 @@ def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_interva
 # --- Figure 1's tables: thresholds from validation, intervals over test points --------------------
 
 from nusmooth.intervals import paired_difference_interval, proportion_interval  # noqa: E402
-from nusmooth.tables import (certified_accuracy_intervals, display_grid, largest_certifiable,  # noqa: E402
-                                paired_difference_table, round_grid, with_intervals_wide)
+from nusmooth.tables import (
+    certified_accuracy_intervals,
+    display_grid,
+    largest_certifiable,  # noqa: E402
+    paired_difference_table,
+    round_grid,
+    with_intervals_wide,
+)
 
 
 def fig1_records(areas, correct, radii):
@@ -112,8 +156,12 @@ ISOTROPIC = fig1_records([-720.0, -np.inf, -660.0, -800.0, -610.0], [1, 0, 1, 1,
 def test_the_largest_certifiable_values_are_those_of_n_votes_out_of_n():
     from scipy.stats import beta, norm
 
-    choice = {"dimension": 4, "sum_log_sigma": float(np.log([0.1, 0.2, 0.3, 0.4]).sum()), "min_sigma": 0.1,
-              "isotropic_sigma": 0.25}
+    choice = {
+        "dimension": 4,
+        "sum_log_sigma": float(np.log([0.1, 0.2, 0.3, 0.4]).sum()),
+        "min_sigma": 0.1,
+        "isotropic_sigma": 0.25,
+    }
     radius = norm.ppf(beta.ppf(0.001, 100, 1))  # Clopper-Pearson lower bound of 100 votes of 100
     learned = largest_certifiable(choice, "learned", 100, 0.001)
     assert learned["area"] == pytest.approx(choice["sum_log_sigma"] + 4 * np.log(radius), rel=1e-12)
@@ -124,15 +172,22 @@ def test_the_largest_certifiable_values_are_those_of_n_votes_out_of_n():
 
 
 def test_the_display_grid_runs_from_validation_to_the_certifiable_ceiling():
-    validation = [fig1_records(np.r_[np.linspace(-900.0, -500.0, 21), -np.inf], [1] * 21 + [0],
-                               np.r_[np.linspace(0.1, 0.5, 21), 0.0])]
+    validation = [
+        fig1_records(
+            np.r_[np.linspace(-900.0, -500.0, 21), -np.inf], [1] * 21 + [0], np.r_[np.linspace(0.1, 0.5, 21), 0.0]
+        )
+    ]
     ceilings = [{"area": -300.0, "l2_radius": 0.9}, {"area": -400.0, "l2_radius": 1.2}]
     grid = display_grid(validation, ceilings, 3)
     low_area, low_radius = np.quantile(np.linspace(-900, -500, 21), 0.05), np.quantile(np.linspace(0.1, 0.5, 21), 0.05)
     np.testing.assert_array_equal(grid["area"]["thresholds"], round_grid(low_area, -300.0, 3))
-    np.testing.assert_array_equal(grid["l2_radius"]["thresholds"], round_grid(low_radius, 1.2, 3))  # the abstention left out
+    np.testing.assert_array_equal(
+        grid["l2_radius"]["thresholds"], round_grid(low_radius, 1.2, 3)
+    )  # the abstention left out
     assert grid["area"]["thresholds"].tolist() == [-900.0, -600.0, -300.0]  # -880 .. -300 in steps of 290, to hundreds
-    assert grid["l2_radius"]["range"] == pytest.approx((low_radius - 0.05 * (1.2 - low_radius), 1.2 + 0.05 * (1.2 - low_radius)))
+    assert grid["l2_radius"]["range"] == pytest.approx(
+        (low_radius - 0.05 * (1.2 - low_radius), 1.2 + 0.05 * (1.2 - low_radius))
+    )
     with pytest.raises(ValueError, match="validation"):
         display_grid([], ceilings, 3)
 

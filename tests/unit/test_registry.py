@@ -24,7 +24,9 @@ def test_schema_names_the_registered_datasets_and_architectures():
     for name in DATASETS:
         assert re.fullmatch(run["items"]["pattern"], name), name
         assert name in run["description"] and name in block["description"], name
-    arch_enum = [a for a in SCHEMA["$defs"]["dataset"]["properties"]["model"]["properties"]["arch"]["enum"] if a is not None]
+    arch_enum = [
+        a for a in SCHEMA["$defs"]["dataset"]["properties"]["model"]["properties"]["arch"]["enum"] if a is not None
+    ]
     assert sorted(arch_enum) == sorted(ARCHITECTURES) == sorted(BUILDERS)
 
 
@@ -53,8 +55,14 @@ def test_unknown_dataset_names_the_known_ones():
         dataset_facts("imagenett")
 
 
-@pytest.mark.parametrize("modules", ["nusmooth.registry", "nusmooth.registry, nusmooth.seeds, snakefile_support",
-                                     "nusmooth.plotting, nusmooth.tables, nusmooth.records, nusmooth.io, stage"])
+@pytest.mark.parametrize(
+    "modules",
+    [
+        "nusmooth.registry",
+        "nusmooth.registry, nusmooth.seeds, snakefile_support",
+        "nusmooth.plotting, nusmooth.tables, nusmooth.records, nusmooth.io, stage",
+    ],
+)
 def test_light_modules_do_not_import_torch(modules):
     """The Snakefile (at every DAG build) and the plot and table jobs start without torch's seconds."""
     import subprocess

@@ -27,7 +27,9 @@ def test_a_stream_seed_is_pinned_across_processes_and_versions():
     assert seed == int.from_bytes(hashlib.sha256(words).digest()[:8], "big") & (2**63 - 1)
     # A float part is written as repr(float): 0.25 names the same stream as "0.25".
     assert stream_seed(1, "evaluate_sigma", "mnist5k", "learned", 0.25, "val") == 337730694481742616
-    assert stream_seed(1, "evaluate_sigma", "mnist5k", "learned", 0.25, "val") == stream_seed(1, "evaluate_sigma", "mnist5k", "learned", "0.25", "val")
+    assert stream_seed(1, "evaluate_sigma", "mnist5k", "learned", 0.25, "val") == stream_seed(
+        1, "evaluate_sigma", "mnist5k", "learned", "0.25", "val"
+    )
 
 
 def test_streams_of_the_paper_preset_never_collide():
@@ -38,8 +40,10 @@ def test_streams_of_the_paper_preset_never_collide():
         inits = [f"{v:g}" for v in block["sigma"]["inits"]]
         for init in inits:
             names += [("optimize_sigma", dataset, init, purpose) for purpose in ("noise", "order")]
-            names += [("evaluate_sigma", dataset, kind, init, split)
-                      for kind, split in itertools.product(("learned", "isotropic"), ("val", "test"))]
+            names += [
+                ("evaluate_sigma", dataset, kind, init, split)
+                for kind, split in itertools.product(("learned", "isotropic"), ("val", "test"))
+            ]
             names += [("certify", dataset, init, kind, "test") for kind in ("learned", "isotropic")]
         names += [("train_base", dataset, "init and dropout"), ("train_base", dataset, "order")]
     seeds = [stream_seed(user, *name) for user in (0, 1) for name in names]

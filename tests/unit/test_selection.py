@@ -7,13 +7,26 @@ from nusmooth.selection import choose_fig1_snapshot, select_snapshot
 
 
 def metrics(split="val"):
-    return pd.DataFrame({"split": split, "sub_epoch": [1, 2, 3], "accuracy": [0.95, 0.94, 0.90], "mean_area": [-900.0, -700.0, -500.0]})
+    return pd.DataFrame(
+        {"split": split, "sub_epoch": [1, 2, 3], "accuracy": [0.95, 0.94, 0.90], "mean_area": [-900.0, -700.0, -500.0]}
+    )
 
 
 def sweep(split, rows, init=0.25):
     """One learned sweep's metrics rows of one split, from (sub_epoch, accuracy, mean_area) tuples."""
-    return pd.DataFrame([{"kind": "learned", "init": init, "sub_epoch": sub_epoch, "split": split, "accuracy": accuracy,
-                          "mean_area": area} for sub_epoch, accuracy, area in rows])
+    return pd.DataFrame(
+        [
+            {
+                "kind": "learned",
+                "init": init,
+                "sub_epoch": sub_epoch,
+                "split": split,
+                "accuracy": accuracy,
+                "mean_area": area,
+            }
+            for sub_epoch, accuracy, area in rows
+        ]
+    )
 
 
 def test_largest_area_within_tolerance():

@@ -21,7 +21,6 @@ from nusmooth import (
 )
 from nusmooth.smoothing import sample_counts
 
-
 harness = load_benchmark("bench_false_certification")
 LinearBinary = harness.LinearBinary
 
@@ -142,7 +141,9 @@ def test_unanimous_votes_certify_the_reference_radius_and_area():
     sigma = 0.1 + 0.9 * torch.rand((1, 4, 4), generator=generator)
     points = torch.rand((3, 1, 4, 4), generator=generator)
     n, alpha = 1000, 0.001
-    certs = certify(ConstantClass(4, answer=2), points, sigma, n0=100, n=n, alpha=alpha, batch_size=256, generator=generator)
+    certs = certify(
+        ConstantClass(4, answer=2), points, sigma, n0=100, n=n, alpha=alpha, batch_size=256, generator=generator
+    )
     np.testing.assert_array_equal(certs.prediction, [2, 2, 2])
     np.testing.assert_allclose(certs.pa_lower, alpha ** (1 / n), rtol=1e-12)
     np.testing.assert_allclose(certs.phi_inv_pa_lower, 2.4633, atol=5e-5)
@@ -154,7 +155,9 @@ def test_an_even_split_of_votes_abstains():
     points = torch.rand((3, 5))
     n0, n = 10, 200
     smoothing = NonUniformSmoothing(AlternatingClass(), 2, 0.3)
-    certs = smoothing.certify_many(points, n0=n0, n=n, alpha=0.001, batch_size=64, generator=torch.Generator().manual_seed(0))
+    certs = smoothing.certify_many(
+        points, n0=n0, n=n, alpha=0.001, batch_size=64, generator=torch.Generator().manual_seed(0)
+    )
     np.testing.assert_array_equal(certs.counts_selection, [[n0 // 2, n0 // 2]] * 3)
     np.testing.assert_array_equal(certs.counts_estimation, [[n // 2, n // 2]] * 3)
     np.testing.assert_array_equal(certs.prediction, [ABSTAIN] * 3)
@@ -223,8 +226,19 @@ def test_constant_sigma_reduces_to_cohen_exactly():
         model[1].weight.mul_(4)
     points = torch.rand(6, 3, 2, 2)
     s, n0, n, alpha, batch_size = 0.4, 20, 300, 0.001, 64
-    vector = certify(model, points, torch.full((3, 2, 2), s), n0=n0, n=n, alpha=alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
-    scalar = certify(model, points, s, n0=n0, n=n, alpha=alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size)
+    vector = certify(
+        model,
+        points,
+        torch.full((3, 2, 2), s),
+        n0=n0,
+        n=n,
+        alpha=alpha,
+        generator=torch.Generator().manual_seed(1),
+        batch_size=batch_size,
+    )
+    scalar = certify(
+        model, points, s, n0=n0, n=n, alpha=alpha, generator=torch.Generator().manual_seed(1), batch_size=batch_size
+    )
     np.testing.assert_array_equal(vector.counts_estimation, scalar.counts_estimation)
     np.testing.assert_array_equal(vector.prediction, scalar.prediction)
     np.testing.assert_allclose(vector.area, scalar.area, rtol=1e-12)
@@ -233,8 +247,12 @@ def test_constant_sigma_reduces_to_cohen_exactly():
     outcomes = []
     for x in points:
         # Same seed per point on both sides: the same normal draws, counted and bounded independently.
-        ours = NonUniformSmoothing(model, 4, s).certify(x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=torch.Generator().manual_seed(2))
-        cohen_class, cohen_radius = cohen_certify(model, x, s32, 4, n0, n, alpha, batch_size, torch.Generator().manual_seed(2))
+        ours = NonUniformSmoothing(model, 4, s).certify(
+            x, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=torch.Generator().manual_seed(2)
+        )
+        cohen_class, cohen_radius = cohen_certify(
+            model, x, s32, 4, n0, n, alpha, batch_size, torch.Generator().manual_seed(2)
+        )
         assert ours.prediction[0] == cohen_class
         outcomes.append(cohen_class)
         if cohen_class == ABSTAIN:
@@ -253,7 +271,15 @@ def test_per_element_noise_std_matches_sigma():
     recorder = Recorder()
     center = torch.rand(1, 1, 2, 3)
     samples = 20000
-    sample_counts(recorder, center, sigma, num_samples=samples, num_classes=2, batch_size=4096, generator=torch.Generator().manual_seed(3))
+    sample_counts(
+        recorder,
+        center,
+        sigma,
+        num_samples=samples,
+        num_classes=2,
+        batch_size=4096,
+        generator=torch.Generator().manual_seed(3),
+    )
     noise = (noisy_copies(recorder, center) - center.flatten(1)).view(-1, 1, 2, 3)
     assert noise.shape[0] == samples
     # The sample std of N normals has relative standard error ~ 1/sqrt(2N); allow 5 of them.
@@ -266,7 +292,15 @@ def test_batches_mix_points_without_mixing_their_counts():
     """Copies of several points share a forward batch; each point's counts stay its own."""
     model = LinearBinary(torch.tensor([1.0, 0.0]), -0.5).eval()
     points = torch.tensor([[0.9, 0.0], [0.1, 0.0], [0.9, 1.0]])  # 4 sigmas from the boundary: 1, 0, 1
-    counts = sample_counts(model, points, torch.tensor(0.01), num_samples=37, num_classes=2, batch_size=50, generator=torch.Generator().manual_seed(0))
+    counts = sample_counts(
+        model,
+        points,
+        torch.tensor(0.01),
+        num_samples=37,
+        num_classes=2,
+        batch_size=50,
+        generator=torch.Generator().manual_seed(0),
+    )
     np.testing.assert_array_equal(counts.numpy(), [[0, 37], [37, 0], [0, 37]])
 
 
@@ -281,7 +315,9 @@ def test_selection_and_estimation_count_their_own_fresh_copies():
     recorder = Recorder(num_classes=3, rule=rule)
     points = torch.tensor([0.2, 0.5, 0.8]).view(num_points, 1).expand(num_points, 4).contiguous()
     sigma = 0.01  # copies stay within 0.1 of their own point: the nearest point is the owner
-    certs = NonUniformSmoothing(recorder, 3, sigma).certify_many(points, n0=n0, n=n, alpha=0.01, batch_size=5, generator=torch.Generator().manual_seed(0))
+    certs = NonUniformSmoothing(recorder, 3, sigma).certify_many(
+        points, n0=n0, n=n, alpha=0.01, batch_size=5, generator=torch.Generator().manual_seed(0)
+    )
     copies = noisy_copies(recorder, points)
     assert len(copies) == num_points * (n0 + n)
     assert len(torch.unique(copies, dim=0)) == len(copies), "every noisy copy must be a fresh draw"
@@ -331,14 +367,17 @@ def two_sided_p(k: int, m: int) -> float:
     return min(1.0, 2 * float(binom.cdf(min(k, m - k), m, 0.5)))
 
 
-@pytest.mark.parametrize("counts,alpha,expected", [
-    # Top 40 vs runner-up 15 (p = 0.001): answer. Tested against n = 70 (p = 0.28) it would abstain.
-    ({2: 40, 0: 15, 1: 15}, 0.01, 2),
-    # Top 50 vs runner-up 35 (p = 0.13): abstain. Tested against the third class (15; p = 1e-5) it would answer.
-    ({1: 50, 2: 35, 0: 15}, 0.01, ABSTAIN),
-    # Top 60 of n = 100 vs runner-up 30 (p = 0.0021): answer at alpha 0.01; 60 against n gives p = 0.057.
-    ({0: 30, 1: 10, 2: 60}, 0.01, 2),
-])
+@pytest.mark.parametrize(
+    "counts,alpha,expected",
+    [
+        # Top 40 vs runner-up 15 (p = 0.001): answer. Tested against n = 70 (p = 0.28) it would abstain.
+        ({2: 40, 0: 15, 1: 15}, 0.01, 2),
+        # Top 50 vs runner-up 35 (p = 0.13): abstain. Tested against the third class (15; p = 1e-5) it would answer.
+        ({1: 50, 2: 35, 0: 15}, 0.01, ABSTAIN),
+        # Top 60 of n = 100 vs runner-up 30 (p = 0.0021): answer at alpha 0.01; 60 against n gives p = 0.057.
+        ({0: 30, 1: 10, 2: 60}, 0.01, 2),
+    ],
+)
 def test_predict_tests_the_top_class_against_the_runner_up(counts, alpha, expected):
     """Cohen's PREDICT with three classes: a two-sided binomial test of n_A against n_A + n_B (the
     runner-up), not against all n votes, nor against another class."""
@@ -348,8 +387,15 @@ def test_predict_tests_the_top_class_against_the_runner_up(counts, alpha, expect
     (top, k1), (_, k2) = sorted(counts.items(), key=lambda item: -item[1])[:2]
     assert (two_sided_p(k1, k1 + k2) <= alpha) == (expected != ABSTAIN) and (expected in (top, ABSTAIN))
     smoothing = NonUniformSmoothing(model, 3, torch.tensor([0.1]))
-    assert smoothing.predict(torch.tensor([0.5]), n=n, alpha=alpha, batch_size=n, generator=torch.Generator().manual_seed(0)) == expected
-    np.testing.assert_array_equal(smoothing.predict_many(torch.full((2, 1), 0.5), n=n, alpha=alpha, batch_size=n), [expected] * 2)
+    assert (
+        smoothing.predict(
+            torch.tensor([0.5]), n=n, alpha=alpha, batch_size=n, generator=torch.Generator().manual_seed(0)
+        )
+        == expected
+    )
+    np.testing.assert_array_equal(
+        smoothing.predict_many(torch.full((2, 1), 0.5), n=n, alpha=alpha, batch_size=n), [expected] * 2
+    )
 
 
 # --- refusals --------------------------------------------------------------------------------------------
@@ -377,12 +423,24 @@ def test_non_positive_sigma_is_rejected():
 
 
 ENTRY_POINTS = {
-    "certify": lambda model, points, sigma, **kw: certify(model, points, sigma, n0=4, n=8, alpha=0.01, batch_size=8, **kw),
-    "certify num_classes=2": lambda model, points, sigma, **kw: certify(model, points, sigma, n0=4, n=8, alpha=0.01, num_classes=2, batch_size=8, **kw),
-    "certify_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify_many(points, n0=4, n=8, alpha=0.01, batch_size=8, **kw),
-    "NonUniformSmoothing.certify": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify(points[0], n0=4, n=8, alpha=0.01, batch_size=8, **kw),
-    "predict_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict_many(points, n=8, alpha=0.01, batch_size=8, **kw),
-    "predict": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict(points[0], n=8, alpha=0.01, batch_size=8, **kw),
+    "certify": lambda model, points, sigma, **kw: certify(
+        model, points, sigma, n0=4, n=8, alpha=0.01, batch_size=8, **kw
+    ),
+    "certify num_classes=2": lambda model, points, sigma, **kw: certify(
+        model, points, sigma, n0=4, n=8, alpha=0.01, num_classes=2, batch_size=8, **kw
+    ),
+    "certify_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify_many(
+        points, n0=4, n=8, alpha=0.01, batch_size=8, **kw
+    ),
+    "NonUniformSmoothing.certify": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).certify(
+        points[0], n0=4, n=8, alpha=0.01, batch_size=8, **kw
+    ),
+    "predict_many": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict_many(
+        points, n=8, alpha=0.01, batch_size=8, **kw
+    ),
+    "predict": lambda model, points, sigma, **kw: NonUniformSmoothing(model, 2, sigma).predict(
+        points[0], n=8, alpha=0.01, batch_size=8, **kw
+    ),
 }
 
 
@@ -403,7 +461,11 @@ BAD_INPUTS = {
     "NaN point": (_with_nan, 0.25, "NaN or inf"),
     "inf point": (_with_inf, 0.25, "NaN or inf"),
     "uint8 points": (lambda p: (p * 255).to(torch.uint8), 0.25, r"uint8.*\.float\(\) / 255"),
-    "points in [0, 255]": (lambda p: p * 255, 0.25, r"points lie in \[.*\], outside input_range=\(0, 1\).*input_range=None"),
+    "points in [0, 255]": (
+        lambda p: p * 255,
+        0.25,
+        r"points lie in \[.*\], outside input_range=\(0, 1\).*input_range=None",
+    ),
     "negative points": (lambda p: p - 0.5, 0.25, "outside input_range"),
     "3-channel sigma on 1-channel points": (lambda p: p, torch.full((3, 1, 1), 0.25), r"\(3, 1, 1\).*\(1, 4, 4\)"),
     "sigma with an extra leading axis": (lambda p: p, torch.full((1, 1, 4, 4), 0.25), r"\(1, 1, 4, 4\).*\(1, 4, 4\)"),
@@ -583,14 +645,18 @@ def test_l2_radius_is_the_largest_ball_in_the_ellipsoid_of_a_linear_classifier()
     area = certified_area(sigma, r)
     geomean = float(torch.exp(torch.log(sigma).mean()))
     assert geometric_mean_radius(area, d) == pytest.approx(r * geomean, rel=1e-12)
-    assert geometric_mean_radius(certified_area(0.7, r, num_elements=d), d) == pytest.approx(l2_radius(r, 0.7), rel=1e-12)
+    assert geometric_mean_radius(certified_area(0.7, r, num_elements=d), d) == pytest.approx(
+        l2_radius(r, 0.7), rel=1e-12
+    )
 
 
 def test_certify_many_records_the_counts_and_radii_of_each_point():
     model = LinearBinary(torch.tensor([1.0, 0.0, 0.0]), -0.5).eval()
     points = torch.tensor([[0.9, 0.2, 0.2], [0.52, 0.5, 0.5], [0.1, 0.7, 0.3]])  # clear, near the boundary, clear
     sigma = torch.tensor([0.2, 0.05, 0.4])
-    certs = certify(model, points, sigma, n0=10, n=300, alpha=0.01, batch_size=128, generator=torch.Generator().manual_seed(0))
+    certs = certify(
+        model, points, sigma, n0=10, n=300, alpha=0.01, batch_size=128, generator=torch.Generator().manual_seed(0)
+    )
     c_hat = certs.counts_selection.argmax(axis=1)
     np.testing.assert_array_equal(certs.n_a, certs.counts_estimation[np.arange(3), c_hat])
     np.testing.assert_array_equal(certs.n, [300] * 3)
@@ -618,9 +684,13 @@ def test_certified_ellipsoids_of_a_linear_classifier_keep_g_constant():
     failures = 0
     for i in certified:
         x, r = problem.points[i].double(), float(certs.phi_inv_pa_lower[i])
-        toward_boundary = (1.0 if certs.prediction[i] == 1 else -1.0) * -(sigma**2) * w / torch.linalg.vector_norm(sigma * w)
+        toward_boundary = (
+            (1.0 if certs.prediction[i] == 1 else -1.0) * -(sigma**2) * w / torch.linalg.vector_norm(sigma * w)
+        )
         random = torch.randn((20, len(w)), generator=generator, dtype=torch.float64)
-        deltas = torch.cat([toward_boundary.unsqueeze(0), sigma * random / torch.linalg.vector_norm(random, dim=1, keepdim=True)])
+        deltas = torch.cat(
+            [toward_boundary.unsqueeze(0), sigma * random / torch.linalg.vector_norm(random, dim=1, keepdim=True)]
+        )
         deltas = 0.999 * r * deltas
         assert all(in_certified_region(delta, sigma, r) for delta in deltas[:3])
         g_inside = ((x + deltas) @ w + b > 0).long().numpy()
@@ -631,7 +701,9 @@ def test_certified_ellipsoids_of_a_linear_classifier_keep_g_constant():
         )
         failures += not holds
     limit = binom.ppf(1 - 1e-6, len(problem.points), alpha)
-    assert failures <= limit, f"{failures} of {len(problem.points)} certificates failed (limit {limit:.0f} at alpha={alpha})"
+    assert (
+        failures <= limit
+    ), f"{failures} of {len(problem.points)} certificates failed (limit {limit:.0f} at alpha={alpha})"
 
 
 # --- soundness at scale ----------------------------------------------------------------------------------
@@ -661,7 +733,9 @@ def test_false_certification_rate_is_at_most_alpha(linear_certificates):
     assert (certs.prediction != ABSTAIN).mean() > 0.5, "the check must exercise many certificates"
     false = int(harness.false_certifications(problem, certs, SOUNDNESS_N).sum())
     limit = _soundness_limit(len(problem.points))
-    assert false <= limit, f"{false} false certificates of {len(problem.points)} (limit {limit:.0f} at alpha={SOUNDNESS_ALPHA})"
+    assert (
+        false <= limit
+    ), f"{false} false certificates of {len(problem.points)} (limit {limit:.0f} at alpha={SOUNDNESS_ALPHA})"
 
 
 def test_the_soundness_check_catches_an_unsound_bound(linear_certificates):

@@ -10,8 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from snakefile_support import (KEEP_LOCKS, clear_stale_locks, coerce_by_schema, keep_locks, preset_file, process_start,
-                              record_lock_owner)
+from snakefile_support import (
+    KEEP_LOCKS,
+    clear_stale_locks,
+    coerce_by_schema,
+    keep_locks,
+    preset_file,
+    process_start,
+    record_lock_owner,
+)
 from support import REPO, make_locks, write_owner
 
 SCHEMA = REPO / "schemas/config.schema.yaml"
@@ -20,8 +27,13 @@ SCHEMA = REPO / "schemas/config.schema.yaml"
 def test_nested_command_line_strings_become_the_schema_types():
     config = {
         "alpha": 0.01,
-        "datasets": {"mnist5k": {"sigma": {"inits": ["0.1", "0.2"], "train_points": "null", "sub_epochs": "4"},
-                                 "source": {"path": "/data/123"}, "model": {"pretrained": "false", "arch": "null"}}},
+        "datasets": {
+            "mnist5k": {
+                "sigma": {"inits": ["0.1", "0.2"], "train_points": "null", "sub_epochs": "4"},
+                "source": {"path": "/data/123"},
+                "model": {"pretrained": "false", "arch": "null"},
+            }
+        },
     }
     coerce_by_schema(config, SCHEMA)
     block = config["datasets"]["mnist5k"]
@@ -50,7 +62,9 @@ def test_locks_of_a_process_that_is_gone_are_removed(tmp_path):
     locks = make_locks(tmp_path)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
-    (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid, "start": "0"}))
+    (locks / "nusmooth-lock-owner.json").write_text(
+        json.dumps({"host": socket.gethostname(), "pid": dead.pid, "start": "0"})
+    )
     assert clear_stale_locks(tmp_path)
     assert list(locks.iterdir()) == []
 
@@ -60,7 +74,9 @@ def test_locks_of_a_killed_process_not_yet_reaped_are_removed(tmp_path):
     locks = make_locks(tmp_path)
     killed = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     start = process_start(killed.pid)
-    (locks / "nusmooth-lock-owner.json").write_text(json.dumps({"host": socket.gethostname(), "pid": killed.pid, "start": start}))
+    (locks / "nusmooth-lock-owner.json").write_text(
+        json.dumps({"host": socket.gethostname(), "pid": killed.pid, "start": start})
+    )
     assert start is not None and not clear_stale_locks(tmp_path), "a running owner's locks are kept"
     killed.kill()
     try:
@@ -104,5 +120,3 @@ def test_keep_locks_opts_out_of_removing_the_locks_of_a_gone_run(tmp_path, capsy
     assert (locks / "0.input.lock").exists() is kept
     message = capsys.readouterr().err
     assert ("Kept the locks" in message and "snakemake --unlock" in message) if kept else "Removed the locks" in message
-
-

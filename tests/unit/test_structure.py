@@ -19,12 +19,20 @@ def params_read(path) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
         if isinstance(node, ast.Attribute):
             owner, name = node.value, node.attr
-        elif isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        elif (
+            isinstance(node, ast.Subscript)
+            and isinstance(node.slice, ast.Constant)
+            and isinstance(node.slice.value, str)
+        ):
             owner, name = node.value, node.slice.value
         else:
             continue
-        if (isinstance(owner, ast.Attribute) and owner.attr == "params"
-                and isinstance(owner.value, ast.Name) and owner.value.id == "snakemake"):
+        if (
+            isinstance(owner, ast.Attribute)
+            and owner.attr == "params"
+            and isinstance(owner.value, ast.Name)
+            and owner.value.id == "snakemake"
+        ):
             read.add(name)
     return read
 
@@ -47,7 +55,9 @@ RULES = rules()
 
 
 def test_the_rules_were_found():
-    assert {"prepare_data", "optimize_sigma", "evaluate_sigma", "certify", "plot_fig1"} <= {name for name, _, _ in RULES}
+    assert {"prepare_data", "optimize_sigma", "evaluate_sigma", "certify", "plot_fig1"} <= {
+        name for name, _, _ in RULES
+    }
 
 
 @pytest.mark.parametrize("rule,params,script", RULES, ids=[r[0] for r in RULES])
@@ -70,14 +80,23 @@ def test_a_param_named_only_in_a_comment_or_string_is_not_read(tmp_path):
     assert params_read(script) == {"by_attribute", "by_key"}
 
 
+#: A stage script reads its inputs, calls the library and writes its outputs; the longest (train_base,
+#: optimize_sigma: a resumable loop) need about 40 statements.
+MOST_STATEMENTS = 45
+
+
 @pytest.mark.parametrize("script", sorted({s for _, _, s in RULES}), ids=lambda s: s.name)
 def test_stage_scripts_are_thin_and_build_no_paths(script):
     source = script.read_text()
     assert "def main(snakemake)" in source and source.rstrip().endswith("run_stage(snakemake, main)")
-    assert len(source.splitlines()) <= 65, f"{script.name} has {len(source.splitlines())} lines"
+    # Thin: counted in statements, which do not change when the formatter wraps a long call.
+    statements = sum(isinstance(node, ast.stmt) for node in ast.walk(ast.parse(source)))
+    assert statements <= MOST_STATEMENTS, f"{script.name} has {statements} statements: move the work into the library"
     # Every file a script reads or writes is a named input or output of its rule.
     assert not re.search(r"""["'](results|figures|logs)/""", source), f"{script.name} spells a path"
-    assert not re.search(r"\.parent|os\.path\.join|Path\([^)]*\) / |\bwith_name\(|\bwith_suffix\(", source), f"{script.name} derives a path"
+    assert not re.search(
+        r"\.parent|os\.path\.join|Path\([^)]*\) / |\bwith_name\(|\bwith_suffix\(", source
+    ), f"{script.name} derives a path"
 
 
 # Import names whose distribution on PyPI is called otherwise.
@@ -97,9 +116,13 @@ def test_pyproject_declares_every_package_the_library_imports():
                 imported |= {alias.name.split(".")[0] for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 imported.add(node.module.split(".")[0])
-    third_party = {DISTRIBUTION.get(name, name) for name in imported - set(sys.stdlib_module_names) - {"__future__", "nusmooth"}}
+    third_party = {
+        DISTRIBUTION.get(name, name) for name in imported - set(sys.stdlib_module_names) - {"__future__", "nusmooth"}
+    }
     assert {"torch", "tqdm"} <= third_party, "the scan found no imports"
     assert third_party - declared == set(), "add these to pyproject.toml's dependencies"
+
+
 #: A function of more than this many parameters takes the rest by keyword ...
 MANY_PARAMETERS = 5
 #: ... after at most this many positional ones (what is worked on: model, points, sigma, labels).
@@ -135,8 +158,11 @@ def test_functions_of_many_parameters_take_them_by_keyword():
     positional_kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     offenders, checked = [], 0
     for name, function in _library_callables():
-        parameters = [p for p in inspect.signature(function).parameters.values()
-                      if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+        parameters = [
+            p
+            for p in inspect.signature(function).parameters.values()
+            if p.name not in ("self", "cls") and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+        ]
         if len(parameters) <= MANY_PARAMETERS:
             continue
         checked += 1

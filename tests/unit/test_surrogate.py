@@ -32,7 +32,9 @@ def test_the_surrogate_over_claims_where_the_certificate_does_not():
     true_area = 6 * math.log(s) + 6 * math.log(norm.ppf(true_pa))
     limit = binom.ppf(1 - 1e-6, examples, alpha)  # what a sound bound may not exceed
 
-    pa_hat, hard = smoothed_softmax_surrogate(model, x, labels, sigma, num_copies=copies, generator=torch.Generator().manual_seed(0))
+    pa_hat, hard = smoothed_softmax_surrogate(
+        model, x, labels, sigma, num_copies=copies, generator=torch.Generator().manual_seed(0)
+    )
     # pa_hat is a mean of `copies` draws of (almost) Bernoulli(Phi(1)): the margin x_0 = 0.5 is one
     # sigma. Its mean and spread pin that down; a surrogate that skipped the noise would say 1 everywhere.
     assert true_pa == pytest.approx(norm.cdf(1.0))
@@ -44,7 +46,9 @@ def test_the_surrogate_over_claims_where_the_certificate_does_not():
     area = surrogate_certified_area(torch.log(sigma), pa_hat)
     assert torch.equal((hard == 1) & (area > true_area), over_claims)
 
-    certs = certify(model, x, sigma, n0=16, n=copies, alpha=alpha, batch_size=4096, generator=torch.Generator().manual_seed(1))
+    certs = certify(
+        model, x, sigma, n0=16, n=copies, alpha=alpha, batch_size=4096, generator=torch.Generator().manual_seed(1)
+    )
     certified = certs.prediction != ABSTAIN
     false = certified & ((certs.prediction != 1) | (certs.phi_inv_pa_lower > norm.ppf(true_pa)))
     assert certified.mean() > 0.5, "the comparison must exercise many certificates"
@@ -55,7 +59,9 @@ def test_tiny_sigma_gives_the_clean_softmax():
     torch.manual_seed(0)
     model = torch.nn.Linear(6, 3)
     x, labels = torch.randn(4, 6), torch.tensor([0, 1, 2, 1])
-    pa_hat, hard = smoothed_softmax_surrogate(model, x, labels, torch.full((6,), 1e-6), num_copies=16, generator=torch.Generator().manual_seed(0))
+    pa_hat, hard = smoothed_softmax_surrogate(
+        model, x, labels, torch.full((6,), 1e-6), num_copies=16, generator=torch.Generator().manual_seed(0)
+    )
     clean = model(x).softmax(1)
     torch.testing.assert_close(pa_hat, clean[torch.arange(4), labels], atol=1e-5, rtol=0)
     torch.testing.assert_close(hard, clean.argmax(1))
@@ -65,7 +71,9 @@ def test_batched_surrogate_equals_one_example_at_a_time():
     torch.manual_seed(0)
     model = torch.nn.Linear(6, 3)
     x, labels, sigma = torch.randn(3, 6), torch.tensor([0, 2, 1]), torch.rand(6) + 0.1
-    batched, _ = smoothed_softmax_surrogate(model, x, labels, sigma, num_copies=5, generator=torch.Generator().manual_seed(4))
+    batched, _ = smoothed_softmax_surrogate(
+        model, x, labels, sigma, num_copies=5, generator=torch.Generator().manual_seed(4)
+    )
     # The batch draws (3, 5, 6) normals in one call; slice the same stream per example.
     noise = torch.randn((3, 5, 6), generator=torch.Generator().manual_seed(4))
     for i in range(3):
@@ -77,7 +85,9 @@ def test_gradient_reaches_every_element_of_sigma():
     model = first_feature_classifier()
     x, labels = torch.full((8, 6), 0.5), torch.ones(8, dtype=torch.long)
     log_sigma = torch.full((6,), math.log(0.3), requires_grad=True)
-    pa_hat, hard = smoothed_softmax_surrogate(model, x, labels, log_sigma.exp(), num_copies=32, generator=torch.Generator().manual_seed(0))
+    pa_hat, hard = smoothed_softmax_surrogate(
+        model, x, labels, log_sigma.exp(), num_copies=32, generator=torch.Generator().manual_seed(0)
+    )
     loss, counted = surrogate_loss(log_sigma, pa_hat, hard, labels)
     assert counted == 8
     loss.backward()
@@ -97,7 +107,9 @@ def test_batch_with_no_counted_example_is_skipped():
 def test_sigma_stays_positive_and_learns_which_feature_matters():
     model = first_feature_classifier()
     x, labels = torch.full((64, 6), 0.5), torch.ones(64, dtype=torch.long)
-    optimizer = SigmaOptimizer(model, (6,), init_sigma=0.2, lr=0.5, gamma=0.9, num_copies=16, generator=torch.Generator().manual_seed(0))
+    optimizer = SigmaOptimizer(
+        model, (6,), init_sigma=0.2, lr=0.5, gamma=0.9, num_copies=16, generator=torch.Generator().manual_seed(0)
+    )
     batches = [(x[i : i + 16], labels[i : i + 16]) for i in range(0, 64, 16)]
     learning_rates = []
     for _ in range(5):
@@ -109,7 +121,9 @@ def test_sigma_stays_positive_and_learns_which_feature_matters():
     # Irrelevant features grow freely; the one the model reads must stay small to keep pA high.
     assert sigma[1:].min() > 5 * sigma[0]
     assert all(p.grad is None for p in model.parameters()), "the base model must stay frozen"
-    assert all(p.requires_grad for p in model.parameters()) and not model.training, "the caller's model is left as given"
+    assert (
+        all(p.requires_grad for p in model.parameters()) and not model.training
+    ), "the caller's model is left as given"
 
 
 def test_a_model_in_training_mode_or_on_another_device_is_refused():
@@ -129,7 +143,15 @@ def test_a_resumed_optimiser_continues_exactly_as_an_uninterrupted_one():
     batches = [(x[i : i + 8], labels[i : i + 8]) for i in range(0, 32, 8)]
 
     def fresh():
-        return SigmaOptimizer(first_feature_classifier(), (6,), init_sigma=0.3, lr=0.2, gamma=0.7, num_copies=8, generator=torch.Generator().manual_seed(7))
+        return SigmaOptimizer(
+            first_feature_classifier(),
+            (6,),
+            init_sigma=0.3,
+            lr=0.2,
+            gamma=0.7,
+            num_copies=8,
+            generator=torch.Generator().manual_seed(7),
+        )
 
     uninterrupted = fresh()
     for _ in range(3):

@@ -33,7 +33,9 @@ def test_result_changes_are_reported(tmp_path):
     found = differences(a, write_run(tmp_path / "sigma", sigma=0.2500001))
     assert found == ["results/sigmas.pt['learned']: tensors differ"]
     repacked = write_run(tmp_path / "repacked")
-    torch.save({"learned": torch.full((1, 2, 2), 0.25), "meta": ["x", 1]}, repacked / "results" / "sigmas.pt")  # named records
+    torch.save(
+        {"learned": torch.full((1, 2, 2), 0.25), "meta": ["x", 1]}, repacked / "results" / "sigmas.pt"
+    )  # named records
     assert differences(a, repacked) == ["results/sigmas.pt: same tensors, different bytes"]
     found = differences(a, write_run(tmp_path / "extra", extra=True))
     assert len(found) == 1 and "results/extra.json" in found[0]

@@ -67,8 +67,10 @@ DATA_OUTPUTS = ("dataset.pt", "summary.json", "splits.json")
 
 
 def test_an_empty_split_stops_the_data_stage_with_the_key_to_change(tmp_path):
-    config = write_config(tmp_path / "config.yaml", lambda c: c["datasets"]["mnist5k"].update(
-        split={"train": 0.998, "val": 0.001, "test": 0.001, "seed": 0}))
+    config = write_config(
+        tmp_path / "config.yaml",
+        lambda c: c["datasets"]["mnist5k"].update(split={"train": 0.998, "val": 0.001, "test": 0.001, "seed": 0}),
+    )
     workdir = tmp_path / "run"
     terminal = run_failing(workdir, "results/data/mnist5k/dataset.pt", configfile=config)
     assert "Error in rule prepare_data" in terminal and "datasets.mnist5k.split" in terminal and "test 0" in terminal
@@ -78,8 +80,10 @@ def test_an_empty_split_stops_the_data_stage_with_the_key_to_change(tmp_path):
 @needs_shared_data
 def test_a_truncated_raw_file_is_named_on_the_terminal(tmp_path):
     mirror = mnist_with_truncated_labels(tmp_path)
-    config = write_config(tmp_path / "config.yaml", lambda c: c.update(
-        run_datasets=["mnist"], datasets={"mnist": {"source": {"path": str(mirror)}}}))
+    config = write_config(
+        tmp_path / "config.yaml",
+        lambda c: c.update(run_datasets=["mnist"], datasets={"mnist": {"source": {"path": str(mirror)}}}),
+    )
     workdir = tmp_path / "run"
     terminal = run_failing(workdir, "results/data/mnist/dataset.pt", configfile=config)
     assert "DataError" in terminal and "t10k-labels-idx1-ubyte.gz is truncated" in terminal and "Fix" in terminal
@@ -91,7 +95,9 @@ def tmpfs(folder: Path, size: str):
     if os.geteuid() != 0:
         pytest.skip("a real full disk needs root to mount a small tmpfs")
     folder.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
 
@@ -105,4 +111,3 @@ def test_a_full_disk_is_named_and_leaves_nothing_half_written(tmp_path):
         assert_nothing_left(workdir, "results/data/mnist5k/dataset.pt")
     finally:
         subprocess.run(["umount", str(workdir)], check=False)
-

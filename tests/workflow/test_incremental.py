@@ -55,7 +55,11 @@ def test_more_test_points_in_the_sweeps_rerun_only_their_test_evaluations(tiny_a
     config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sweep_eval"].update(test_points=7))
     inits = [f"{init:g}" for init in TINY["datasets"]["mnist5k"]["sigma"]["inits"]]
     assert plan(tiny_all, config) == {
-        *(("evaluate_sigma", f"dataset=mnist5k, kind={kind}, init={init}, split=test") for kind in ("learned", "isotropic") for init in inits),
+        *(
+            ("evaluate_sigma", f"dataset=mnist5k, kind={kind}, init={init}, split=test")
+            for kind in ("learned", "isotropic")
+            for init in inits
+        ),
         ("tabulate_fig2", "dataset=mnist5k"),
         ("plot_fig2", ""),
         ("all", ""),
@@ -63,7 +67,11 @@ def test_more_test_points_in_the_sweeps_rerun_only_their_test_evaluations(tiny_a
 
 
 def test_a_new_figure_1_constant_certifies_it_and_redraws_figure_1_and_3(tiny_all, tmp_path):
-    extra = next(i for i in TINY["datasets"]["mnist5k"]["sigma"]["inits"] if i not in TINY["datasets"]["mnist5k"]["fig1"]["inits"])
+    extra = next(
+        i
+        for i in TINY["datasets"]["mnist5k"]["sigma"]["inits"]
+        if i not in TINY["datasets"]["mnist5k"]["fig1"]["inits"]
+    )
     config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["fig1"]["inits"].append(extra))
     init = f"{extra:g}"
     assert plan(tiny_all, config) == {
@@ -91,7 +99,10 @@ def test_a_new_dataset_runs_its_own_branch_and_the_shared_figures(tiny_all, tmp_
     assert ("train_base", "dataset=mnist") in jobs and ("prepare_data", "dataset=mnist") in jobs
 
 
-@pytest.mark.parametrize("option,value,rule", [("region_fraction", 0.1, "find_sigma_regions"), ("table_areas", 3, "tabulate_certified_accuracy")])
+@pytest.mark.parametrize(
+    "option,value,rule",
+    [("region_fraction", 0.1, "find_sigma_regions"), ("table_areas", 3, "tabulate_certified_accuracy")],
+)
 def test_a_plotting_option_redraws_only_its_plot(tiny_all, tmp_path, option, value, rule):
     config = grown(tmp_path, lambda c: c.setdefault("figures", {}).update({option: value}))
     assert plan(tiny_all, config) == {(rule, "dataset=mnist5k"), ("all", "")}
@@ -107,7 +118,10 @@ def test_the_habitual_order_fails_and_the_two_documented_forms_work(tmp_path):
     habitual = run_in_repo("--cores", "4", "--resources", "gpu=1", "figures/fig1.pdf", cwd_dir=tmp_path)
     assert habitual.returncode != 0
     assert "dictionary update sequence element #1 has length 1" in habitual.stdout + habitual.stderr
-    for form in (["figures/fig1.pdf", "--cores", "4", "--resources", "gpu=1"], ["--cores", "4", "--resources", "gpu=1", "--", "figures/fig1.pdf"]):
+    for form in (
+        ["figures/fig1.pdf", "--cores", "4", "--resources", "gpu=1"],
+        ["--cores", "4", "--resources", "gpu=1", "--", "figures/fig1.pdf"],
+    ):
         result = run_in_repo(*form, cwd_dir=tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
         jobs = planned_jobs(result.stdout)
@@ -123,7 +137,11 @@ def test_no_target_builds_every_figure(tmp_path):
 
 
 def test_numbers_inside_nested_command_line_config_work(tmp_path):
-    result = run_in_repo("figures/fig1.pdf", "--config", "datasets={mnist5k: {sigma: {inits: [0.1, 0.25]}, fig1: {inits: [0.25]}}}",
-                         cwd_dir=tmp_path)
+    result = run_in_repo(
+        "figures/fig1.pdf",
+        "--config",
+        "datasets={mnist5k: {sigma: {inits: [0.1, 0.25]}, fig1: {inits: [0.25]}}}",
+        cwd_dir=tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert ("optimize_sigma", "dataset=mnist5k, init=0.25") in planned_jobs(result.stdout)

@@ -15,7 +15,16 @@ COMMAND = ["all", "--cores", "2", "--resources", "gpu=1"]
 
 
 def start(workdir: Path, log: Path) -> subprocess.Popen:
-    command = [SNAKEMAKE, *COMMAND, "-s", str(REPO / "Snakefile"), "--directory", str(workdir), "--configfile", str(TINY_CONFIG)]
+    command = [
+        SNAKEMAKE,
+        *COMMAND,
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(TINY_CONFIG),
+    ]
     return subprocess.Popen(command, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
 
 
@@ -66,6 +75,7 @@ def test_runs_killed_at_every_stage_finish_with_the_same_command(tiny_all, tmp_p
     for name in pt_files:
         assert (workdir / name).read_bytes() == (tiny_all / name).read_bytes(), name
     resumed = (workdir / "logs/train_base/mnist5k.log").read_text() + "".join(
-        p.read_text() for p in (workdir / "logs/optimize_sigma/mnist5k").glob("*.log"))
+        p.read_text() for p in (workdir / "logs/optimize_sigma/mnist5k").glob("*.log")
+    )
     assert "resuming from" in resumed
     assert not list((workdir / "results").rglob("resume.pt"))

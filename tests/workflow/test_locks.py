@@ -34,7 +34,6 @@ def test_the_snakefile_keeps_a_live_runs_locks_and_removes_a_gone_runs(tmp_path,
     assert not list(locks.glob("*.lock"))
 
 
-
 def test_only_a_run_that_takes_the_locks_records_itself_as_their_owner(tmp_path):
     """A --nolock run holds no lock, so it must not name itself owner (its end would then make a
     concurrent locking run's locks look stale). A locking run's record lives while it runs (Snakemake
@@ -44,8 +43,20 @@ def test_only_a_run_that_takes_the_locks_records_itself_as_their_owner(tmp_path)
     result = snakemake(tmp_path, target, "--cores", "1", "--nolock")
     assert result.returncode == 0 and (tmp_path / target).exists(), result.stderr[-3000:]
     assert not owner.exists(), "a --nolock run recorded itself as the owner of locks it does not hold"
-    command = [SNAKEMAKE, target, "--cores", "1", "--forcerun", "prepare_data", "-s", str(REPO / "Snakefile"),
-               "--directory", str(tmp_path), "--configfile", str(TINY_CONFIG)]
+    command = [
+        SNAKEMAKE,
+        target,
+        "--cores",
+        "1",
+        "--forcerun",
+        "prepare_data",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(tmp_path),
+        "--configfile",
+        str(TINY_CONFIG),
+    ]
     run = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     recorded = None
     while run.poll() is None and recorded is None:
@@ -57,4 +68,3 @@ def test_only_a_run_that_takes_the_locks_records_itself_as_their_owner(tmp_path)
     assert run.returncode == 0, stderr[-3000:]
     assert recorded is not None, "the locking run never recorded its owner"
     assert recorded["host"] == socket.gethostname() and recorded["pid"] != os.getpid()
-

@@ -29,13 +29,19 @@ def test_paper_preset_dry_run_lists_every_dataset(tmp_path):
     assert "results/certify/mnist/fig1_init_0.15405/learned.tsv" in log  # 0.5 in the authors' units
     assert "results/certify/kitti/fig1_init_0.25/isotropic.tsv" in log
     assert "mnist5k" not in log
-    counts = {line.split()[0]: int(line.split()[1]) for line in log.splitlines() if len(line.split()) == 2 and line.split()[1].isdigit()}
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in log.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
     assert counts["prepare_data"] == 5 and counts["train_base"] == 5 and counts["plot_fig1"] == 1
     assert counts["certify"] == 2 * 2 * 5  # learned + isotropic, two Figure-1 constants per dataset
 
 
 def test_paper_preset_without_imagenet_path_says_what_to_set(tmp_path):
-    result = dry_run(tmp_path, "preset=paper", "datasets={kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}")
+    result = dry_run(
+        tmp_path, "preset=paper", "datasets={kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}"
+    )
     assert result.returncode != 0
     log = result.stdout + result.stderr
     assert "datasets.imagenet.source.path" in log and "drop imagenet from run_datasets" in log
@@ -46,7 +52,11 @@ def test_paper_preset_kitti_split_must_be_chosen_before_any_work(tmp_path):
     the config check, naming the key and both fixes; a mapping with the frame split is refused too."""
     imagenet = "imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}}"
     (tmp_path / "unchosen").mkdir()
-    result = dry_run(tmp_path / "unchosen", "preset=paper", f"datasets={{{imagenet}, kitti: {{source: {{path: /nonexistent/kitti}}}}}}")
+    result = dry_run(
+        tmp_path / "unchosen",
+        "preset=paper",
+        f"datasets={{{imagenet}, kitti: {{source: {{path: /nonexistent/kitti}}}}}}",
+    )
     log = result.stdout + result.stderr
     assert result.returncode != 0
     assert "config key 'datasets.kitti.source.drive_mapping'" in log
@@ -72,4 +82,3 @@ def test_command_line_beats_preset_and_default_stays_mnist5k(tmp_path):
     default = dry_run(tmp_path / "default", "preset=default")
     assert default.returncode == 0, default.stderr[-3000:]
     assert "results/models/mnist5k/model.pt" in default.stdout + default.stderr
-

@@ -41,8 +41,20 @@ def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, configs):
 
     interrupted = tmp_path / "interrupted"
     interrupted.mkdir()
-    command = [SNAKEMAKE, TARGET, "--cores", "2", "--resources", "gpu=1", "-s", str(REPO / "Snakefile"),
-               "--directory", str(interrupted), "--configfile", str(config)]
+    command = [
+        SNAKEMAKE,
+        TARGET,
+        "--cores",
+        "2",
+        "--resources",
+        "gpu=1",
+        "-s",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(interrupted),
+        "--configfile",
+        str(config),
+    ]
     with open(tmp_path / "first.out", "w") as log:
         first = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + 600

@@ -20,7 +20,16 @@ def test_certificates_have_one_row_per_test_point(tiny_all):
     folder = tiny_all / "results/certify/mnist5k/fig1_init_0.25"
     for kind in ("learned", "isotropic"):
         table = pd.read_csv(folder / f"{kind}.tsv", sep="\t")
-        assert list(table.columns[:8]) == ["idx", "label", "predict", "pa_lower", "phi_inv_pa_lower", "certified_area", "correct", "time"]
+        assert list(table.columns[:8]) == [
+            "idx",
+            "label",
+            "predict",
+            "pa_lower",
+            "phi_inv_pa_lower",
+            "certified_area",
+            "correct",
+            "time",
+        ]
         assert len(table) == tiny["fig1"]["test_points"]
         assert (table["sigma_space"] == "[0,1] pixels").all() and (table["precision"] == "fp32").all()
         certified = table["predict"] != -1
@@ -77,8 +86,10 @@ def streams_by_job(logs) -> dict[str, set[tuple[str, str]]]:
     """Every job's (stream, seed) pairs, from its log (one log file per job), keyed by the log path."""
     import re
 
-    return {str(log.relative_to(logs)): set(re.findall(r"random stream (\S+): seed (\d+)", log.read_text()))
-            for log in logs.rglob("*.log")}
+    return {
+        str(log.relative_to(logs)): set(re.findall(r"random stream (\S+): seed (\d+)", log.read_text()))
+        for log in logs.rglob("*.log")
+    }
 
 
 def test_every_stage_logs_its_own_random_stream(tiny_all):
@@ -134,12 +145,26 @@ def test_an_unknown_preset_lists_the_presets_that_exist(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_lint_and_format_are_clean():
+def test_lint_and_both_formatters_are_clean():
     import subprocess
     from pathlib import Path
 
-    lint = subprocess.run([SNAKEMAKE, "--lint", "-s", str(REPO / "Snakefile")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    lint = subprocess.run(
+        [SNAKEMAKE, "--lint", "-s", str(REPO / "Snakefile")], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert lint.returncode == 0, lint.stdout[-3000:] + lint.stderr[-3000:]
     snakefmt = str(Path(SNAKEMAKE).with_name("snakefmt"))
-    fmt = subprocess.run([snakefmt, "--check", "Snakefile", "rules/"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    fmt = subprocess.run(
+        [snakefmt, "--check", "Snakefile", "rules/"], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert fmt.returncode == 0, fmt.stderr[-3000:]
+    # The Python tree has one formatter, configured in pyproject.toml ([tool.black]).
+    black = str(Path(SNAKEMAKE).with_name("black"))
+    python = subprocess.run(
+        [black, "--check", "workflow_scripts", "tests", "benchmarks"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert python.returncode == 0, python.stderr[-3000:]

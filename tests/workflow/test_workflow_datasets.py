@@ -36,7 +36,9 @@ def run_all(tmp_path: Path, name: str, block: dict) -> Path:
     work = tmp_path / "run"
     work.mkdir()
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    result = snakemake(work, "all", "--cores", "2", "--resources", "gpu=1", configfile=tmp_path / "config.yaml", timeout=900)
+    result = snakemake(
+        work, "all", "--cores", "2", "--resources", "gpu=1", configfile=tmp_path / "config.yaml", timeout=900
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-6000:]
     return work
 
@@ -60,8 +62,11 @@ def summary(work: Path, name: str) -> dict:
 @needs_data
 def test_fashion_mnist_through_the_dag(tmp_path):
     # Validation is carved from the official train split; a small share keeps train_base's accuracy pass short.
-    work = run_all(tmp_path, "fashion_mnist", {"source": {"path": str(DATA / "fashion-mnist")},
-                                               "split": {"train": 0.97, "val": 0.02, "test": 0.01}})
+    work = run_all(
+        tmp_path,
+        "fashion_mnist",
+        {"source": {"path": str(DATA / "fashion-mnist")}, "split": {"train": 0.97, "val": 0.02, "test": 0.01}},
+    )
     assert_all_figures(work, "fashion_mnist")
     facts = summary(work, "fashion_mnist")
     assert facts["counts"]["test"] == 10000 and facts["counts"]["train"] + facts["counts"]["val"] == 60000
@@ -71,8 +76,14 @@ def test_fashion_mnist_through_the_dag(tmp_path):
 
 @needs_data
 def test_cifar10_resnet110_through_the_dag(tmp_path):
-    work = run_all(tmp_path, "cifar10", {"source": {"path": str(DATA / "cifar10" / "cifar10_jpg_q75.tar.gz")},
-                                         "split": {"train": 0.97, "val": 0.02, "test": 0.01}})
+    work = run_all(
+        tmp_path,
+        "cifar10",
+        {
+            "source": {"path": str(DATA / "cifar10" / "cifar10_jpg_q75.tar.gz")},
+            "split": {"train": 0.97, "val": 0.02, "test": 0.01},
+        },
+    )
     assert_all_figures(work, "cifar10")
     assert checkpoint(work, "cifar10")["arch"] == "resnet110"
     assert summary(work, "cifar10")["counts"]["test"] == 10000
@@ -119,8 +130,11 @@ def kitti_folder(root: Path, copies: int = 5) -> Path:
 @needs_data
 def test_kitti_folder_through_the_dag(tmp_path):
     root = kitti_folder(tmp_path / "kitti")
-    work = run_all(tmp_path, "kitti", {"source": {"path": str(root), "image_size": 32, "split_by": "frame"},
-                                       "model": {"train_points": None}})
+    work = run_all(
+        tmp_path,
+        "kitti",
+        {"source": {"path": str(root), "image_size": 32, "split_by": "frame"}, "model": {"train_points": None}},
+    )
     assert_all_figures(work, "kitti", figure="fig4")
     facts = summary(work, "kitti")
     assert sum(facts["counts"].values()) == 30 and min(facts["counts"].values()) > 0
@@ -183,7 +197,10 @@ def test_an_unknown_dataset_name_lists_the_built_in_ones(tmp_path):
 
 def test_a_configured_model_file_is_checked_at_the_dry_run(tmp_path):
     root = bright_dark_folder(tmp_path / "images", per_class=2)
-    block = {"source": {"format": "image_folder", "path": str(root)}, "model": {"source": f"torchscript:{tmp_path}/absent.ts"}}
+    block = {
+        "source": {"format": "image_folder", "path": str(root)},
+        "model": {"source": f"torchscript:{tmp_path}/absent.ts"},
+    }
     assert "datasets.own.model.source" in dry_run_error(tmp_path, {"own": block})
     block["model"] = {}
     assert "datasets.own.model" in dry_run_error(tmp_path, {"own": block})  # no model named at all

@@ -40,8 +40,12 @@ def test_every_sweep_metrics_row_is_recomputed_from_its_records(tiny_all):
         records = pd.read_csv(path, sep="\t")
         assert list(records.columns) == RECORD_COLUMNS
         for (kind, init, sub_epoch, split), rows in records.groupby(["kind", "init", "sub_epoch", "split"]):
-            row = points[(points["kind"] == kind) & (points["init"] == init) & (points["sub_epoch"] == sub_epoch)
-                         & (points["split"] == split)]
+            row = points[
+                (points["kind"] == kind)
+                & (points["init"] == init)
+                & (points["sub_epoch"] == sub_epoch)
+                & (points["split"] == split)
+            ]
             assert len(row) == 1
             for key, value in snapshot_metrics(rows).items():  # exactly: the same function on the same numbers
                 assert row[key].iloc[0] == value or (np.isnan(value) and np.isnan(row[key].iloc[0])), (path, key)
@@ -58,25 +62,36 @@ def test_certified_accuracy_tables_are_recomputed_from_the_records(tiny_all):
     mine = table[table["sigma"].str.startswith("learned")]
     np.testing.assert_array_equal(mine["threshold"].to_numpy(), expected)  # thresholds from validation only
     band = curve_with_band(learned, expected, "area")
-    np.testing.assert_array_equal(mine[["certified", "certified_accuracy", "lower", "upper"]].to_numpy(),
-                                  band[["certified", "certified_accuracy", "lower", "upper"]].to_numpy())
+    np.testing.assert_array_equal(
+        mine[["certified", "certified_accuracy", "lower", "upper"]].to_numpy(),
+        band[["certified", "certified_accuracy", "lower", "upper"]].to_numpy(),
+    )
     differences = read(tiny_all, f"results/tables/{DATASET}/paired_differences.tsv")
     l2 = differences[differences["view"] == "l2_radius"]
     paired = paired_differences(learned, isotropic, l2["threshold"].to_numpy(), "l2_radius")
-    np.testing.assert_allclose(l2[["difference", "lower", "upper"]].to_numpy(), paired[["difference", "lower", "upper"]].to_numpy(),
-                               rtol=0, atol=1e-15)
+    np.testing.assert_allclose(
+        l2[["difference", "lower", "upper"]].to_numpy(),
+        paired[["difference", "lower", "upper"]].to_numpy(),
+        rtol=0,
+        atol=1e-15,
+    )
     assert (table["precision"] == "fp32").all() and (differences["precision"] == "fp32").all()
 
 
 @pytest.mark.parametrize("view", ["area", "l2_radius"])
 def test_figure_1_curves_are_the_records_curves_over_a_validation_range(tiny_all, view):
     from nusmooth.plotting import fig1_banded, fig1_panel_from_results
+
     folder = f"results/certify/{DATASET}/fig1_init_{INIT}"
     choice = json.loads((tiny_all / folder / "choice.json").read_text())
     learned = read(tiny_all, f"{folder}/learned.tsv")
     x_range = expected_grid(tiny_all, 2)[view]["range"]
-    panel = dict(fig1_panel_from_results(DATASET, [{"choice": choice, "learned": learned,
-                                                    "isotropic": read(tiny_all, f"{folder}/isotropic.tsv")}]), x_range=x_range)
+    panel = dict(
+        fig1_panel_from_results(
+            DATASET, [{"choice": choice, "learned": learned, "isotropic": read(tiny_all, f"{folder}/isotropic.tsv")}]
+        ),
+        x_range=x_range,
+    )
     figure = fig1_banded([panel], view, "fp32")
     ax = figure.axes[0]
     assert ax.get_xlim() == pytest.approx(x_range)

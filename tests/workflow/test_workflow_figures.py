@@ -19,7 +19,16 @@ def run(tiny_all):
 
 
 def snakemake(workdir, *args, check=True):
-    command = [str(SNAKEMAKE), *args, "--directory", str(workdir), "-s", str(REPO / "Snakefile"), "--configfile", str(TINY)]
+    command = [
+        str(SNAKEMAKE),
+        *args,
+        "--directory",
+        str(workdir),
+        "-s",
+        str(REPO / "Snakefile"),
+        "--configfile",
+        str(TINY),
+    ]
     result = subprocess.run(command, capture_output=True, text=True, env=dict(os.environ, PYTHONHASHSEED="0"))
     if check and result.returncode != 0:
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
@@ -30,10 +39,16 @@ def test_all_figures_and_tables(run):
     for name in ("fig1", "fig1_l2", "fig2", "fig3", "fig1_mnist5k", "regions_mnist5k"):
         assert (run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
         assert (run / "figures" / f"{name}.png").stat().st_size > 10_000, name
-    for table in ("tables/mnist5k/fig2_front.html", "tables/mnist5k/certified_accuracy.html", "sigma_regions/mnist5k/summary.html"):
+    for table in (
+        "tables/mnist5k/fig2_front.html",
+        "tables/mnist5k/certified_accuracy.html",
+        "sigma_regions/mnist5k/summary.html",
+    ):
         assert "<table" in (run / "results" / table).read_text()
     for table in ("certified_accuracy", "certified_accuracy_l2", "paired_differences"):
-        assert {"threshold", "lower", "upper", "precision"} <= set((run / f"results/tables/mnist5k/{table}.tsv").read_text().split("\n")[0].split("\t"))
+        assert {"threshold", "lower", "upper", "precision"} <= set(
+            (run / f"results/tables/mnist5k/{table}.tsv").read_text().split("\n")[0].split("\t")
+        )
     # Figure 4 is the KITTI figure: not built without KITTI.
     assert not (run / "figures" / "fig4.pdf").exists()
 
@@ -44,8 +59,10 @@ def blanket_by_definition(group) -> list[tuple]:
     and at least every area of equal accuracy (no area counts as -inf). Quadratic, on purpose plain."""
     import math
 
-    points = [(row.init, row.sub_epoch, row.accuracy, -math.inf if math.isnan(row.mean_area) else row.mean_area)
-              for row in group.itertuples()]
+    points = [
+        (row.init, row.sub_epoch, row.accuracy, -math.inf if math.isnan(row.mean_area) else row.mean_area)
+        for row in group.itertuples()
+    ]
     best = max(accuracy for _, _, accuracy, _ in points)
     kept = []
     for index, (init, sub, accuracy, area) in enumerate(points):
@@ -75,16 +92,31 @@ def test_fronts_come_from_the_sweeps(run):
         expected |= {(kind, float(init), int(sub)) for init, sub in blanket_by_definition(group)}
     for split in ("val", "test"):
         rows = points[(points["split"] == split) & points["on_val_front"]]
-        assert {(k, float(i), int(s)) for k, i, s in zip(rows["kind"], rows["init"], rows["sub_epoch"])} == expected, split
+        assert {
+            (k, float(i), int(s)) for k, i, s in zip(rows["kind"], rows["init"], rows["sub_epoch"])
+        } == expected, split
     front = pd.read_csv(run / "results/tables/mnist5k/fig2_front.tsv", sep="\t")
     assert {"val_accuracy", "test_accuracy"} <= set(front.columns)
-    assert "chosen by the blanket filter on the validation split" in (run / "results/tables/mnist5k/fig2_front.html").read_text()
+    assert (
+        "chosen by the blanket filter on the validation split"
+        in (run / "results/tables/mnist5k/fig2_front.html").read_text()
+    )
 
 
 def test_report_is_self_contained_with_every_figure(run):
     report = (run / "report.html").read_text()
-    for name in ("fig1.png", "fig1_l2.png", "fig2.png", "fig3.png", "fig1_mnist5k.png", "regions_mnist5k.png", "fig2_front.html",
-                 "certified_accuracy.html", "paired_differences.tsv", "summary.html"):
+    for name in (
+        "fig1.png",
+        "fig1_l2.png",
+        "fig2.png",
+        "fig3.png",
+        "fig1_mnist5k.png",
+        "regions_mnist5k.png",
+        "fig2_front.html",
+        "certified_accuracy.html",
+        "paired_differences.tsv",
+        "summary.html",
+    ):
         assert name in report, name
     assert "Clean accuracy vs certified area" in report  # a caption was rendered
     assert "System Message" not in report, "a caption is not valid reStructuredText"

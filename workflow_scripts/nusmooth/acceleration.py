@@ -89,5 +89,9 @@ def float32_is_exact() -> bool:
     """Whether :func:`configure_backends`' float32 settings are in force (no TF32 anywhere)."""
     cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
     if hasattr(cudnn, "conv"):
-        return cudnn.conv.fp32_precision == "ieee" and cudnn.rnn.fp32_precision == "ieee" and matmul.fp32_precision == "ieee"
+        return (
+            cudnn.conv.fp32_precision == "ieee"
+            and cudnn.rnn.fp32_precision == "ieee"
+            and matmul.fp32_precision == "ieee"
+        )
     return not cudnn.allow_tf32 and not matmul.allow_tf32

@@ -61,70 +61,183 @@ class Artifact:
 # --- the contracts --------------------------------------------------------------------------------
 
 DATASET = Artifact(
-    "prepared dataset", "results/data/{dataset}/dataset.pt", "prepare_data",
+    "prepared dataset",
+    "results/data/{dataset}/dataset.pt",
+    "prepare_data",
     keys=("name", "classes", "mean", "std"),
-    tensors={f"{split}_{part}": spec for split in ("train", "val", "test")
-             for part, spec in (("images", ("uint8", 4)), ("labels", ("int64", 1)))},
+    tensors={
+        f"{split}_{part}": spec
+        for split in ("train", "val", "test")
+        for part, spec in (("images", ("uint8", 4)), ("labels", ("int64", 1)))
+    },
 )
 MODEL = Artifact(
-    "base model checkpoint", "results/models/{dataset}/model.pt", "train_base",
+    "base model checkpoint",
+    "results/models/{dataset}/model.pt",
+    "train_base",
     keys=("arch", "num_classes", "mean", "std", "train_config", "state_dict"),
 )
 SNAPSHOTS = Artifact(
-    "sigma snapshots, one per sub-epoch", "results/sigma/{dataset}/init_{init}/snapshots.pt", "optimize_sigma",
+    "sigma snapshots, one per sub-epoch",
+    "results/sigma/{dataset}/init_{init}/snapshots.pt",
+    "optimize_sigma",
     keys=("init", "sigmas", "sub_epochs", "pixel_space"),
     tensors={"sigmas": ("floating", 4)},  # (sub-epochs, C, H, W)
 )
 FIG1_SIGMAS = Artifact(
-    "Figure 1's learned sigma and its isotropic counterpart", "results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
+    "Figure 1's learned sigma and its isotropic counterpart",
+    "results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
     "select_fig1_sigma",
     keys=("learned", "isotropic"),
     tensors={"learned": ("floating", 3), "isotropic": ("floating", 0)},
 )
 FIG1_CHOICE = Artifact(
-    "Figure 1's choice of snapshot", "results/certify/{dataset}/fig1_init_{init}/choice.json", "select_fig1_sigma",
-    keys=("init", "isotropic_sigma", "rule", "sigma_space", "sub_epoch", "val", "dimension", "sum_log_sigma", "min_sigma"),
+    "Figure 1's choice of snapshot",
+    "results/certify/{dataset}/fig1_init_{init}/choice.json",
+    "select_fig1_sigma",
+    keys=(
+        "init",
+        "isotropic_sigma",
+        "rule",
+        "sigma_space",
+        "sub_epoch",
+        "val",
+        "dimension",
+        "sum_log_sigma",
+        "min_sigma",
+    ),
 )
 MEAN_VAL_IMAGE = Artifact(
-    "mean validation image", "results/data/{dataset}/mean_val_image.pt", "summarize_test_split",
+    "mean validation image",
+    "results/data/{dataset}/mean_val_image.pt",
+    "summarize_test_split",
     keys=("mean_image", "points"),
     tensors={"mean_image": ("floating", 3)},
 )
 CLASS_COUNTS = Artifact(
-    "class counts of every split", "results/data/{dataset}/class_counts.tsv", "summarize_test_split",
+    "class counts of every split",
+    "results/data/{dataset}/class_counts.tsv",
+    "summarize_test_split",
     keys=("split", "class_index", "class", "count", "share"),
 )
 CERTIFICATES = Artifact(
-    "certificates, one row per test point", "results/certify/{dataset}/fig1_init_{init}/{kind}.tsv", "certify",
-    keys=("idx", "label", "predict", "pa_lower", "phi_inv_pa_lower", "certified_area", "correct", "time",
-          "n_a", "n", "l2_radius", "geometric_mean_radius", "sigma_space", "precision"),
+    "certificates, one row per test point",
+    "results/certify/{dataset}/fig1_init_{init}/{kind}.tsv",
+    "certify",
+    keys=(
+        "idx",
+        "label",
+        "predict",
+        "pa_lower",
+        "phi_inv_pa_lower",
+        "certified_area",
+        "correct",
+        "time",
+        "n_a",
+        "n",
+        "l2_radius",
+        "geometric_mean_radius",
+        "sigma_space",
+        "precision",
+    ),
 )
 SWEEP_METRICS = Artifact(
-    "sweep metrics, one row per snapshot", "results/sweep/{dataset}/{kind}_{init}/{split}.tsv", "evaluate_sigma",
-    keys=("kind", "init", "sub_epoch", "split", "accuracy", "mean_area", "points", "sigma_mean", "n0", "n", "alpha",
-          "sigma_space", "precision", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"),
+    "sweep metrics, one row per snapshot",
+    "results/sweep/{dataset}/{kind}_{init}/{split}.tsv",
+    "evaluate_sigma",
+    keys=(
+        "kind",
+        "init",
+        "sub_epoch",
+        "split",
+        "accuracy",
+        "mean_area",
+        "points",
+        "sigma_mean",
+        "n0",
+        "n",
+        "alpha",
+        "sigma_space",
+        "precision",
+        "accuracy_lower",
+        "accuracy_upper",
+        "mean_area_lower",
+        "mean_area_upper",
+    ),
 )
 SWEEP_RECORDS = Artifact(
     "sweep certificates, one row per snapshot and point (gzip TSV)",
-    "results/sweep/{dataset}/{kind}_{init}/{split}_records.tsv.gz", "evaluate_sigma",
-    keys=("kind", "init", "sub_epoch", "split", "idx", "label", "predict", "n_a", "n", "pa_lower", "phi_inv_pa_lower",
-          "certified_area", "l2_radius", "geometric_mean_radius", "correct", "precision"),
+    "results/sweep/{dataset}/{kind}_{init}/{split}_records.tsv.gz",
+    "evaluate_sigma",
+    keys=(
+        "kind",
+        "init",
+        "sub_epoch",
+        "split",
+        "idx",
+        "label",
+        "predict",
+        "n_a",
+        "n",
+        "pa_lower",
+        "phi_inv_pa_lower",
+        "certified_area",
+        "l2_radius",
+        "geometric_mean_radius",
+        "correct",
+        "precision",
+    ),
 )
 FIG2_POINTS = Artifact(
-    "Figure 2's points of one dataset", "results/tables/{dataset}/fig2_points.tsv", "tabulate_fig2",
+    "Figure 2's points of one dataset",
+    "results/tables/{dataset}/fig2_points.tsv",
+    "tabulate_fig2",
     keys=SWEEP_METRICS.keys + ("on_val_front",),
 )
 FIG2_FRONT = Artifact(
     "Figure 2's fronts of one dataset (chosen on validation, test metrics drawn)",
-    "results/tables/{dataset}/fig2_front.tsv", "tabulate_fig2",
-    keys=("kind", "front_position", "init", "sub_epoch", "sigma_mean", "val_accuracy", "val_mean_area", "val_points",
-          "test_accuracy", "test_mean_area", "test_points", "drawn", "n0", "n", "alpha", "sigma_space",
-          "test_accuracy_lower", "test_accuracy_upper", "test_mean_area_lower", "test_mean_area_upper", "precision"),
+    "results/tables/{dataset}/fig2_front.tsv",
+    "tabulate_fig2",
+    keys=(
+        "kind",
+        "front_position",
+        "init",
+        "sub_epoch",
+        "sigma_mean",
+        "val_accuracy",
+        "val_mean_area",
+        "val_points",
+        "test_accuracy",
+        "test_mean_area",
+        "test_points",
+        "drawn",
+        "n0",
+        "n",
+        "alpha",
+        "sigma_space",
+        "test_accuracy_lower",
+        "test_accuracy_upper",
+        "test_mean_area_lower",
+        "test_mean_area_upper",
+        "precision",
+    ),
 )
 
 #: Every contract, for the tests that hold them against the workflow's rules.
-ALL = (DATASET, MODEL, SNAPSHOTS, FIG1_SIGMAS, FIG1_CHOICE, MEAN_VAL_IMAGE, CLASS_COUNTS, CERTIFICATES, SWEEP_METRICS,
-       SWEEP_RECORDS, FIG2_POINTS, FIG2_FRONT)
+ALL = (
+    DATASET,
+    MODEL,
+    SNAPSHOTS,
+    FIG1_SIGMAS,
+    FIG1_CHOICE,
+    MEAN_VAL_IMAGE,
+    CLASS_COUNTS,
+    CERTIFICATES,
+    SWEEP_METRICS,
+    SWEEP_RECORDS,
+    FIG2_POINTS,
+    FIG2_FRONT,
+)
 
 
 # --- shared checks --------------------------------------------------------------------------------
@@ -228,8 +341,12 @@ def save_snapshots(snapshots: Sequence, init, pixel_space: str, path) -> None:
     """The sigmas learned after sub-epochs 1, 2, ... (a list of tensors) of the sweep from ``init``."""
     import torch
 
-    payload = {"init": float(init), "sigmas": torch.stack(list(snapshots)),
-               "sub_epochs": list(range(1, len(snapshots) + 1)), "pixel_space": pixel_space}
+    payload = {
+        "init": float(init),
+        "sigmas": torch.stack(list(snapshots)),
+        "sub_epochs": list(range(1, len(snapshots) + 1)),
+        "pixel_space": pixel_space,
+    }
     _save_torch(SNAPSHOTS, payload, path)
 
 
@@ -311,7 +428,9 @@ def load_fig1_choice(path) -> dict:
 def _save_table(spec: Artifact, frame, path, write=atomic_write_tsv) -> None:
     absent = [column for column in spec.keys if column not in frame.columns]
     if absent:
-        raise ValueError(f"{spec.description} for {path} lacks columns {absent}; the contract asks for {list(spec.keys)}")
+        raise ValueError(
+            f"{spec.description} for {path} lacks columns {absent}; the contract asks for {list(spec.keys)}"
+        )
     write(frame, path)
 
 
@@ -397,14 +516,27 @@ def load_fig1_results(datasets: Sequence[str], inputs) -> list[Fig1Result]:
     ``isotropic``, ``val_learned``, ``val_isotropic``: one file per vector, in the order of ``datasets``)."""
     results = []
     for dataset, choice_path, learned, isotropic, val_learned, val_isotropic in zip(
-        datasets, inputs.choices, inputs.learned, inputs.isotropic, inputs.val_learned, inputs.val_isotropic, strict=True
+        datasets,
+        inputs.choices,
+        inputs.learned,
+        inputs.isotropic,
+        inputs.val_learned,
+        inputs.val_isotropic,
+        strict=True,
     ):
         choice = load_fig1_choice(choice_path)
         chosen = load_sweep_records(val_learned)
         validation = [chosen[chosen["sub_epoch"] == choice["sub_epoch"]], load_sweep_records(val_isotropic)]
-        results.append(Fig1Result(dataset=dataset, choice=choice, learned=load_certificates(learned),
-                                  isotropic=load_certificates(isotropic), validation=validation,
-                                  sources=[learned, isotropic, val_learned, val_isotropic]))
+        results.append(
+            Fig1Result(
+                dataset=dataset,
+                choice=choice,
+                learned=load_certificates(learned),
+                isotropic=load_certificates(isotropic),
+                validation=validation,
+                sources=[learned, isotropic, val_learned, val_isotropic],
+            )
+        )
     return results
 
 

@@ -13,8 +13,10 @@ def _as_points(accuracy, area) -> tuple[np.ndarray, np.ndarray]:
     accuracy = np.asarray(accuracy, dtype=float)
     area = np.nan_to_num(np.asarray(area, dtype=float), nan=-np.inf, posinf=np.inf, neginf=-np.inf)
     if accuracy.ndim != 1 or accuracy.shape != area.shape:
-        raise ValueError(f"accuracy and area must be 1-D of equal length, got {accuracy.shape} and {area.shape}; "
-                         "pass one accuracy and one area per point")
+        raise ValueError(
+            f"accuracy and area must be 1-D of equal length, got {accuracy.shape} and {area.shape}; "
+            "pass one accuracy and one area per point"
+        )
     if np.isnan(accuracy).any():
         raise ValueError("accuracy contains NaN; every point needs an accuracy (drop or recompute those rows)")
     return accuracy, area

@@ -57,9 +57,17 @@ class PreparedDataset:
 
     @classmethod
     def from_payload(cls, payload: dict) -> PreparedDataset:
-        splits = {s: ImageSplit(payload[f"{s}_images"], payload[f"{s}_labels"]) for s in SPLITS if f"{s}_images" in payload}
-        return cls(payload["name"], splits, classes=payload["classes"], mean=payload["mean"], std=payload["std"],
-                   info=payload.get("info", {}))
+        splits = {
+            s: ImageSplit(payload[f"{s}_images"], payload[f"{s}_labels"]) for s in SPLITS if f"{s}_images" in payload
+        }
+        return cls(
+            payload["name"],
+            splits,
+            classes=payload["classes"],
+            mean=payload["mean"],
+            std=payload["std"],
+            info=payload.get("info", {}),
+        )
 
     def save(self, path) -> None:
         """Write the dataset as :data:`nusmooth.artifacts.DATASET` describes."""
@@ -95,7 +103,9 @@ def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int)
     return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
 
 
-def base_info(source: str, fractions: dict[str, float], seed: int, splits: dict[str, ImageSplit], classes: Sequence[str]) -> dict:
+def base_info(
+    source: str, fractions: dict[str, float], seed: int, splits: dict[str, ImageSplit], classes: Sequence[str]
+) -> dict:
     """Facts every prepared dataset records: provenance, noise space, split settings, class counts."""
     return {
         "source": source,
@@ -104,7 +114,9 @@ def base_info(source: str, fractions: dict[str, float], seed: int, splits: dict[
         "split_fractions": fractions,
         "counts": {name: len(split) for name, split in splits.items()},
         "class_counts": {
-            name: {classes[c]: int(n) for c, n in enumerate(torch.bincount(split.labels, minlength=len(classes)).tolist())}
+            name: {
+                classes[c]: int(n) for c, n in enumerate(torch.bincount(split.labels, minlength=len(classes)).tolist())
+            }
             for name, split in splits.items()
         },
     }

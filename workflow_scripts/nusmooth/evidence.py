@@ -68,8 +68,9 @@ def _certified_at(correct: np.ndarray, values: np.ndarray, thresholds) -> tuple[
     return thresholds, correct[None, :] & (values[None, :] >= thresholds[:, None])
 
 
-def curve_with_band(records: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95,
-                    method: str = "wilson") -> pd.DataFrame:
+def curve_with_band(
+    records: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95, method: str = "wilson"
+) -> pd.DataFrame:
     """Figure 1's curve with a pointwise band: certified accuracy at each threshold of ``metric``.
 
     Returns one row per threshold: ``threshold``, ``certified`` (points certified correct with metric
@@ -83,7 +84,14 @@ def curve_with_band(records: pd.DataFrame, thresholds, metric: str = "area", lev
     counts = certified.sum(axis=1)
     accuracy, lower, upper = proportion_interval(counts, len(correct), level, method)
     return pd.DataFrame(
-        {"threshold": thresholds, "certified": counts, "points": len(correct), "certified_accuracy": accuracy, "lower": lower, "upper": upper}
+        {
+            "threshold": thresholds,
+            "certified": counts,
+            "points": len(correct),
+            "certified_accuracy": accuracy,
+            "lower": lower,
+            "upper": upper,
+        }
     )
 
 
@@ -100,8 +108,9 @@ def _aligned(records_a: pd.DataFrame, records_b: pd.DataFrame) -> pd.DataFrame:
     return records_b.set_index(POINT_ID).loc[ids_a].reset_index()
 
 
-def paired_differences(records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str = "area",
-                       level: float = 0.95) -> pd.DataFrame:
+def paired_differences(
+    records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95
+) -> pd.DataFrame:
     """Difference in certified accuracy, ``a - b``, at each threshold, with a paired interval.
 
     ``records_a`` and ``records_b`` are certificates of the same test points (joined on ``idx``; a
@@ -138,8 +147,9 @@ def paired_differences(records_a: pd.DataFrame, records_b: pd.DataFrame, thresho
     )
 
 
-def front_point_with_intervals(records: pd.DataFrame, metric: str = "area", level: float = 0.95,
-                               resamples: int = 2000, seed: int = 0) -> dict[str, float]:
+def front_point_with_intervals(
+    records: pd.DataFrame, metric: str = "area", level: float = 0.95, resamples: int = 2000, seed: int = 0
+) -> dict[str, float]:
     """A Figure 2 / 4 point with intervals: clean accuracy and the mean metric of the certified-correct points.
 
     Returns ``points``, ``correct`` (certified correct), ``accuracy`` (``correct / points``; an

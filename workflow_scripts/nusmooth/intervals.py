@@ -224,7 +224,9 @@ def paired_difference_from_counts(both, only_a, only_b, neither, level: float = 
     estimate_b, lower_b, upper_b = proportion_interval(both + only_b, n, level)
     margins = (both + only_a) * (only_b + neither) * (both + only_b) * (only_a + neither)
     with np.errstate(invalid="ignore", divide="ignore"):
-        phi = np.where(margins > 0, (both * neither - only_a * only_b) / np.sqrt(np.where(margins > 0, margins, 1.0)), 0.0)
+        phi = np.where(
+            margins > 0, (both * neither - only_a * only_b) / np.sqrt(np.where(margins > 0, margins, 1.0)), 0.0
+        )
     difference = estimate_a - estimate_b
 
     def combined(x, y):  # >= (x - y)^2 >= 0 for |phi| <= 1; the clamp only absorbs rounding

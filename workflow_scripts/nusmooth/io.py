@@ -25,7 +25,6 @@ import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-
 #: errno values that mean "the device (or the user's quota on it) is full".
 _FULL_DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT}
 
@@ -159,6 +158,7 @@ def atomic_write_tsv_gz(frame, path) -> None:
     The gzip header is written by hand with no file name and a zero time stamp (pandas would put the
     temporary file's random name and the current time there), so the same frame gives the same bytes.
     """
+
     def write(handle):
         with gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0) as packed:
             packed.write(frame.to_csv(sep="\t", index=False, lineterminator="\n").encode("utf-8"))
@@ -302,7 +302,9 @@ def load_artifact(path, producer: str, expected_keys: Iterable[str] = ()):
     """
     path = Path(path)
     if path.is_dir():
-        raise ArtifactError(f"{path} is a folder, not a file. Fix: remove that folder, then rerun the same snakemake command")
+        raise ArtifactError(
+            f"{path} is a folder, not a file. Fix: remove that folder, then rerun the same snakemake command"
+        )
     if not path.exists():
         raise ArtifactError(
             f"{path} does not exist. Fix: run snakemake so that rule {producer} writes it (e.g. snakemake {path} --cores 1)"

@@ -89,7 +89,9 @@ class BasicBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(channels)
         self.shortcut = nn.Sequential()
         if stride != 1 or in_channels != channels:
-            self.shortcut = nn.Sequential(nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels))
+            self.shortcut = nn.Sequential(
+                nn.Conv2d(in_channels, channels, 1, stride=stride, bias=False), nn.BatchNorm2d(channels)
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = torch.relu(self.bn1(self.conv1(x)))
@@ -136,7 +138,11 @@ def resnet50(num_classes: int) -> nn.Module:
 
 #: Architecture name -> constructor taking ``num_classes``. Other modules add their architectures here.
 #: The constructor of each architecture (its facts: ``nusmooth.registry.ARCHITECTURES``).
-ARCHITECTURE_BUILDERS: dict[str, Callable[[int], nn.Module]] = {"mnist_cnn": MnistCNN, "resnet110": resnet110, "resnet50": resnet50}
+ARCHITECTURE_BUILDERS: dict[str, Callable[[int], nn.Module]] = {
+    "mnist_cnn": MnistCNN,
+    "resnet110": resnet110,
+    "resnet50": resnet50,
+}
 
 #: Input shape ``(C, H, W)`` each architecture is built for (its datasets' images).
 INPUT_SHAPES = {name: facts.input_shape for name, facts in ARCHITECTURES.items()}
@@ -153,8 +159,9 @@ def build_model(arch: str, num_classes: int, mean: Sequence[float], std: Sequenc
 CHECKPOINT_KEYS = MODEL.keys
 
 
-def save_checkpoint(path, model: nn.Module, *, arch: str, num_classes: int, mean, std, train_config: dict,
-                    extras: dict | None = None) -> None:
+def save_checkpoint(
+    path, model: nn.Module, *, arch: str, num_classes: int, mean, std, train_config: dict, extras: dict | None = None
+) -> None:
     """Save weights with everything needed to rebuild the model; loadable with ``weights_only=True``.
     The same model and settings always give the same bytes. ``extras`` (a configured model's
     ``source`` and TorchScript bytes: :func:`configured_checkpoint_extras`) go beside the contract's keys."""
@@ -177,8 +184,9 @@ def load_checkpoint(path, device: torch.device | str = "cpu") -> tuple[nn.Module
     payload = load_model_checkpoint(path)
     if payload.get("source"):
         script = payload.get("torchscript")
-        network = configured_network(payload["source"], payload["num_classes"],
-                                     bytes(script.numpy().tobytes()) if script is not None else None)
+        network = configured_network(
+            payload["source"], payload["num_classes"], bytes(script.numpy().tobytes()) if script is not None else None
+        )
         model = nn.Sequential(Normalize(payload["mean"], payload["std"]), network)
     else:
         model = build_model(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
@@ -195,15 +203,21 @@ def load_torchvision_resnet50(weights_file=None) -> nn.Module:
         try:
             state = torch.load(weights_file, map_location="cpu", weights_only=True)
         except FileNotFoundError as error:
-            raise RuntimeError(f"ResNet-50 weights file not found: {weights_file}. Fix: set datasets.imagenet.model.weights to an existing file, or null to download") from error
+            raise RuntimeError(
+                f"ResNet-50 weights file not found: {weights_file}. Fix: set datasets.imagenet.model.weights to an existing file, or null to download"
+            ) from error
         except Exception as error:
-            raise RuntimeError(f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict: {load_failure_reason(error, weights_file)}. Fix: save it with torch.save(model.state_dict(), path)") from error
+            raise RuntimeError(
+                f"ResNet-50 weights file {weights_file} is truncated, corrupt or not a plain state_dict: {load_failure_reason(error, weights_file)}. Fix: save it with torch.save(model.state_dict(), path)"
+            ) from error
         if isinstance(state, dict) and "state_dict" in state:
             state = state["state_dict"]
         try:
             model.load_state_dict(state)
         except RuntimeError as error:
-            raise RuntimeError(f"{weights_file} does not hold torchvision ResNet-50 weights ({str(error)[:300]}). Fix: use a torchvision resnet50 state_dict") from error
+            raise RuntimeError(
+                f"{weights_file} does not hold torchvision ResNet-50 weights ({str(error)[:300]}). Fix: use a torchvision resnet50 state_dict"
+            ) from error
         return model
     from torchvision.models import ResNet50_Weights
 
@@ -264,7 +278,9 @@ def read_state_dict(path, key: str = "model.weights") -> dict:
     except FileNotFoundError as error:
         raise ModelConfigError(f"{key}: file not found: {path}. Fix: {fix}") from error
     except Exception as error:
-        raise ModelConfigError(f"{key}: {path} is not a model's weights: {load_failure_reason(error, path)}. Fix: {fix}") from error
+        raise ModelConfigError(
+            f"{key}: {path} is not a model's weights: {load_failure_reason(error, path)}. Fix: {fix}"
+        ) from error
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -294,7 +310,9 @@ def read_torchscript(path, key: str = "model.source") -> nn.Module:
                 data = handle.read()
         return torch.jit.load(_io.BytesIO(data), map_location="cpu")
     except FileNotFoundError as error:
-        raise ModelConfigError(f"{key}: TorchScript file not found: {path}. Fix: set {key} to torchscript:<existing file>") from error
+        raise ModelConfigError(
+            f"{key}: TorchScript file not found: {path}. Fix: set {key} to torchscript:<existing file>"
+        ) from error
     except Exception as error:
         raise ModelConfigError(
             f"{key}: {path if data is None or not isinstance(path, (bytes, bytearray)) else 'the stored archive'} is not a "
@@ -308,11 +326,15 @@ def _import_callable(target: str):
 
     module_name, _, attribute = target.rpartition(":")
     if not module_name:
-        raise ModelConfigError(f"model.source module:{target} needs module:<importable.module>:<callable>. Fix: e.g. module:mypackage.nets:build")
+        raise ModelConfigError(
+            f"model.source module:{target} needs module:<importable.module>:<callable>. Fix: e.g. module:mypackage.nets:build"
+        )
     try:
         return getattr(import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
-        raise ModelConfigError(f"model.source module:{target}: cannot import it ({error}). Fix: make {module_name} importable (PYTHONPATH) and name an existing callable") from error
+        raise ModelConfigError(
+            f"model.source module:{target}: cannot import it ({error}). Fix: make {module_name} importable (PYTHONPATH) and name an existing callable"
+        ) from error
 
 
 def _call_builder(builder, num_classes: int) -> nn.Module:
@@ -325,7 +347,9 @@ def _call_builder(builder, num_classes: int) -> nn.Module:
         takes = False
     network = builder(num_classes=num_classes) if takes else builder()
     if not isinstance(network, nn.Module):
-        raise ModelConfigError(f"model.source: the callable returned a {type(network).__name__}, not a torch.nn.Module. Fix: return the network")
+        raise ModelConfigError(
+            f"model.source: the callable returned a {type(network).__name__}, not a torch.nn.Module. Fix: return the network"
+        )
     return network
 
 
@@ -341,7 +365,9 @@ def configured_network(source: str, num_classes: int, torchscript: bytes | None 
         try:
             return torchvision.models.get_model(rest, weights=None, num_classes=num_classes)
         except ValueError as error:
-            raise ModelConfigError(f"model.source torchvision:{rest}: {error}. Fix: name a torchvision architecture (torchvision.models.list_models())") from error
+            raise ModelConfigError(
+                f"model.source torchvision:{rest}: {error}. Fix: name a torchvision architecture (torchvision.models.list_models())"
+            ) from error
     return _call_builder(_import_callable(rest), num_classes)
 
 
@@ -409,8 +435,11 @@ def describe_model(settings: dict) -> str:
 def is_packaged(settings: dict) -> bool:
     """train_base packages the model instead of training it: pretrained, given weights, or TorchScript."""
     source = settings.get("source")
-    return bool(settings["pretrained"] or settings.get("weights") is not None
-                or (source and parse_model_source(source)[0] == "torchscript"))
+    return bool(
+        settings["pretrained"]
+        or settings.get("weights") is not None
+        or (source and parse_model_source(source)[0] == "torchscript")
+    )
 
 
 def model_from_config(settings: dict, *, num_classes: int, mean, std, input_shape, dataset: str) -> nn.Sequential:
@@ -421,8 +450,14 @@ def model_from_config(settings: dict, *, num_classes: int, mean, std, input_shap
     if settings["pretrained"]:
         return pretrained_model(settings["arch"], num_classes, mean, std, settings["weights"])
     if settings.get("source") or settings.get("weights") is not None:
-        model = given_weights_model(settings["arch"], settings.get("source"), num_classes=num_classes, mean=mean, std=std,
-                                    weights=settings.get("weights"))
+        model = given_weights_model(
+            settings["arch"],
+            settings.get("source"),
+            num_classes=num_classes,
+            mean=mean,
+            std=std,
+            weights=settings.get("weights"),
+        )
     else:
         model = build_model(settings["arch"], num_classes, mean, std)
     check_model_fits(model, input_shape, num_classes, dataset, describe_model(settings))

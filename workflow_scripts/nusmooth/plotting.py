@@ -21,12 +21,21 @@ from .sigma_regions import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
 from .tables import SHOWN_SPLIT  # noqa: E402
 
 #: Print-readable defaults for every figure.
-STYLE = {"font.size": 9, "axes.titlesize": 10, "axes.labelsize": 9, "legend.fontsize": 7, "pdf.fonttype": 42,
-         "xtick.labelsize": 8, "ytick.labelsize": 8}
+STYLE = {
+    "font.size": 9,
+    "axes.titlesize": 10,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7,
+    "pdf.fonttype": 42,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+}
 
 #: The two methods, drawn the same way in every figure: solid = learned (non-isotropic), dashed = isotropic.
-METHODS = {"learned": {"label": "non-isotropic (learned $\\sigma$)", "color": "tab:blue", "linestyle": "-", "marker": "o"},
-           "isotropic": {"label": "isotropic (Cohen et al.)", "color": "tab:orange", "linestyle": "--", "marker": "s"}}
+METHODS = {
+    "learned": {"label": "non-isotropic (learned $\\sigma$)", "color": "tab:blue", "linestyle": "-", "marker": "o"},
+    "isotropic": {"label": "isotropic (Cohen et al.)", "color": "tab:orange", "linestyle": "--", "marker": "s"},
+}
 
 
 def save(figure, pdf_path, png_path, dpi: int = 200) -> None:
@@ -44,7 +53,9 @@ def area_label(sigma_space: str, what: str = "certified area") -> str:
 def certified_accuracy_panel(ax, curves: list[dict], title: str, sigma_space: str) -> None:
     """Figure 1 panel. Each curve dict: ``table`` (per-point certificates), ``label``, ``color``,
     ``isotropic`` (dashed when true). y = fraction of points correct with certified area >= x."""
-    finite = np.concatenate([c["table"]["certified_area"].to_numpy()[np.isfinite(c["table"]["certified_area"])] for c in curves])
+    finite = np.concatenate(
+        [c["table"]["certified_area"].to_numpy()[np.isfinite(c["table"]["certified_area"])] for c in curves]
+    )
     if finite.size == 0:
         ax.text(0.5, 0.5, "no point certified", transform=ax.transAxes, ha="center")
         lo, hi = -1.0, 1.0
@@ -54,8 +65,15 @@ def certified_accuracy_panel(ax, curves: list[dict], title: str, sigma_space: st
     thresholds = np.linspace(lo, hi, 400)
     for curve in curves:
         accuracy = certified_accuracy_curve(curve["table"], thresholds)
-        ax.step(thresholds, accuracy, where="post", color=curve["color"], linestyle="--" if curve["isotropic"] else "-",
-                label=curve["label"], linewidth=1.4)
+        ax.step(
+            thresholds,
+            accuracy,
+            where="post",
+            color=curve["color"],
+            linestyle="--" if curve["isotropic"] else "-",
+            label=curve["label"],
+            linewidth=1.4,
+        )
     ax.set_xlim(lo, hi)
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
@@ -78,7 +96,9 @@ def fig1(panels: list[dict]):
 def precision_note(figure, precision: str) -> None:
     """The base model's precision as a small footnote, so a figure never hides what it was computed at."""
     if precision:
-        figure.text(0.995, 0.005, f"base model precision: {precision}", ha="right", va="bottom", fontsize=6, color="0.4")
+        figure.text(
+            0.995, 0.005, f"base model precision: {precision}", ha="right", va="bottom", fontsize=6, color="0.4"
+        )
 
 
 def banded_panel(ax, curves: list[dict], *, title: str, view: str, x_range: tuple[float, float], xlabel: str) -> None:
@@ -91,9 +111,18 @@ def banded_panel(ax, curves: list[dict], *, title: str, view: str, x_range: tupl
     thresholds = np.linspace(x_range[0], x_range[1], 400)
     for curve in curves:
         band = curve_with_band(curve["table"], thresholds, view)
-        ax.step(thresholds, band["certified_accuracy"], where="post", color=curve["color"],
-                linestyle="--" if curve["isotropic"] else "-", label=curve["label"], linewidth=1.4)
-        ax.fill_between(thresholds, band["lower"], band["upper"], step="post", color=curve["color"], alpha=0.2, linewidth=0)
+        ax.step(
+            thresholds,
+            band["certified_accuracy"],
+            where="post",
+            color=curve["color"],
+            linestyle="--" if curve["isotropic"] else "-",
+            label=curve["label"],
+            linewidth=1.4,
+        )
+        ax.fill_between(
+            thresholds, band["lower"], band["upper"], step="post", color=curve["color"], alpha=0.2, linewidth=0
+        )
     ax.set_xlim(*x_range)
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
@@ -110,8 +139,11 @@ def fig1_banded(panels: list[dict], view: str = "area", precision: str = ""):
         figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
         for ax, panel in zip(axes[0], panels):
             space = panel["sigma_space"]
-            xlabel = (f"certified area $O_{{CA}}$ (log-volume; $\\sigma$ in {space})" if view == "area" else
-                      f"certified $\\ell_2$ radius $\\Phi^{{-1}}(\\underline{{p_A}})\\,\\min\\sigma$ ({space})")
+            xlabel = (
+                f"certified area $O_{{CA}}$ (log-volume; $\\sigma$ in {space})"
+                if view == "area"
+                else f"certified $\\ell_2$ radius $\\Phi^{{-1}}(\\underline{{p_A}})\\,\\min\\sigma$ ({space})"
+            )
             banded_panel(ax, panel["curves"], title=panel["title"], view=view, x_range=panel["x_range"], xlabel=xlabel)
         figure.tight_layout(rect=(0, 0.03, 1, 1))
         precision_note(figure, precision)
@@ -125,10 +157,22 @@ def fig1_panel_from_results(dataset: str, results: list[dict]) -> dict:
     curves = []
     for i, result in enumerate(sorted(results, key=lambda r: r["choice"]["init"])):
         choice, color = result["choice"], colors[i % len(colors)]
-        curves.append({"table": result["learned"], "color": color, "isotropic": False,
-                       "label": f"non-isotropic, init $\\sigma$={choice['init']:g} (mean {choice['isotropic_sigma']:.3f})"})
-        curves.append({"table": result["isotropic"], "color": color, "isotropic": True,
-                       "label": f"isotropic $\\sigma$={choice['isotropic_sigma']:.3f}"})
+        curves.append(
+            {
+                "table": result["learned"],
+                "color": color,
+                "isotropic": False,
+                "label": f"non-isotropic, init $\\sigma$={choice['init']:g} (mean {choice['isotropic_sigma']:.3f})",
+            }
+        )
+        curves.append(
+            {
+                "table": result["isotropic"],
+                "color": color,
+                "isotropic": True,
+                "label": f"isotropic $\\sigma$={choice['isotropic_sigma']:.3f}",
+            }
+        )
     space = results[0]["choice"]["sigma_space"] if results else PIXEL_SPACE
     return {"title": title_of(dataset), "sigma_space": space, "curves": curves}
 
@@ -162,10 +206,23 @@ def front_error_bars(ax, line: pd.DataFrame, color) -> None:
     if not {"test_accuracy_lower", "test_mean_area_lower"} <= set(line.columns):
         return
     x, y = line["test_mean_area"].to_numpy(float), line["test_accuracy"].to_numpy(float)
-    xerr = np.nan_to_num(np.vstack([x - line["test_mean_area_lower"].to_numpy(float), line["test_mean_area_upper"].to_numpy(float) - x]))
-    yerr = np.nan_to_num(np.vstack([y - line["test_accuracy_lower"].to_numpy(float), line["test_accuracy_upper"].to_numpy(float) - y]))
-    ax.errorbar(x, y, xerr=np.maximum(xerr, 0), yerr=np.maximum(yerr, 0), fmt="none", ecolor=color, elinewidth=0.8,
-                capsize=1.5, alpha=0.7)
+    xerr = np.nan_to_num(
+        np.vstack([x - line["test_mean_area_lower"].to_numpy(float), line["test_mean_area_upper"].to_numpy(float) - x])
+    )
+    yerr = np.nan_to_num(
+        np.vstack([y - line["test_accuracy_lower"].to_numpy(float), line["test_accuracy_upper"].to_numpy(float) - y])
+    )
+    ax.errorbar(
+        x,
+        y,
+        xerr=np.maximum(xerr, 0),
+        yerr=np.maximum(yerr, 0),
+        fmt="none",
+        ecolor=color,
+        elinewidth=0.8,
+        capsize=1.5,
+        alpha=0.7,
+    )
 
 
 def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, majority: float | None = None) -> None:
@@ -184,18 +241,40 @@ def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, major
     for kind, style in METHODS.items():
         mine = cloud[cloud["kind"] == kind]
         if not mine.empty:
-            ax.scatter(mine["mean_area"], mine["accuracy"], s=14, color=style["color"], marker=style["marker"], alpha=0.25,
-                       linewidths=0, label=f"{style['label']}: all points")
+            ax.scatter(
+                mine["mean_area"],
+                mine["accuracy"],
+                s=14,
+                color=style["color"],
+                marker=style["marker"],
+                alpha=0.25,
+                linewidths=0,
+                label=f"{style['label']}: all points",
+            )
         line = front[(front["kind"] == kind) & front["drawn"]]
         if line.empty:
             continue
         front_error_bars(ax, line, style["color"])
-        ax.plot(line["test_mean_area"], line["test_accuracy"], color=style["color"], linestyle=style["linestyle"],
-                marker=style["marker"], markersize=4, linewidth=1.6, label=f"{style['label']}: front (chosen on validation)")
+        ax.plot(
+            line["test_mean_area"],
+            line["test_accuracy"],
+            color=style["color"],
+            linestyle=style["linestyle"],
+            marker=style["marker"],
+            markersize=4,
+            linewidth=1.6,
+            label=f"{style['label']}: front (chosen on validation)",
+        )
         if kind == "isotropic":
             for row in line.itertuples():
-                ax.annotate(f"$\\sigma$={row.init:g}", (row.test_mean_area, row.test_accuracy), textcoords="offset points",
-                            xytext=(4, 4), fontsize=6, color=style["color"])
+                ax.annotate(
+                    f"$\\sigma$={row.init:g}",
+                    (row.test_mean_area, row.test_accuracy),
+                    textcoords="offset points",
+                    xytext=(4, 4),
+                    fontsize=6,
+                    color=style["color"],
+                )
     if majority is not None:
         ax.axhline(majority, color="0.3", linestyle=":", linewidth=1.2, label=f"majority class ({100 * majority:.1f}%)")
     notes = _front_notes(test, cloud, front)
@@ -216,7 +295,12 @@ def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, major
 
 def _one_precision(panels: list[dict]) -> str:
     """The precision of the panels' sweep points (the tables refuse to merge different ones)."""
-    found = {str(p) for panel in panels if "precision" in panel["points"].columns for p in panel["points"]["precision"].unique()}
+    found = {
+        str(p)
+        for panel in panels
+        if "precision" in panel["points"].columns
+        for p in panel["points"]["precision"].unique()
+    }
     return ", ".join(sorted(found))
 
 
@@ -232,7 +316,7 @@ def front_figure(panels: list[dict], columns: int = 3):
         figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             front_panel(ax, panel["points"], panel["front"], panel["title"], panel.get("majority"))
-        for ax in list(axes.flat)[len(panels):]:
+        for ax in list(axes.flat)[len(panels) :]:
             ax.set_visible(False)
         figure.tight_layout(rect=(0, 0.03, 1, 1))
         precision_note(figure, _one_precision(panels))
@@ -284,7 +368,7 @@ def fig3(rows: list[dict]):
         for ax_row, row in zip(axes, rows):
             for ax, cell in zip(ax_row, row["cells"]):
                 sigma_image(ax, figure, cell["sigma"], f"{row['title']}\n{cell['label']}")
-            for ax in ax_row[len(row["cells"]):]:
+            for ax in ax_row[len(row["cells"]) :]:
                 ax.set_visible(False)
         figure.tight_layout()
     return figure
@@ -318,8 +402,10 @@ def regions_figure(title: str, background: np.ndarray, cells: list[dict], fracti
         figure, axes = plt.subplots(1, len(cells), figsize=(max(3.6, 2.8 * len(cells)), 3.6), squeeze=False)
         for ax, cell in zip(axes[0], cells):
             region_overlay(ax, background, cell["sigma"], fraction, cell["label"])
-        handles = [mpatches.Patch(color=color, label=f"{group}: {100 * fraction:g}% of pixels")
-                   for group, color in REGION_COLORS.items()]
+        handles = [
+            mpatches.Patch(color=color, label=f"{group}: {100 * fraction:g}% of pixels")
+            for group, color in REGION_COLORS.items()
+        ]
         figure.legend(handles=handles, loc="lower center", ncol=1, frameon=False)
         figure.suptitle(f"{title}\nover the mean validation image", fontsize=9)
         figure.tight_layout(rect=(0, 0.1, 1, 1))

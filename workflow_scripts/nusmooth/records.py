@@ -18,7 +18,9 @@ if TYPE_CHECKING:
     from .smoothing import Certificates
 
 
-def certificate_table(certs: Certificates, labels: np.ndarray, indices: np.ndarray, seconds_per_point: float) -> pd.DataFrame:
+def certificate_table(
+    certs: Certificates, labels: np.ndarray, indices: np.ndarray, seconds_per_point: float
+) -> pd.DataFrame:
     """One row per point: the interface between certification and analysis."""
     prediction = np.asarray(certs.prediction)
     correct = (prediction == np.asarray(labels)) & (prediction != ABSTAIN)
@@ -42,11 +44,29 @@ def certificate_table(certs: Certificates, labels: np.ndarray, indices: np.ndarr
 
 
 #: Columns of a sweep's per-point records (``{split}_records.tsv.gz``), in order; see :func:`sweep_records`.
-RECORD_COLUMNS = ["kind", "init", "sub_epoch", "split", "idx", "label", "predict", "n_a", "n", "pa_lower", "phi_inv_pa_lower",
-                  "certified_area", "l2_radius", "geometric_mean_radius", "correct", "precision"]
+RECORD_COLUMNS = [
+    "kind",
+    "init",
+    "sub_epoch",
+    "split",
+    "idx",
+    "label",
+    "predict",
+    "n_a",
+    "n",
+    "pa_lower",
+    "phi_inv_pa_lower",
+    "certified_area",
+    "l2_radius",
+    "geometric_mean_radius",
+    "correct",
+    "precision",
+]
 
 
-def sweep_records(table: pd.DataFrame, *, kind: str, init: float, sub_epoch: int, split: str, precision: str) -> pd.DataFrame:
+def sweep_records(
+    table: pd.DataFrame, *, kind: str, init: float, sub_epoch: int, split: str, precision: str
+) -> pd.DataFrame:
     """One snapshot's certificate table as per-point records: the rows every sweep number is computed from."""
     records = table.assign(kind=kind, init=float(init), sub_epoch=int(sub_epoch), split=split, precision=precision)
     return records[RECORD_COLUMNS]
@@ -70,8 +90,22 @@ def certified_accuracy_curve(table: pd.DataFrame, thresholds: np.ndarray) -> np.
     return (correct[None, :] & (areas[None, :] >= np.asarray(thresholds)[:, None])).mean(axis=1)
 
 
-def certify_split(model, split, sigma, *, num_classes: int, n0: int, n: int, alpha: float, batch_size: int,
-                  limit: int | None, device, generator=None, progress: bool = False, precision: str = "fp32") -> pd.DataFrame:
+def certify_split(
+    model,
+    split,
+    sigma,
+    *,
+    num_classes: int,
+    n0: int,
+    n: int,
+    alpha: float,
+    batch_size: int,
+    limit: int | None,
+    device,
+    generator=None,
+    progress: bool = False,
+    precision: str = "fp32",
+) -> pd.DataFrame:
     """Certify the first ``limit`` points of an :class:`~nusmooth.data.ImageSplit`; one row per point.
 
     ``time`` is the wall time per point of the whole batched run (points share forward batches);
@@ -85,6 +119,8 @@ def certify_split(model, split, sigma, *, num_classes: int, n0: int, n: int, alp
     sigma = torch.as_tensor(sigma, dtype=torch.float32).to(device)
     smoothing = NonUniformSmoothing(model, num_classes, sigma, precision=precision)
     start = time.perf_counter()
-    certs = smoothing.certify_many(points.to(device), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress)
+    certs = smoothing.certify_many(
+        points.to(device), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress
+    )
     elapsed = time.perf_counter() - start
     return certificate_table(certs, labels.numpy(), np.arange(len(labels)), elapsed / max(len(labels), 1))

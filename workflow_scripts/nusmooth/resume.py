@@ -114,8 +114,10 @@ class ResumeFile:
             return self._discard("it holds no resume state of this pipeline")
         identity, state = saved["identity"], saved["state"]
         if identity != self.identity:
-            print(f"ignoring resume file {self.path}: saved for other settings, data or model; starting afresh "
-                  "(this run overwrites it)")
+            print(
+                f"ignoring resume file {self.path}: saved for other settings, data or model; starting afresh "
+                "(this run overwrites it)"
+            )
             return None
         print(f"resuming from {self.path}")
         return state

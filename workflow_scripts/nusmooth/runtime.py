@@ -23,6 +23,8 @@ def keep_freed_memory_for_reuse(threshold_bytes: int = 1 << 30) -> bool:
         return False
     try:
         libc = ctypes.CDLL(name)
-        return bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(libc.mallopt(_M_TRIM_THRESHOLD, threshold_bytes))
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold_bytes)) and bool(
+            libc.mallopt(_M_TRIM_THRESHOLD, threshold_bytes)
+        )
     except (OSError, AttributeError):
         return False

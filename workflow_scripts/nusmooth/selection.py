@@ -27,8 +27,10 @@ def select_snapshot(validation: pd.DataFrame, accuracy_tolerance: float) -> int:
     if validation.empty:
         raise ValueError("no validation metrics to choose a snapshot from")
     if "split" in validation and set(validation["split"]) != {VALIDATION}:
-        raise ValueError(f"select_snapshot must see validation rows only, got splits {sorted(set(validation['split']))}; "
-                         "use choose_fig1_snapshot to pass a sweep's metrics of all splits")
+        raise ValueError(
+            f"select_snapshot must see validation rows only, got splits {sorted(set(validation['split']))}; "
+            "use choose_fig1_snapshot to pass a sweep's metrics of all splits"
+        )
     best = validation["accuracy"].max()
     eligible = validation[validation["accuracy"] >= best - accuracy_tolerance - 1e-12]
     areas = eligible["mean_area"].fillna(-np.inf).to_numpy()
@@ -42,11 +44,15 @@ def choose_fig1_snapshot(metrics: pd.DataFrame, accuracy_tolerance: float) -> Fi
         raise ValueError("metrics lack the split column; pass the sweep's val.tsv as evaluate_sigma writes it")
     sweeps = metrics[["kind", "init"]].drop_duplicates() if {"kind", "init"} <= set(metrics.columns) else pd.DataFrame()
     if len(sweeps) > 1:
-        raise ValueError(f"metrics of one sweep expected, got {len(sweeps)} (kind, init) pairs; pass one sweep's val.tsv")
+        raise ValueError(
+            f"metrics of one sweep expected, got {len(sweeps)} (kind, init) pairs; pass one sweep's val.tsv"
+        )
     validation = metrics[metrics["split"] == VALIDATION]
     if validation.empty:
-        raise ValueError(f"no {VALIDATION!r} rows in the sweep's metrics (splits {sorted(set(metrics['split']))}); "
-                         "Figure 1's snapshot is chosen on validation: certify the sweep on the validation split")
+        raise ValueError(
+            f"no {VALIDATION!r} rows in the sweep's metrics (splits {sorted(set(metrics['split']))}); "
+            "Figure 1's snapshot is chosen on validation: certify the sweep on the validation split"
+        )
     if validation["sub_epoch"].duplicated().any():
         raise ValueError("a sub-epoch appears twice among the validation rows; pass one sweep's val.tsv once")
     sub_epoch = select_snapshot(validation, accuracy_tolerance)

@@ -51,7 +51,17 @@ def region_pixels(sigma, fraction: float) -> pd.DataFrame:
         r, c = np.nonzero(mask)
         values = per_pixel[r, c]
         order = np.argsort(-values if group == ROBUST else values, kind="stable")
-        rows.append(pd.DataFrame({"group": group, "rank": np.arange(1, len(order) + 1), "row": r[order], "col": c[order], "sigma": values[order]}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "group": group,
+                    "rank": np.arange(1, len(order) + 1),
+                    "row": r[order],
+                    "col": c[order],
+                    "sigma": values[order],
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True)
 
 
@@ -63,15 +73,24 @@ def region_summary(sigma, fraction: float, border: int | None = None) -> pd.Data
     height, width = per_pixel.shape
     border = border if border is not None else max(1, min(height, width) // 8)
     frame = np.ones_like(per_pixel, dtype=bool)
-    frame[border:height - border, border:width - border] = False
+    frame[border : height - border, border : width - border] = False
     rows = []
     for group, mask in extreme_masks(sigma, fraction).items():
         r, c = np.nonzero(mask)
         values = per_pixel[mask]
-        rows.append({
-            "group": group, "pixels": int(mask.sum()), "fraction": fraction,
-            "sigma_min": float(values.min()), "sigma_mean": float(values.mean()), "sigma_max": float(values.max()),
-            "centroid_row": float(r.mean()), "centroid_col": float(c.mean()),
-            "border_share": float(frame[mask].mean()), "border_share_of_image": float(frame.mean()), "border_width": border,
-        })
+        rows.append(
+            {
+                "group": group,
+                "pixels": int(mask.sum()),
+                "fraction": fraction,
+                "sigma_min": float(values.min()),
+                "sigma_mean": float(values.mean()),
+                "sigma_max": float(values.max()),
+                "centroid_row": float(r.mean()),
+                "centroid_col": float(c.mean()),
+                "border_share": float(frame[mask].mean()),
+                "border_share_of_image": float(frame.mean()),
+                "border_width": border,
+            }
+        )
     return pd.DataFrame(rows)

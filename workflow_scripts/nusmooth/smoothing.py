@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 # scipy.special, not scipy.stats: the same functions (beta.ppf is betaincinv, norm.ppf is ndtri, bit for
 # bit) without the second it takes every stage job to import scipy.stats.
 from scipy.special import betaincinv, ndtri
@@ -275,12 +276,23 @@ def sample_counts(
     """
     check_precision(precision)
     check_base_classifier(model, points[:1], num_classes, precision)
-    return _count_votes(model, points, sigma, num_samples=num_samples, num_classes=num_classes, batch_size=batch_size,
-                        generator=generator, progress=progress, precision=precision)
+    return _count_votes(
+        model,
+        points,
+        sigma,
+        num_samples=num_samples,
+        num_classes=num_classes,
+        batch_size=batch_size,
+        generator=generator,
+        progress=progress,
+        precision=precision,
+    )
 
 
 @torch.no_grad()
-def _count_votes(model, points, sigma, *, num_samples, num_classes, batch_size, generator, progress, precision) -> torch.Tensor:
+def _count_votes(
+    model, points, sigma, *, num_samples, num_classes, batch_size, generator, progress, precision
+) -> torch.Tensor:
     """:func:`sample_counts` without its checks: the caller has made them once for its whole call."""
     num_points, point_shape = points.shape[0], points.shape[1:]
     device = points.device
@@ -339,18 +351,39 @@ class NonUniformSmoothing:
 
     def _counts(self, points, sigma, *, num_samples, batch_size, generator, progress=None):
         """Votes of checked points (:meth:`_prepare` ran once for the whole public call)."""
-        return _count_votes(self.base_classifier, points, sigma, num_samples=num_samples, num_classes=self.num_classes,
-                            batch_size=batch_size, generator=generator, progress=progress, precision=self.precision)
+        return _count_votes(
+            self.base_classifier,
+            points,
+            sigma,
+            num_samples=num_samples,
+            num_classes=self.num_classes,
+            batch_size=batch_size,
+            generator=generator,
+            progress=progress,
+            precision=self.precision,
+        )
 
-    def predict(self, x: torch.Tensor, *, n: int, alpha: float, batch_size: int, generator: torch.Generator | None = None,
-                input_range: tuple[float, float] | None = PIXEL_RANGE) -> int:
+    def predict(
+        self,
+        x: torch.Tensor,
+        *,
+        n: int,
+        alpha: float,
+        batch_size: int,
+        generator: torch.Generator | None = None,
+        input_range: tuple[float, float] | None = PIXEL_RANGE,
+    ) -> int:
         """Cohen's PREDICT: the top class if a two-sided binomial test separates it from the runner-up
         at level ``alpha``, else ``ABSTAIN``. ``x`` is one point ``S``."""
-        return int(self.predict_many(x.unsqueeze(0), n=n, alpha=alpha, batch_size=batch_size, generator=generator,
-                                     input_range=input_range)[0])
+        return int(
+            self.predict_many(
+                x.unsqueeze(0), n=n, alpha=alpha, batch_size=batch_size, generator=generator, input_range=input_range
+            )[0]
+        )
 
-    def predict_many(self, points, *, n, alpha, batch_size, generator=None,
-                     input_range: tuple[float, float] | None = PIXEL_RANGE) -> np.ndarray:
+    def predict_many(
+        self, points, *, n, alpha, batch_size, generator=None, input_range: tuple[float, float] | None = PIXEL_RANGE
+    ) -> np.ndarray:
         """:meth:`predict` for P points ``(P, *S)``; returns ``(P,)`` classes or ``ABSTAIN``."""
         from scipy.stats import binomtest  # slow to import; only PREDICT needs it
 
@@ -365,11 +398,21 @@ class NonUniformSmoothing:
                 result[i] = top2[0]
         return result
 
-    def certify(self, x: torch.Tensor, *, n0: int, n: int, alpha: float, batch_size: int, generator=None,
-                input_range: tuple[float, float] | None = PIXEL_RANGE) -> Certificates:
+    def certify(
+        self,
+        x: torch.Tensor,
+        *,
+        n0: int,
+        n: int,
+        alpha: float,
+        batch_size: int,
+        generator=None,
+        input_range: tuple[float, float] | None = PIXEL_RANGE,
+    ) -> Certificates:
         """Certify one point ``x`` of shape ``S``; see :meth:`certify_many`."""
-        return self.certify_many(x.unsqueeze(0), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator,
-                                 input_range=input_range)
+        return self.certify_many(
+            x.unsqueeze(0), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, input_range=input_range
+        )
 
     def certify_many(
         self,
@@ -401,15 +444,28 @@ class NonUniformSmoothing:
         """
         _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
         points, sigma = self._prepare(points, input_range)
-        return self._certify_checked(points, sigma, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator,
-                                     progress=progress)
+        return self._certify_checked(
+            points, sigma, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress
+        )
 
     def _certify_checked(self, points, sigma, *, n0, n, alpha, batch_size, generator, progress) -> Certificates:
         """CERTIFY of points and sigma that every refusal has already been checked on."""
-        selection = self._counts(points, sigma, num_samples=n0, batch_size=batch_size, generator=generator,
-                                 progress="selection (n0)" if progress else None)
-        estimation = self._counts(points, sigma, num_samples=n, batch_size=batch_size, generator=generator,
-                                  progress="estimation (n)" if progress else None)
+        selection = self._counts(
+            points,
+            sigma,
+            num_samples=n0,
+            batch_size=batch_size,
+            generator=generator,
+            progress="selection (n0)" if progress else None,
+        )
+        estimation = self._counts(
+            points,
+            sigma,
+            num_samples=n,
+            batch_size=batch_size,
+            generator=generator,
+            progress="estimation (n)" if progress else None,
+        )
         c_hat = selection.argmax(dim=1)  # torch.argmax returns the first maximum: ties -> lowest index
         n_a = estimation.gather(1, c_hat.unsqueeze(1)).squeeze(1).numpy()
         pa_lower = np.atleast_1d(clopper_pearson_lower(n_a, n, alpha))
@@ -417,7 +473,9 @@ class NonUniformSmoothing:
         certified = pa_lower > 0.5
         phi_inv = np.where(certified, ndtri(pa_lower), np.nan)
         num_elements = int(np.prod(points.shape[1:]))
-        area = np.atleast_1d(certified_area(sigma.cpu().expand(points.shape[1:]), np.where(certified, phi_inv, 0.0), num_elements))
+        area = np.atleast_1d(
+            certified_area(sigma.cpu().expand(points.shape[1:]), np.where(certified, phi_inv, 0.0), num_elements)
+        )
         return Certificates(
             prediction=np.where(certified, c_hat.numpy(), ABSTAIN),
             pa_lower=pa_lower,
@@ -442,8 +500,20 @@ def _validate(n0: int, n: int, alpha: float, batch_size: int) -> None:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
 
-def certify(model, points, sigma, *, n0: int, n: int, alpha: float, num_classes: int | None = None, batch_size: int = 1000,
-            generator=None, input_range: tuple[float, float] | None = PIXEL_RANGE, precision: str = "fp32") -> Certificates:
+def certify(
+    model,
+    points,
+    sigma,
+    *,
+    n0: int,
+    n: int,
+    alpha: float,
+    num_classes: int | None = None,
+    batch_size: int = 1000,
+    generator=None,
+    input_range: tuple[float, float] | None = PIXEL_RANGE,
+    precision: str = "fp32",
+) -> Certificates:
     """Certify ``points`` ``(P, *S)`` for ``model`` smoothed with ``sigma`` (shape ``S`` or a float).
 
     Convenience wrapper around :meth:`NonUniformSmoothing.certify_many`; ``num_classes`` defaults to
@@ -458,8 +528,9 @@ def certify(model, points, sigma, *, n0: int, n: int, alpha: float, num_classes:
     """
     if num_classes is not None:
         smoothing = NonUniformSmoothing(model, num_classes, sigma, precision)
-        return smoothing.certify_many(points, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator,
-                                      input_range=input_range)
+        return smoothing.certify_many(
+            points, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, input_range=input_range
+        )
     # Everything that would refuse this call is checked before the model sees the width probe, and the
     # probe's answer is num_classes: certify_many's own checks would only repeat these.
     _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
@@ -470,8 +541,9 @@ def certify(model, points, sigma, *, n0: int, n: int, alpha: float, num_classes:
     smoothing = NonUniformSmoothing(model, _output_width(model, points[:1], precision), sigma, precision)
     # The float32 sigma the counts use, checked as certify_many checks it.
     checked_sigma = _check_sigma(smoothing.sigma, points.shape[1:]).to(points.device, points.dtype)
-    return smoothing._certify_checked(points, checked_sigma, n0=n0, n=n, alpha=alpha, batch_size=batch_size,
-                                      generator=generator, progress=False)
+    return smoothing._certify_checked(
+        points, checked_sigma, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=False
+    )
 
 
 def in_certified_region(delta: torch.Tensor, sigma, phi_inv_pa_lower: float) -> bool:

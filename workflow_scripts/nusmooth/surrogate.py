@@ -138,8 +138,10 @@ class SigmaOptimizer:
         self.device = torch.device(device)
         misplaced = {str(p.device) for p in model.parameters() if p.device.type != self.device.type}
         if misplaced:
-            raise ValueError(f"the base model's parameters are on {sorted(misplaced)}, sigma is learned on {self.device}. "
-                             f"Fix: move the model first (model.to({str(self.device)!r}))")
+            raise ValueError(
+                f"the base model's parameters are on {sorted(misplaced)}, sigma is learned on {self.device}. "
+                f"Fix: move the model first (model.to({str(self.device)!r}))"
+            )
         self.model = model
         self.log_sigma = torch.full(input_shape, math.log(init_sigma), device=self.device, requires_grad=True)
         self.optimizer = torch.optim.Adam([self.log_sigma], lr=lr)
@@ -176,8 +178,15 @@ class SigmaOptimizer:
         """One Adam step on a mini-batch; returns (loss or None when skipped, examples counted)."""
         x, labels = x.to(self.device), labels.to(self.device)
         with frozen(self.model):
-            pa_hat, hard = smoothed_softmax_surrogate(self.model, x, labels, self.log_sigma.exp(), num_copies=self.num_copies, generator=self.generator,
-                                                      precision=self.precision)
+            pa_hat, hard = smoothed_softmax_surrogate(
+                self.model,
+                x,
+                labels,
+                self.log_sigma.exp(),
+                num_copies=self.num_copies,
+                generator=self.generator,
+                precision=self.precision,
+            )
             loss, counted = surrogate_loss(self.log_sigma, pa_hat, hard, labels)
             if loss is None:
                 return None, 0

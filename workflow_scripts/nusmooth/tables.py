@@ -54,8 +54,10 @@ def check_one_precision(frames: list[pd.DataFrame], sources: list[str] | None = 
             seen.setdefault(precision, []).append(source)
     if len(seen) > 1:
         listing = "; ".join(f"{precision}: {', '.join(files)}" for precision, files in sorted(seen.items()))
-        raise ValueError(f"refusing to merge rows computed at different precisions ({listing}). Fix: rerun the "
-                         "outdated files at one compute.precision (or compare the precisions in separate runs)")
+        raise ValueError(
+            f"refusing to merge rows computed at different precisions ({listing}). Fix: rerun the "
+            "outdated files at one compute.precision (or compare the precisions in separate runs)"
+        )
     return next(iter(seen), "")
 
 
@@ -63,17 +65,23 @@ def _check_snapshots(points: pd.DataFrame) -> None:
     """Every snapshot must have exactly one row on each of the two splits."""
     unknown = set(points["split"]) - {CHOOSING_SPLIT, SHOWN_SPLIT}
     if unknown:
-        raise ValueError(f"sweep metrics have rows of splits {sorted(unknown)}; only {CHOOSING_SPLIT!r} and "
-                         f"{SHOWN_SPLIT!r} are expected: remove those rows")
+        raise ValueError(
+            f"sweep metrics have rows of splits {sorted(unknown)}; only {CHOOSING_SPLIT!r} and "
+            f"{SHOWN_SPLIT!r} are expected: remove those rows"
+        )
     repeated = points[points.duplicated(SNAPSHOT + ["split"], keep=False)]
     if not repeated.empty:
-        raise ValueError(f"sweep metrics list a snapshot twice on one split:\n{repeated[SNAPSHOT + ['split']].to_string()}\n"
-                         "each sweep metrics file must be given once; check the list of sweep metrics passed in")
+        raise ValueError(
+            f"sweep metrics list a snapshot twice on one split:\n{repeated[SNAPSHOT + ['split']].to_string()}\n"
+            "each sweep metrics file must be given once; check the list of sweep metrics passed in"
+        )
     splits = points.groupby(SNAPSHOT)["split"].nunique()
     incomplete = splits[splits < 2]
     if not incomplete.empty:
-        raise ValueError(f"snapshots certified on one split only (the fronts are chosen on {CHOOSING_SPLIT!r} and "
-                         f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_sigma for them")
+        raise ValueError(
+            f"snapshots certified on one split only (the fronts are chosen on {CHOOSING_SPLIT!r} and "
+            f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_sigma for them"
+        )
 
 
 def sweep_points(metrics: list[pd.DataFrame], sources: list[str] | None = None) -> pd.DataFrame:
@@ -120,13 +128,24 @@ def front_table(points: pd.DataFrame) -> pd.DataFrame:
     chosen = points[(points["split"] == CHOOSING_SPLIT) & points["on_val_front"]]
     shown = points[points["split"] == SHOWN_SPLIT]
     measured = ["accuracy", "mean_area", "points", *INTERVAL_COLUMNS]
-    front = chosen.merge(shown[SNAPSHOT + measured], on=SNAPSHOT, how="left",
-                         suffixes=(f"_{CHOOSING_SPLIT}", f"_{SHOWN_SPLIT}"), validate="one_to_one")
-    front = front.rename(columns={f"{name}_{split}": f"{split}_{name}" for name in measured for split in CERTIFIED_SPLITS})
+    front = chosen.merge(
+        shown[SNAPSHOT + measured],
+        on=SNAPSHOT,
+        how="left",
+        suffixes=(f"_{CHOOSING_SPLIT}", f"_{SHOWN_SPLIT}"),
+        validate="one_to_one",
+    )
+    front = front.rename(
+        columns={f"{name}_{split}": f"{split}_{name}" for name in measured for split in CERTIFIED_SPLITS}
+    )
     front["drawn"] = np.isfinite(front["test_mean_area"].astype(float))
     front = front.assign(kind_order=_kind_order(front["kind"]))
-    front = front.sort_values(["kind_order", "kind", "val_mean_area", "val_accuracy"], ascending=[True, True, True, False],
-                              kind="stable", na_position="first")
+    front = front.sort_values(
+        ["kind_order", "kind", "val_mean_area", "val_accuracy"],
+        ascending=[True, True, True, False],
+        kind="stable",
+        na_position="first",
+    )
     front["front_position"] = front.groupby("kind").cumcount() + 1
     return front[FRONT_COLUMNS].reset_index(drop=True)
 
@@ -163,7 +182,9 @@ def class_counts(labels: np.ndarray, classes: list[str]) -> pd.DataFrame:
     """Count and share of every class (all classes listed, zero counts included)."""
     counts = np.bincount(np.asarray(labels, dtype=np.int64), minlength=len(classes))
     total = max(int(counts.sum()), 1)
-    return pd.DataFrame({"class_index": np.arange(len(classes)), "class": classes, "count": counts, "share": counts / total})
+    return pd.DataFrame(
+        {"class_index": np.arange(len(classes)), "class": classes, "count": counts, "share": counts / total}
+    )
 
 
 def majority_share(counts: pd.DataFrame) -> float:
@@ -173,10 +194,14 @@ def majority_share(counts: pd.DataFrame) -> float:
 
 def html_document(title: str, sections: list[tuple[str, pd.DataFrame]], note: str = "") -> str:
     """A small standalone HTML page of tables (what Snakemake's report shows inline)."""
-    style = ("body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse;margin-bottom:1.5em}"
-             "th,td{border:1px solid #bbb;padding:3px 8px;text-align:right}th{background:#eee}")
-    parts = [f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>",
-             f"<h2>{html.escape(title)}</h2>"]
+    style = (
+        "body{font-family:sans-serif;font-size:14px;margin:1em}table{border-collapse:collapse;margin-bottom:1.5em}"
+        "th,td{border:1px solid #bbb;padding:3px 8px;text-align:right}th{background:#eee}"
+    )
+    parts = [
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>",
+        f"<h2>{html.escape(title)}</h2>",
+    ]
     if note:
         parts.append(f"<p>{html.escape(note)}</p>")
     for heading, frame in sections:
@@ -231,7 +256,9 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
     "thresholds": array}}``.
     """
     if not validation or not ceilings:
-        raise ValueError("the display grid needs validation records and Figure 1's sigmas: thresholds never come from test")
+        raise ValueError(
+            "the display grid needs validation records and Figure 1's sigmas: thresholds never come from test"
+        )
     grid = {}
     for view, spec in VIEWS.items():
         values = np.concatenate([frame[spec["column"]].to_numpy(dtype=float) for frame in validation])
@@ -258,7 +285,9 @@ def certified_accuracy_intervals(curves: dict[str, pd.DataFrame], thresholds, vi
     return pd.concat(frames, ignore_index=True)
 
 
-def paired_difference_table(pairs: list[tuple[str, pd.DataFrame, str, pd.DataFrame]], thresholds, view: str) -> pd.DataFrame:
+def paired_difference_table(
+    pairs: list[tuple[str, pd.DataFrame, str, pd.DataFrame]], thresholds, view: str
+) -> pd.DataFrame:
     """Learned minus isotropic certified accuracy at each threshold of ``view`` (the clean accuracy
     first), with Newcombe's paired 95% interval over the test points both were certified on; one row
     per (pair, threshold). ``pairs``: ``(learned name, learned records, isotropic name, isotropic records)``."""
@@ -266,8 +295,14 @@ def paired_difference_table(pairs: list[tuple[str, pd.DataFrame, str, pd.DataFra
     frames = []
     for learned_name, learned, isotropic_name, isotropic in pairs:
         table = paired_differences(learned, isotropic, full, view)
-        table = table.rename(columns={"accuracy_a": "accuracy_learned", "accuracy_b": "accuracy_isotropic",
-                                      "only_a": "only_learned", "only_b": "only_isotropic"})
+        table = table.rename(
+            columns={
+                "accuracy_a": "accuracy_learned",
+                "accuracy_b": "accuracy_isotropic",
+                "only_a": "only_learned",
+                "only_b": "only_isotropic",
+            }
+        )
         table.insert(0, "learned", learned_name)
         table.insert(1, "isotropic", isotropic_name)
         table.insert(2, "view", view)

@@ -10,7 +10,9 @@ from torch import nn
 from tqdm import tqdm
 
 
-def iterate_minibatches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator | None, shuffle: bool = True):
+def iterate_minibatches(
+    images: torch.Tensor, labels: torch.Tensor, batch_size: int, generator: torch.Generator | None, shuffle: bool = True
+):
     """Yield ``(float images in [0,1], labels)`` mini-batches from uint8 images; seeded shuffling."""
     order = torch.randperm(len(labels), generator=generator) if shuffle else torch.arange(len(labels))
     for start in range(0, len(labels), batch_size):
@@ -39,8 +41,16 @@ class BaseTrainer:
     device; on another one, with the same weights and optimiser state).
     """
 
-    def __init__(self, model: nn.Module, *, lr: float, gamma: float, device, generator: torch.Generator,
-                 optimizer_name: str = "adadelta"):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        lr: float,
+        gamma: float,
+        device,
+        generator: torch.Generator,
+        optimizer_name: str = "adadelta",
+    ):
         optimizers = {"adadelta": torch.optim.Adadelta, "sgd": torch.optim.SGD, "adam": torch.optim.Adam}
         self.model = model.to(device)
         self.device = device
@@ -77,9 +87,16 @@ class BaseTrainer:
             torch.cuda.set_rng_state_all(cuda_rng)
         self.history = list(state["history"])
 
-    def run_epoch(self, train: tuple[torch.Tensor, torch.Tensor], val: tuple[torch.Tensor, torch.Tensor], *,
-                  batch_size: int, epochs: int | None = None, progress: bool = False,
-                  eval_batch_size: int | None = None) -> dict:
+    def run_epoch(
+        self,
+        train: tuple[torch.Tensor, torch.Tensor],
+        val: tuple[torch.Tensor, torch.Tensor],
+        *,
+        batch_size: int,
+        epochs: int | None = None,
+        progress: bool = False,
+        eval_batch_size: int | None = None,
+    ) -> dict:
         """One pass over ``train`` (uint8 images, labels) in the generator's order, the learning-rate
         decay, then the clean accuracy on ``val``; returns (and records) the epoch's stats.
         ``epochs`` only labels the progress bar (``progress``: a tqdm bar on stderr, the rule's log)."""
@@ -87,8 +104,14 @@ class BaseTrainer:
         self.model.train()
         total_loss, seen = 0.0, 0
         batches = -(-len(train[1]) // batch_size)
-        bar = tqdm(iterate_minibatches(*train, batch_size, self.generator), total=batches, desc=f"epoch {epoch}/{epochs or '?'}",
-                   disable=not progress, mininterval=10, file=sys.stderr)
+        bar = tqdm(
+            iterate_minibatches(*train, batch_size, self.generator),
+            total=batches,
+            desc=f"epoch {epoch}/{epochs or '?'}",
+            disable=not progress,
+            mininterval=10,
+            file=sys.stderr,
+        )
         for x, y in bar:
             x, y = x.to(self.device), y.to(self.device)
             loss = nn.functional.cross_entropy(self.model(x), y)
@@ -104,15 +127,28 @@ class BaseTrainer:
         return stats
 
 
-def train_classifier(model: nn.Module, train, val, *, epochs: int, batch_size: int, lr: float, gamma: float, device,
-                     generator: torch.Generator, optimizer_name: str = "adadelta",
-                     on_epoch: Callable[[dict], None] | None = None, progress: bool = False,
-                     eval_batch_size: int | None = None) -> list[dict]:
+def train_classifier(
+    model: nn.Module,
+    train,
+    val,
+    *,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    gamma: float,
+    device,
+    generator: torch.Generator,
+    optimizer_name: str = "adadelta",
+    on_epoch: Callable[[dict], None] | None = None,
+    progress: bool = False,
+    eval_batch_size: int | None = None,
+) -> list[dict]:
     """:class:`BaseTrainer` for ``epochs`` epochs in one go (no resume); returns per-epoch stats."""
     trainer = BaseTrainer(model, lr=lr, gamma=gamma, device=device, generator=generator, optimizer_name=optimizer_name)
     for _ in range(epochs):
-        stats = trainer.run_epoch(train, val, batch_size=batch_size, epochs=epochs, progress=progress,
-                                  eval_batch_size=eval_batch_size)
+        stats = trainer.run_epoch(
+            train, val, batch_size=batch_size, epochs=epochs, progress=progress, eval_batch_size=eval_batch_size
+        )
         if on_epoch is not None:
             on_epoch(stats)
     return trainer.history

@@ -36,8 +36,10 @@ PICKLE_DIR = "cifar-10-batches-py"
 
 class _ArraysOnly(pickle.Unpickler):
     allowed = {
-        ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"), ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
     }
 
     def find_class(self, module, name):
@@ -58,7 +60,9 @@ def read_pickle_batches(folder: Path) -> dict[str, tuple[np.ndarray, np.ndarray]
             raise missing(path, "CIFAR-10 batch", fix) from error
         digest = md5_hex(raw)
         if digest != official_md5:
-            raise DataError(f"{path} has MD5 {digest}, the official file {official_md5} (truncated or corrupt). Fix: {fix}")
+            raise DataError(
+                f"{path} has MD5 {digest}, the official file {official_md5} (truncated or corrupt). Fix: {fix}"
+            )
         batch = _ArraysOnly(io.BytesIO(raw), encoding="bytes").load()
         images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
         labels = np.asarray(batch[b"labels"], dtype=np.int64)
@@ -90,7 +94,9 @@ def _members(source: Path):
                 if member.isfile() and len(parts) >= 3:
                     yield parts[-3], parts[-2], parts[-1], archive.extractfile(member).read()
     except (tarfile.TarError, EOFError, OSError) as error:
-        raise DataError(f"{source} is truncated or not a readable tar archive ({error}). Fix: replace it with a complete copy") from error
+        raise DataError(
+            f"{source} is truncated or not a readable tar archive ({error}). Fix: replace it with a complete copy"
+        ) from error
 
 
 def read_image_layout(source: Path, workers: int = 1):
@@ -106,7 +112,9 @@ def read_image_layout(source: Path, workers: int = 1):
                 "Fix: point datasets.cifar10.source.path at a copy in {train,test}/{class}/*.jpg layout"
             )
         if len(items) != COUNTS[split]:
-            raise DataError(f"{source}: {split}/ holds {len(items)} images, the official split {COUNTS[split]}. Fix: use a complete copy")
+            raise DataError(
+                f"{source}: {split}/ holds {len(items)} images, the official split {COUNTS[split]}. Fix: use a complete copy"
+            )
 
         def decode(item):
             _, _, name, payload = item
@@ -114,13 +122,17 @@ def read_image_layout(source: Path, workers: int = 1):
             try:
                 return _decode_jpeg(data)
             except Exception as error:
-                raise DataError(f"{source}: image {split}/{item[1]}/{name} is corrupt ({error}). Fix: use a complete copy") from error
+                raise DataError(
+                    f"{source}: image {split}/{item[1]}/{name} is corrupt ({error}). Fix: use a complete copy"
+                ) from error
 
         images = decode_all(items, decode, workers)
         bad = [(m, im.shape) for m, im in zip(items, images) if im.shape != (3, 32, 32)]
         if bad:
             (_, cls, name, _), shape = bad[0]
-            raise DataError(f"{source}: {split}/{cls}/{name} has shape {shape}, not (3, 32, 32). Fix: use a CIFAR-10 copy")
+            raise DataError(
+                f"{source}: {split}/{cls}/{name} has shape {shape}, not (3, 32, 32). Fix: use a CIFAR-10 copy"
+            )
         # Alphabetical folder order is the official label order (airplane=0 ... truck=9).
         labels = np.array([CLASSES.index(m[1]) for m in items], dtype=np.int64)
         arrays[split] = (np.stack(images), labels)
@@ -142,7 +154,9 @@ def download_pickle_folder(download_root) -> Path:
     return Path(download_root) / PICKLE_DIR
 
 
-def prepare_cifar10(fractions: dict[str, float], seed: int, path=None, download_root="resources/downloads", workers: int = 1) -> tuple[PreparedDataset, dict]:
+def prepare_cifar10(
+    fractions: dict[str, float], seed: int, path=None, download_root="resources/downloads", workers: int = 1
+) -> tuple[PreparedDataset, dict]:
     """CIFAR-10: official train split -> train + val (seeded, stratified), official test split -> test.
 
     ``path``: a ``cifar-10-batches-py`` folder (or a folder containing one), a JPEG folder or tarball;
@@ -153,7 +167,11 @@ def prepare_cifar10(fractions: dict[str, float], seed: int, path=None, download_
     else:
         source = Path(path)
         if not source.exists():
-            raise missing(source, "CIFAR-10 copy", "set datasets.cifar10.source.path to an existing folder or tarball, or null to download")
+            raise missing(
+                source,
+                "CIFAR-10 copy",
+                "set datasets.cifar10.source.path to an existing folder or tarball, or null to download",
+            )
         if (source / PICKLE_DIR).is_dir():
             source = source / PICKLE_DIR
         layout = "pickle" if (source / "data_batch_1").exists() or source.name == PICKLE_DIR else "images"
@@ -168,4 +186,7 @@ def prepare_cifar10(fractions: dict[str, float], seed: int, path=None, download_
     info["files"] = checks
     info["lossless"] = layout == "pickle"
     facts = dataset_facts("cifar10")
-    return PreparedDataset("cifar10", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info), members
+    return (
+        PreparedDataset("cifar10", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info),
+        members,
+    )

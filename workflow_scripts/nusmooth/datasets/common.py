@@ -86,7 +86,9 @@ def check_nonempty_splits(dataset: str, counts: Mapping[str, int], detail: str =
     else:
         fix = f"change datasets.{dataset}.split (larger fractions for {', '.join(empty)}) or use a larger copy of the data"
     detail = f" {detail}" if detail else ""
-    raise DataError(f"dataset {dataset}: split(s) {', '.join(empty)} would be empty (images per split: {sizes}).{detail} Fix: {fix}")
+    raise DataError(
+        f"dataset {dataset}: split(s) {', '.join(empty)} would be empty (images per split: {sizes}).{detail} Fix: {fix}"
+    )
 
 
 def carve_validation(train_labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
@@ -96,8 +98,13 @@ def carve_validation(train_labels: np.ndarray, fractions: dict[str, float], seed
 
 
 def official_splits(
-    train_images: np.ndarray, train_labels: np.ndarray, test_images: np.ndarray, test_labels: np.ndarray, *,
-    fractions: dict[str, float], seed: int,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    test_images: np.ndarray,
+    test_labels: np.ndarray,
+    *,
+    fractions: dict[str, float],
+    seed: int,
 ) -> tuple[dict[str, ImageSplit], dict[str, list[int]]]:
     """Splits of a dataset with an official test split: test = the official test split; validation is
     carved (seeded, stratified) out of the official *train* split, never out of the test split.
@@ -115,7 +122,9 @@ def official_splits(
 
 
 def _split(images: np.ndarray, labels: np.ndarray, index: np.ndarray) -> ImageSplit:
-    return ImageSplit(torch.from_numpy(np.ascontiguousarray(images[index])), torch.from_numpy(labels[index].astype(np.int64)))
+    return ImageSplit(
+        torch.from_numpy(np.ascontiguousarray(images[index])), torch.from_numpy(labels[index].astype(np.int64))
+    )
 
 
 def decode_all(paths: Sequence, decode: Callable, workers: int) -> list:
@@ -145,6 +154,17 @@ def pil_to_uint8_chw(image) -> np.ndarray:
 
 
 __all__ = [
-    "DataError", "PreparedDataset", "base_info", "carve_validation", "check_nonempty_splits", "decode_all", "md5_hex",
-    "missing", "official_splits", "open_rgb", "pil_to_uint8_chw", "split_groups", "split_pool",
+    "DataError",
+    "PreparedDataset",
+    "base_info",
+    "carve_validation",
+    "check_nonempty_splits",
+    "decode_all",
+    "md5_hex",
+    "missing",
+    "official_splits",
+    "open_rgb",
+    "pil_to_uint8_chw",
+    "split_groups",
+    "split_pool",
 ]

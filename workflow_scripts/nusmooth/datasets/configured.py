@@ -46,20 +46,28 @@ def _class_folders(folder: Path) -> list[str]:
 
 
 def _list_part(folder: Path) -> list[tuple[Path, str]]:
-    return [(path, cls) for cls in _class_folders(folder) for path in sorted((folder / cls).iterdir())
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES]
+    return [
+        (path, cls)
+        for cls in _class_folders(folder)
+        for path in sorted((folder / cls).iterdir())
+        if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES
+    ]
 
 
 def read_image_folder(name: str, root: Path, input_shape, workers: int):
     """``{part: (uint8 images, class names, ids)}`` with part "pool" or the given train/val/test."""
     given = {part: root / part for part in PARTS if (root / part).is_dir()}
     if given and "train" not in given:
-        raise DataError(f"{root} has {sorted(given)} folders but no train/. Fix: add train/<class>/ images, or put the class folders directly in {root}")
+        raise DataError(
+            f"{root} has {sorted(given)} folders but no train/. Fix: add train/<class>/ images, or put the class folders directly in {root}"
+        )
     listed = {part: _list_part(folder) for part, folder in given.items()} if given else {"pool": _list_part(root)}
     for part, items in listed.items():
         if not items:
             where = root / part if part != "pool" else root
-            raise DataError(f"no images in class folders under {where} (dataset {name}). Fix: one folder per class holding the images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            raise DataError(
+                f"no images in class folders under {where} (dataset {name}). Fix: one folder per class holding the images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            )
     from PIL import Image
 
     first = Image.open(next(iter(listed.values()))[0][0])
@@ -68,7 +76,9 @@ def read_image_folder(name: str, root: Path, input_shape, workers: int):
     else:
         channels, size = (1 if first.mode in ("1", "L", "I", "I;16", "F") else 3), first.size
     if channels not in (1, 3):
-        raise DataError(f"dataset {name}: images can be read with 1 or 3 channels, not {channels}. Fix: {_fix(name, 'input_shape', 'to [1, H, W] or [3, H, W]')}")
+        raise DataError(
+            f"dataset {name}: images can be read with 1 or 3 channels, not {channels}. Fix: {_fix(name, 'input_shape', 'to [1, H, W] or [3, H, W]')}"
+        )
     mode = "L" if channels == 1 else "RGB"
 
     def decode(item):
@@ -80,7 +90,9 @@ def read_image_folder(name: str, root: Path, input_shape, workers: int):
         except FileNotFoundError as error:
             raise missing(path, "image file", "restore it or remove it from the folder") from error
         except Exception as error:
-            raise DataError(f"image file {path} is truncated or corrupt ({error}). Fix: replace or remove it") from error
+            raise DataError(
+                f"image file {path} is truncated or corrupt ({error}). Fix: replace or remove it"
+            ) from error
         if image.size != size:
             if not input_shape:
                 raise DataError(
@@ -115,7 +127,9 @@ def _load_tensor_file(name: str, path: Path) -> dict:
     except DataError:
         raise
     except Exception as error:
-        raise DataError(f"dataset {name}: {path} could not be read as a tensor file without running code ({str(error)[:200]}). Fix: {fix}") from error
+        raise DataError(
+            f"dataset {name}: {path} could not be read as a tensor file without running code ({str(error)[:200]}). Fix: {fix}"
+        ) from error
     if not isinstance(payload, dict):
         raise DataError(f"dataset {name}: {path} holds a {type(payload).__name__}, not a dict. Fix: {fix}")
     return payload
@@ -125,7 +139,9 @@ def _as_nchw(name: str, images: np.ndarray, input_shape, key: str) -> np.ndarray
     if images.ndim == 3:
         images = images[:, None]
     if images.ndim != 4:
-        raise DataError(f"dataset {name}: {key} has shape {images.shape}; expected (N, H, W), (N, C, H, W) or (N, H, W, C). Fix: reshape it")
+        raise DataError(
+            f"dataset {name}: {key} has shape {images.shape}; expected (N, H, W), (N, C, H, W) or (N, H, W, C). Fix: reshape it"
+        )
     if input_shape:
         shape = tuple(int(v) for v in input_shape)
         if images.shape[1:] == shape:
@@ -140,7 +156,9 @@ def _as_nchw(name: str, images: np.ndarray, input_shape, key: str) -> np.ndarray
         return images
     if images.shape[3] in (1, 3):
         return images.transpose(0, 3, 1, 2)
-    raise DataError(f"dataset {name}: cannot tell the channels of {key} with shape {images.shape}. Fix: {_fix(name, 'input_shape', '[C, H, W]')}")
+    raise DataError(
+        f"dataset {name}: cannot tell the channels of {key} with shape {images.shape}. Fix: {_fix(name, 'input_shape', '[C, H, W]')}"
+    )
 
 
 def _to_uint8(name: str, images: np.ndarray, value_range, key: str) -> np.ndarray:
@@ -170,17 +188,31 @@ def read_tensor_file(name: str, path: Path, input_shape, value_range):
     elif "train_images" in payload:
         keys = {part: (f"{part}_images", f"{part}_labels") for part in PARTS if f"{part}_images" in payload}
     else:
-        raise DataError(f"dataset {name}: {path} has keys {sorted(payload)}; it needs images and labels (or train_images and train_labels). Fix: save those keys")
+        raise DataError(
+            f"dataset {name}: {path} has keys {sorted(payload)}; it needs images and labels (or train_images and train_labels). Fix: save those keys"
+        )
     parts = {}
     for part, (image_key, label_key) in keys.items():
         if label_key not in payload:
-            raise DataError(f"dataset {name}: {path} has {image_key} but no {label_key}. Fix: save the labels under {label_key}")
-        images = np.asarray(payload[image_key].numpy() if isinstance(payload[image_key], torch.Tensor) else payload[image_key])
-        labels = np.asarray(payload[label_key].numpy() if isinstance(payload[label_key], torch.Tensor) else payload[label_key])
+            raise DataError(
+                f"dataset {name}: {path} has {image_key} but no {label_key}. Fix: save the labels under {label_key}"
+            )
+        images = np.asarray(
+            payload[image_key].numpy() if isinstance(payload[image_key], torch.Tensor) else payload[image_key]
+        )
+        labels = np.asarray(
+            payload[label_key].numpy() if isinstance(payload[label_key], torch.Tensor) else payload[label_key]
+        )
         if labels.ndim != 1 or len(labels) != len(images) or not np.issubdtype(labels.dtype, np.integer):
-            raise DataError(f"dataset {name}: {label_key} must be {len(images)} integer class indices, got {labels.dtype} {labels.shape}. Fix: save one integer label per image")
+            raise DataError(
+                f"dataset {name}: {label_key} must be {len(images)} integer class indices, got {labels.dtype} {labels.shape}. Fix: save one integer label per image"
+            )
         images = _to_uint8(name, _as_nchw(name, images, input_shape, image_key), value_range, image_key)
-        parts[part] = (np.ascontiguousarray(images), labels.astype(np.int64), [f"{part}[{i}]" for i in range(len(labels))])
+        parts[part] = (
+            np.ascontiguousarray(images),
+            labels.astype(np.int64),
+            [f"{part}[{i}]" for i in range(len(labels))],
+        )
     classes = payload.get("classes")
     return parts, [str(c) for c in classes] if classes is not None else None
 
@@ -215,26 +247,46 @@ def assemble_splits(parts: dict, fractions: dict[str, float], seed: int) -> dict
 
 
 def prepare_configured(
-    fractions: dict[str, float], seed: int, *, name: str = "configured", format: str = "image_folder", path=None,
-    classes=None, input_shape=None, value_range=None, mean=None, std=None, workers: int = 1,
+    fractions: dict[str, float],
+    seed: int,
+    *,
+    name: str = "configured",
+    format: str = "image_folder",
+    path=None,
+    classes=None,
+    input_shape=None,
+    value_range=None,
+    mean=None,
+    std=None,
+    workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
     """Read and split a configured dataset (``datasets.<name>.source``); see the module docstring."""
     if path is None:
         raise DataError(f"dataset {name} has no data path. Fix: set datasets.{name}.source.path")
     root = Path(path)
     if not root.exists():
-        raise missing(root, f"data of dataset {name}", f"set datasets.{name}.source.path to an existing {format.replace('_', ' ')}")
+        raise missing(
+            root,
+            f"data of dataset {name}",
+            f"set datasets.{name}.source.path to an existing {format.replace('_', ' ')}",
+        )
     if format == "image_folder":
         if not root.is_dir():
-            raise DataError(f"dataset {name}: {root} is not a folder. Fix: point source.path at a folder of class folders, or set source.format: tensor_file")
+            raise DataError(
+                f"dataset {name}: {root} is not a folder. Fix: point source.path at a folder of class folders, or set source.format: tensor_file"
+            )
         found = read_image_folder(name, root, input_shape, workers)
         names = sorted({cls for _, found_classes, _ in found.values() for cls in found_classes})
         order = list(classes) if classes else names
         unknown = sorted(set(names) - set(order))
         if unknown:
-            raise DataError(f"dataset {name}: class folders {unknown} are not in datasets.{name}.source.classes {order}. Fix: list every class folder there, or set it to null")
-        parts = {part: (images, np.array([order.index(c) for c in found_classes], dtype=np.int64), ids)
-                 for part, (images, found_classes, ids) in found.items()}
+            raise DataError(
+                f"dataset {name}: class folders {unknown} are not in datasets.{name}.source.classes {order}. Fix: list every class folder there, or set it to null"
+            )
+        parts = {
+            part: (images, np.array([order.index(c) for c in found_classes], dtype=np.int64), ids)
+            for part, (images, found_classes, ids) in found.items()
+        }
     elif format == "tensor_file":
         parts, file_classes = read_tensor_file(name, root, input_shape, value_range)
         largest = max(int(labels.max()) for _, labels, _ in parts.values() if len(labels))
@@ -247,14 +299,21 @@ def prepare_configured(
     else:
         raise DataError(f"dataset {name}: unknown source.format {format!r}. Fix: use image_folder or tensor_file")
     splits_data = assemble_splits(parts, fractions, seed)
-    splits = {s: ImageSplit(torch.from_numpy(np.ascontiguousarray(im)), torch.from_numpy(lab)) for s, (im, lab, _) in splits_data.items()}
+    splits = {
+        s: ImageSplit(torch.from_numpy(np.ascontiguousarray(im)), torch.from_numpy(lab))
+        for s, (im, lab, _) in splits_data.items()
+    }
     channels = splits["train"].images.shape[1]
     mean = [float(v) for v in mean] if mean else [0.0] * channels
     std = [float(v) for v in std] if std else [1.0] * channels
     if len(mean) != channels or len(std) != channels:
-        raise DataError(f"dataset {name}: mean {mean} / std {std} need one value per channel ({channels}). Fix: {_fix(name, 'mean and std', f'to {channels} values each')}")
+        raise DataError(
+            f"dataset {name}: mean {mean} / std {std} need one value per channel ({channels}). Fix: {_fix(name, 'mean and std', f'to {channels} values each')}"
+        )
     given = [p for p in PARTS if p in parts]
-    origin = f"{format} {root}" + (f" with given {'/'.join(given)} parts" if given else " (one pool, split seeded and stratified)")
+    origin = f"{format} {root}" + (
+        f" with given {'/'.join(given)} parts" if given else " (one pool, split seeded and stratified)"
+    )
     info = base_info(origin, fractions, seed, splits, order)
     info.update({"format": format, "given_parts": given})
     members = {s: ids for s, (_, _, ids) in splits_data.items()}

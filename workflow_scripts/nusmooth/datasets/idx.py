@@ -44,7 +44,18 @@ KNOWN_MD5 = {
 
 CLASSES = {
     "mnist": [str(d) for d in range(10)],
-    "fashion_mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
+    "fashion_mnist": [
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ],
 }
 TORCHVISION_CLASS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 
@@ -64,7 +75,9 @@ def _read_bytes(path: Path, fix: str) -> bytes:
         raise DataError(f"{path} is corrupt ({error}). Fix: {fix}") from error
 
 
-def read_idx(path, expected_dims: tuple[int, ...], fix: str = "replace the file with a fresh copy") -> tuple[np.ndarray, str]:
+def read_idx(
+    path, expected_dims: tuple[int, ...], fix: str = "replace the file with a fresh copy"
+) -> tuple[np.ndarray, str]:
     """An IDX file (ubyte data) as a uint8 array of the expected dimensions, and the MD5 of its
     uncompressed content. Raises :class:`DataError` naming the file on any mismatch."""
     path = Path(path)
@@ -110,7 +123,11 @@ def read_official(dataset: str, folder) -> tuple[dict, dict]:
     """The four official files of ``dataset`` in ``folder``: arrays and checksum report."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise missing(folder, f"{dataset} folder", f"set datasets.{dataset}.source.path to the folder of the four official IDX files, or null to download")
+        raise missing(
+            folder,
+            f"{dataset} folder",
+            f"set datasets.{dataset}.source.path to the folder of the four official IDX files, or null to download",
+        )
     arrays, checks = {}, {}
     for (split, kind), name in FILES.items():
         n = COUNTS[split]
@@ -127,21 +144,38 @@ def read_official(dataset: str, folder) -> tuple[dict, dict]:
     return arrays, checks
 
 
-def prepare_idx_dataset(dataset: str, fractions: dict[str, float], seed: int, path=None, download_root="resources/downloads") -> tuple[PreparedDataset, dict]:
+def prepare_idx_dataset(
+    dataset: str, fractions: dict[str, float], seed: int, path=None, download_root="resources/downloads"
+) -> tuple[PreparedDataset, dict]:
     """MNIST or Fashion-MNIST: official train split -> train + val (seeded, stratified); official test
     split -> test. ``path`` = local mirror folder, or None to download with torchvision."""
     folder = Path(path) if path is not None else download_raw_folder(dataset, download_root)
     arrays, checks = read_official(dataset, folder)
     splits, members = official_splits(
-        arrays["train", "images"][:, None], arrays["train", "labels"], arrays["test", "images"][:, None], arrays["test", "labels"],
-        fractions=fractions, seed=seed,
+        arrays["train", "images"][:, None],
+        arrays["train", "labels"],
+        arrays["test", "images"][:, None],
+        arrays["test", "labels"],
+        fractions=fractions,
+        seed=seed,
     )
     origin = f"local mirror {folder}" if path is not None else f"torchvision download into {folder}"
-    info = base_info(f"{dataset} official IDX files ({origin}); val carved from the official train split", fractions, seed, splits, CLASSES[dataset])
+    info = base_info(
+        f"{dataset} official IDX files ({origin}); val carved from the official train split",
+        fractions,
+        seed,
+        splits,
+        CLASSES[dataset],
+    )
     info["files"] = checks
     # Both datasets use MNIST's statistics, as the authors did; it is the model's first layer here.
     facts = dataset_facts(dataset)
-    return PreparedDataset(dataset, splits, classes=CLASSES[dataset], mean=list(facts.mean), std=list(facts.std), info=info), members
+    return (
+        PreparedDataset(
+            dataset, splits, classes=CLASSES[dataset], mean=list(facts.mean), std=list(facts.std), info=info
+        ),
+        members,
+    )
 
 
 def prepare_mnist(fractions: dict[str, float], seed: int, **source) -> tuple[PreparedDataset, dict]:

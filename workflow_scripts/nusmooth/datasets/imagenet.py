@@ -69,12 +69,21 @@ def check_pool_sizes(root: Path, sizes: dict[str, int], train_pool: int, held_ou
 
 
 def prepare_imagenet(
-    fractions: dict[str, float], seed: int, *, path=None, train_images: int = 5000, val_images: int = 1000,
-    test_images: int = 1000, resize: int = 256, crop: int = 224, workers: int = 1,
+    fractions: dict[str, float],
+    seed: int,
+    *,
+    path=None,
+    train_images: int = 5000,
+    val_images: int = 1000,
+    test_images: int = 1000,
+    resize: int = 256,
+    crop: int = 224,
+    workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
     if path is None:
         raise DataError(
-            "dataset imagenet has no data path (ILSVRC-2012 cannot be downloaded automatically). Fix: " + FIX
+            "dataset imagenet has no data path (ILSVRC-2012 cannot be downloaded automatically). Fix: "
+            + FIX
             + "; or leave imagenet out of run_datasets (nothing else depends on it)"
         )
     root = Path(path)
@@ -100,20 +109,32 @@ def prepare_imagenet(
         return pil_to_uint8_chw(transform(open_rgb(root / item[0], "replace the image with an intact copy")))
 
     splits = {
-        name: ImageSplit(torch.from_numpy(np.stack(decode_all(items, decode, workers))), torch.tensor([c for _, c in items], dtype=torch.int64))
+        name: ImageSplit(
+            torch.from_numpy(np.stack(decode_all(items, decode, workers))),
+            torch.tensor([c for _, c in items], dtype=torch.int64),
+        )
         for name, items in chosen.items()
     }
     info = base_info(
-        f"ILSVRC-2012 subset of {root}: train from train/; val and test from val/ (disjoint)", fractions, seed, splits, classes,
+        f"ILSVRC-2012 subset of {root}: train from train/; val and test from val/ (disjoint)",
+        fractions,
+        seed,
+        splits,
+        classes,
     )
     # 1,000 classes: per-class counts would swamp the summary; record how many classes each split covers.
     info["distinct_classes"] = {name: int(len(torch.unique(s.labels))) for name, s in splits.items()}
     del info["class_counts"]
-    info.update({
-        "transform": f"resize {resize}, center crop {crop}",
-        "train_folder_classes": len(classes),
-        "split_folders": {"train": "train/", "val": "val/", "test": "val/"},
-    })
+    info.update(
+        {
+            "transform": f"resize {resize}, center crop {crop}",
+            "train_folder_classes": len(classes),
+            "split_folders": {"train": "train/", "val": "val/", "test": "val/"},
+        }
+    )
     members = {name: [p for p, _ in items] for name, items in chosen.items()}
     facts = dataset_facts("imagenet")
-    return PreparedDataset("imagenet", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info), members
+    return (
+        PreparedDataset("imagenet", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info),
+        members,
+    )

@@ -31,7 +31,15 @@ import torch
 from ..data import ImageSplit, PreparedDataset
 from ..registry import SPLITS, dataset_facts
 from .common import (
-    DataError, base_info, check_nonempty_splits, decode_all, missing, open_rgb, pil_to_uint8_chw, split_groups, split_pool,
+    DataError,
+    base_info,
+    check_nonempty_splits,
+    decode_all,
+    missing,
+    open_rgb,
+    pil_to_uint8_chw,
+    split_groups,
+    split_pool,
 )
 
 #: Class index order (KITTI's devkit order); DontCare is excluded.
@@ -56,7 +64,9 @@ def majority_class(label_file) -> str | None:
             )
         # Checked before DontCare lines are skipped: a short line of any class means a damaged file.
         if len(tokens) not in (FIELDS, FIELDS + 1):
-            raise DataError(f"{label_file}, line {number}: {len(tokens)} fields, a KITTI label line has {FIELDS}. Fix: restore the original label file")
+            raise DataError(
+                f"{label_file}, line {number}: {len(tokens)} fields, a KITTI label line has {FIELDS}. Fix: restore the original label file"
+            )
         if name != IGNORED:
             names.append(name)
     if not names:
@@ -71,7 +81,9 @@ def relabel(root) -> tuple[list[str], list[int], dict[str, str]]:
     with the reason. ``root`` is the KITTI folder holding ``training/image_2`` and ``training/label_2``."""
     root = Path(root)
     images_dir, labels_dir = root / "training" / "image_2", root / "training" / "label_2"
-    fix = "set datasets.kitti.source.path to the KITTI 2D object folder that holds training/image_2 and training/label_2"
+    fix = (
+        "set datasets.kitti.source.path to the KITTI 2D object folder that holds training/image_2 and training/label_2"
+    )
     for folder in (images_dir, labels_dir):
         if not folder.is_dir():
             raise missing(folder, "KITTI folder", fix)
@@ -83,7 +95,9 @@ def relabel(root) -> tuple[list[str], list[int], dict[str, str]]:
     if unpaired:
         frame = unpaired[0]
         which = "label file" if frame in images else "image"
-        raise DataError(f"frame {frame} has no {which} ({len(unpaired)} unpaired frame(s) in {root / 'training'}). Fix: use a complete copy")
+        raise DataError(
+            f"frame {frame} has no {which} ({len(unpaired)} unpaired frame(s) in {root / 'training'}). Fix: use a complete copy"
+        )
     frames, targets, skipped = [], [], {}
     for frame in sorted(images):
         name = majority_class(labels[frame])
@@ -208,7 +222,9 @@ def drives_of(frames: list[str], folder) -> list[str]:
     drives = []
     for frame in frames:
         if not frame.isdigit():
-            raise DataError(f"KITTI frame {frame!r} is not numbered like 000123, so the drive mapping cannot index it. Fix: {MAPPING_FIX}")
+            raise DataError(
+                f"KITTI frame {frame!r} is not numbered like 000123, so the drive mapping cannot index it. Fix: {MAPPING_FIX}"
+            )
         if int(frame) >= len(drive_of_frame):
             raise DataError(
                 f"frame {frame} is not covered by {mapping_folder(folder) / 'train_rand.txt'}: it lists {len(drive_of_frame)} frames "
@@ -218,7 +234,9 @@ def drives_of(frames: list[str], folder) -> list[str]:
     return drives
 
 
-def split_frames(frames: list[str], labels: np.ndarray, fractions: dict[str, float], seed: int, drive_mapping=None) -> tuple[dict[str, np.ndarray], dict]:
+def split_frames(
+    frames: list[str], labels: np.ndarray, fractions: dict[str, float], seed: int, drive_mapping=None
+) -> tuple[dict[str, np.ndarray], dict]:
     """Indices into ``frames`` of each split, and the facts of how they were split (for ``info``).
 
     By drive when ``drive_mapping`` (the devkit's ``mapping/`` folder) is given, else by frame.
@@ -232,7 +250,8 @@ def split_frames(frames: list[str], labels: np.ndarray, fractions: dict[str, flo
     parts = split_groups(drives, fractions, seed)
     split_drives = {name: sorted(set(drives[index].tolist())) for name, index in parts.items()}
     check_nonempty_splits(
-        "kitti", {name: len(index) for name, index in parts.items()},
+        "kitti",
+        {name: len(index) for name, index in parts.items()},
         f"The split is by drive (every drive whole in one split): {len(set(drives.tolist()))} drive(s) hold the {len(frames)} labelled frames.",
     )
     return parts, {
@@ -244,8 +263,14 @@ def split_frames(frames: list[str], labels: np.ndarray, fractions: dict[str, flo
 
 
 def prepare_kitti(
-    fractions: dict[str, float], seed: int, *, path=None, image_size: int = 224, drive_mapping=None,
-    split_by: str = "drive", workers: int = 1,
+    fractions: dict[str, float],
+    seed: int,
+    *,
+    path=None,
+    image_size: int = 224,
+    drive_mapping=None,
+    split_by: str = "drive",
+    workers: int = 1,
 ) -> tuple[PreparedDataset, dict]:
     """Relabel, split (by drive with ``drive_mapping``, or by frame when ``split_by`` is ``"frame"``;
     test first, validation out of the training part) and load."""
@@ -271,21 +296,30 @@ def prepare_kitti(
     for name in SPLITS:
         index = parts[name]
         chosen = [frames[i] for i in index]
-        splits[name] = ImageSplit(torch.from_numpy(np.stack(decode_all(chosen, decode, workers))), torch.from_numpy(labels[index]))
+        splits[name] = ImageSplit(
+            torch.from_numpy(np.stack(decode_all(chosen, decode, workers))), torch.from_numpy(labels[index])
+        )
         members[name] = chosen
-    info = base_info(f"KITTI 2D object, majority-class relabeling of {root / 'training'}", fractions, seed, splits, CLASSES)
-    info.update({
-        "class_mapping": {name: index for index, name in enumerate(CLASSES)},
-        "relabeling": "most frequent object class per image; DontCare excluded; ties to the first object in the file",
-        "labelled_images": len(frames),
-        "skipped": skipped,
-        "image_size": [image_size, image_size],
-        "resize": "bilinear, not aspect-preserving",
-        **split_facts,
-    })
+    info = base_info(
+        f"KITTI 2D object, majority-class relabeling of {root / 'training'}", fractions, seed, splits, CLASSES
+    )
+    info.update(
+        {
+            "class_mapping": {name: index for index, name in enumerate(CLASSES)},
+            "relabeling": "most frequent object class per image; DontCare excluded; ties to the first object in the file",
+            "labelled_images": len(frames),
+            "skipped": skipped,
+            "image_size": [image_size, image_size],
+            "resize": "bilinear, not aspect-preserving",
+            **split_facts,
+        }
+    )
     # ResNet-50 from scratch; ImageNet statistics as its normalisation layer (a natural-image default).
     facts = dataset_facts("kitti")
-    return PreparedDataset("kitti", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info), members
+    return (
+        PreparedDataset("kitti", splits, classes=CLASSES, mean=list(facts.mean), std=list(facts.std), info=info),
+        members,
+    )
 
 
 def _bilinear():

