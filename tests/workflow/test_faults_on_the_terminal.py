@@ -1,4 +1,7 @@
-"""Workflow faults: the message of each bad input or damaged file reaches the terminal (not only a log), and nothing is left under a final output name (no half-written file, no temporary file). Library faults: tests/unit/test_faults.py; kills of a running workflow: test_interrupts.py, test_resume.py."""
+"""Workflow faults: the message of each bad input or damaged file reaches the terminal (not only a
+log), and nothing is left under a final output name (no half-written file, no temporary file).
+Library faults: tests/unit/test_faults.py; kills of a running workflow: test_interrupts.py,
+test_resume.py."""
 
 from __future__ import annotations
 

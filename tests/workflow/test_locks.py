@@ -1,4 +1,5 @@
-"""Lock clearing through the real Snakefile: a live run's locks are kept, a gone run's removed (or kept under NUSMOOTH_KEEP_LOCKS), and only a run that takes the locks records itself as their owner."""
+"""Lock clearing through the real Snakefile: a live run's locks are kept, a gone run's removed (or kept
+under NUSMOOTH_KEEP_LOCKS), and only a run that takes the locks records itself as their owner."""
 
 import json
 import os

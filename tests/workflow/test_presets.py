@@ -1,4 +1,5 @@
-"""Presets through the real Snakefile (dry runs): the paper preset plans every dataset, says which path to set, makes KITTI's split a choice, and the command line beats the preset."""
+"""Presets through the real Snakefile (dry runs): the paper preset plans every dataset, says which path
+to set, makes KITTI's split a choice, and the command line beats the preset."""
 
 import subprocess
 from pathlib import Path
