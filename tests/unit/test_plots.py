@@ -244,6 +244,13 @@ def test_front_members_carry_their_test_intervals_as_error_bars(disagreeing):
     assert any("fp32" in text.get_text() for text in ax.figure.texts)
 
 
+def test_the_accuracy_axis_shows_each_front_members_whole_interval(disagreeing):
+    wide = disagreeing.copy()
+    wide.loc[(wide["split"] == "test") & (wide["kind"] == "isotropic"), "accuracy_lower"] = 0.2  # far below every point
+    ax = front_figure([panel("A", wide)]).axes[0]
+    assert ax.get_ylim()[0] <= 0.2
+
+
 def test_sweep_points_needs_both_splits_of_every_snapshot(disagreeing):
     metrics = disagreeing.drop(columns="on_val_front")
     one_split = metrics.drop(index=metrics.index[(metrics["split"] == "test") & (metrics["init"] == 0.12)])

@@ -284,7 +284,11 @@ def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, major
     if cloud.empty:
         ax.text(0.5, 0.5, "no point certified", transform=ax.transAxes, ha="center")
     space = points["sigma_space"].iloc[0] if len(points) else PIXEL_SPACE
-    low = min([cloud["accuracy"].min() if len(cloud) else 0.0] + ([majority] if majority is not None else []))
+    # The axis shows every point and every front member's whole interval (a clipped bar would hide width).
+    lows = [cloud["accuracy"].min() if len(cloud) else 0.0] + ([majority] if majority is not None else [])
+    if "test_accuracy_lower" in front.columns and front["test_accuracy_lower"].notna().any():
+        lows.append(float(front["test_accuracy_lower"].min()))
+    low = min(lows)
     ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.01)
     ax.set_title(title)
     ax.set_xlabel(area_label(space, "mean certified area (test)"))
