@@ -11,9 +11,7 @@ rule select_fig1_sigma:
     conda:
         "../envs/pytorch.yaml"
     params:
-        accuracy_tolerance=lambda wildcards: dataset_config(wildcards)["fig1"][
-            "accuracy_tolerance"
-        ],
+        accuracy_tolerance=lambda wildcards: dataset_config(wildcards)["fig1"]["accuracy_tolerance"],
     script:
         "../workflow_scripts/select_fig1_sigma.py"
 

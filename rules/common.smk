@@ -44,11 +44,13 @@ def check_config():
     """Validate (after turning the strings of nested --config values back into numbers), fill the
     blocks of datasets left implicit, and check what the schema cannot state."""
     coerce_by_schema(config, SCHEMA)
-    for name in config.get("run_datasets", []):
-        config.setdefault("datasets", {}).setdefault(name, {})
+    # Names in run_datasets without a block of their own (a typo there is then named as such).
+    implicit = [n for n in config.get("run_datasets", []) if n not in config.get("datasets", {})]
+    for name in implicit:
+        config.setdefault("datasets", {})[name] = {}
     validate(config, SCHEMA)
     for name, block in config["datasets"].items():
-        check_dataset_name(name, block)
+        check_dataset_name(name, block, named_only_in_run_datasets=name in implicit)
         total = sum(block["split"][part] for part in SPLITS)
         if not math.isclose(total, 1.0, abs_tol=1e-9):
             fail_config(
@@ -103,7 +105,7 @@ def facts_of(name):
     return facts_for(name, config["datasets"][name])
 
 
-def check_dataset_name(name, block):
+def check_dataset_name(name, block, named_only_in_run_datasets=False):
     """A name that is not built in is a dataset of your own: its block must say where the data is."""
     if name in DATASETS:
         if block["source"]["format"] is not None:
@@ -115,8 +117,8 @@ def check_dataset_name(name, block):
         return
     if not is_configured(name, block):
         fail_config(
-            f"datasets.{name}",
-            f"{name!r} is not a built-in dataset ({', '.join(DATASETS)}) and its block has no source.format",
+            "run_datasets" if named_only_in_run_datasets else f"datasets.{name}",
+            f"{name!r} is not a built-in dataset ({', '.join(DATASETS)}) and datasets.{name} has no source.format",
             f"fix the name, or describe your data: datasets.{name}.source.format (image_folder or "
             f"tensor_file) and datasets.{name}.source.path (docs/datasets.md)",
         )
@@ -137,9 +139,7 @@ NEW_MODEL_KEYS = ("source", "mean", "std", "train_points")
 def model_params(wildcards):
     """train_base's model block, keys sorted, without the newer keys that are unset."""
     block = dataset_config(wildcards)["model"]
-    return canonical(
-        {k: v for k, v in block.items() if not (k in NEW_MODEL_KEYS and v is None)}
-    )
+    return canonical({k: v for k, v in block.items() if not (k in NEW_MODEL_KEYS and v is None)})
 
 
 def check_configured_model(name, model, facts):
@@ -207,9 +207,7 @@ def check_model(name, model):
         )
     pretrained = (PRETRAINED.dataset, PRETRAINED.arch)
     if model["pretrained"] and (name, model["arch"]) != pretrained:
-        fail_config(
-            f"datasets.{name}.model.pretrained", PRETRAINED.rule, "set it to false"
-        )
+        fail_config(f"datasets.{name}.model.pretrained", PRETRAINED.rule, "set it to false")
 
 
 check_config()
@@ -270,9 +268,7 @@ def sweep_eval_params(wildcards):
 
 def sigma_params(wildcards):
     """One sweep's settings: the sigma block without the list of initial constants."""
-    return canonical(
-        {k: v for k, v in dataset_config(wildcards)["sigma"].items() if k != "inits"}
-    )
+    return canonical({k: v for k, v in dataset_config(wildcards)["sigma"].items() if k != "inits"})
 
 
 def fig1_certify_params(wildcards):
@@ -288,10 +284,7 @@ def compute_params(wildcards):
 def training_compute_params(wildcards):
     """Base training always runs in fp32 (bf16 training would change the model, not just its
     evaluation); it takes the speed-only options."""
-    return {
-        key: config["compute"][key]
-        for key in sorted(("channels_last", "cudnn_benchmark"))
-    }
+    return {key: config["compute"][key] for key in sorted(("channels_last", "cudnn_benchmark"))}
 
 
 def titles_of(datasets):
@@ -300,11 +293,7 @@ def titles_of(datasets):
 
     def titles(wildcards):
         chosen = datasets if datasets is not None else [wildcards.dataset]
-        return {
-            d: config["datasets"][d]["title"]
-            for d in chosen
-            if config["datasets"][d]["title"] is not None
-        }
+        return {d: config["datasets"][d]["title"] for d in chosen if config["datasets"][d]["title"] is not None}
 
     return titles
 
@@ -327,9 +316,7 @@ def evaluate_inputs(wildcards):
         "model": f"results/models/{wildcards.dataset}/model.pt",
     }
     if wildcards.kind == "learned":
-        inputs["snapshots"] = (
-            f"results/sigma/{wildcards.dataset}/init_{wildcards.init}/snapshots.pt"
-        )
+        inputs["snapshots"] = f"results/sigma/{wildcards.dataset}/init_{wildcards.init}/snapshots.pt"
     return inputs
 
 
@@ -351,18 +338,13 @@ def fig1_pairs(datasets):
 
 
 def fig1_files(datasets, name):
-    return [
-        f"results/certify/{d}/fig1_init_{i}/{name}" for d, i in fig1_pairs(datasets)
-    ]
+    return [f"results/certify/{d}/fig1_init_{i}/{name}" for d, i in fig1_pairs(datasets)]
 
 
 def fig1_validation_records(datasets, kind):
     """Validation records of each Figure-1 vector's sweep (scripts keep the chosen snapshot's rows):
     thresholds and x-ranges come from them, never from test."""
-    return [
-        f"results/sweep/{d}/{kind}_{i}/val_records.tsv.gz"
-        for d, i in fig1_pairs(datasets)
-    ]
+    return [f"results/sweep/{d}/{kind}_{i}/val_records.tsv.gz" for d, i in fig1_pairs(datasets)]
 
 
 def fig1_inputs(datasets):
@@ -459,9 +441,7 @@ def fig4_inputs(wildcards):
     return {
         "points": fig2_points(fig4_datasets()),
         "fronts": fig2_fronts(fig4_datasets()),
-        "class_counts": expand(
-            "results/data/{dataset}/class_counts.tsv", dataset=fig4_datasets()
-        ),
+        "class_counts": expand("results/data/{dataset}/class_counts.tsv", dataset=fig4_datasets()),
     }
 
 
@@ -471,19 +451,9 @@ def final_outputs():
     figures = ["fig1", "fig1_l2", "fig3"] + ["fig2"] * bool(fig2_datasets())
     figures += ["fig4"] * bool(fig4_datasets())
     figures += [f"fig1_{d}" for d in datasets] + [f"regions_{d}" for d in datasets]
-    tables = [
-        f"results/tables/{d}/{name}.html"
-        for d in datasets
-        for name in ("fig2_front", "certified_accuracy")
-    ]
+    tables = [f"results/tables/{d}/{name}.html" for d in datasets for name in ("fig2_front", "certified_accuracy")]
     tables += [
-        f"results/tables/{d}/{name}.tsv"
-        for d in datasets
-        for name in ("certified_accuracy_l2", "paired_differences")
+        f"results/tables/{d}/{name}.tsv" for d in datasets for name in ("certified_accuracy_l2", "paired_differences")
     ]
     regions = [f"results/sigma_regions/{d}/summary.html" for d in datasets]
-    return (
-        [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")]
-        + tables
-        + regions
-    )
+    return [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")] + tables + regions

@@ -14,13 +14,19 @@ def dry_run(workdir: Path, *config: str) -> subprocess.CompletedProcess:
     return subprocess.run([*command, "--config", *config], capture_output=True, text=True, timeout=300)
 
 
+def imagenet_block(tmp_path: Path) -> str:
+    """ImageNet with a data folder that does not exist (a dry run reads no data) and a weights file that
+    exists but is empty: the config check asks only that a named weights file exists; nothing reads it."""
+    weights = tmp_path / "r50.pth"
+    weights.touch()
+    return f"imagenet: {{source: {{path: /nonexistent/ilsvrc}}, model: {{weights: {weights}}}}}"
+
+
 def test_paper_preset_dry_run_lists_every_dataset(tmp_path):
-    # Data paths point at folders that do not exist: a dry run must not read any data.
     result = dry_run(
         tmp_path,
         "preset=paper",
-        "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}},"
-        " kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}",
+        f"datasets={{{imagenet_block(tmp_path)}, kitti: {{source: {{path: /nonexistent/kitti, split_by: frame}}}}}}",
     )
     assert result.returncode == 0, result.stderr[-3000:]
     log = result.stdout + result.stderr
@@ -51,7 +57,7 @@ def test_paper_preset_without_imagenet_path_says_what_to_set(tmp_path):
 def test_paper_preset_kitti_split_must_be_chosen_before_any_work(tmp_path):
     """Without the drive mapping, the KITTI split is by frame only when asked for: a dry run stops at
     the config check, naming the key and both fixes; a mapping with the frame split is refused too."""
-    imagenet = "imagenet: {source: {path: /nonexistent/ilsvrc}, model: {weights: /nonexistent/r50.pth}}"
+    imagenet = imagenet_block(tmp_path)
     (tmp_path / "unchosen").mkdir()
     result = dry_run(
         tmp_path / "unchosen",
