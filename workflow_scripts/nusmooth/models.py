@@ -3,7 +3,10 @@ so sigma (and the noise) always lives in pixel units, whatever the dataset (Cohe
 
 from __future__ import annotations
 
+import inspect
+import io
 from collections.abc import Callable, Sequence
+from importlib import import_module
 
 import torch
 from torch import nn
@@ -301,14 +304,12 @@ def load_state_into(network: nn.Module, state: dict, path, key: str = "model.wei
 
 def read_torchscript(path, key: str = "model.source") -> nn.Module:
     """A TorchScript archive (``torch.jit.save``); a ModelConfigError when the file is not one."""
-    import io as _io
-
     data = path if isinstance(path, (bytes, bytearray)) else None
     try:
         if data is None:
             with open(path, "rb") as handle:
                 data = handle.read()
-        return torch.jit.load(_io.BytesIO(data), map_location="cpu")
+        return torch.jit.load(io.BytesIO(data), map_location="cpu")
     except FileNotFoundError as error:
         raise ModelConfigError(
             f"{key}: TorchScript file not found: {path}. Fix: set {key} to torchscript:<existing file>"
@@ -322,8 +323,6 @@ def read_torchscript(path, key: str = "model.source") -> nn.Module:
 
 
 def _import_callable(target: str):
-    from importlib import import_module
-
     module_name, _, attribute = target.rpartition(":")
     if not module_name:
         raise ModelConfigError(
@@ -339,8 +338,6 @@ def _import_callable(target: str):
 
 def _call_builder(builder, num_classes: int) -> nn.Module:
     """``builder(num_classes=K)`` when it takes that keyword, else ``builder()``."""
-    import inspect
-
     try:
         takes = "num_classes" in inspect.signature(builder).parameters
     except (TypeError, ValueError):
