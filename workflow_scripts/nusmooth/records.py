@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from .artifacts import SWEEP_RECORDS
 from .registry import ABSTAIN
 
 if TYPE_CHECKING:
@@ -44,24 +45,7 @@ def certificate_table(
 
 
 #: Columns of a sweep's per-point records (``{split}_records.tsv.gz``), in order; see :func:`sweep_records`.
-RECORD_COLUMNS = [
-    "kind",
-    "init",
-    "sub_epoch",
-    "split",
-    "idx",
-    "label",
-    "predict",
-    "n_a",
-    "n",
-    "pa_lower",
-    "phi_inv_pa_lower",
-    "certified_area",
-    "l2_radius",
-    "geometric_mean_radius",
-    "correct",
-    "precision",
-]
+RECORD_COLUMNS = list(SWEEP_RECORDS.keys)
 
 
 def sweep_records(
