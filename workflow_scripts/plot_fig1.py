@@ -24,14 +24,18 @@ def main(snakemake):
     views = {"area": (snakemake.output.pdf, snakemake.output.png)}
     if hasattr(snakemake.output, "l2_pdf"):
         views["l2_radius"] = (snakemake.output.l2_pdf, snakemake.output.l2_png)
+    # One grid per dataset serves both views (only its ranges are drawn here).
+    grids = {
+        dataset: display_grid(validation, ceilings, 2) for dataset, (_, validation, ceilings) in by_dataset.items()
+    }
     for view, (pdf, png) in views.items():
         panels = [
             dict(
                 fig1_panel_from_results(dataset, rows),
                 title=title_of(dataset, snakemake.params.titles),
-                x_range=display_grid(validation, ceilings, 2)[view]["range"],
+                x_range=grids[dataset][view]["range"],
             )
-            for dataset, (rows, validation, ceilings) in by_dataset.items()
+            for dataset, (rows, _, _) in by_dataset.items()
         ]
         save(fig1_banded(panels, view, precision), pdf, png)
 
