@@ -36,6 +36,7 @@ localrules:
     plot_fig4,
     plot_fig3,
     find_sigma_regions,
+    results_doc,
 
 
 # Only a run that takes Snakemake's locks records itself as their holder (not one with --nolock),
@@ -57,3 +58,4 @@ include: "rules/train.smk"
 include: "rules/sigma.smk"
 include: "rules/certify.smk"
 include: "rules/figures.smk"
+include: "rules/docs.smk"

@@ -40,6 +40,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import bench_sigma  # noqa: E402
 from bench_certify import certify_rate, forward_rate, paired_ratios, timed  # noqa: E402
 
+from nusmooth.cost import limited, split_sizes  # noqa: E402
 from nusmooth.acceleration import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
@@ -73,27 +74,6 @@ QUICK_RESNET50_SHAPE = (3, 32, 32)
 
 
 # --- the paper's workload ----------------------------------------------------------------------------
-
-
-def split_sizes(name: str, block: dict) -> dict[str, int]:
-    """Images in train / val / test of dataset ``name`` under the preset block ``block``."""
-    pool = DATASETS[name].pool_sizes
-    source = block.get("source", {})
-    if {"train", "val", "test"} <= set(pool):  # fixed-size parts (ImageNet's subset)
-        return {part: int(source.get(f"{part}_images", pool[part])) for part in ("train", "val", "test")}
-    fractions = block["split"]
-    carve = fractions["train"] / (fractions["train"] + fractions["val"])
-    if "test" in pool:  # official test split; validation carved from the official train split
-        train_pool, test = pool["train"], pool["test"]
-    else:  # one pool: test cut off first, then validation from the rest
-        test = round(pool["pool"] * fractions["test"])
-        train_pool = pool["pool"] - test
-    train = round(train_pool * carve)
-    return {"train": train, "val": train_pool - train, "test": test}
-
-
-def limited(count: int, limit: int | None) -> int:
-    return count if limit is None else min(count, limit)
 
 
 def workload(name: str, block: dict) -> dict:

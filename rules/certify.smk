@@ -32,6 +32,7 @@ rule certify:
     threads: 2
     resources:
         gpu=1,
+        runtime=gpu_runtime("certify"),
     params:
         fig1=fig1_certify_params,
         alpha=config["alpha"],

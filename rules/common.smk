@@ -15,9 +15,20 @@ from nusmooth.registry import (
     facts_for,
     is_configured,
 )
+from nusmooth.cost import (
+    FALLBACK_MINUTES,
+    GPU_RULES,
+    Job,
+    device_check_rates,
+    figure_jobs,
+    job_runtime_minutes,
+    path_number,
+)
 from snakefile_support import (
     clear_stale_locks,
     coerce_by_schema,
+    device_check_report,
+    gpu_time_limit,
     preset_file,
     record_lock_owner,
 )
@@ -215,11 +226,6 @@ if workflow.is_main_process:
     clear_stale_locks(Path(".snakemake"))
 
 
-def fmt(value):
-    """A number as it appears in paths and wildcards (0.25 -> '0.25', 1.0 -> '1')."""
-    return f"{value:g}"
-
-
 def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
 
@@ -302,11 +308,11 @@ def titles_of(datasets):
 
 
 def sigma_inits(dataset):
-    return [fmt(v) for v in config["datasets"][dataset]["sigma"]["inits"]]
+    return [path_number(v) for v in config["datasets"][dataset]["sigma"]["inits"]]
 
 
 def fig1_inits(dataset):
-    return [fmt(v) for v in config["datasets"][dataset]["fig1"]["inits"]]
+    return [path_number(v) for v in config["datasets"][dataset]["fig1"]["inits"]]
 
 
 def evaluate_inputs(wildcards):
@@ -457,3 +463,81 @@ def final_outputs():
     ]
     regions = [f"results/sigma_regions/{d}/summary.html" for d in datasets]
     return [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")] + tables + regions
+
+
+# --- SLURM runtime of the GPU jobs (snakefile_support: the rates and the cap) ---------------------
+DEVICE_CHECK_REPORT = device_check_report()
+GPU_TIME_LIMIT = gpu_time_limit()
+
+
+def gpu_runtime(rule):
+    """Resource function: the minutes a job of ``rule`` asks SLURM for, scaled by the job's own work
+    (nusmooth.cost.job_runtime_minutes). A dataset of your own has no known size before its data are
+    read: its jobs ask for FALLBACK_MINUTES."""
+
+    def runtime(wildcards, attempt):
+        name = wildcards.dataset
+        if name not in DATASETS:
+            return min(FALLBACK_MINUTES, GPU_TIME_LIMIT or FALLBACK_MINUTES)
+        block = config["datasets"][name]
+        rates = None
+        if DEVICE_CHECK_REPORT is not None:
+            rates = device_check_rates(DEVICE_CHECK_REPORT, block["model"]["arch"] or DATASETS[name].arch)
+        job = Job(rule, tuple(wildcards.items()))
+        return job_runtime_minutes(job, name, block, rates=rates, attempt=attempt, limit=GPU_TIME_LIMIT)
+
+    return runtime
+
+
+# --- docs/results.md (rules/docs.smk) -------------------------------------------------------------
+RESULTS_DOC_TABLES = (
+    "results/tables/{dataset}/certified_accuracy.tsv",
+    "results/tables/{dataset}/certified_accuracy_l2.tsv",
+    "results/tables/{dataset}/paired_differences.tsv",
+    "results/tables/{dataset}/fig2_front.tsv",
+    "results/sigma_regions/{dataset}/summary.tsv",
+)
+
+
+def results_doc_shown():
+    """(figure under figures/, its copy's name under docs/results/) of every image the page shows."""
+    datasets = config["run_datasets"]
+    names = [f"fig1_{d}" for d in datasets] + [f"regions_{d}" for d in datasets] + ["fig1_l2", "fig3"]
+    return [(f"figures/{name}.png", f"docs/results/{name}.png") for name in names + ["fig2"] * bool(fig2_datasets())]
+
+
+def results_doc_figures():
+    return [copy for _, copy in results_doc_shown()]
+
+
+def results_doc_jobs(wildcards):
+    """Params: every GPU job of each dataset (nusmooth.cost's job list) with its benchmark file."""
+    benchmark = {name: getattr(rules, name).benchmark for name in GPU_RULES}
+    listed = []
+    for dataset in config["run_datasets"]:
+        for job in figure_jobs(dataset, config["datasets"][dataset])["all"]:
+            values = dict(job.wildcards)
+            listed.append({"rule": job.rule, "wildcards": values, "benchmark": benchmark[job.rule].format(**values)})
+    return listed
+
+
+def results_doc_inputs(wildcards):
+    datasets = config["run_datasets"]
+    inputs = {
+        "tables": [pattern.format(dataset=d) for d in datasets for pattern in RESULTS_DOC_TABLES],
+        "choices": fig1_files(datasets, "choice.json"),
+        "sigmas": fig1_files(datasets, "sigmas.pt"),
+        "figures": [figure for figure, _ in results_doc_shown()],
+        "benchmarks": [job["benchmark"] for job in results_doc_jobs(wildcards)],
+        "prepare": [rules.prepare_data.benchmark.format(dataset=d) for d in datasets],
+    }
+    return inputs
+
+
+def results_command():
+    """Params: the command that regenerates docs/results.md from this configuration."""
+    preset = config.get("preset", "default")
+    paths = {d: config["datasets"][d]["source"]["path"] for d in config["run_datasets"]}
+    given = ", ".join(f"{d}: {{source: {{path: {p}}}}}" for d, p in paths.items() if p is not None)
+    command = f"snakemake docs/results.md --cores 2 --resources gpu=1 --config preset={preset}"
+    return command + (f" 'datasets={{{given}}}'" if given else "")

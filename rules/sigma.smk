@@ -14,6 +14,7 @@ rule optimize_sigma:
     threads: 2
     resources:
         gpu=1,
+        runtime=gpu_runtime("optimize_sigma"),
     params:
         sigma=sigma_params,
         compute=compute_params,
@@ -39,6 +40,7 @@ rule evaluate_sigma:
     threads: 2
     resources:
         gpu=1,
+        runtime=gpu_runtime("evaluate_sigma"),
     params:
         evaluation=sweep_eval_params,
         alpha=config["alpha"],

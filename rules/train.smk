@@ -13,6 +13,7 @@ rule train_base:
     threads: 2
     resources:
         gpu=1,
+        runtime=gpu_runtime("train_base"),
     params:
         model=model_params,
         compute=training_compute_params,

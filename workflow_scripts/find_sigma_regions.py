@@ -5,7 +5,7 @@ import pandas as pd
 from stage import run_stage
 
 from nusmooth.sigma_regions import region_pixels, region_summary
-from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_val_image
+from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_val_image, save_region_summary
 from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.plotting import regions_figure, save, title_of
 from nusmooth.tables import html_document
@@ -31,7 +31,7 @@ def main(snakemake):
     summary = pd.concat(summaries, ignore_index=True)
     print(summary.to_string())
     atomic_write_tsv(pd.concat(pixels, ignore_index=True), snakemake.output.pixels)
-    atomic_write_tsv(summary, snakemake.output.summary)
+    save_region_summary(summary, snakemake.output.summary)
     note = (
         f"{dataset}: the {100 * fraction:g}% of pixels with the largest and the smallest sigma (mean over channels) of "
         "each Figure-1 vector. border_share: share of the region on the image border, border_share_of_image: the "

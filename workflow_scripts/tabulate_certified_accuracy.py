@@ -8,8 +8,8 @@ can certify at all (tables.display_grid), never from test points."""
 import pandas as pd
 from stage import run_stage
 
-from nusmooth.artifacts import load_fig1_results
-from nusmooth.io import atomic_write_text, atomic_write_tsv
+from nusmooth.artifacts import load_fig1_results, save_certified_accuracy, save_paired_differences
+from nusmooth.io import atomic_write_text
 from nusmooth.tables import (
     certified_accuracy_intervals,
     check_one_precision,
@@ -45,9 +45,9 @@ def main(snakemake):
     )
     differences["precision"] = precision
     print(pd.concat(tables.values()).to_string(), differences.to_string(), sep="\n")
-    atomic_write_tsv(tables["area"], snakemake.output.tsv)
-    atomic_write_tsv(tables["l2_radius"], snakemake.output.l2)
-    atomic_write_tsv(differences, snakemake.output.differences)
+    save_certified_accuracy(tables["area"], snakemake.output.tsv)
+    save_certified_accuracy(tables["l2_radius"], snakemake.output.l2, view="l2_radius")
+    save_paired_differences(differences, snakemake.output.differences)
     dataset = snakemake.wildcards.dataset
     note = (
         f"{dataset} ({precision}): fraction of test points certified correct with certified area O_CA (or l2 radius "

@@ -4,13 +4,10 @@ import json
 import math
 import subprocess
 import sys
-import numpy as np
 import pytest
 import yaml
 
 from support import REPO
-
-from nusmooth.datasets.common import carve_validation, split_pool
 
 sys.path.insert(0, str(REPO / "benchmarks"))
 import device_check  # noqa: E402
@@ -105,18 +102,3 @@ def test_workload_reads_the_preset_numbers():
     assert mnist["train_epochs"] == PRESET["datasets"]["mnist"]["model"]["epochs"]
     assert imagenet["train_epochs"] == 0, "ImageNet's ResNet-50 is pretrained: no training stage"
     assert imagenet["sizes"] == {"train": 5000, "val": 1000, "test": 1000}
-
-
-@pytest.mark.parametrize("name", ["mnist", "cifar10", "kitti"])
-def test_split_sizes_agree_with_the_dataset_preparers(name):
-    """The sizes the check assumes are the sizes the real preparers cut (one class: no stratification rounding)."""
-    block = PRESET["datasets"][name]
-    fractions = {part: block["split"][part] for part in ("train", "val", "test")}
-    pool = device_check.DATASETS[name].pool_sizes
-    if "pool" in pool:
-        parts = split_pool(np.zeros(pool["pool"], dtype=np.int64), fractions, 0)
-        expected = {part: len(index) for part, index in parts.items()}
-    else:
-        parts = carve_validation(np.zeros(pool["train"], dtype=np.int64), fractions, 0)
-        expected = {"train": len(parts["train"]), "val": len(parts["val"]), "test": pool["test"]}
-    assert device_check.split_sizes(name, block) == expected

@@ -100,7 +100,7 @@ def test_stage_scripts_are_thin_and_build_no_paths(script):
 
 
 # Import names whose distribution on PyPI is called otherwise.
-DISTRIBUTION = {"PIL": "pillow"}
+DISTRIBUTION = {"PIL": "pillow", "yaml": "pyyaml"}
 
 
 def test_pyproject_declares_every_package_the_library_imports():

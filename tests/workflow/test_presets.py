@@ -89,3 +89,19 @@ def test_command_line_beats_preset_and_default_stays_mnist5k(tmp_path):
     default = dry_run(tmp_path / "default", "preset=default")
     assert default.returncode == 0, default.stderr[-3000:]
     assert "results/models/mnist5k/model.pt" in default.stdout + default.stderr
+
+
+def test_cpu_preset_plans_full_mnist_and_fashion_mnist_up_to_the_results_page(tmp_path):
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [SNAKEMAKE, "docs/results.md", "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
+    result = subprocess.run([*command, "--config", "preset=cpu"], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in log.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 1 * 2 and counts["evaluate_sigma"] == 2 * 3 * 2 * 2
+    assert counts["results_doc"] == 1 and counts["measure_pass_rates"] == 1
+    assert "results/certify/fashion_mnist/fig1_init_0.25/learned.tsv" in log and "mnist5k" not in log

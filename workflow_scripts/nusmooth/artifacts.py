@@ -223,6 +223,62 @@ FIG2_FRONT = Artifact(
     ),
 )
 
+_CERTIFIED_ACCURACY_COLUMNS = (
+    "sigma",
+    "view",
+    "threshold",
+    "certified",
+    "points",
+    "certified_accuracy",
+    "lower",
+    "upper",
+    "precision",
+)
+CERTIFIED_ACCURACY = Artifact(
+    "certified accuracy of Figure 1's sigmas at fixed certified areas, with Wilson intervals",
+    "results/tables/{dataset}/certified_accuracy.tsv",
+    "tabulate_certified_accuracy",
+    keys=_CERTIFIED_ACCURACY_COLUMNS,
+)
+CERTIFIED_ACCURACY_L2 = Artifact(
+    "certified accuracy of Figure 1's sigmas at fixed l2 radii, with Wilson intervals",
+    "results/tables/{dataset}/certified_accuracy_l2.tsv",
+    "tabulate_certified_accuracy",
+    keys=_CERTIFIED_ACCURACY_COLUMNS,
+)
+PAIRED_DIFFERENCES = Artifact(
+    "learned minus isotropic certified accuracy at each threshold, with Newcombe's paired intervals",
+    "results/tables/{dataset}/paired_differences.tsv",
+    "tabulate_certified_accuracy",
+    keys=(
+        "learned",
+        "isotropic",
+        "view",
+        "threshold",
+        "points",
+        "accuracy_learned",
+        "accuracy_isotropic",
+        "only_learned",
+        "only_isotropic",
+        "difference",
+        "lower",
+        "upper",
+        "precision",
+    ),
+)
+PASS_RATES = Artifact(
+    "passes per second of each kind and architecture on the machine that ran the measurement (JSON)",
+    "results/cost/pass_rates.json",
+    "measure_pass_rates",
+    keys=("machine", "batches", "rates"),
+)
+REGION_SUMMARY = Artifact(
+    "robust / non-robust regions of every Figure-1 vector of one dataset",
+    "results/sigma_regions/{dataset}/summary.tsv",
+    "find_sigma_regions",
+    keys=("group", "pixels", "fraction", "border_share", "border_share_of_image", "border_width", "init", "sub_epoch"),
+)
+
 #: Every contract, for the tests that hold them against the workflow's rules.
 ALL = (
     DATASET,
@@ -237,6 +293,11 @@ ALL = (
     SWEEP_RECORDS,
     FIG2_POINTS,
     FIG2_FRONT,
+    CERTIFIED_ACCURACY,
+    CERTIFIED_ACCURACY_L2,
+    PAIRED_DIFFERENCES,
+    REGION_SUMMARY,
+    PASS_RATES,
 )
 
 
@@ -398,28 +459,44 @@ def load_mean_val_image(path) -> MeanValImage:
 # --- Figure 1's choice (JSON) ---------------------------------------------------------------------
 
 
+def _save_json(spec: Artifact, payload: dict, path) -> None:
+    absent = [key for key in spec.keys if key not in payload]
+    if absent:
+        raise ValueError(f"{spec.description} for {path} lacks {absent}; the contract asks for {list(spec.keys)}")
+    atomic_write_json(payload, path)
+
+
+def _load_json(spec: Artifact, path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise _missing_file(spec, path)
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise _unreadable(spec, path, f"it is not JSON ({type(error).__name__}: {error})") from None
+    if not isinstance(payload, dict):
+        raise spec.missing(path, "keys", spec.keys, [type(payload).__name__])
+    absent = [key for key in spec.keys if key not in payload]
+    if absent:
+        raise spec.missing(path, "keys", absent, payload)
+    return payload
+
+
 def save_fig1_choice(choice: dict, path) -> None:
     """The chosen snapshot and why (keys: :data:`FIG1_CHOICE`)."""
-    absent = [key for key in FIG1_CHOICE.keys if key not in choice]
-    if absent:
-        raise ValueError(f"Figure 1 choice for {path} lacks {absent}; the contract asks for {list(FIG1_CHOICE.keys)}")
-    atomic_write_json(choice, path)
+    _save_json(FIG1_CHOICE, choice, path)
 
 
 def load_fig1_choice(path) -> dict:
-    path = Path(path)
-    if not path.is_file():
-        raise _missing_file(FIG1_CHOICE, path)
-    try:
-        choice = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise _unreadable(FIG1_CHOICE, path, f"it is not JSON ({type(error).__name__}: {error})") from None
-    if not isinstance(choice, dict):
-        raise FIG1_CHOICE.missing(path, "keys", FIG1_CHOICE.keys, [type(choice).__name__])
-    absent = [key for key in FIG1_CHOICE.keys if key not in choice]
-    if absent:
-        raise FIG1_CHOICE.missing(path, "keys", absent, choice)
-    return choice
+    return _load_json(FIG1_CHOICE, path)
+
+
+def save_pass_rates(rates: dict, path) -> None:
+    _save_json(PASS_RATES, rates, path)
+
+
+def load_pass_rates(path) -> dict:
+    return _load_json(PASS_RATES, path)
 
 
 # --- tables (TSV) ---------------------------------------------------------------------------------
@@ -546,3 +623,27 @@ def save_fig2_front(frame, path) -> None:
 
 def load_fig2_front(path):
     return _load_table(FIG2_FRONT, path)
+
+
+def save_certified_accuracy(frame, path, view: str = "area") -> None:
+    _save_table(CERTIFIED_ACCURACY if view == "area" else CERTIFIED_ACCURACY_L2, frame, path)
+
+
+def load_certified_accuracy(path, view: str = "area"):
+    return _load_table(CERTIFIED_ACCURACY if view == "area" else CERTIFIED_ACCURACY_L2, path)
+
+
+def save_paired_differences(frame, path) -> None:
+    _save_table(PAIRED_DIFFERENCES, frame, path)
+
+
+def load_paired_differences(path):
+    return _load_table(PAIRED_DIFFERENCES, path)
+
+
+def save_region_summary(frame, path) -> None:
+    _save_table(REGION_SUMMARY, frame, path)
+
+
+def load_region_summary(path):
+    return _load_table(REGION_SUMMARY, path)

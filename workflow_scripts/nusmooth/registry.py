@@ -58,6 +58,9 @@ class ArchitectureFacts:
     #: The input ``(C, H, W)`` it is built and benchmarked for (the paper's image size).
     input_shape: tuple[int, int, int]
     description: str
+    #: Floating-point operations of one forward pass of one image of ``input_shape`` (torch's flop
+    #: counter; 10 classes, ResNet-50 1,000), for the cost of a run (``nusmooth.cost``).
+    forward_flops: int
 
 
 ARCHITECTURES: dict[str, ArchitectureFacts] = {
@@ -66,12 +69,21 @@ ARCHITECTURES: dict[str, ArchitectureFacts] = {
         channels=1,
         input_shape=(1, 28, 28),
         description="the paper's MNIST / Fashion-MNIST CNN (two 3x3 convolutions, max pool, two linear layers)",
+        forward_flops=23_984_896,
     ),
     "resnet110": ArchitectureFacts(
-        name="resnet110", channels=3, input_shape=(3, 32, 32), description="He et al.'s CIFAR ResNet of depth 110"
+        name="resnet110",
+        channels=3,
+        input_shape=(3, 32, 32),
+        description="He et al.'s CIFAR ResNet of depth 110",
+        forward_flops=506_299_648,
     ),
     "resnet50": ArchitectureFacts(
-        name="resnet50", channels=3, input_shape=(3, 224, 224), description="torchvision's ResNet-50"
+        name="resnet50",
+        channels=3,
+        input_shape=(3, 224, 224),
+        description="torchvision's ResNet-50",
+        forward_flops=8_178_368_512,
     ),
 }
 

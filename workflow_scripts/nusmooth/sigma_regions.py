@@ -65,15 +65,36 @@ def region_pixels(sigma, fraction: float) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
+def border_frame(shape: tuple[int, int], border: int | None = None) -> tuple[np.ndarray, int]:
+    """Boolean ``(H, W)`` mask of the image border: the outer ``border`` pixels (default 1/8 of the
+    smaller side, at least 1), and that width."""
+    height, width = shape
+    border = border if border is not None else max(1, min(height, width) // 8)
+    frame = np.ones(shape, dtype=bool)
+    frame[border : height - border, border : width - border] = False
+    return frame, border
+
+
+def border_and_centre(sigma, border: int | None = None) -> dict[str, float]:
+    """Mean sigma (over channels and pixels) on the image border and inside it, their ratio, and the
+    border width: MNIST's digits are centred on a black border, where the paper finds sigma large."""
+    per_pixel = pixel_sigma(sigma)
+    frame, border = border_frame(per_pixel.shape, border)
+    on_border, centre = float(per_pixel[frame].mean()), float(per_pixel[~frame].mean())
+    return {
+        "border_sigma": on_border,
+        "centre_sigma": centre,
+        "border_centre_ratio": on_border / centre,
+        "border": border,
+    }
+
+
 def region_summary(sigma, fraction: float, border: int | None = None) -> pd.DataFrame:
     """Where the extreme regions lie, one row per group: pixel count, sigma range, centroid, and the
     share of the region's pixels on the image border (the outer ``border`` pixels, default 1/8 of the
     smaller side), next to the border's share of the whole image for comparison."""
     per_pixel = pixel_sigma(sigma)
-    height, width = per_pixel.shape
-    border = border if border is not None else max(1, min(height, width) // 8)
-    frame = np.ones_like(per_pixel, dtype=bool)
-    frame[border : height - border, border : width - border] = False
+    frame, border = border_frame(per_pixel.shape, border)
     rows = []
     for group, mask in extreme_masks(sigma, fraction).items():
         r, c = np.nonzero(mask)

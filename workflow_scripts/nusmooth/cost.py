@@ -1,0 +1,236 @@
+"""What every GPU job of the pipeline costs, counted from the configuration alone.
+
+The work of a job is a count of passes through the base model, of three kinds:
+
+- ``forward``: noisy copies classified (sampling, certification, the sweep evaluation) and clean
+  images classified (the validation accuracy after every training epoch);
+- ``forward_backward``: noisy copies of a sigma step (a forward pass and a backward pass to the
+  noisy inputs, parameters frozen);
+- ``training``: base-model training images (forward, backward to the parameters, optimiser step).
+
+Counts depend on the configuration and the dataset's split sizes only, never on a machine. Seconds
+follow from per-pass rates (measured on this CPU, or by ``benchmarks/device_check.py`` on a GPU,
+or ``ASSUMED_GPU_FLOPS`` until a GPU has been measured); a SLURM job's ``runtime`` follows from its
+own seconds (``runtime_minutes``).
+
+Job sets mirror the Snakefile's DAG (``figure_jobs``); tests/workflow/test_cost.py compares them
+with Snakemake's own dry run.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .registry import ARCHITECTURES, CERTIFIED_SPLITS, DATASETS
+
+#: The three kinds of pass, in report order.
+PASS_KINDS = ("forward", "forward_backward", "training")
+#: Floating-point operations of each kind of pass, in forward passes (torch's flop counter gives 2.0
+#: for a backward pass to the inputs with frozen parameters and 2.97-2.98 for a training step;
+#: tests/unit/test_cost.py checks the counts).
+FLOP_MULTIPLES = {"forward": 1.0, "forward_backward": 2.0, "training": 3.0}
+#: The GPU throughput assumed for SLURM runtimes until a device check has measured one: 4 TFLOP/s
+#: of float32 work without TF32, about a fifth of an A100's float32 peak (small convolution
+#: networks and small batches reach a fraction of peak).
+ASSUMED_GPU_FLOPS = 4e12
+#: A SLURM request is this many times the job's computed time, plus START_MINUTES (reading data,
+#: starting CUDA, cuDNN's algorithm search), and never below MIN_MINUTES.
+SAFETY_FACTOR = 2.0
+START_MINUTES = 10
+MIN_MINUTES = 15
+#: The request of a job whose work cannot be counted before its data are read (a dataset of your own).
+FALLBACK_MINUTES = 240
+#: Rules that resume from their last epoch / sub-epoch: a job longer than its partition's time limit
+#: is resubmitted and goes on. The other GPU rules (evaluate_sigma, certify) start over.
+RESUMABLE_RULES = ("train_base", "optimize_sigma")
+GPU_RULES = ("train_base", "optimize_sigma", "evaluate_sigma", "certify")
+KINDS = ("learned", "isotropic")
+
+
+@dataclass(frozen=True)
+class Work:
+    """Passes through the base model, by kind."""
+
+    forward: int = 0
+    forward_backward: int = 0
+    training: int = 0
+
+    def __add__(self, other: Work) -> Work:
+        return Work(**{kind: getattr(self, kind) + getattr(other, kind) for kind in PASS_KINDS})
+
+    def flops(self, arch: str) -> float:
+        """Floating-point operations on architecture ``arch`` (forward-pass flops x the multiples)."""
+        per_forward = ARCHITECTURES[arch].forward_flops
+        return sum(getattr(self, kind) * FLOP_MULTIPLES[kind] * per_forward for kind in PASS_KINDS)
+
+    def seconds(self, rates: dict[str, float]) -> float:
+        """Seconds at ``rates`` (passes per second of each kind)."""
+        return sum(getattr(self, kind) / rates[kind] for kind in PASS_KINDS if getattr(self, kind))
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job of the DAG: its rule and wildcards (as the Snakefile names them)."""
+
+    rule: str
+    wildcards: tuple[tuple[str, str], ...]
+
+    def label(self) -> str:
+        return self.rule + "".join(f" {key}={value}" for key, value in self.wildcards)
+
+
+def path_number(value) -> str:
+    """A number as it appears in paths and wildcards (``{init}``: 0.25 -> '0.25', 1.0 -> '1')."""
+    return f"{value:g}"
+
+
+def split_sizes(name: str, block: dict) -> dict[str, int]:
+    """Images in train / val / test of built-in dataset ``name`` under config ``block``.
+
+    The preparers split stratified by class, so each part may differ from these by less than one
+    image per class; ImageNet's parts and the official test splits are exact."""
+    pool = DATASETS[name].pool_sizes
+    source = block.get("source", {}) or {}
+    if {"train", "val", "test"} <= set(pool):  # fixed-size parts (ImageNet's subset)
+        return {part: int(source.get(f"{part}_images") or pool[part]) for part in ("train", "val", "test")}
+    fractions = block["split"]
+    carve = fractions["train"] / (fractions["train"] + fractions["val"])
+    if "test" in pool:  # official test split; validation carved from the official train split
+        train_pool, test = pool["train"], pool["test"]
+    else:  # one pool: test cut off first, then validation from the rest
+        test = round(pool["pool"] * fractions["test"])
+        train_pool = pool["pool"] - test
+    train = round(train_pool * carve)
+    return {"train": train, "val": train_pool - train, "test": test}
+
+
+def limited(count: int, limit: int | None) -> int:
+    return count if limit is None else min(count, int(limit))
+
+
+def packaged(block: dict) -> bool:
+    """The model is packaged (pretrained, given weights or TorchScript), not trained."""
+    model = block["model"]
+    source = model.get("source") or ""
+    return bool(model.get("pretrained") or model.get("weights") or source.startswith("torchscript:"))
+
+
+def job_work(job: Job, name: str, block: dict) -> Work:
+    """Passes of one job of dataset ``name`` (config ``block``)."""
+    sizes, wildcards = split_sizes(name, block), dict(job.wildcards)
+    if job.rule == "train_base":
+        if packaged(block):
+            return Work()
+        epochs = int(block["model"]["epochs"])
+        train = limited(sizes["train"], block["model"].get("train_points"))
+        return Work(training=epochs * train, forward=epochs * sizes["val"])
+    if job.rule == "optimize_sigma":
+        sigma = block["sigma"]
+        points = limited(sizes["train"], sigma.get("train_points"))
+        return Work(forward_backward=int(sigma["sub_epochs"]) * points * int(sigma["n_train"]))
+    if job.rule == "evaluate_sigma":
+        sweep, split = block["sweep_eval"], wildcards["split"]
+        candidates = int(block["sigma"]["sub_epochs"]) if wildcards["kind"] == "learned" else 1
+        points = limited(sizes[split], sweep.get(f"{split}_points"))
+        return Work(forward=candidates * points * (int(sweep["n0"]) + int(sweep["n"])))
+    if job.rule == "certify":
+        fig1 = block["fig1"]
+        return Work(forward=limited(sizes["test"], fig1.get("test_points")) * (int(fig1["n0"]) + int(fig1["n"])))
+    raise ValueError(f"no work is counted for rule {job.rule!r} (GPU rules: {', '.join(GPU_RULES)})")
+
+
+def _job(rule: str, **wildcards) -> Job:
+    return Job(rule, tuple(wildcards.items()))
+
+
+def figure_jobs(name: str, block: dict) -> dict[str, list[Job]]:
+    """The GPU jobs each figure of dataset ``name`` needs, each figure counted alone (as
+    ``snakemake figures/<figure>`` on an empty results folder would run them), and ``all``."""
+    inits = [path_number(i) for i in block["sigma"]["inits"]]
+    fig1_inits = [path_number(i) for i in block["fig1"]["inits"]]
+    train = [_job("train_base", dataset=name)]
+
+    def sigma(chosen):
+        return [_job("optimize_sigma", dataset=name, init=i) for i in chosen]
+
+    def sweep(chosen, kinds, splits):
+        return [
+            _job("evaluate_sigma", dataset=name, kind=k, init=i, split=s) for k in kinds for i in chosen for s in splits
+        ]
+
+    certify = [_job("certify", dataset=name, init=i, kind=k) for i in fig1_inits for k in KINDS]
+    # Figure 1: the validation sweep of each Figure-1 constant chooses the snapshot (learned) and
+    # sets the display thresholds (both kinds); then both kinds are certified on test.
+    figure1 = train + sigma(fig1_inits) + sweep(fig1_inits, KINDS, ["val"]) + certify
+    figure3 = train + sigma(fig1_inits) + sweep(fig1_inits, ["learned"], ["val"])  # the chosen vectors
+    fronts = train + sigma(inits) + sweep(inits, KINDS, CERTIFIED_SPLITS)
+    front_figure = "fig4" if DATASETS[name].majority_dominated else "fig2"
+    everything = list(dict.fromkeys(figure1 + fronts))
+    return {"fig1": figure1, front_figure: fronts, "fig3": figure3, "all": everything}
+
+
+def stage_work(name: str, block: dict) -> dict[str, Work]:
+    """Work of each GPU rule of dataset ``name`` summed over its jobs (everything once)."""
+    totals = {rule: Work() for rule in GPU_RULES}
+    for job in figure_jobs(name, block)["all"]:
+        totals[job.rule] += job_work(job, name, block)
+    return totals
+
+
+def figure_work(name: str, block: dict) -> dict[str, Work]:
+    total = {}
+    for figure, jobs in figure_jobs(name, block).items():
+        total[figure] = sum((job_work(job, name, block) for job in jobs), Work())
+    return total
+
+
+def assumed_gpu_rates(arch: str) -> dict[str, float]:
+    """Passes per second of each kind on a GPU of ``ASSUMED_GPU_FLOPS``."""
+    per_forward = ARCHITECTURES[arch].forward_flops
+    return {kind: ASSUMED_GPU_FLOPS / (FLOP_MULTIPLES[kind] * per_forward) for kind in PASS_KINDS}
+
+
+def device_check_rates(report: dict, arch: str, precision: str = "fp32") -> dict[str, float]:
+    """Passes per second of each kind from a ``benchmarks/device_check.py`` JSON report."""
+    measured = report["architectures"][arch]["precisions"][precision]
+    return {
+        "forward": measured["certify_copies_per_s"],
+        "forward_backward": measured["sigma_copies_per_s"],
+        "training": measured["train_images_per_s"],
+    }
+
+
+def runtime_minutes(seconds: float, attempt: int = 1, resumable: bool = False, limit: int | None = None) -> int:
+    """The SLURM runtime (minutes) of a job that computes for ``seconds`` at the rates assumed.
+
+    A retry of a job that starts over asks for twice as much per attempt; one that resumes asks for
+    the same again (it goes on where it stopped). ``limit`` (the partition's) caps every request."""
+    minutes = max(MIN_MINUTES, math.ceil(START_MINUTES + SAFETY_FACTOR * seconds / 60))
+    if not resumable:
+        minutes *= attempt
+    return min(minutes, limit) if limit else minutes
+
+
+class RuntimeLimitError(ValueError):
+    """A job that cannot resume needs more time than the partition allows."""
+
+
+def job_runtime_minutes(
+    job: Job, name: str, block: dict, *, rates: dict[str, float] | None = None, attempt: int = 1, limit=None
+) -> int:
+    """The SLURM runtime of ``job`` (see ``runtime_minutes``). A job that starts over when stopped
+    and whose computed time alone (no margin, no start-up) exceeds ``limit`` could never finish: that
+    raises RuntimeLimitError. Shorter ones are capped at the limit."""
+    arch = block["model"].get("arch") or DATASETS[name].arch
+    seconds = job_work(job, name, block).seconds(rates or assumed_gpu_rates(arch))
+    resumable = job.rule in RESUMABLE_RULES
+    if limit and not resumable and seconds / 60 > limit:
+        raise RuntimeLimitError(
+            f"{job.label()} computes for about {math.ceil(seconds / 60)} minutes on a GPU (nusmooth.cost) but the "
+            "GPU partition allows "
+            f"{limit}, and {job.rule} cannot resume. Fix: use a partition with a longer limit "
+            "(NUSMOOTH_SLURM_GPU_PARTITION, NUSMOOTH_SLURM_GPU_MAX_RUNTIME), or certify fewer points "
+            f"(datasets.{name}.{'fig1.test_points' if job.rule == 'certify' else 'sweep_eval.val_points / test_points'})"
+        )
+    return runtime_minutes(seconds, attempt, resumable=resumable, limit=limit)

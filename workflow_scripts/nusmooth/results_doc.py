@@ -1,0 +1,521 @@
+"""docs/results.md: the report of a run, written from the run's own tables (never typed).
+
+Pure functions from loaded tables to Markdown, so that every sentence with a number in it is tested;
+``workflow_scripts/write_results_doc.py`` loads the files and writes the page.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+import yaml
+
+from . import cost
+from .registry import ARCHITECTURES, DATASETS
+from .sigma_regions import border_and_centre
+from .tables import largest_certifiable
+
+#: The paper's claims this page checks, in its words' substance.
+AREA_CLAIM = "the learned sigma certifies more test points than the isotropic sigma at equal certified area"
+BORDER_CLAIM = "MNIST's learned sigma is large on the black border"
+
+
+def benchmark_seconds(path) -> float:
+    """Wall seconds of a job from the benchmark file Snakemake wrote for it (column ``s``; the last row
+    when a job was benchmarked more than once)."""
+    return float(pd.read_csv(path, sep="\t")["s"].iloc[-1])
+
+
+def read_preset(path) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def vector_stats(sigma, choice: dict, n: int, alpha: float) -> dict:
+    """Mean, min and max of a learned sigma vector, its border / centre means (sigma_regions), and the
+    largest certified area it and its isotropic counterpart can give any point (tables.largest_certifiable)."""
+    ceilings = {kind: largest_certifiable(choice, kind, n, alpha)["area"] for kind in ("learned", "isotropic")}
+    return {
+        "mean": float(sigma.mean()),
+        "min": float(sigma.min()),
+        "max": float(sigma.max()),
+        **border_and_centre(sigma),
+        "ceiling_learned": ceilings["learned"],
+        "ceiling_isotropic": ceilings["isotropic"],
+    }
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    lines = ["| " + " | ".join(map(str, header)) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(map(str, row)) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def with_interval(value: float, lower: float, upper: float, digits: int = 2, sign: bool = False) -> str:
+    """``0.95 [0.89, 0.98]``; ``sign`` writes a + before positive values (differences)."""
+    plus = "+" if sign else ""
+    return f"{value:{plus}.{digits}f} [{lower:{plus}.{digits}f}, {upper:{plus}.{digits}f}]"
+
+
+def threshold_label(view: str, threshold: float) -> str:
+    if view == "area":
+        return "clean (any area)" if math.isinf(threshold) else f"O_CA >= {threshold:g}"
+    return "clean (any radius)" if threshold <= 0 else f"r >= {threshold:g}"
+
+
+def pair_label(learned: str) -> str:
+    """``init 0.25`` from the learned sigma's table label (``learned: init 0.25, sub-epoch 3, mean ...``)."""
+    return learned.removeprefix("learned: ").split(",")[0]
+
+
+def accuracy_rows(table: pd.DataFrame, differences: pd.DataFrame, view: str) -> list[list[str]]:
+    """One row per Figure-1 pair and threshold of ``view``: learned and isotropic certified accuracy
+    (Wilson intervals) and their paired difference (Newcombe interval), with the points only one of
+    them certifies."""
+    rows = []
+    for pair in differences[differences["view"] == view].itertuples():
+        learned = table[(table["sigma"] == pair.learned) & (table["threshold"] == pair.threshold)].iloc[0]
+        isotropic = table[(table["sigma"] == pair.isotropic) & (table["threshold"] == pair.threshold)].iloc[0]
+        rows.append(
+            [
+                pair_label(pair.learned),
+                threshold_label(view, pair.threshold),
+                with_interval(learned.certified_accuracy, learned.lower, learned.upper),
+                with_interval(isotropic.certified_accuracy, isotropic.lower, isotropic.upper),
+                with_interval(pair.difference, pair.lower, pair.upper, sign=True),
+                f"{pair.only_learned} / {pair.only_isotropic}",
+            ]
+        )
+    return rows
+
+
+def accuracy_table(table: pd.DataFrame, differences: pd.DataFrame, view: str) -> str:
+    header = [
+        "pair",
+        "threshold",
+        "learned",
+        "isotropic",
+        "learned - isotropic (paired)",
+        "only learned / only isotropic",
+    ]
+    return markdown_table(header, accuracy_rows(table, differences, view))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a run supports a claim: ``supports``, ``contradicts``, ``mixed`` or ``cannot tell``,
+    and the sentence with the numbers behind it."""
+
+    verdict: str
+    because: str
+
+
+def area_claim(differences: pd.DataFrame, learned_ceiling: float | None = None) -> Verdict:
+    """The paired area-view differences of one dataset against AREA_CLAIM. A threshold counts for the
+    claim when the whole 95% interval lies above 0, against it when below 0; thresholds where neither
+    sigma certifies any point, and the clean (any area) row, say nothing about areas and are left out.
+    A threshold above ``learned_ceiling`` (the largest area the learned sigma can certify at all) is
+    marked as such."""
+    area = differences[(differences["view"] == "area") & ~differences["threshold"].map(math.isinf)]
+    informative = area[(area["accuracy_learned"] > 0) | (area["accuracy_isotropic"] > 0)]
+    above = informative[informative["lower"] > 0]
+    below = informative[informative["upper"] < 0]
+
+    def listed(rows):
+        return "; ".join(
+            f"O_CA >= {r.threshold:g}: {with_interval(r.difference, r.lower, r.upper, sign=True)}"
+            + (
+                f" (beyond the learned sigma's ceiling, {learned_ceiling:.0f})"
+                if learned_ceiling is not None and r.threshold > learned_ceiling
+                else ""
+            )
+            for r in rows.itertuples()
+        )
+
+    counts = (
+        f"{len(above)} of {len(informative)} area thresholds where a sigma certifies anything have a paired "
+        f"interval above 0, {len(below)} below 0"
+    )
+    if len(informative) == 0:
+        return Verdict("cannot tell", "neither sigma certifies any test point at the tabulated areas")
+    if len(above) and not len(below):
+        return Verdict("supports", f"{counts} ({listed(above)})")
+    if len(below) and not len(above):
+        return Verdict("contradicts", f"{counts} ({listed(below)})")
+    if len(above) and len(below):
+        return Verdict("mixed", f"{counts}: above at {listed(above)}; below at {listed(below)}")
+    return Verdict("cannot tell", f"{counts}: every interval contains 0")
+
+
+def border_claim(ratio: float, border_share: float, border_share_of_image: float, border: int) -> Verdict:
+    """MNIST's learned vector against BORDER_CLAIM: its mean sigma on the outer ``border`` pixels over
+    its mean inside, and the share of its largest-sigma pixels (the robust region) on that border
+    against the border's share of the image. One learned vector: there is no interval over
+    training runs, so the verdict reads the direction and size only."""
+    numbers = (
+        f"mean sigma on the outer {border}-pixel border is {ratio:.2f} times the mean inside it; "
+        f"{100 * border_share:.0f}% of the 5% largest-sigma pixels lie on that border, which is "
+        f"{100 * border_share_of_image:.0f}% of the image"
+    )
+    if ratio > 1 and border_share > border_share_of_image:
+        return Verdict("supports", numbers)
+    if ratio < 1 and border_share < border_share_of_image:
+        return Verdict("contradicts", numbers)
+    return Verdict("mixed", numbers)
+
+
+def stage_time_rows(timed: Sequence[tuple[cost.Job, float]], name: str, block: dict) -> list[list[str]]:
+    """Per GPU rule of one dataset: jobs, wall seconds (sum), passes and passes per wall second."""
+    rows = []
+    for rule in cost.GPU_RULES:
+        mine = [(job, seconds) for job, seconds in timed if job.rule == rule]
+        if not mine:
+            continue
+        seconds = sum(s for _, s in mine)
+        work = sum((cost.job_work(job, name, block) for job, _ in mine), cost.Work())
+        passes = ", ".join(f"{getattr(work, k):,} {k.replace('_', '+')}" for k in cost.PASS_KINDS if getattr(work, k))
+        per_second = sum(getattr(work, k) for k in cost.PASS_KINDS) / seconds if seconds else float("nan")
+        rows.append([rule, len(mine), f"{seconds:,.0f}", passes or "none", f"{per_second:,.0f}"])
+    return rows
+
+
+def hours(work: cost.Work, rates: dict[str, float]) -> float:
+    return work.seconds(rates) / 3600
+
+
+def cpu_hours(work: cost.Work, cpu_rates: dict[str, dict] | None, arch: str) -> str:
+    return f"{hours(work, cpu_rates[arch]):,.0f}" if cpu_rates else "not measured"
+
+
+def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_report: dict | None) -> str:
+    """The paper preset's work per stage and per figure, hours at this CPU's measured rates and on a
+    GPU (a device check's rates when ``gpu_report`` is given, else ``cost.ASSUMED_GPU_FLOPS``), and
+    the SLURM runtime each job of a stage asks for."""
+    stage_rows, figure_rows = [], []
+    for name in preset["run_datasets"]:
+        block = preset["datasets"][name]
+        arch = block["model"].get("arch") or DATASETS[name].arch
+        gpu = cost.device_check_rates(gpu_report, arch) if gpu_report else cost.assumed_gpu_rates(arch)
+        jobs = cost.figure_jobs(name, block)
+        for rule, work in cost.stage_work(name, block).items():
+            mine = [job for job in jobs["all"] if job.rule == rule]
+            minutes = [cost.job_runtime_minutes(job, name, block, rates=gpu) for job in mine]
+            how = "resumes" if rule in cost.RESUMABLE_RULES else "one job per " + SPLIT_UNITS[rule]
+            stage_rows.append(
+                [
+                    name,
+                    rule,
+                    len(mine),
+                    ", ".join(f"{getattr(work, k):,}" for k in cost.PASS_KINDS),
+                    f"{work.flops(arch) / 1e15:.3g}",
+                    cpu_hours(work, cpu_rates, arch),
+                    f"{hours(work, gpu):.2g}",
+                    f"{min(minutes)}-{max(minutes)}" if min(minutes) != max(minutes) else f"{minutes[0]}",
+                    how,
+                ]
+            )
+        for figure, figure_jobs in jobs.items():
+            work = sum((cost.job_work(job, name, block) for job in figure_jobs), cost.Work())
+            figure_rows.append(
+                [
+                    name,
+                    figure,
+                    len(figure_jobs),
+                    f"{work.flops(arch) / 1e15:.3g}",
+                    cpu_hours(work, cpu_rates, arch),
+                    f"{hours(work, gpu):.2g}",
+                ]
+            )
+    totals = [
+        sum(
+            (cost.job_work(j, n, preset["datasets"][n]) for j in cost.figure_jobs(n, preset["datasets"][n])["all"]),
+            cost.Work(),
+        )
+        for n in preset["run_datasets"]
+    ]
+    archs = [preset["datasets"][n]["model"].get("arch") or DATASETS[n].arch for n in preset["run_datasets"]]
+    gpus = [cost.device_check_rates(gpu_report, a) if gpu_report else cost.assumed_gpu_rates(a) for a in archs]
+    figure_rows.append(
+        [
+            "**every dataset**",
+            "all",
+            sum(len(cost.figure_jobs(n, preset["datasets"][n])["all"]) for n in preset["run_datasets"]),
+            f"{sum(w.flops(a) for w, a in zip(totals, archs)) / 1e15:.3g}",
+            f"{sum(hours(w, cpu_rates[a]) for w, a in zip(totals, archs)):,.0f}" if cpu_rates else "not measured",
+            f"{sum(hours(w, g) for w, g in zip(totals, gpus)):.3g}",
+        ]
+    )
+    gpu_label = "GPU hours (device check)" if gpu_report else "GPU hours (assumed rate)"
+    stages = markdown_table(
+        [
+            "dataset",
+            "rule",
+            "jobs",
+            "passes: forward, forward+backward, training",
+            "PFLOP",
+            "CPU hours (this machine)",
+            gpu_label,
+            "SLURM runtime per job (min)",
+            "longer than the limit",
+        ],
+        stage_rows,
+    )
+    figures = markdown_table(
+        ["dataset", "figure (alone)", "GPU jobs", "PFLOP", "CPU hours (this machine)", gpu_label], figure_rows
+    )
+    return stages + "\n\n" + figures
+
+
+#: What each non-resumable GPU rule is split by (one job each), for the cost table.
+SPLIT_UNITS = {"evaluate_sigma": "kind, constant and split", "certify": "constant and kind"}
+
+
+def rates_table(cpu_rates: dict[str, dict], machine: str) -> str:
+    rows = [
+        [arch, *(f"{1000 / rates[k]:.3g}" for k in cost.PASS_KINDS), f"{ARCHITECTURES[arch].forward_flops / 1e9:.3g}"]
+        for arch, rates in cpu_rates.items()
+    ]
+    header = [
+        "architecture",
+        "ms per forward pass",
+        "ms per forward+backward",
+        "ms per training image",
+        "GFLOP/forward",
+    ]
+    return f"Measured on {machine}:\n\n" + markdown_table(header, rows)
+
+
+def config_yaml(config: dict) -> str:
+    return yaml.safe_dump(config, sort_keys=True, default_flow_style=None, width=110).rstrip()
+
+
+@dataclass(kw_only=True)
+class DatasetReport:
+    """What the page says about one dataset, loaded from the run's files."""
+
+    name: str
+    title: str
+    block: dict
+    area: pd.DataFrame
+    l2: pd.DataFrame
+    differences: pd.DataFrame
+    front: pd.DataFrame
+    regions: pd.DataFrame
+    choices: list[dict]
+    #: Per Figure-1 vector (same order as ``choices``): sigma_regions.border_and_centre plus the
+    #: learned vector's mean, min and max.
+    sigma_stats: list[dict]
+    #: (job, wall seconds) of every GPU job, from Snakemake's benchmark files.
+    timed: list[tuple[cost.Job, float]]
+    prepare_seconds: float
+
+
+def front_rows(front: pd.DataFrame) -> list[list[str]]:
+    rows = []
+    for r in front.sort_values(["kind", "front_position"]).itertuples():
+        sub_epoch = f", sub-epoch {r.sub_epoch}" if r.kind == "learned" else ""
+        rows.append(
+            [
+                r.kind,
+                f"{r.init:g}{sub_epoch}",
+                f"{r.sigma_mean:.3f}",
+                with_interval(r.test_accuracy, r.test_accuracy_lower, r.test_accuracy_upper),
+                with_interval(r.test_mean_area, r.test_mean_area_lower, r.test_mean_area_upper, digits=0),
+            ]
+        )
+    return rows
+
+
+def sigma_rows(report: DatasetReport) -> list[list[str]]:
+    rows = []
+    for choice, stats in zip(report.choices, report.sigma_stats, strict=True):
+        rows.append(
+            [
+                f"{choice['init']:g}",
+                choice["sub_epoch"],
+                f"{stats['mean']:.3f}",
+                f"{stats['min']:.3f} / {stats['max']:.3f}",
+                f"{stats['border_sigma']:.3f} / {stats['centre_sigma']:.3f}",
+                f"{stats['border_centre_ratio']:.2f}",
+                f"{stats['ceiling_learned']:.0f} / {stats['ceiling_isotropic']:.0f}",
+            ]
+        )
+    return rows
+
+
+def robust_border_share(report: DatasetReport, init) -> tuple[float, float]:
+    robust = report.regions[(report.regions["group"].str.startswith("robust")) & (report.regions["init"] == init)]
+    row = robust.iloc[0]
+    return float(row.border_share), float(row.border_share_of_image)
+
+
+def claims(reports: Sequence[DatasetReport]) -> list[tuple[str, str, Verdict]]:
+    """(claim, dataset and Figure-1 pair, verdict) of every check this run allows."""
+    found = []
+    for r in reports:
+        for learned, differences in r.differences.groupby("learned", sort=False):
+            stats = next(st for c, st in zip(r.choices, r.sigma_stats) if pair_label(learned) == f"init {c['init']:g}")
+            verdict = area_claim(differences, stats["ceiling_learned"])
+            found.append((AREA_CLAIM, f"{r.title}, {pair_label(learned)}", verdict))
+    for r in reports:
+        if r.name in ("mnist", "mnist5k"):
+            choice, stats = r.choices[0], r.sigma_stats[0]
+            share, of_image = robust_border_share(r, choice["init"])
+            verdict = border_claim(stats["border_centre_ratio"], share, of_image, stats["border"])
+            found.append((BORDER_CLAIM, r.title, verdict))
+    return found
+
+
+def dataset_section(report: DatasetReport, figures: dict[str, str]) -> str:
+    fig1 = report.block["fig1"]
+    points = int(report.area["points"].iloc[0])
+    parts = [
+        f"## {report.title}",
+        f"![Figure 1, {report.title}]({figures['fig1']})",
+        f"Figure 1's sigmas certified on {points:,} test points with n0 = {fig1['n0']}, n = {fig1['n']}, "
+        f"alpha = {report.block['alpha']}; each cell is the certified accuracy with its 95% Wilson interval over "
+        "the test points, the difference is learned minus isotropic with Newcombe's paired 95% interval. "
+        "The isotropic sigma is the mean of the learned vector.",
+        "**Certified area** (`O_CA = sum log sigma + D log Phi^-1(pA_lower)`, sigma in [0,1] pixel units):",
+        accuracy_table(report.area, report.differences, "area"),
+        "**l2 radius** (`r = Phi^-1(pA_lower) min sigma`, the largest l2 ball inside the certified ellipsoid):",
+        accuracy_table(report.l2, report.differences, "l2_radius"),
+        "**The learned sigma** (the snapshot chosen on validation; border = the outer pixels, 1/8 of the side):",
+        markdown_table(
+            [
+                "init",
+                "sub-epoch",
+                "mean",
+                "min / max",
+                "border / centre mean",
+                "border / centre ratio",
+                "largest certifiable O_CA, learned / isotropic",
+            ],
+            sigma_rows(report),
+        ),
+        f"![Robust and non-robust regions, {report.title}]({figures['regions']})",
+        "**Figure 2's fronts** (chosen on validation, shown on "
+        f"{int(report.front['test_points'].iloc[0]):,} test points with n = {int(report.front['n'].iloc[0])}; "
+        "accuracy with Wilson and mean area with BCa 95% intervals):",
+        markdown_table(["kind", "init", "mean sigma", "test accuracy", "test mean O_CA"], front_rows(report.front)),
+    ]
+    return "\n\n".join(parts)
+
+
+def timing_section(reports: Sequence[DatasetReport]) -> str:
+    rows, total = [], 0.0
+    for report in reports:
+        rows.append([report.title, "prepare_data", 1, f"{report.prepare_seconds:,.0f}", "", ""])
+        total += report.prepare_seconds
+        for row in stage_time_rows(report.timed, report.name, report.block):
+            rows.append([report.title, *row])
+        total += sum(seconds for _, seconds in report.timed)
+    table = markdown_table(["dataset", "rule", "jobs", "wall seconds", "passes", "passes per second"], rows)
+    return (
+        f"{table}\n\nSum over these jobs: {total / 60:,.1f} minutes (Snakemake's benchmark files; the plots and tables "
+        "run as local jobs of seconds each and are not timed)."
+    )
+
+
+def page(
+    reports: Sequence[DatasetReport],
+    *,
+    figures: dict[str, dict[str, str]],
+    shared_figures: dict[str, str],
+    command: str,
+    commit: str,
+    generated: str,
+    machine: str,
+    config: dict,
+    cost_section: str,
+) -> str:
+    claim_rows = [[claim, title, f"**{v.verdict}**", v.because] for claim, title, v in claims(reports)]
+    parts = [
+        "# Results: " + ", ".join(r.title for r in reports),
+        "<!-- Generated by workflow_scripts/write_results_doc.py (rule results_doc) from the run's tables. "
+        "Do not edit: rerun the command below. -->",
+        f"Generated {generated} at commit `{commit}` on {machine}, by\n\n```\n{command}\n```\n\n"
+        "Every number below is read from the run's tables (`results/tables/`, `results/sigma_regions/`) and "
+        "Snakemake's benchmark files; the configuration is at the end. Intervals are 95% and over the test "
+        'points, not over the noise of certification or of training (docs/method.md, "Intervals").',
+        "## The paper's claims, checked",
+        markdown_table(["claim", "dataset", "this run", "numbers"], claim_rows),
+        "A paired interval entirely above 0 counts for the learned sigma, entirely below 0 against it; "
+        "an interval containing 0 cannot tell. Near the top of the area range the isotropic sigma with the "
+        "same mean can certify areas the learned one cannot reach at all: its sum of log sigma is larger "
+        "(arithmetic mean >= geometric mean); each dataset's table of the learned sigma gives both ceilings. "
+        "The border verdict reads one learned vector: no interval over training runs exists for it.",
+    ]
+    parts += [dataset_section(report, figures[report.name]) for report in reports]
+    parts += [
+        "## Figures over both datasets",
+        f"Figure 1 in the l2 view:\n\n![Figure 1, l2 radius]({shared_figures['fig1_l2']})",
+        f"Figure 2:\n\n![Figure 2]({shared_figures['fig2']})",
+        f"Figure 3:\n\n![Figure 3]({shared_figures['fig3']})",
+        "## Wall time of each stage",
+        timing_section(reports),
+        "## The paper preset's cost",
+        cost_section,
+        "## Configuration",
+        f"```yaml\n{config_yaml(config)}\n```",
+    ]
+    return "\n\n".join(parts) + "\n"
+
+
+def sizing_rows(reports: Sequence[DatasetReport], cpu_rates: dict[str, dict]) -> list[list[str]]:
+    """This run's GPU-rule work per dataset, the minutes it predicts at the measured per-pass rates,
+    and the minutes the jobs took (their start-up included)."""
+    rows = []
+    for report in reports:
+        arch = report.block["model"].get("arch") or DATASETS[report.name].arch
+        for rule in cost.GPU_RULES:
+            mine = [(job, s) for job, s in report.timed if job.rule == rule]
+            work = sum((cost.job_work(job, report.name, report.block) for job, _ in mine), cost.Work())
+            predicted = work.seconds(cpu_rates[arch]) / 60
+            rows.append([report.title, rule, f"{predicted:.1f}", f"{sum(s for _, s in mine) / 60:.1f}"])
+    return rows
+
+
+def cost_section(
+    preset: dict, cpu_rates: dict[str, dict], machine: str, reports: Sequence[DatasetReport], gpu_report=None
+) -> str:
+    largest = max(
+        cost.job_runtime_minutes(job, name, preset["datasets"][name])
+        for name in preset["run_datasets"]
+        for job in cost.figure_jobs(name, preset["datasets"][name])["all"]
+    )
+    gpu = (
+        "GPU hours use the rates of the device check report given"
+        if gpu_report
+        else f"No GPU has been measured: GPU hours assume {cost.ASSUMED_GPU_FLOPS / 1e12:g} TFLOP/s of float32 work "
+        "for every architecture (about a fifth of an A100's float32 peak, TF32 off); `benchmarks/device_check.py` "
+        "on the GPU measures the real rates, and `NUSMOOTH_SLURM_DEVICE_CHECK=<its JSON>` makes the SLURM "
+        "requests use them"
+    )
+    return "\n\n".join(
+        [
+            "Work is counted from `presets/paper.yaml` by `nusmooth.cost` (also printed by "
+            "`python benchmarks/paper_cost.py`): passes through the base model of each kind, exact for the "
+            "configuration (split sizes may differ by less than one image per class from stratified rounding). "
+            "PFLOP = passes x the architecture's forward FLOPs x 1 (forward), 2 (forward + backward to the "
+            "input) or 3 (training). Per-pass times on this CPU (`nusmooth.pass_rates`, float32, random weights):",
+            rates_table(cpu_rates, machine),
+            f"{gpu}. Each GPU job asks SLURM for max({cost.MIN_MINUTES}, {cost.START_MINUTES} + "
+            f"{cost.SAFETY_FACTOR:g} x its computed minutes), capped by the partition's limit; the profile used to "
+            "ask 240 minutes of every GPU job.",
+            paper_cost_tables(preset, cpu_rates, gpu_report),
+            f"The longest single request is {largest} minutes. `train_base` and `optimize_sigma` save their state "
+            "after every epoch / sub-epoch: a job that runs past its limit is resubmitted and goes on. "
+            "`evaluate_sigma` and `certify` start over, so they are split into small jobs (one per kind, constant "
+            "and split; one per constant and kind); a partition limit below the computed time of one of them stops the run "
+            "before anything is submitted, naming the job and the fix.",
+            "**How this run was sized.** The CPU preset's work at the per-pass rates above predicts each stage's "
+            "minutes; what the jobs took (start-up of every job included):",
+            markdown_table(
+                ["dataset", "rule", "predicted minutes", "measured minutes"], sizing_rows(reports, cpu_rates)
+            ),
+        ]
+    )

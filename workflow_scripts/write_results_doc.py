@@ -1,0 +1,82 @@
+"""write_results_doc: docs/results.md from the run's tables, its figures copied under docs/results/,
+the wall time of every GPU job (Snakemake's benchmark files), this machine's per-pass rates and the
+paper preset's cost (nusmooth.results_doc builds every part of the page)."""
+
+import shutil
+import subprocess
+from datetime import datetime, timezone
+
+from stage import run_stage
+
+from nusmooth import artifacts
+from nusmooth.cost import Job
+from nusmooth.io import atomic_write_text
+from nusmooth.plotting import title_of
+from nusmooth.results_doc import DatasetReport, benchmark_seconds, cost_section, page, read_preset, vector_stats
+
+
+def commit() -> str:
+    """HEAD of the checkout the page is generated in, marked when tracked files differ from it."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return head + (" with uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def dataset_report(name, position, snakemake, tables_per_dataset=5) -> DatasetReport:
+    area, l2, differences, front, regions = snakemake.input.tables[
+        position * tables_per_dataset : (position + 1) * tables_per_dataset
+    ]
+    inits = len(snakemake.params.config["datasets"][name]["fig1"]["inits"])
+    before = sum(
+        len(snakemake.params.config["datasets"][d]["fig1"]["inits"]) for d in snakemake.params.datasets[:position]
+    )
+    choices = [artifacts.load_fig1_choice(p) for p in snakemake.input.choices[before : before + inits]]
+    sigmas = [artifacts.load_fig1_sigmas(p).learned.numpy() for p in snakemake.input.sigmas[before : before + inits]]
+    jobs = [j for j in snakemake.params.jobs if j["wildcards"]["dataset"] == name]
+    block = {**snakemake.params.config["datasets"][name], "alpha": snakemake.params.config["alpha"]}
+    return DatasetReport(
+        name=name,
+        title=title_of(name, snakemake.params.titles),
+        block=block,
+        area=artifacts.load_certified_accuracy(area),
+        l2=artifacts.load_certified_accuracy(l2, view="l2_radius"),
+        differences=artifacts.load_paired_differences(differences),
+        front=artifacts.load_fig2_front(front),
+        regions=artifacts.load_region_summary(regions),
+        choices=choices,
+        sigma_stats=[vector_stats(s, c, block["fig1"]["n"], block["alpha"]) for s, c in zip(sigmas, choices)],
+        timed=[(Job(j["rule"], tuple(j["wildcards"].items())), benchmark_seconds(j["benchmark"])) for j in jobs],
+        prepare_seconds=benchmark_seconds(snakemake.input.prepare[position]),
+    )
+
+
+def main(snakemake):
+    reports = [dataset_report(name, i, snakemake) for i, name in enumerate(snakemake.params.datasets)]
+    rates = artifacts.load_pass_rates(snakemake.input.pass_rates)
+    preset = read_preset(snakemake.input.paper_preset)
+    for figure, copy in zip(snakemake.input.figures, snakemake.output.figures, strict=True):
+        shutil.copyfile(figure, copy)
+    relative = {
+        copy.split("/")[-1].removesuffix(".png"): copy.removeprefix("docs/") for copy in snakemake.output.figures
+    }
+    text = page(
+        reports,
+        figures={
+            r.name: {"fig1": relative[f"fig1_{r.name}"], "regions": relative[f"regions_{r.name}"]} for r in reports
+        },
+        shared_figures=relative,
+        command=snakemake.params.command,
+        commit=commit(),
+        generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=rates["machine"],
+        config=snakemake.params.config,
+        cost_section=cost_section(preset, rates["rates"], rates["machine"], reports),
+    )
+    atomic_write_text(text, snakemake.output.doc)
+    print(text)
+
+
+run_stage(snakemake, main)
