@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import bench_sigma  # noqa: E402
 from bench_certify import certify_rate, forward_rate, paired_ratios, timed  # noqa: E402
 
-from nusmooth.cost import limited, split_sizes  # noqa: E402
+from nusmooth.cost import figure_work, limited, split_sizes, stage_work  # noqa: E402
 from nusmooth.acceleration import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
@@ -107,37 +107,24 @@ def paper_workloads(preset_path: Path = PAPER_PRESET) -> dict[str, dict]:
     return {name: workload(name, preset["datasets"][name]) for name in preset["run_datasets"]}
 
 
-def stage_hours(work: dict, rates: dict) -> dict[str, float]:
-    """Hours of each stage of one dataset at the measured rates (copies or images per second)."""
-    hour = 3600.0
-    certify = rates["certify_copies_per_s"]
-    per_init = work["sub_epochs"] * work["sigma_points"] * work["n_train"] / rates["sigma_copies_per_s"] / hour
-    sweep_candidates = work["inits"] * work["sub_epochs"] + work["inits"]  # every snapshot + every isotropic constant
-    fig1_sweep_candidates = work["fig1_inits"] * work["sub_epochs"]  # the snapshots Figure 1 chooses from
+def pass_rates(measured: dict) -> dict[str, float]:
+    """The measured rates as nusmooth.cost's passes per second of each kind."""
     return {
-        "base_training": work["train_epochs"] * work["sizes"]["train"] / rates["train_images_per_s"] / hour,
-        "sigma_sweep_per_init": per_init,
-        "sigma_sweep_all_inits": work["inits"] * per_init,
-        "sweep_evaluation": sweep_candidates * work["sweep_points"] * work["sweep_copies"] / certify / hour,
-        "fig1_sweep_evaluation": fig1_sweep_candidates * work["sweep_points"] * work["sweep_copies"] / certify / hour,
-        "fig1_certification": work["fig1_inits"] * 2 * work["fig1_points"] * work["fig1_copies"] / certify / hour,
+        "forward": measured["certify_copies_per_s"],
+        "forward_backward": measured["sigma_copies_per_s"],
+        "training": measured["train_images_per_s"],
     }
 
 
-def figure_hours(name: str, work: dict, stages: dict) -> dict[str, float]:
-    """Hours of each figure of one dataset, each counted alone (every figure needs the base model)."""
-    figure1 = (
-        stages["base_training"]
-        + work["fig1_inits"] * stages["sigma_sweep_per_init"]
-        + stages["fig1_sweep_evaluation"]
-        + stages["fig1_certification"]
-    )
-    sweep_figure = stages["base_training"] + stages["sigma_sweep_all_inits"] + stages["sweep_evaluation"]
-    figures = {"figure1": figure1, "figure3": figure1}  # Figure 3 draws Figure 1's vectors
-    figures["figure4" if DATASETS[name].majority_dominated else "figure2"] = sweep_figure
-    # Everything at once shares training, and Figure 1's sweeps are among all the sweeps.
-    figures["all_figures"] = sweep_figure + stages["fig1_certification"]
-    return figures
+def stage_hours(name: str, block: dict, rates: dict) -> dict[str, float]:
+    """Hours of each GPU rule of one dataset (all its jobs, nusmooth.cost's work) at ``rates``."""
+    return {rule: work.seconds(rates) / 3600 for rule, work in stage_work(name, block).items()}
+
+
+def figure_hours(name: str, block: dict, rates: dict) -> dict[str, float]:
+    """Hours of each figure of one dataset counted alone (every figure needs the base model), and
+    of everything at once (``all``: training and Figure 1's sweeps shared)."""
+    return {figure: work.seconds(rates) / 3600 for figure, work in figure_work(name, block).items()}
 
 
 # --- measurements ------------------------------------------------------------------------------------
@@ -285,7 +272,7 @@ def goals(measured: dict, hours: dict) -> dict:
         if arch in measured
     }
     mnist_sweep = {
-        precision: per["stages"]["sigma_sweep_all_inits"] for precision, per in hours.get("mnist", {}).items()
+        precision: per["stages"]["optimize_sigma"] for precision, per in hours.get("mnist", {}).items()
     }
     return {
         "certify_at_least_0.9_of_limit": {
@@ -305,6 +292,7 @@ def goals(measured: dict, hours: dict) -> dict:
 
 def run(device: torch.device, effort: Effort, channels_last: bool, compile: bool, log=sys.stderr) -> dict:
     configure_backends(device, cudnn_benchmark=True)
+    preset = yaml.safe_load(PAPER_PRESET.read_text())
     workloads = paper_workloads()
     measured: dict[str, dict] = {}
     for arch in CHECKED_ARCHITECTURES:
@@ -318,8 +306,12 @@ def run(device: torch.device, effort: Effort, channels_last: bool, compile: bool
     for name, work in workloads.items():
         hours[name] = {}
         for precision in PRECISIONS:
-            stages = stage_hours(work, measured[work["arch"]][precision])
-            hours[name][precision] = {"stages": stages, "figures": figure_hours(name, work, stages)}
+            rates = pass_rates(measured[work["arch"]][precision])
+            block = preset["datasets"][name]
+            hours[name][precision] = {
+                "stages": stage_hours(name, block, rates),
+                "figures": figure_hours(name, block, rates),
+            }
     return {
         "machine": machine(device),
         "device": str(device),

@@ -59,24 +59,18 @@ def test_quick_run_extrapolates_every_stage_and_figure_of_the_paper_preset(quick
     for name, per_precision in quick_report["hours"].items():
         for precision, hours in per_precision.items():
             stages, figures = hours["stages"], hours["figures"]
-            assert set(stages) == {
-                "base_training",
-                "sigma_sweep_per_init",
-                "sigma_sweep_all_inits",
-                "sweep_evaluation",
-                "fig1_sweep_evaluation",
-                "fig1_certification",
-            }
+            assert set(stages) == {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
             pretrained = PRESET["datasets"][name]["model"].get("pretrained", False)
-            assert (stages["base_training"] == 0) == pretrained, (name, stages["base_training"])
-            assert all(math.isfinite(v) and v > 0 for key, v in stages.items() if key != "base_training"), (
+            assert (stages["train_base"] == 0) == pretrained, (name, stages["train_base"])
+            assert all(math.isfinite(v) and v > 0 for key, v in stages.items() if key != "train_base"), (
                 name,
                 stages,
             )
-            sweep_figure = "figure4" if name == "kitti" else "figure2"
-            assert set(figures) == {"figure1", "figure3", sweep_figure, "all_figures"}, (name, figures)
+            sweep_figure = "fig4" if name == "kitti" else "fig2"
+            assert set(figures) == {"fig1", "fig3", sweep_figure, "all"}, (name, figures)
             # Figure 1 needs only a few of the sweeps; everything together costs the most.
-            assert figures["figure1"] < figures[sweep_figure] < figures["all_figures"]
+            assert figures["fig3"] < figures["fig1"] < figures[sweep_figure] < figures["all"]
+            assert figures["all"] == pytest.approx(sum(stages.values()), rel=1e-3)  # printed to 4 digits
     goals = quick_report["goals"]
     assert set(goals["certify_at_least_0.9_of_limit"]["values"]) == {
         f"{a}/{p}" for a in ("mnist_cnn", "resnet110", "resnet50") for p in ("fp32", "bf16")
