@@ -271,9 +271,7 @@ def goals(measured: dict, hours: dict) -> dict:
         for arch in ("resnet110", "resnet50")
         if arch in measured
     }
-    mnist_sweep = {
-        precision: per["stages"]["optimize_sigma"] for precision, per in hours.get("mnist", {}).items()
-    }
+    mnist_sweep = {precision: per["stages"]["optimize_sigma"] for precision, per in hours.get("mnist", {}).items()}
     return {
         "certify_at_least_0.9_of_limit": {
             "values": certify,

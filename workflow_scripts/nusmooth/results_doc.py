@@ -186,6 +186,11 @@ def hours(work: cost.Work, rates: dict[str, float]) -> float:
     return work.seconds(rates) / 3600
 
 
+def readable(value: float) -> str:
+    """Three significant digits, thousands written out (1,390 rather than 1.39e+03)."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
 def cpu_hours(work: cost.Work, cpu_rates: dict[str, dict] | None, arch: str) -> str:
     return f"{hours(work, cpu_rates[arch]):,.0f}" if cpu_rates else "not measured"
 
@@ -210,9 +215,9 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
                     rule,
                     len(mine),
                     ", ".join(f"{getattr(work, k):,}" for k in cost.PASS_KINDS),
-                    f"{work.flops(arch) / 1e15:.3g}",
+                    readable(work.flops(arch) / 1e15),
                     cpu_hours(work, cpu_rates, arch),
-                    f"{hours(work, gpu):.2g}",
+                    readable(hours(work, gpu)),
                     f"{min(minutes)}-{max(minutes)}" if min(minutes) != max(minutes) else f"{minutes[0]}",
                     how,
                 ]
@@ -224,9 +229,9 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
                     name,
                     figure,
                     len(figure_jobs),
-                    f"{work.flops(arch) / 1e15:.3g}",
+                    readable(work.flops(arch) / 1e15),
                     cpu_hours(work, cpu_rates, arch),
-                    f"{hours(work, gpu):.2g}",
+                    readable(hours(work, gpu)),
                 ]
             )
     totals = [
@@ -243,9 +248,9 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
             "**every dataset**",
             "all",
             sum(len(cost.figure_jobs(n, preset["datasets"][n])["all"]) for n in preset["run_datasets"]),
-            f"{sum(w.flops(a) for w, a in zip(totals, archs)) / 1e15:.3g}",
+            readable(sum(w.flops(a) for w, a in zip(totals, archs)) / 1e15),
             f"{sum(hours(w, cpu_rates[a]) for w, a in zip(totals, archs)):,.0f}" if cpu_rates else "not measured",
-            f"{sum(hours(w, g) for w, g in zip(totals, gpus)):.3g}",
+            readable(sum(hours(w, g) for w, g in zip(totals, gpus))),
         ]
     )
     gpu_label = "GPU hours (device check)" if gpu_report else "GPU hours (assumed rate)"
@@ -504,8 +509,7 @@ def cost_section(
             "input) or 3 (training). Per-pass times on this CPU (`nusmooth.pass_rates`, float32, random weights):",
             rates_table(cpu_rates, machine),
             f"{gpu}. Each GPU job asks SLURM for max({cost.MIN_MINUTES}, {cost.START_MINUTES} + "
-            f"{cost.SAFETY_FACTOR:g} x its computed minutes), capped by the partition's limit; the profile used to "
-            "ask 240 minutes of every GPU job.",
+            f"{cost.SAFETY_FACTOR:g} x its computed minutes), capped by the partition's limit.",
             paper_cost_tables(preset, cpu_rates, gpu_report),
             f"The longest single request is {largest} minutes. `train_base` and `optimize_sigma` save their state "
             "after every epoch / sub-epoch: a job that runs past its limit is resubmitted and goes on. "
