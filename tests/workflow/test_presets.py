@@ -102,6 +102,6 @@ def test_cpu_preset_plans_full_mnist_and_fashion_mnist_up_to_the_results_page(tm
         for line in log.splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
-    assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 1 * 2 and counts["evaluate_sigma"] == 2 * 3 * 2 * 2
+    assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 2 * 2 and counts["evaluate_sigma"] == 2 * 3 * 2 * 2
     assert counts["results_doc"] == 1 and counts["measure_pass_rates"] == 1
     assert "results/certify/fashion_mnist/fig1_init_0.25/learned.tsv" in log and "mnist5k" not in log
