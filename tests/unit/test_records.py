@@ -192,6 +192,17 @@ def test_the_display_grid_runs_from_validation_to_the_certifiable_ceiling():
         display_grid([], ceilings, 3)
 
 
+def test_the_display_grid_never_repeats_the_clean_row():
+    """Radii from 0.01 round down to a threshold of 0.0 (r >= 0 is the clean row every table starts
+    with): the full Fashion-MNIST run hit it, and the tables' pivot failed on the duplicate."""
+    validation = [fig1_records(np.full(21, -900.0), [1] * 21, np.linspace(0.01, 0.5, 21))]
+    grid = display_grid(validation, [{"area": -300.0, "l2_radius": 0.6}], 5)
+    assert 0.0 in round_grid(np.quantile(np.linspace(0.01, 0.5, 21), 0.05), 0.6, 5)
+    assert (grid["l2_radius"]["thresholds"] > 0).all() and len(grid["l2_radius"]["thresholds"]) == 4
+    table = certified_accuracy_intervals({"learned": LEARNED}, grid["l2_radius"]["thresholds"], "l2_radius")
+    assert table["threshold"].is_unique
+
+
 def test_certified_accuracy_intervals_count_by_hand():
     table = certified_accuracy_intervals({"learned": LEARNED}, [-680.0], "area")
     assert list(table["threshold"]) == [-np.inf, -680.0]

@@ -268,7 +268,10 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
         lo = min(lo, hi)
         margin = 0.05 * max(hi - lo, 1e-9)
         shown = (max(lo - margin, 0.0) if view == "l2_radius" else lo - margin, hi + margin)
-        grid[view] = {"range": shown, "thresholds": round_grid(lo, hi, count)}
+        # A round threshold at the view's start (r >= 0, when the low end rounds down to 0) would repeat
+        # the clean-accuracy row that every table already starts with.
+        thresholds = round_grid(lo, hi, count)
+        grid[view] = {"range": shown, "thresholds": thresholds[thresholds > spec["start"]]}
     return grid
 
 
