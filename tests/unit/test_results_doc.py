@@ -102,7 +102,7 @@ def test_paper_cost_tables_carry_the_counted_work():
     text = paper_cost_tables(preset, rates, None)
     mnist = cost.stage_work("mnist", preset["datasets"]["mnist"])["optimize_sigma"]
     assert f"0, {mnist.forward_backward:,}, 0" in text
-    assert f"{mnist.forward_backward / 500 / 3600:,.0f}" in text
+    assert f"| {mnist.forward_backward / 500 / 3600:,.0f} |" in text
     assert "**every dataset**" in text and "not measured" not in text
     assert "not measured" in paper_cost_tables(preset, None, None)
 

@@ -192,7 +192,7 @@ def readable(value: float) -> str:
 
 
 def cpu_hours(work: cost.Work, cpu_rates: dict[str, dict] | None, arch: str) -> str:
-    return f"{hours(work, cpu_rates[arch]):,.0f}" if cpu_rates else "not measured"
+    return readable(hours(work, cpu_rates[arch])) if cpu_rates else "not measured"
 
 
 def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_report: dict | None) -> str:
@@ -249,7 +249,7 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
             "all",
             sum(len(cost.figure_jobs(n, preset["datasets"][n])["all"]) for n in preset["run_datasets"]),
             readable(sum(w.flops(a) for w, a in zip(totals, archs)) / 1e15),
-            f"{sum(hours(w, cpu_rates[a]) for w, a in zip(totals, archs)):,.0f}" if cpu_rates else "not measured",
+            readable(sum(hours(w, cpu_rates[a]) for w, a in zip(totals, archs))) if cpu_rates else "not measured",
             readable(sum(hours(w, g) for w, g in zip(totals, gpus))),
         ]
     )
