@@ -140,7 +140,7 @@ def test_an_unknown_preset_lists_the_presets_that_exist(tmp_path):
     result = snakemake(tmp_path, "figures/fig1.pdf", "-n", "--config", "preset=papr")
     assert result.returncode != 0
     output = result.stdout + result.stderr
-    assert "unknown preset 'papr'" in output and "Presets: default, paper" in output, output[-3000:]
+    assert "unknown preset 'papr'" in output and "Presets: default, cpu, paper" in output, output[-3000:]
     assert "preset=<one of these>" in output
     assert not (tmp_path / "results").exists()
 
