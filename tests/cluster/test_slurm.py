@@ -506,6 +506,15 @@ def timeout_sub_epochs(workdir: Path) -> int:
     return max(12, min(100, math.ceil(TIMEOUT_WALL_SECONDS * share / SUB_EPOCH_CPU_SECONDS)))
 
 
+FINISHED_INSIDE = "Finished jobid: 0 (Rule: optimize_sigma)"
+
+
+def slurm_log(workdir: Path, job) -> str:
+    """What the SLURM executor wrote for one job of the timeout test (one file per SLURM job id)."""
+    path = workdir / f".snakemake/slurm_logs/rule_optimize_sigma/mnist5k_0.25/{job.job_id}.log"
+    return path.read_text(errors="replace") if path.is_file() else ""
+
+
 def test_timeout_is_retried_within_the_limit_and_resumes(cluster, slurm_env, clean_run, tmp_path):
     """An optimize_sigma job longer than its partition's 1-minute limit: SLURM ends it (TIMEOUT), the
     profile resubmits it with the same capped limit and more memory, it resumes from its resume
@@ -567,6 +576,14 @@ def test_timeout_is_retried_within_the_limit_and_resumes(cluster, slurm_env, cle
         ), job  # capped, not doubled
         assert job.requested_mb == 16000 * attempt, job  # memory scales on retry
     log = (runs["slurm"] / "logs/optimize_sigma/mnist5k/init_0.25.log").read_text()
-    assert "resuming from results/sigma/mnist5k/init_0.25/resume.pt" in log, log[-3000:]
+    finished_at_the_limit = [job for job in jobs[:-1] if FINISHED_INSIDE in slurm_log(runs["slurm"], job)]
+    if finished_at_the_limit:
+        # An attempt finished the rule in the last seconds of its minute and SLURM still ended it
+        # (TIMEOUT): Snakemake counts it as failed, and the next attempt, with the resume file already
+        # removed by the finished one, starts over. The rule log is rewritten by every attempt, so
+        # it shows only that last run; the outputs are still compared with the reference below.
+        print(f"attempt {finished_at_the_limit[0].job_id} finished inside its job at the limit")
+    else:
+        assert "resuming from results/sigma/mnist5k/init_0.25/resume.pt" in log, log[-3000:]
     assert not (runs["slurm"] / "results/sigma/mnist5k/init_0.25/resume.pt").exists()
     assert differences(runs["reference"], runs["slurm"]) == []
