@@ -515,6 +515,13 @@ def results_doc_jobs(wildcards):
     benchmark = {name: getattr(rules, name).benchmark for name in GPU_RULES}
     listed = []
     for dataset in config["run_datasets"]:
+        if dataset not in DATASETS:
+            fail_config(
+                "run_datasets",
+                f"docs/results.md reports built-in datasets only (their sizes give each stage's work), and "
+                f"{dataset} is a dataset of your own",
+                "ask for `all` (every figure and table, with intervals) or drop it from run_datasets for this target",
+            )
         for job in figure_jobs(dataset, config["datasets"][dataset])["all"]:
             values = dict(job.wildcards)
             listed.append({"rule": job.rule, "wildcards": values, "benchmark": benchmark[job.rule].format(**values)})

@@ -206,3 +206,17 @@ def test_a_configured_model_file_is_checked_at_the_dry_run(tmp_path):
     assert "datasets.own.model" in dry_run_error(tmp_path, {"own": block})  # no model named at all
     block["model"] = {"arch": "mnist_cnn", "weights": str(tmp_path / "absent.pt")}
     assert "datasets.own.model.weights" in dry_run_error(tmp_path, {"own": block})
+
+
+def test_the_results_page_of_an_own_dataset_is_refused_with_the_fix(tmp_path):
+    """docs/results.md counts each stage's work from a built-in dataset's sizes: an own dataset gets a
+    config error naming the alternative at the dry run, not a KeyError."""
+    root = bright_dark_folder(tmp_path / "images", per_class=2)
+    block = {"source": {"format": "image_folder", "path": str(root)}, "model": {"arch": "mnist_cnn"}}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"run_datasets": ["own"], "datasets": {"own": block}}))
+    result = snakemake(tmp_path, "docs/results.md", "-n", configfile=tmp_path / "config.yaml", timeout=120)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "config key 'run_datasets'" in output and "ask for `all`" in output, output[
+        -2000:
+    ]
+    assert "KeyError" not in output
