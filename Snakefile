@@ -19,7 +19,7 @@ report: "report/workflow.rst"
 wildcard_constraints:
     dataset="[a-z0-9_]+",
     init=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
-    kind="learned|isotropic",
+    kind="|".join(SIGMA_KINDS),
     split="|".join(CERTIFIED_SPLITS),
 
 

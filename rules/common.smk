@@ -11,6 +11,7 @@ from nusmooth.registry import (
     CERTIFIED_SPLITS,
     DATASETS,
     PRETRAINED,
+    SIGMA_KINDS,
     SPLITS,
     facts_for,
     is_configured,
@@ -42,9 +43,6 @@ SCHEMA = str(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 if config.get("preset", "default") != "default":
 
     configfile: preset_file(Path(workflow.basedir) / "presets", config["preset"])
-
-
-KINDS = ["learned", "isotropic"]
 
 
 def fail_config(key, problem, fix):
@@ -332,7 +330,7 @@ def sweep_metrics(wildcards):
     return expand(
         "results/sweep/{dataset}/{kind}_{init}/{split}.tsv",
         dataset=wildcards.dataset,
-        kind=KINDS,
+        kind=SIGMA_KINDS,
         init=sigma_inits(wildcards.dataset),
         split=CERTIFIED_SPLITS,
     )

@@ -13,7 +13,7 @@ follow from per-pass rates (measured on this CPU, or by ``benchmarks/device_chec
 or ``ASSUMED_GPU_FLOPS`` until a GPU has been measured); a SLURM job's ``runtime`` follows from its
 own seconds (``runtime_minutes``).
 
-Job sets mirror the Snakefile's DAG (``figure_jobs``); tests/workflow/test_cost.py compares them
+Job sets mirror the Snakefile's DAG (``figure_jobs``); tests/workflow/test_cost_dag.py compares them
 with Snakemake's own dry run.
 """
 
@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .registry import ARCHITECTURES, CERTIFIED_SPLITS, DATASETS
+from .registry import ARCHITECTURES, CERTIFIED_SPLITS, CHOOSING_SPLIT, DATASETS, SIGMA_KINDS
 
 #: The three kinds of pass, in report order.
 PASS_KINDS = ("forward", "forward_backward", "training")
@@ -45,7 +45,6 @@ FALLBACK_MINUTES = 240
 #: is resubmitted and goes on. The other GPU rules (evaluate_sigma, certify) start over.
 RESUMABLE_RULES = ("train_base", "optimize_sigma")
 GPU_RULES = ("train_base", "optimize_sigma", "evaluate_sigma", "certify")
-KINDS = ("learned", "isotropic")
 
 
 @dataclass(frozen=True)
@@ -159,12 +158,12 @@ def figure_jobs(name: str, block: dict) -> dict[str, list[Job]]:
             _job("evaluate_sigma", dataset=name, kind=k, init=i, split=s) for k in kinds for i in chosen for s in splits
         ]
 
-    certify = [_job("certify", dataset=name, init=i, kind=k) for i in fig1_inits for k in KINDS]
+    certify = [_job("certify", dataset=name, init=i, kind=k) for i in fig1_inits for k in SIGMA_KINDS]
     # Figure 1: the validation sweep of each Figure-1 constant chooses the snapshot (learned) and
     # sets the display thresholds (both kinds); then both kinds are certified on test.
-    figure1 = train + sigma(fig1_inits) + sweep(fig1_inits, KINDS, ["val"]) + certify
-    figure3 = train + sigma(fig1_inits) + sweep(fig1_inits, ["learned"], ["val"])  # the chosen vectors
-    fronts = train + sigma(inits) + sweep(inits, KINDS, CERTIFIED_SPLITS)
+    figure1 = train + sigma(fig1_inits) + sweep(fig1_inits, SIGMA_KINDS, [CHOOSING_SPLIT]) + certify
+    figure3 = train + sigma(fig1_inits) + sweep(fig1_inits, ["learned"], [CHOOSING_SPLIT])  # the chosen vectors
+    fronts = train + sigma(inits) + sweep(inits, SIGMA_KINDS, CERTIFIED_SPLITS)
     front_figure = "fig4" if DATASETS[name].majority_dominated else "fig2"
     everything = list(dict.fromkeys(figure1 + fronts))
     return {"fig1": figure1, front_figure: fronts, "fig3": figure3, "all": everything}

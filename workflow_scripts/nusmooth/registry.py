@@ -24,6 +24,9 @@ SPLITS = ("train", "val", "test")
 CHOOSING_SPLIT, SHOWN_SPLIT = "val", "test"
 CERTIFIED_SPLITS = (CHOOSING_SPLIT, SHOWN_SPLIT)
 
+#: The two kinds of sigma every comparison pairs: a learned vector and the isotropic constant.
+SIGMA_KINDS = ("learned", "isotropic")
+
 #: Class index of an abstention of the smoothed classifier.
 ABSTAIN = -1
 
