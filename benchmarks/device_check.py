@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import bench_sigma  # noqa: E402
 from bench_certify import certify_rate, forward_rate, paired_ratios, timed  # noqa: E402
 
-from nusmooth.cost import figure_work, limited, split_sizes, stage_work  # noqa: E402
+from nusmooth.cost import figure_work, limited, measured_rates, split_sizes, stage_work  # noqa: E402
 from nusmooth.acceleration import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
@@ -105,15 +105,6 @@ def workload(name: str, block: dict) -> dict:
 def paper_workloads(preset_path: Path = PAPER_PRESET) -> dict[str, dict]:
     preset = yaml.safe_load(preset_path.read_text())
     return {name: workload(name, preset["datasets"][name]) for name in preset["run_datasets"]}
-
-
-def pass_rates(measured: dict) -> dict[str, float]:
-    """The measured rates as nusmooth.cost's passes per second of each kind."""
-    return {
-        "forward": measured["certify_copies_per_s"],
-        "forward_backward": measured["sigma_copies_per_s"],
-        "training": measured["train_images_per_s"],
-    }
 
 
 def stage_hours(name: str, block: dict, rates: dict) -> dict[str, float]:
@@ -304,7 +295,7 @@ def run(device: torch.device, effort: Effort, channels_last: bool, compile: bool
     for name, work in workloads.items():
         hours[name] = {}
         for precision in PRECISIONS:
-            rates = pass_rates(measured[work["arch"]][precision])
+            rates = measured_rates(measured[work["arch"]][precision])
             block = preset["datasets"][name]
             hours[name][precision] = {
                 "stages": stage_hours(name, block, rates),

@@ -190,14 +190,19 @@ def assumed_gpu_rates(arch: str) -> dict[str, float]:
     return {kind: ASSUMED_GPU_FLOPS / (FLOP_MULTIPLES[kind] * per_forward) for kind in PASS_KINDS}
 
 
-def device_check_rates(report: dict, arch: str, precision: str = "fp32") -> dict[str, float]:
-    """Passes per second of each kind from a ``benchmarks/device_check.py`` JSON report."""
-    measured = report["architectures"][arch]["precisions"][precision]
+def measured_rates(measured: dict) -> dict[str, float]:
+    """Passes per second of each kind from the rates ``benchmarks/device_check.py`` measures for one
+    architecture and precision."""
     return {
         "forward": measured["certify_copies_per_s"],
         "forward_backward": measured["sigma_copies_per_s"],
         "training": measured["train_images_per_s"],
     }
+
+
+def device_check_rates(report: dict, arch: str, precision: str = "fp32") -> dict[str, float]:
+    """Passes per second of each kind from a ``benchmarks/device_check.py`` JSON report."""
+    return measured_rates(report["architectures"][arch]["precisions"][precision])
 
 
 def runtime_minutes(seconds: float, attempt: int = 1, resumable: bool = False, limit: int | None = None) -> int:
