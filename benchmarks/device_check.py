@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 import bench_sigma  # noqa: E402
 from bench_certify import certify_rate, forward_rate, paired_ratios, timed  # noqa: E402
 
-from nusmooth.cost import figure_work, limited, measured_rates, split_sizes, stage_work  # noqa: E402
+from nusmooth.cost import arch_of, figure_work, limited, measured_rates, split_sizes, stage_work  # noqa: E402
 from nusmooth.acceleration import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
@@ -81,7 +81,7 @@ def workload(name: str, block: dict) -> dict:
     sizes = split_sizes(name, block)
     model, sigma, sweep, fig1 = block["model"], block["sigma"], block["sweep_eval"], block["fig1"]
     return {
-        "arch": model.get("arch", DATASETS[name].arch),
+        "arch": arch_of(name, block),
         "sizes": sizes,
         "train_epochs": 0 if model.get("pretrained") else int(model["epochs"]),
         "train_batch": int(model["batch_size"]),

@@ -20,6 +20,7 @@ from nusmooth.cost import (
     FALLBACK_MINUTES,
     GPU_RULES,
     Job,
+    arch_of,
     device_check_rates,
     figure_jobs,
     job_runtime_minutes,
@@ -480,7 +481,7 @@ def gpu_runtime(rule):
         block = config["datasets"][name]
         rates = None
         if DEVICE_CHECK_REPORT is not None:
-            rates = device_check_rates(DEVICE_CHECK_REPORT, block["model"]["arch"] or DATASETS[name].arch)
+            rates = device_check_rates(DEVICE_CHECK_REPORT, arch_of(name, block))
         job = Job(rule, tuple(wildcards.items()))
         return job_runtime_minutes(job, name, block, rates=rates, attempt=attempt, limit=GPU_TIME_LIMIT)
 

@@ -104,6 +104,11 @@ def split_sizes(name: str, block: dict) -> dict[str, int]:
     return {"train": train, "val": train_pool - train, "test": test}
 
 
+def arch_of(name: str, block: dict) -> str:
+    """The architecture of dataset ``name``'s model: the config's, else the dataset's (the paper's)."""
+    return block["model"].get("arch") or DATASETS[name].arch
+
+
 def limited(count: int, limit: int | None) -> int:
     return count if limit is None else min(count, int(limit))
 
@@ -226,8 +231,7 @@ def job_runtime_minutes(
     """The SLURM runtime of ``job`` (see ``runtime_minutes``). A job that starts over when stopped
     and whose computed time alone (no margin, no start-up) exceeds ``limit`` could never finish: that
     raises RuntimeLimitError. Shorter ones are capped at the limit."""
-    arch = block["model"].get("arch") or DATASETS[name].arch
-    seconds = job_work(job, name, block).seconds(rates or assumed_gpu_rates(arch))
+    seconds = job_work(job, name, block).seconds(rates or assumed_gpu_rates(arch_of(name, block)))
     resumable = job.rule in RESUMABLE_RULES
     if limit and not resumable and seconds / 60 > limit:
         raise RuntimeLimitError(

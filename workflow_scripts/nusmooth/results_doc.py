@@ -14,7 +14,7 @@ import pandas as pd
 import yaml
 
 from . import cost
-from .registry import ARCHITECTURES, DATASETS
+from .registry import ARCHITECTURES
 from .sigma_regions import border_and_centre
 from .tables import largest_certifiable
 
@@ -167,18 +167,25 @@ def border_claim(ratio: float, border_share: float, border_share_of_image: float
     return Verdict("mixed", numbers)
 
 
+def timed_by_rule(timed: Sequence[tuple[cost.Job, float]], name: str, block: dict) -> dict[str, tuple]:
+    """Per GPU rule of one dataset: the number of timed jobs, their wall seconds summed, their work."""
+    grouped = {}
+    for rule in cost.GPU_RULES:
+        mine = [(job, seconds) for job, seconds in timed if job.rule == rule]
+        work = sum((cost.job_work(job, name, block) for job, _ in mine), cost.Work())
+        grouped[rule] = (len(mine), sum(seconds for _, seconds in mine), work)
+    return grouped
+
+
 def stage_time_rows(timed: Sequence[tuple[cost.Job, float]], name: str, block: dict) -> list[list[str]]:
     """Per GPU rule of one dataset: jobs, wall seconds (sum), passes and passes per wall second."""
     rows = []
-    for rule in cost.GPU_RULES:
-        mine = [(job, seconds) for job, seconds in timed if job.rule == rule]
-        if not mine:
+    for rule, (jobs, seconds, work) in timed_by_rule(timed, name, block).items():
+        if not jobs:
             continue
-        seconds = sum(s for _, s in mine)
-        work = sum((cost.job_work(job, name, block) for job, _ in mine), cost.Work())
         passes = ", ".join(f"{getattr(work, k):,} {k.replace('_', '+')}" for k in cost.PASS_KINDS if getattr(work, k))
         per_second = sum(getattr(work, k) for k in cost.PASS_KINDS) / seconds if seconds else float("nan")
-        rows.append([rule, len(mine), f"{seconds:,.0f}", passes or "none", f"{per_second:,.0f}"])
+        rows.append([rule, jobs, f"{seconds:,.0f}", passes or "none", f"{per_second:,.0f}"])
     return rows
 
 
@@ -198,11 +205,12 @@ def cpu_hours(work: cost.Work, cpu_rates: dict[str, dict] | None, arch: str) -> 
 def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_report: dict | None) -> str:
     """The paper preset's work per stage and per figure, hours at this CPU's measured rates and on a
     GPU (a device check's rates when ``gpu_report`` is given, else ``cost.ASSUMED_GPU_FLOPS``), and
-    the SLURM runtime each job of a stage asks for."""
+    the SLURM runtime each job of a stage asks for; the last row sums every dataset's ``all``."""
     stage_rows, figure_rows = [], []
+    total = {"jobs": 0, "pflop": 0.0, "cpu": 0.0, "gpu": 0.0}
     for name in preset["run_datasets"]:
         block = preset["datasets"][name]
-        arch = block["model"].get("arch") or DATASETS[name].arch
+        arch = cost.arch_of(name, block)
         gpu = cost.device_check_rates(gpu_report, arch) if gpu_report else cost.assumed_gpu_rates(arch)
         jobs = cost.figure_jobs(name, block)
         for rule, work in cost.stage_work(name, block).items():
@@ -222,35 +230,32 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
                     how,
                 ]
             )
-        for figure, figure_jobs in jobs.items():
-            work = sum((cost.job_work(job, name, block) for job in figure_jobs), cost.Work())
+        per_figure = cost.figure_work(name, block)
+        for figure, work in per_figure.items():
+            pflop, gpu_hours = work.flops(arch) / 1e15, hours(work, gpu)
             figure_rows.append(
                 [
                     name,
                     figure,
-                    len(figure_jobs),
-                    readable(work.flops(arch) / 1e15),
+                    len(jobs[figure]),
+                    readable(pflop),
                     cpu_hours(work, cpu_rates, arch),
-                    readable(hours(work, gpu)),
+                    readable(gpu_hours),
                 ]
             )
-    totals = [
-        sum(
-            (cost.job_work(j, n, preset["datasets"][n]) for j in cost.figure_jobs(n, preset["datasets"][n])["all"]),
-            cost.Work(),
-        )
-        for n in preset["run_datasets"]
-    ]
-    archs = [preset["datasets"][n]["model"].get("arch") or DATASETS[n].arch for n in preset["run_datasets"]]
-    gpus = [cost.device_check_rates(gpu_report, a) if gpu_report else cost.assumed_gpu_rates(a) for a in archs]
+        everything = per_figure["all"]
+        total["jobs"] += len(jobs["all"])
+        total["pflop"] += everything.flops(arch) / 1e15
+        total["cpu"] += hours(everything, cpu_rates[arch]) if cpu_rates else 0.0
+        total["gpu"] += hours(everything, gpu)
     figure_rows.append(
         [
             "**every dataset**",
             "all",
-            sum(len(cost.figure_jobs(n, preset["datasets"][n])["all"]) for n in preset["run_datasets"]),
-            readable(sum(w.flops(a) for w, a in zip(totals, archs)) / 1e15),
-            readable(sum(hours(w, cpu_rates[a]) for w, a in zip(totals, archs))) if cpu_rates else "not measured",
-            readable(sum(hours(w, g) for w, g in zip(totals, gpus))),
+            total["jobs"],
+            readable(total["pflop"]),
+            readable(total["cpu"]) if cpu_rates else "not measured",
+            readable(total["gpu"]),
         ]
     )
     gpu_label = "GPU hours (device check)" if gpu_report else "GPU hours (assumed rate)"
@@ -475,12 +480,9 @@ def sizing_rows(reports: Sequence[DatasetReport], cpu_rates: dict[str, dict]) ->
     and the minutes the jobs took (their start-up included)."""
     rows = []
     for report in reports:
-        arch = report.block["model"].get("arch") or DATASETS[report.name].arch
-        for rule in cost.GPU_RULES:
-            mine = [(job, s) for job, s in report.timed if job.rule == rule]
-            work = sum((cost.job_work(job, report.name, report.block) for job, _ in mine), cost.Work())
-            predicted = work.seconds(cpu_rates[arch]) / 60
-            rows.append([report.title, rule, f"{predicted:.1f}", f"{sum(s for _, s in mine) / 60:.1f}"])
+        rates = cpu_rates[cost.arch_of(report.name, report.block)]
+        for rule, (_, seconds, work) in timed_by_rule(report.timed, report.name, report.block).items():
+            rows.append([report.title, rule, f"{work.seconds(rates) / 60:.1f}", f"{seconds / 60:.1f}"])
     return rows
 
 
