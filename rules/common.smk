@@ -489,13 +489,14 @@ def gpu_runtime(rule):
 
 
 # --- docs/results.md (rules/docs.smk) -------------------------------------------------------------
-RESULTS_DOC_TABLES = (
-    "results/tables/{dataset}/certified_accuracy.tsv",
-    "results/tables/{dataset}/certified_accuracy_l2.tsv",
-    "results/tables/{dataset}/paired_differences.tsv",
-    "results/tables/{dataset}/fig2_front.tsv",
-    "results/sigma_regions/{dataset}/summary.tsv",
-)
+#: The tables the page reads, by input name (one file per dataset, in run_datasets order).
+RESULTS_DOC_TABLES = {
+    "area": "results/tables/{dataset}/certified_accuracy.tsv",
+    "l2": "results/tables/{dataset}/certified_accuracy_l2.tsv",
+    "differences": "results/tables/{dataset}/paired_differences.tsv",
+    "front": "results/tables/{dataset}/fig2_front.tsv",
+    "regions": "results/sigma_regions/{dataset}/summary.tsv",
+}
 
 
 def results_doc_shown():
@@ -529,8 +530,8 @@ def results_doc_jobs(wildcards):
 
 def results_doc_inputs(wildcards):
     datasets = config["run_datasets"]
-    inputs = {
-        "tables": [pattern.format(dataset=d) for d in datasets for pattern in RESULTS_DOC_TABLES],
+    inputs = {name: [pattern.format(dataset=d) for d in datasets] for name, pattern in RESULTS_DOC_TABLES.items()}
+    inputs |= {
         "choices": fig1_files(datasets, "choice.json"),
         "sigmas": fig1_files(datasets, "sigmas.pt"),
         "figures": [figure for figure, _ in results_doc_shown()],

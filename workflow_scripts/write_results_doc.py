@@ -25,10 +25,8 @@ def commit() -> str:
     return head + (" with uncommitted changes" if dirty.stdout.strip() else "")
 
 
-def dataset_report(name, position, snakemake, tables_per_dataset=5) -> DatasetReport:
-    area, l2, differences, front, regions = snakemake.input.tables[
-        position * tables_per_dataset : (position + 1) * tables_per_dataset
-    ]
+def dataset_report(name, position, snakemake) -> DatasetReport:
+    inputs = snakemake.input
     inits = len(snakemake.params.config["datasets"][name]["fig1"]["inits"])
     before = sum(
         len(snakemake.params.config["datasets"][d]["fig1"]["inits"]) for d in snakemake.params.datasets[:position]
@@ -41,11 +39,11 @@ def dataset_report(name, position, snakemake, tables_per_dataset=5) -> DatasetRe
         name=name,
         title=title_of(name, snakemake.params.titles),
         block=block,
-        area=artifacts.load_certified_accuracy(area),
-        l2=artifacts.load_certified_accuracy(l2, view="l2_radius"),
-        differences=artifacts.load_paired_differences(differences),
-        front=artifacts.load_fig2_front(front),
-        regions=artifacts.load_region_summary(regions),
+        area=artifacts.load_certified_accuracy(inputs.area[position]),
+        l2=artifacts.load_certified_accuracy(inputs.l2[position], view="l2_radius"),
+        differences=artifacts.load_paired_differences(inputs.differences[position]),
+        front=artifacts.load_fig2_front(inputs.front[position]),
+        regions=artifacts.load_region_summary(inputs.regions[position]),
         choices=choices,
         sigma_stats=[vector_stats(s, c, block["fig1"]["n"], block["alpha"]) for s, c in zip(sigmas, choices)],
         timed=[(Job(j["rule"], tuple(j["wildcards"].items())), benchmark_seconds(j["benchmark"])) for j in jobs],
