@@ -3,7 +3,6 @@ the wall time of every GPU job (Snakemake's benchmark files), this machine's per
 paper preset's cost (nusmooth.results_doc builds every part of the page)."""
 
 import shutil
-import subprocess
 from datetime import datetime, timezone
 
 from stage import run_stage
@@ -12,17 +11,15 @@ from nusmooth import artifacts
 from nusmooth.cost import Job
 from nusmooth.io import atomic_write_text
 from nusmooth.plotting import title_of
-from nusmooth.results_doc import DatasetReport, benchmark_seconds, cost_section, page, read_preset, vector_stats
-
-
-def commit() -> str:
-    """HEAD of the checkout the page is generated in, marked when tracked files differ from it."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True)
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + (" with uncommitted changes" if dirty.stdout.strip() else "")
+from nusmooth.results_doc import (
+    DatasetReport,
+    benchmark_seconds,
+    checkout_commit,
+    cost_section,
+    page,
+    read_preset,
+    vector_stats,
+)
 
 
 def dataset_report(name, position, snakemake) -> DatasetReport:
@@ -67,7 +64,7 @@ def main(snakemake):
         },
         shared_figures=relative,
         command=snakemake.params.command,
-        commit=commit(),
+        commit=checkout_commit(snakemake.output),
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         machine=rates["machine"],
         config=snakemake.params.config,

@@ -15,6 +15,7 @@ from nusmooth.results_doc import (
     accuracy_rows,
     area_claim,
     border_claim,
+    checkout_commit,
     paper_cost_tables,
     pair_label,
     stage_time_rows,
@@ -110,3 +111,25 @@ def test_paper_cost_tables_carry_the_counted_work():
 def test_pass_rates_measure_every_kind():
     rates = pass_rates.measure("mnist_cnn", seconds=0.0, rounds=1)
     assert set(rates) == set(cost.PASS_KINDS) and all(rate > 0 for rate in rates.values())
+
+
+def test_the_commit_line_ignores_the_pages_own_files_only(tmp_path):
+    """Snakemake removes a job's outputs before it runs: a committed page must not mark its own
+    regeneration as uncommitted, while any other change to a tracked file still does."""
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs/results.md").write_text("old page\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", ".")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "page")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    (tmp_path / "docs/results.md").unlink()  # as Snakemake does before the job
+    assert checkout_commit(["docs/results.md"], cwd=tmp_path) == head
+    assert checkout_commit([], cwd=tmp_path) == head + " with uncommitted changes"
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert checkout_commit(["docs/results.md"], cwd=tmp_path) == head + " with uncommitted changes"
