@@ -42,13 +42,11 @@ from bench_certify import certify_rate, forward_rate, paired_ratios, timed  # no
 
 from nusmooth.cost import arch_of, figure_work, limited, measured_rates, split_sizes, stage_work  # noqa: E402
 from nusmooth.acceleration import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
-from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
+from nusmooth.registry import ARCHITECTURES  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
 
 CHECKED_ARCHITECTURES = ("mnist_cnn", "resnet110", "resnet50")
 PAPER_PRESET = REPO / "presets" / "paper.yaml"
-#: Classes of the timed models: ResNet-50's ImageNet head is the widest the paper uses.
-NUM_CLASSES = {"mnist_cnn": 10, "resnet110": 10, "resnet50": 1000}
 
 
 @dataclass(frozen=True)
@@ -128,11 +126,11 @@ def first_workload(workloads: dict, arch: str, needs: str | None = None) -> dict
 
 def train_rate(arch: str, batch: int, optimizer_name: str, precision: str, device, effort: Effort, prepare) -> float:
     """Images per second of base-model training steps (cross-entropy, backward, optimiser step)."""
-    model = prepare(bench_sigma.benchmark_model(arch, NUM_CLASSES[arch], device).train())
+    model = prepare(bench_sigma.benchmark_model(arch, ARCHITECTURES[arch].benchmark_classes, device).train())
     optimizers = {"adadelta": torch.optim.Adadelta, "adam": torch.optim.Adam, "sgd": torch.optim.SGD}
     optimizer = optimizers[optimizer_name](model.parameters(), lr=1e-3)
     x = torch.rand(batch, *effort.shape(arch), device=device)
-    labels = torch.randint(0, NUM_CLASSES[arch], (batch,), device=device)
+    labels = torch.randint(0, ARCHITECTURES[arch].benchmark_classes, (batch,), device=device)
 
     def one_step():
         loss = torch.nn.functional.cross_entropy(forward_logits(model, x, precision), labels)
@@ -157,7 +155,7 @@ def certify_rates(arch: str, n0: int, n: int, precision: str, device, effort: Ef
     """The noise+forward limit and certify_many's rate, back to back per round: the best of each and
     the median (min, max) of the rounds' ratios."""
     shape = effort.shape(arch)
-    model = prepare(bench_sigma.benchmark_model(arch, NUM_CLASSES[arch], device))
+    model = prepare(bench_sigma.benchmark_model(arch, ARCHITECTURES[arch].benchmark_classes, device))
     sigma = torch.full(shape, 0.25)
     generator = torch.Generator(device=device).manual_seed(0)
     if not effort.quick:
@@ -180,7 +178,7 @@ def certify_rates(arch: str, n0: int, n: int, precision: str, device, effort: Ef
                 generator,
                 precision,
                 device,
-                NUM_CLASSES[arch],
+                ARCHITECTURES[arch].benchmark_classes,
             )
         )
     ratios = paired_ratios(rates, limits)
@@ -213,7 +211,7 @@ def measure_architecture(
         effort.seconds,
         device,
         precision,
-        NUM_CLASSES[arch],
+        ARCHITECTURES[arch].benchmark_classes,
         prepare=prepare,
         shape=effort.shape(arch),
         warm_up=not effort.quick,

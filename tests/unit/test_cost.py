@@ -71,7 +71,7 @@ def test_split_sizes_agree_with_the_dataset_preparers(name):
 def test_forward_flops_and_multiples_are_torch_flop_counts(arch):
     """The registry's FLOPs per forward pass, and the forward+backward (to the inputs) and training
     multiples, as torch's flop counter counts them."""
-    shape, classes = ARCHITECTURES[arch].input_shape, 1000 if arch == "resnet50" else 10
+    shape, classes = ARCHITECTURES[arch].input_shape, ARCHITECTURES[arch].benchmark_classes
     model = build_model(arch, classes, [0.5] * shape[0], [0.25] * shape[0]).eval()
     with FlopCounterMode(display=False) as forward:
         with torch.no_grad():

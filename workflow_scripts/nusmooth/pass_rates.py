@@ -19,7 +19,6 @@ BATCHES = {
     "resnet110": {"forward": 100, "forward_backward": 64, "training": 32},
     "resnet50": {"forward": 8, "forward_backward": 8, "training": 8},
 }
-NUM_CLASSES = {"mnist_cnn": 10, "resnet110": 10, "resnet50": 1000}
 
 
 def _rate(step, batch: int, seconds: float, rounds: int) -> float:
@@ -42,7 +41,7 @@ def measure(arch: str, *, seconds: float = 2.0, rounds: int = 2, seed: int = 0) 
     torch.manual_seed(seed)
     shape, batches = ARCHITECTURES[arch].input_shape, BATCHES[arch]
     channels = shape[0]
-    model = build_model(arch, NUM_CLASSES[arch], [0.5] * channels, [0.25] * channels)
+    model = build_model(arch, ARCHITECTURES[arch].benchmark_classes, [0.5] * channels, [0.25] * channels)
     image = torch.rand(1, *shape)
     sigma = torch.full(shape, 0.25)
 
@@ -67,7 +66,7 @@ def measure(arch: str, *, seconds: float = 2.0, rounds: int = 2, seed: int = 0) 
     model.train()
     optimizer = torch.optim.Adadelta(model.parameters(), lr=1.0)
     images = torch.rand(batches["training"], *shape)
-    labels = torch.randint(0, NUM_CLASSES[arch], (batches["training"],))
+    labels = torch.randint(0, ARCHITECTURES[arch].benchmark_classes, (batches["training"],))
 
     def training():
         loss = torch.nn.functional.cross_entropy(model(images), labels)

@@ -61,8 +61,11 @@ class ArchitectureFacts:
     #: The input ``(C, H, W)`` it is built and benchmarked for (the paper's image size).
     input_shape: tuple[int, int, int]
     description: str
-    #: Floating-point operations of one forward pass of one image of ``input_shape`` (torch's flop
-    #: counter; 10 classes, ResNet-50 1,000), for the cost of a run (``nusmooth.cost``).
+    #: Classes of the head it is benchmarked and its FLOPs counted with (ResNet-50: ImageNet's, the
+    #: widest head the paper uses).
+    benchmark_classes: int
+    #: Floating-point operations of one forward pass of one image of ``input_shape`` with
+    #: ``benchmark_classes`` outputs (torch's flop counter), for the cost of a run (``nusmooth.cost``).
     forward_flops: int
 
 
@@ -72,6 +75,7 @@ ARCHITECTURES: dict[str, ArchitectureFacts] = {
         channels=1,
         input_shape=(1, 28, 28),
         description="the paper's MNIST / Fashion-MNIST CNN (two 3x3 convolutions, max pool, two linear layers)",
+        benchmark_classes=10,
         forward_flops=23_984_896,
     ),
     "resnet110": ArchitectureFacts(
@@ -79,6 +83,7 @@ ARCHITECTURES: dict[str, ArchitectureFacts] = {
         channels=3,
         input_shape=(3, 32, 32),
         description="He et al.'s CIFAR ResNet of depth 110",
+        benchmark_classes=10,
         forward_flops=506_299_648,
     ),
     "resnet50": ArchitectureFacts(
@@ -86,6 +91,7 @@ ARCHITECTURES: dict[str, ArchitectureFacts] = {
         channels=3,
         input_shape=(3, 224, 224),
         description="torchvision's ResNet-50",
+        benchmark_classes=1000,
         forward_flops=8_178_368_512,
     ),
 }
