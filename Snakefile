@@ -1,6 +1,6 @@
 # Non-uniform randomized smoothing (Tecot, Hsieh, Zhang, Gu): data -> base model -> sigma sweeps ->
 # certificates -> figures. Parameters: config.yaml (documented in schemas/config.schema.yaml).
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -9,7 +9,7 @@ configfile: "config.yaml"
 
 
 # Layers a preset (`--config preset=paper`) over config.yaml, validates the config
-# (rules/common.smk: check_config) and defines the helpers of every stage.
+# (workflow_scripts/workflow_config.py: check_config) and defines the helpers of every stage.
 include: "rules/common.smk"
 
 

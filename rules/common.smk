@@ -1,21 +1,12 @@
-# Helpers shared by every stage file: config checks, the per-job parameter blocks, and the input
-# functions that name every file a script reads. Dataset facts come from nusmooth.registry.
-import math
+# Helpers shared by every stage file: the preset, the config check (its rules: workflow_scripts/
+# workflow_config.py), the per-job parameter blocks, and the input functions that name every file a
+# script reads. Dataset facts come from nusmooth.registry.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from nusmooth.registry import (
-    ARCHITECTURES,
-    CERTIFIED_SPLITS,
-    DATASETS,
-    PRETRAINED,
-    SIGMA_KINDS,
-    SPLITS,
-    facts_for,
-    is_configured,
-)
+from nusmooth.registry import CERTIFIED_SPLITS, DATASETS, SIGMA_KINDS, facts_for
 from nusmooth.cost import (
     FALLBACK_MINUTES,
     GPU_RULES,
@@ -26,13 +17,14 @@ from nusmooth.cost import (
     job_runtime_minutes,
     path_number,
 )
-from snakefile_support import (
-    clear_stale_locks,
-    coerce_by_schema,
-    device_check_report,
-    gpu_time_limit,
+from snakefile_support import clear_stale_locks, device_check_report, gpu_time_limit, record_lock_owner
+from workflow_config import (
+    check_config,
+    check_fig2_datasets,
+    check_fig4_datasets,
+    check_results_doc_datasets,
     preset_file,
-    record_lock_owner,
+    recorded_model_settings,
 )
 
 SCHEMA = str(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
@@ -46,187 +38,18 @@ if config.get("preset", "default") != "default":
     configfile: preset_file(Path(workflow.basedir) / "presets", config["preset"])
 
 
-def fail_config(key, problem, fix):
-    raise ValueError(f"config key '{key}': {problem}. Fix: {fix}")
-
-
-def check_config():
-    """Validate (after turning the strings of nested --config values back into numbers), fill the
-    blocks of datasets left implicit, and check what the schema cannot state."""
-    coerce_by_schema(config, SCHEMA)
-    # Names in run_datasets without a block of their own (a typo there is then named as such).
-    implicit = [n for n in config.get("run_datasets", []) if n not in config.get("datasets", {})]
-    for name in implicit:
-        config.setdefault("datasets", {})[name] = {}
-    validate(config, SCHEMA)
-    for name, block in config["datasets"].items():
-        check_dataset_name(name, block, named_only_in_run_datasets=name in implicit)
-        total = sum(block["split"][part] for part in SPLITS)
-        if not math.isclose(total, 1.0, abs_tol=1e-9):
-            fail_config(
-                f"datasets.{name}.split",
-                f"train + val + test = {total:g}",
-                "make the three fractions sum to 1",
-            )
-        missing = set(block["fig1"]["inits"]) - set(block["sigma"]["inits"])
-        if missing:
-            fail_config(
-                f"datasets.{name}.fig1.inits",
-                f"{sorted(missing)} not in datasets.{name}.sigma.inits",
-                "list only constants that have a sigma sweep",
-            )
-        check_model(name, block["model"])
-    for name in config["run_datasets"]:
-        needs = facts_of(name).needs_path
-        if needs and config["datasets"][name]["source"]["path"] is None:
-            fail_config(
-                f"datasets.{name}.source.path",
-                f"{name} cannot be downloaded automatically and no local copy is set",
-                f"set it to {needs}, e.g. --config 'datasets={{{name}: {{source: {{path: /data/{name}}}}}}}', "
-                f"or drop {name} from run_datasets (nothing else depends on it)",
-            )
-        if "split_by" in facts_of(name).source_keys:
-            check_split_unit(name, config["datasets"][name]["source"])
-
-
-def check_split_unit(name, source):
-    """A dataset split by drive needs the drive mapping; the frame split (frames of one drive in
-    training and test alike) is made only when asked for. Checked here so that a dry run fails,
-    before any data is read."""
-    if source["split_by"] == "drive" and source["drive_mapping"] is None:
-        fail_config(
-            f"datasets.{name}.source.drive_mapping",
-            f"not set, so {name} cannot be split by drive (source.split_by: drive, the default), "
-            "and frames of one drive are not split across training, validation and test silently",
-            "set it to the KITTI object devkit's mapping/ folder, or set "
-            f"datasets.{name}.source.split_by to frame for the paper's frame-level split "
-            "(Figure 4's caption then says so)",
-        )
-    if source["split_by"] == "frame" and source["drive_mapping"] is not None:
-        fail_config(
-            f"datasets.{name}.source.split_by",
-            f"frame, but datasets.{name}.source.drive_mapping is set and would go unused",
-            "set split_by to drive to split by drive, or drive_mapping to null for the frame split",
-        )
-
-
-def facts_of(name):
-    """Dataset facts: the registry's, or those of a dataset of your own from its config block."""
-    return facts_for(name, config["datasets"][name])
-
-
-def check_dataset_name(name, block, named_only_in_run_datasets=False):
-    """A name that is not built in is a dataset of your own: its block must say where the data is."""
-    if name in DATASETS:
-        if block["source"]["format"] is not None:
-            fail_config(
-                f"datasets.{name}.source.format",
-                f"{name} is a built-in dataset, read by its own reader",
-                f"remove the key, or give your copy another name (e.g. my_{name})",
-            )
-        return
-    if not is_configured(name, block):
-        fail_config(
-            "run_datasets" if named_only_in_run_datasets else f"datasets.{name}",
-            f"{name!r} is not a built-in dataset ({', '.join(DATASETS)}) and datasets.{name} has no source.format",
-            f"fix the name, or describe your data: datasets.{name}.source.format (image_folder or "
-            f"tensor_file) and datasets.{name}.source.path (docs/datasets.md)",
-        )
-    path = block["source"]["path"]
-    if path is None or not Path(path).exists():
-        fail_config(
-            f"datasets.{name}.source.path",
-            f"{'not set' if path is None else f'{path} does not exist'}",
-            "set it to your image folder or tensor file (.pt or .npz)",
-        )
-
-
-# Model keys added after the first release: left out of train_base's params (and so of model.pt's
-# train_config) while unset, so that the checkpoints and params of existing runs stay the same.
-NEW_MODEL_KEYS = ("source", "mean", "std", "train_points")
-
-
-def model_params(wildcards):
-    """train_base's model block, keys sorted, without the newer keys that are unset."""
-    block = dataset_config(wildcards)["model"]
-    return canonical({k: v for k, v in block.items() if not (k in NEW_MODEL_KEYS and v is None)})
-
-
-def check_configured_model(name, model, facts):
-    """model.source / model.weights: files exist and the keys go together (no torch here: the
-    model itself is loaded and tried on one batch at the start of train_base)."""
-    source, weights = model["source"], model["weights"]
-    if source is not None:
-        kind, _, rest = source.partition(":")
-        if kind == "torchscript" and not Path(rest).is_file():
-            fail_config(
-                f"datasets.{name}.model.source",
-                f"TorchScript file {rest} does not exist",
-                "set it to torchscript:<a file written by torch.jit.save>",
-            )
-        if kind == "torchscript" and weights is not None:
-            fail_config(
-                f"datasets.{name}.model.weights",
-                "set together with a TorchScript model.source, which carries its own weights",
-                "set model.weights to null",
-            )
-        if model["pretrained"]:
-            fail_config(
-                f"datasets.{name}.model.pretrained",
-                "true together with model.source",
-                "set pretrained to false and the weights in model.weights",
-            )
-    if weights is not None and not Path(weights).is_file():
-        fail_config(
-            f"datasets.{name}.model.weights",
-            f"file {weights} does not exist",
-            "set it to a state_dict file (torch.save(model.state_dict(), path)), or null to train",
-        )
-    for key in ("mean", "std"):
-        channels = facts.channels
-        if model[key] is not None and channels and len(model[key]) != channels:
-            fail_config(
-                f"datasets.{name}.model.{key}",
-                f"{len(model[key])} values for {channels}-channel images",
-                f"give {channels} values (one per channel), or null for the dataset's",
-            )
-
-
-def check_model(name, model):
-    """The architecture defaults to the paper's and must take the dataset's channels. Only checks
-    settings: reading data is the prepare_data job's work (a dry run reads no data)."""
-    facts = facts_of(name)
-    check_configured_model(name, model, facts)
-    if model["source"] is not None:
-        return
-    if model["arch"] is None:
-        model["arch"] = facts.arch
-    if model["arch"] is None:
-        fail_config(
-            f"datasets.{name}.model",
-            f"{name} is a dataset of your own and names no model",
-            f"set datasets.{name}.model.source (torchscript:<file>, torchvision:<arch> or "
-            f"module:<module>:<callable>) or datasets.{name}.model.arch ({', '.join(ARCHITECTURES)})",
-        )
-    channels = ARCHITECTURES[model["arch"]].channels
-    if facts.channels is not None and channels != facts.channels:
-        fail_config(
-            f"datasets.{name}.model.arch",
-            f"{model['arch']} takes {channels}-channel images, {name} has {facts.channels}",
-            f"use {facts.arch} (or null for the paper's architecture)",
-        )
-    pretrained = (PRETRAINED.dataset, PRETRAINED.arch)
-    if model["pretrained"] and (name, model["arch"]) != pretrained:
-        fail_config(f"datasets.{name}.model.pretrained", PRETRAINED.rule, "set it to false")
-
-
-check_config()
+check_config(config, SCHEMA)
 if workflow.is_main_process:
     clear_stale_locks(Path(".snakemake"))
 
 
 def dataset_config(wildcards):
     return config["datasets"][wildcards.dataset]
+
+
+def facts_of(name):
+    """Dataset facts: the registry's, or those of a dataset of your own from its config block."""
+    return facts_for(name, config["datasets"][name])
 
 
 # --- each job's own parameters: a change elsewhere in the config must not rerun it ----------------
@@ -240,6 +63,11 @@ def canonical(value):
     if isinstance(value, list):
         return [canonical(item) for item in value]
     return value
+
+
+def model_params(wildcards):
+    """train_base's model block, keys sorted, as it is recorded (workflow_config.recorded_model_settings)."""
+    return canonical(recorded_model_settings(dataset_config(wildcards)["model"]))
 
 
 def block_params(name):
@@ -422,13 +250,7 @@ def fig2_fronts(datasets):
 
 
 def fig2_inputs(wildcards):
-    if not fig2_datasets():
-        fail_config(
-            "run_datasets",
-            f"figures/fig2.pdf needs a dataset that is not majority-dominated ({', '.join(fig4_datasets())} "
-            "go to Figure 4)",
-            "add one (e.g. mnist5k) or ask only for figures/fig4.pdf",
-        )
+    check_fig2_datasets(fig2_datasets(), fig4_datasets())
     return {
         "points": fig2_points(fig2_datasets()),
         "fronts": fig2_fronts(fig2_datasets()),
@@ -437,12 +259,7 @@ def fig2_inputs(wildcards):
 
 def fig4_inputs(wildcards):
     """Figure 4 exists only for KITTI: asking for it otherwise fails before any work is done."""
-    if not fig4_datasets():
-        fail_config(
-            "run_datasets",
-            "figures/fig4.pdf is the KITTI figure, but kitti is not configured",
-            "add kitti to run_datasets, or leave figures/fig4.pdf out of the targets",
-        )
+    check_fig4_datasets(fig4_datasets())
     return {
         "points": fig2_points(fig4_datasets()),
         "fronts": fig2_fronts(fig4_datasets()),
@@ -513,15 +330,9 @@ def results_doc_figures():
 def results_doc_jobs(wildcards):
     """Params: every GPU job of each dataset (nusmooth.cost's job list) with its benchmark file."""
     benchmark = {name: getattr(rules, name).benchmark for name in GPU_RULES}
+    check_results_doc_datasets(config["run_datasets"])
     listed = []
     for dataset in config["run_datasets"]:
-        if dataset not in DATASETS:
-            fail_config(
-                "run_datasets",
-                f"docs/results.md reports built-in datasets only (their sizes give each stage's work), and "
-                f"{dataset} is a dataset of your own",
-                "ask for `all` (every figure and table, with intervals) or drop it from run_datasets for this target",
-            )
         for job in figure_jobs(dataset, config["datasets"][dataset])["all"]:
             values = dict(job.wildcards)
             listed.append({"rule": job.rule, "wildcards": values, "benchmark": benchmark[job.rule].format(**values)})

@@ -1,5 +1,5 @@
-"""Support for the Snakefile itself (not for the stage scripts): config values given on the command
-line, preset files, and the locks a killed run leaves behind. Imports nothing heavy: it runs at every DAG build."""
+"""Support for the Snakefile itself (not for the stage scripts): the locks a killed run leaves behind
+(the config's rules: ``workflow_config.py``). Imports nothing heavy: it runs at every DAG build."""
 
 from __future__ import annotations
 
@@ -8,84 +8,6 @@ import os
 import socket
 import sys
 from pathlib import Path
-
-import yaml
-
-# --- numbers inside nested --config values ----------------------------------------------------------
-# Snakemake reads a nested --config value (`datasets={mnist5k: {sigma: {inits: [0.1, 0.2]}}}`) with
-# YAML's base loader, which keeps every scalar a string, so the schema would reject '0.1' as "not of
-# type 'number'". The schema says which type each key takes; strings are converted where it asks for
-# a number, an integer, a boolean or null, and everything else is left for the schema to judge.
-
-_NULLS = {"null", "Null", "NULL", "~", ""}
-_BOOLEANS = {"true": True, "True": True, "TRUE": True, "false": False, "False": False, "FALSE": False}
-
-
-def coerce_by_schema(config: dict, schema_path) -> None:
-    """Convert, in place, the string scalars of ``config`` that the schema types as numbers,
-    integers, booleans or null."""
-    schema = yaml.safe_load(Path(schema_path).read_text())
-    for key in list(config):
-        config[key] = _coerce(config[key], schema.get("properties", {}).get(key, {}), schema)
-
-
-def _resolve(node: dict, root: dict) -> dict:
-    reference = node.get("$ref", "")
-    if reference.startswith("#/"):
-        for part in reference[2:].split("/"):
-            root = root[part]
-        return root
-    return node
-
-
-def _coerce(value, node, root):
-    if not isinstance(node, dict):
-        return value
-    node = _resolve(node, root)
-    if isinstance(value, dict):
-        extra = node.get("additionalProperties")
-        for key in list(value):
-            child = node.get("properties", {}).get(key, extra if isinstance(extra, dict) else {})
-            value[key] = _coerce(value[key], child, root)
-        return value
-    if isinstance(value, list):
-        return [_coerce(item, node.get("items", {}), root) for item in value]
-    if isinstance(value, str):
-        return _scalar(value, node.get("type", []))
-    return value
-
-
-def _scalar(text: str, types):
-    types = [types] if isinstance(types, str) else list(types)
-    if "null" in types and text in _NULLS:
-        return None
-    if "boolean" in types and text in _BOOLEANS:
-        return _BOOLEANS[text]
-    for kind, convert in (("integer", int), ("number", float)):
-        if kind in types:
-            try:
-                return convert(text)
-            except ValueError:
-                pass
-    return text
-
-
-# --- presets ------------------------------------------------------------------------------------
-
-
-def preset_file(folder: Path, name: str) -> str:
-    """``folder/<name>.yaml``; an unknown name fails listing the presets that exist and the fix
-    (without this, a misspelt preset would only report a missing file)."""
-    path = Path(folder) / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(["default"] + sorted(p.stem for p in Path(folder).glob("*.yaml")))
-        raise ValueError(
-            f"config key 'preset': unknown preset {name!r} (there is no presets/{name}.yaml). Presets: {known}. "
-            f"Fix: --config preset=<one of these>, or add presets/{name}.yaml (and its name to the preset "
-            "enum of schemas/config.schema.yaml)"
-        )
-    return str(path)
-
 
 # --- locks of a killed run ----------------------------------------------------------------------
 # Snakemake locks the working directory while it runs and removes the locks when it ends. A run

@@ -16,13 +16,8 @@ from nusmooth.acceleration import configure_backends, prepare_model
 from nusmooth.artifacts import load_dataset
 from nusmooth.io import atomic_write_tsv
 from nusmooth.data import training_subset
-from nusmooth.models import (
-    configured_checkpoint_extras,
-    describe_model,
-    is_packaged,
-    model_from_config,
-    save_checkpoint,
-)
+from nusmooth.model_settings import describe_model, is_packaged
+from nusmooth.models import configured_checkpoint_extras, model_from_config, save_checkpoint
 from nusmooth.resume import ResumeFile, content_fingerprint
 from nusmooth.seeds import stream_seed
 from nusmooth.training import BaseTrainer, accuracy

@@ -59,7 +59,7 @@ def test_unknown_dataset_names_the_known_ones():
     "modules",
     [
         "nusmooth.registry",
-        "nusmooth.registry, nusmooth.seeds, snakefile_support",
+        "nusmooth.registry, nusmooth.seeds, nusmooth.cost, nusmooth.model_settings, snakefile_support, workflow_config",
         "nusmooth.plotting, nusmooth.tables, nusmooth.records, nusmooth.io, stage",
     ],
 )
@@ -89,7 +89,7 @@ def test_the_pretrained_rule_is_stated_once():
     from nusmooth.registry import PRETRAINED
 
     assert DATASETS[PRETRAINED.dataset].arch == PRETRAINED.arch
-    for path in ("rules/common.smk", "workflow_scripts/nusmooth/models.py"):
+    for path in ("workflow_scripts/workflow_config.py", "workflow_scripts/nusmooth/models.py"):
         text = (REPO / path).read_text()
         assert "PRETRAINED.rule" in text and "pretrained weights exist" not in text, path
 

@@ -1,4 +1,4 @@
-"""The Snakefile's own support: nested --config values typed by the schema, preset files, and stale locks."""
+"""The Snakefile's own support: the locks of a killed run (the config's rules: test_workflow_config.py)."""
 
 import json
 import os
@@ -10,52 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from snakefile_support import (
-    KEEP_LOCKS,
-    clear_stale_locks,
-    coerce_by_schema,
-    keep_locks,
-    preset_file,
-    process_start,
-    record_lock_owner,
-)
-from support import REPO, make_locks, write_owner
-
-SCHEMA = REPO / "schemas/config.schema.yaml"
-
-
-def test_nested_command_line_strings_become_the_schema_types():
-    config = {
-        "alpha": 0.01,
-        "datasets": {
-            "mnist5k": {
-                "sigma": {"inits": ["0.1", "0.2"], "train_points": "null", "sub_epochs": "4"},
-                "source": {"path": "/data/123"},
-                "model": {"pretrained": "false", "arch": "null"},
-            }
-        },
-    }
-    coerce_by_schema(config, SCHEMA)
-    block = config["datasets"]["mnist5k"]
-    assert block["sigma"] == {"inits": [0.1, 0.2], "train_points": None, "sub_epochs": 4}
-    assert block["source"]["path"] == "/data/123"  # a string key stays a string
-    assert block["model"] == {"pretrained": False, "arch": None}
-
-
-def test_a_word_where_a_number_belongs_is_left_for_the_schema_to_reject():
-    config = {"datasets": {"mnist5k": {"sigma": {"lr": "fast"}}}}
-    coerce_by_schema(config, SCHEMA)
-    assert config["datasets"]["mnist5k"]["sigma"]["lr"] == "fast"
-
-
-def test_a_preset_is_a_file_of_the_presets_folder_and_an_unknown_one_lists_them(tmp_path):
-    (tmp_path / "paper.yaml").write_text("preset: paper\n")
-    (tmp_path / "small.yaml").write_text("preset: small\n")
-    assert preset_file(tmp_path, "small") == str(tmp_path / "small.yaml")
-    with pytest.raises(ValueError) as refused:
-        preset_file(tmp_path, "papr")
-    assert "unknown preset 'papr'" in str(refused.value) and "Presets: default, paper, small." in str(refused.value)
-    assert "Fix: --config preset=" in str(refused.value)
+from snakefile_support import KEEP_LOCKS, clear_stale_locks, keep_locks, process_start, record_lock_owner
+from support import make_locks, write_owner
 
 
 def test_locks_of_a_process_that_is_gone_are_removed(tmp_path):

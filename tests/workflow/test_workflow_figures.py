@@ -125,6 +125,7 @@ def test_report_is_self_contained_with_every_figure(run):
 
 
 def test_fig4_without_kitti_fails_clearly(run):
+    """The wiring of a target's own config check (its rules: tests/unit/test_workflow_config.py)."""
     result = snakemake(run, "figures/fig4.pdf", "-n", check=False)
     assert result.returncode != 0
     assert "kitti is not configured" in result.stdout + result.stderr

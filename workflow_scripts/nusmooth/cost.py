@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from .model_settings import is_packaged
 from .registry import ARCHITECTURES, CERTIFIED_SPLITS, CHOOSING_SPLIT, DATASETS, SIGMA_KINDS
 
 #: The three kinds of pass, in report order.
@@ -113,18 +114,11 @@ def limited(count: int, limit: int | None) -> int:
     return count if limit is None else min(count, int(limit))
 
 
-def packaged(block: dict) -> bool:
-    """The model is packaged (pretrained, given weights or TorchScript), not trained."""
-    model = block["model"]
-    source = model.get("source") or ""
-    return bool(model.get("pretrained") or model.get("weights") or source.startswith("torchscript:"))
-
-
 def job_work(job: Job, name: str, block: dict) -> Work:
     """Passes of one job of dataset ``name`` (config ``block``)."""
     sizes, wildcards = split_sizes(name, block), dict(job.wildcards)
     if job.rule == "train_base":
-        if packaged(block):
+        if is_packaged(block["model"]):
             return Work()
         epochs = int(block["model"]["epochs"])
         train = limited(sizes["train"], block["model"].get("train_points"))

@@ -13,6 +13,7 @@ from torch import nn
 
 from .artifacts import MODEL, load_model_checkpoint, save_model_checkpoint
 from .io import load_failure_reason
+from .model_settings import ModelConfigError, describe_model, parse_model_source
 from .registry import ARCHITECTURES, PRETRAINED
 
 
@@ -252,25 +253,6 @@ def pretrained_model(arch: str, num_classes: int, mean, std, weights_file=None) 
 # a TorchScript archive holds TorchScript code (a restricted language run by torch's interpreter, not
 # Python pickles); a module:callable is code the user names in the config, as any import is.
 
-#: ``model.source`` kinds.
-SOURCE_KINDS = ("torchscript", "torchvision", "module")
-
-
-class ModelConfigError(ValueError):
-    """A configured model does not fit the dataset or its file is not a model; the message names the
-    config key and the fix. Raised before any training, certification or sigma search."""
-
-
-def parse_model_source(source: str) -> tuple[str, str]:
-    """``"kind:rest"`` -> ``(kind, rest)``; a ModelConfigError naming the kinds otherwise."""
-    kind, _, rest = str(source).partition(":")
-    if kind not in SOURCE_KINDS or not rest:
-        raise ModelConfigError(
-            f"model.source {source!r} is not one of torchscript:<file>, torchvision:<architecture>, "
-            "module:<importable.module>:<callable>. Fix: set model.source to one of these forms"
-        )
-    return kind, rest
-
 
 def read_state_dict(path, key: str = "model.weights") -> dict:
     """A state_dict from ``path`` by a safe load (no code in the file runs); a dict holding one under
@@ -422,21 +404,6 @@ def configured_checkpoint_extras(settings: dict) -> dict:
         with open(rest, "rb") as handle:
             extras["torchscript"] = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
     return extras
-
-
-def describe_model(settings: dict) -> str:
-    """How the model block names its model (for messages)."""
-    return f"model.source {settings['source']}" if settings.get("source") else f"architecture {settings['arch']}"
-
-
-def is_packaged(settings: dict) -> bool:
-    """train_base packages the model instead of training it: pretrained, given weights, or TorchScript."""
-    source = settings.get("source")
-    return bool(
-        settings["pretrained"]
-        or settings.get("weights") is not None
-        or (source and parse_model_source(source)[0] == "torchscript")
-    )
 
 
 def model_from_config(settings: dict, *, num_classes: int, mean, std, input_shape, dataset: str) -> nn.Sequential:

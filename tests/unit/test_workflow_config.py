@@ -1,0 +1,211 @@
+"""The configuration's rules (workflow_scripts/workflow_config.py), called in-process on configs layered
+as the Snakefile layers them (config.yaml, a preset, then the command line's files and values). One dry
+run per wiring path checks that the Snakefile calls them: tests/workflow/test_workflow.py (config and
+preset) and tests/workflow/test_workflow_figures.py (a target's datasets)."""
+
+import copy
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import update_config
+
+from support import REPO
+from workflow_config import (
+    ConfigError,
+    check_config,
+    check_fig2_datasets,
+    check_fig4_datasets,
+    check_results_doc_datasets,
+    coerce_by_schema,
+    preset_file,
+    recorded_model_settings,
+)
+
+SCHEMA = REPO / "schemas/config.schema.yaml"
+DEFAULT = yaml.safe_load((REPO / "config.yaml").read_text())
+TINY = yaml.safe_load((REPO / "tests/config_tiny.yaml").read_text())
+
+
+def layered(*layers: dict, preset: str | None = None) -> dict:
+    """config.yaml, then the preset's file, then each layer, merged key by key as Snakemake merges
+    configfiles and --config values."""
+    config = copy.deepcopy(DEFAULT)
+    if preset is not None:
+        update_config(config, yaml.safe_load((REPO / "presets" / f"{preset}.yaml").read_text()))
+    for layer in layers:
+        update_config(config, copy.deepcopy(layer))
+    return config
+
+
+def refusal(config: dict) -> str:
+    """The message check_config stops with (the schema's or a rule of its own)."""
+    with pytest.raises((ConfigError, WorkflowError)) as refused:
+        check_config(config, SCHEMA)
+    return str(refused.value)
+
+
+# Moved from a dry run each (tests/workflow/test_workflow.py): every value is refused naming its key.
+BAD_VALUES = [
+    ({"alpha": 0.7}, "alpha"),
+    ({"alpha": 0.0}, "alpha"),
+    ({"run_datasets": ["imagenett"]}, "run_datasets"),
+    ({"datasets": {"mnist5k": {"sigma": {"inits": [-0.1]}}}}, "inits"),
+    ({"datasets": {"mnist5k": {"fig1": {"n0": 0}}}}, "n0"),
+    ({"datasets": {"mnist5k": {"sweep_eval": {"n": 0}}}}, "'n'"),
+    ({"datasets": {"mnist5k": {"split": {"train": 0.5, "val": 0.2, "test": 0.2}}}}, "datasets.mnist5k.split"),
+    ({"datasets": {"mnist5k": {"fig1": {"inits": [0.33]}}}}, "datasets.mnist5k.fig1.inits"),
+    ({"datasets": {"mnist5k": {"sigma": {"lr": "fast"}}}}, "lr"),
+    ({"typo_key": 1}, "typo_key"),
+]
+
+
+@pytest.mark.parametrize("override,key", BAD_VALUES)
+def test_a_bad_value_is_refused_naming_its_key(override, key):
+    assert key in refusal(layered(TINY, override))
+
+
+@pytest.mark.parametrize("layers", [[], [TINY]], ids=["config.yaml", "config_tiny.yaml"])
+def test_the_shipped_configs_pass_and_get_the_papers_architecture(layers):
+    config = layered(*layers)
+    check_config(config, SCHEMA)
+    model = config["datasets"]["mnist5k"]["model"]
+    assert model["arch"] == "mnist_cnn" and config["datasets"]["mnist5k"]["sigma"]["n_train"] >= 1  # defaults filled
+
+
+def test_train_base_records_only_the_model_keys_it_always_recorded():
+    """Unset keys added after the first release stay out of model.pt's train_config (its bytes stay)."""
+    config = layered(TINY)
+    check_config(config, SCHEMA)
+    recorded = recorded_model_settings(config["datasets"]["mnist5k"]["model"])
+    assert set(recorded) == {
+        "arch",
+        "batch_size",
+        "epochs",
+        "gamma",
+        "lr",
+        "optimizer",
+        "pretrained",
+        "seed",
+        "weights",
+    }
+    with_mean = dict(config["datasets"]["mnist5k"]["model"], mean=[0.5])
+    assert recorded_model_settings(with_mean)["mean"] == [0.5]
+
+
+def test_nested_command_line_strings_become_the_schema_types():
+    config = {
+        "alpha": 0.01,
+        "datasets": {
+            "mnist5k": {
+                "sigma": {"inits": ["0.1", "0.2"], "train_points": "null", "sub_epochs": "4"},
+                "source": {"path": "/data/123"},
+                "model": {"pretrained": "false", "arch": "null"},
+            }
+        },
+    }
+    coerce_by_schema(config, SCHEMA)
+    block = config["datasets"]["mnist5k"]
+    assert block["sigma"] == {"inits": [0.1, 0.2], "train_points": None, "sub_epochs": 4}
+    assert block["source"]["path"] == "/data/123"  # a string key stays a string
+    assert block["model"] == {"pretrained": False, "arch": None}
+
+
+def test_a_word_where_a_number_belongs_is_left_for_the_schema_to_reject():
+    config = {"datasets": {"mnist5k": {"sigma": {"lr": "fast"}}}}
+    coerce_by_schema(config, SCHEMA)
+    assert config["datasets"]["mnist5k"]["sigma"]["lr"] == "fast"
+
+
+def test_a_preset_is_a_file_of_the_presets_folder_and_an_unknown_one_lists_them(tmp_path):
+    (tmp_path / "paper.yaml").write_text("preset: paper\n")
+    (tmp_path / "small.yaml").write_text("preset: small\n")
+    assert preset_file(tmp_path, "small") == str(tmp_path / "small.yaml")
+    with pytest.raises(ConfigError) as refused:
+        preset_file(tmp_path, "papr")
+    assert "unknown preset 'papr'" in str(refused.value) and "Presets: default, paper, small." in str(refused.value)
+    assert "Fix: --config preset=" in str(refused.value)
+
+
+def test_an_unknown_preset_lists_the_presets_of_the_repository():
+    with pytest.raises(ConfigError) as refused:
+        preset_file(REPO / "presets", "papr")
+    message = str(refused.value)
+    assert "unknown preset 'papr'" in message and "Presets: default, cpu, paper" in message
+    assert "preset=<one of these>" in message
+
+
+# --- datasets and models of your own (were dry runs in tests/workflow/test_workflow_datasets.py) ------
+
+
+def own_dataset(tmp_path, model: dict) -> dict:
+    (tmp_path / "images").mkdir(exist_ok=True)
+    block = {"source": {"format": "image_folder", "path": str(tmp_path / "images")}, "model": model}
+    return {"run_datasets": ["own"], "datasets": {"own": block}}
+
+
+def test_an_unknown_dataset_name_lists_the_built_in_ones():
+    message = refusal(layered({"run_datasets": ["cifar100"], "datasets": {"cifar100": {}}}))
+    assert "config key 'datasets.cifar100'" in message and "mnist5k, mnist, fashion_mnist, cifar10" in message
+    assert "datasets.cifar100.source.format" in message
+
+
+def test_a_configured_model_file_is_checked_before_any_job(tmp_path):
+    absent_script = own_dataset(tmp_path, {"source": f"torchscript:{tmp_path}/absent.ts"})
+    assert "config key 'datasets.own.model.source'" in refusal(layered(absent_script))
+    assert "config key 'datasets.own.model'" in refusal(layered(own_dataset(tmp_path, {})))  # no model at all
+    absent_weights = own_dataset(tmp_path, {"arch": "mnist_cnn", "weights": str(tmp_path / "absent.pt")})
+    assert "config key 'datasets.own.model.weights'" in refusal(layered(absent_weights))
+
+
+def test_the_results_page_of_an_own_dataset_is_refused_with_the_fix(tmp_path):
+    """docs/results.md counts each stage's work from a built-in dataset's sizes: an own dataset gets a
+    config error naming the alternative, not a KeyError."""
+    config = layered(own_dataset(tmp_path, {"arch": "mnist_cnn"}))
+    check_config(config, SCHEMA)  # the config itself is fine: only this target is refused
+    with pytest.raises(ConfigError) as refused:
+        check_results_doc_datasets(config["run_datasets"])
+    assert "config key 'run_datasets'" in str(refused.value) and "ask for `all`" in str(refused.value)
+    check_results_doc_datasets(["mnist", "fashion_mnist"])
+
+
+def test_each_front_figure_needs_its_datasets():
+    with pytest.raises(ConfigError, match="kitti is not configured"):
+        check_fig4_datasets([])
+    with pytest.raises(ConfigError, match=r"not majority-dominated \(kitti go to Figure 4\)"):
+        check_fig2_datasets([], ["kitti"])
+    check_fig2_datasets(["mnist5k"], [])
+    check_fig4_datasets(["kitti"])
+
+
+# --- the paper preset's paths and KITTI's split (were dry runs in tests/workflow/test_presets.py) -----
+
+
+def paper(tmp_path, kitti_source: dict, imagenet: bool = True) -> dict:
+    """The paper preset with data folders that do not exist (the check reads no data) and, for ImageNet,
+    a weights file that exists but is empty (the check asks only that a named file exists)."""
+    datasets = {"kitti": {"source": {"path": "/nonexistent/kitti", **kitti_source}}}
+    if imagenet:
+        (tmp_path / "r50.pth").touch()
+        datasets["imagenet"] = {
+            "source": {"path": "/nonexistent/ilsvrc"},
+            "model": {"weights": str(tmp_path / "r50.pth")},
+        }
+    return layered({"datasets": datasets}, preset="paper")
+
+
+def test_the_paper_preset_without_an_imagenet_path_says_what_to_set(tmp_path):
+    message = refusal(paper(tmp_path, {"split_by": "frame"}, imagenet=False))
+    assert "datasets.imagenet.source.path" in message and "drop imagenet from run_datasets" in message
+
+
+def test_kitti_split_must_be_chosen(tmp_path):
+    """Without the drive mapping, the KITTI split is by frame only when asked for; a mapping with the
+    frame split is refused too; a mapping alone or the frame split alone passes."""
+    message = refusal(paper(tmp_path, {}))
+    assert "config key 'datasets.kitti.source.drive_mapping'" in message
+    assert "mapping/ folder" in message and "datasets.kitti.source.split_by to frame" in message
+    message = refusal(paper(tmp_path, {"drive_mapping": "/nonexistent/mapping", "split_by": "frame"}))
+    assert "config key 'datasets.kitti.source.split_by'" in message and "would go unused" in message
+    check_config(paper(tmp_path, {"drive_mapping": "/nonexistent/mapping"}), SCHEMA)
+    check_config(paper(tmp_path, {"split_by": "frame"}), SCHEMA)
