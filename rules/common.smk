@@ -17,7 +17,8 @@ from nusmooth.cost import (
     job_runtime_minutes,
     path_number,
 )
-from snakefile_support import clear_stale_locks, device_check_report, gpu_time_limit, record_lock_owner
+from slurm_site import device_check_report, gpu_time_limit
+from workflow_locks import clear_stale_locks, record_lock_owner
 from workflow_config import (
     check_config,
     check_fig2_datasets,
@@ -281,7 +282,7 @@ def final_outputs():
     return [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")] + tables + regions
 
 
-# --- SLURM runtime of the GPU jobs (snakefile_support: the rates and the cap) ---------------------
+# --- SLURM runtime of the GPU jobs (slurm_site: the rates and the cap) ---------------------------
 DEVICE_CHECK_REPORT = device_check_report()
 GPU_TIME_LIMIT = gpu_time_limit()
 

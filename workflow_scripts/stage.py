@@ -1,7 +1,7 @@
 """What every stage script shares: its log, threads and error reporting (:func:`run_stage`), the
 device, the base model as the config's ``compute`` block asks, and seeded generators. Kept outside
 the library, which knows nothing of Snakemake. (The Snakefile's own helpers are in
-``snakefile_support.py``.)
+``workflow_config.py``, ``workflow_locks.py`` and ``slurm_site.py``.)
 
 torch and the modules that import it are imported inside the functions that need them: the plot and
 table jobs use :func:`run_stage` too and start without torch."""

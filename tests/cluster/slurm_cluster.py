@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from snakefile_support import process_start  # the pipeline's own test of "is the owner still running"
+from workflow_locks import process_start  # the pipeline's own test of "is the owner still running"
 
 PACKAGES = (
     "munge",

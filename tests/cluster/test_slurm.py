@@ -44,8 +44,8 @@ from slurm_cluster import (
 )
 from support.workflow_outputs import differences
 
-from nusmooth.cost import MIN_MINUTES
-from snakefile_support import process_start
+from nusmooth.cost import GPU_RULES, MIN_MINUTES
+from workflow_locks import process_start
 from stage import ALLOW_CPU_VARIABLE
 from support import REPO
 
@@ -75,7 +75,6 @@ GPU_PARTITION = "input"
 SHORT_PARTITION, SHORT_LIMIT_MINUTES = "short", 1
 # An account of the cluster that the test user has no association with: sbatch rejects it.
 OTHER_ACCOUNT = "someone_else"
-GPU_RULES = {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
 RUN_TIMEOUT = 480  # one whole workflow run through the cluster; about 4 minutes here when overlapped
 
 

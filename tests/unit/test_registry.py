@@ -59,7 +59,7 @@ def test_unknown_dataset_names_the_known_ones():
     "modules",
     [
         "nusmooth.registry",
-        "nusmooth.registry, nusmooth.seeds, nusmooth.cost, nusmooth.model_settings, snakefile_support, workflow_config",
+        "nusmooth.registry, nusmooth.seeds, nusmooth.cost, nusmooth.model_settings, workflow_locks, workflow_config, slurm_site",
         "nusmooth.plotting, nusmooth.tables, nusmooth.records, nusmooth.io, stage",
     ],
 )

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 
-from snakefile_support import KEEP_LOCKS, process_start
+from workflow_locks import KEEP_LOCKS, process_start
 from support import REPO, make_locks, write_owner
 from support.workflow import SNAKEMAKE, TINY_CONFIG, snakemake
 

@@ -1,4 +1,4 @@
-"""The Snakefile's own support: the locks of a killed run (the config's rules: test_workflow_config.py)."""
+"""The locks of a killed run (workflow_scripts/workflow_locks.py), removed only when their owner is gone."""
 
 import json
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from snakefile_support import KEEP_LOCKS, clear_stale_locks, keep_locks, process_start, record_lock_owner
+from workflow_locks import KEEP_LOCKS, clear_stale_locks, keep_locks, process_start, record_lock_owner
 from support import make_locks, write_owner
 
 

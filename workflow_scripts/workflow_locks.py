@@ -1,5 +1,5 @@
-"""Support for the Snakefile itself (not for the stage scripts): the locks a killed run leaves behind
-(the config's rules: ``workflow_config.py``). Imports nothing heavy: it runs at every DAG build."""
+"""The locks a killed run leaves behind, for the Snakefile itself (not for the stage scripts).
+Imports nothing heavy: it runs at every DAG build."""
 
 from __future__ import annotations
 
@@ -89,38 +89,3 @@ def clear_stale_locks(snakemake_dir: Path, environ=os.environ) -> bool:
         f"Removed the locks of an earlier run (pid {owner['pid']}) that was interrupted; continuing.", file=sys.stderr
     )
     return True
-
-
-# --- SLURM runtime of the GPU jobs --------------------------------------------------------------
-# Each GPU job asks SLURM for a runtime scaled by its own work (nusmooth.cost), at the rates of a
-# device check report when NUSMOOTH_SLURM_DEVICE_CHECK names one, else at the GPU throughput that
-# nusmooth.cost assumes; capped by the partition's time limit (the profile's variables). Locally the
-# value is unused. docs/slurm.md, "Runtime of each job", has the table for the paper preset.
-
-DEVICE_CHECK = "NUSMOOTH_SLURM_DEVICE_CHECK"
-GPU_LIMIT_VARIABLES = ("NUSMOOTH_SLURM_GPU_MAX_RUNTIME", "NUSMOOTH_SLURM_MAX_RUNTIME")
-
-
-def gpu_time_limit(environ=os.environ) -> int | None:
-    """The GPU partition's time limit in minutes (the profile checks the values), None when unset."""
-    for variable in GPU_LIMIT_VARIABLES:
-        value = environ.get(variable, "").strip()
-        if value:
-            if not value.isdigit() or int(value) < 1:
-                raise ValueError(f"{variable}={value!r}: give the partition's time limit in whole minutes, e.g. 2880")
-            return int(value)
-    return None
-
-
-def device_check_report(environ=os.environ) -> dict | None:
-    """The device check report named by NUSMOOTH_SLURM_DEVICE_CHECK, None when unset."""
-    path = environ.get(DEVICE_CHECK, "").strip()
-    if not path:
-        return None
-    try:
-        return json.loads(Path(path).read_text())
-    except (OSError, ValueError) as error:
-        raise ValueError(
-            f"{DEVICE_CHECK}={path}: cannot read it as a device check report ({error}). Fix: point it at the "
-            "JSON that `python benchmarks/device_check.py --out FILE` wrote, or unset it"
-        ) from None
