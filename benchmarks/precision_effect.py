@@ -23,6 +23,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
 from nusmooth.data import PreparedDataset  # noqa: E402
 from nusmooth.records import certified_accuracy_curve, certify_split  # noqa: E402
+from nusmooth.registry import SIGMA_KINDS  # noqa: E402
 from nusmooth.io import load_artifact  # noqa: E402
 from nusmooth.models import load_checkpoint  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
@@ -60,7 +61,7 @@ def main():
         sigmas = load_artifact(
             results / "certify" / args.dataset / f"fig1_init_{init}" / "sigmas.pt", "select_fig1_sigma"
         )
-        for kind in ("learned", "isotropic"):
+        for kind in SIGMA_KINDS:
             tables = {}
             for precision in ("fp32", "bf16"):
                 start = time.perf_counter()

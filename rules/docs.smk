@@ -29,6 +29,7 @@ rule results_doc:
         "../envs/pytorch.yaml"
     params:
         datasets=config["run_datasets"],
+        fig1_datasets=fig1_keys(config["run_datasets"]),
         titles=titles_of(config["run_datasets"]),
         jobs=results_doc_jobs,
         command=results_command(),

@@ -5,6 +5,7 @@ from stage import base_model, compute_device, run_stage, stream_generator
 
 from nusmooth.artifacts import load_dataset, load_fig1_sigmas, save_certificates
 from nusmooth.records import certify_split
+from nusmooth.registry import SHOWN_SPLIT
 
 
 def main(snakemake):
@@ -13,10 +14,12 @@ def main(snakemake):
     dataset = load_dataset(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
     sigma = load_fig1_sigmas(snakemake.input.sigmas).of_kind(kind)
-    generator = stream_generator(device, settings["seed"], "certify", name, init, kind, "test")
+    generator = stream_generator(
+        device, settings["seed"], "certify", dataset=name, init=init, kind=kind, split=SHOWN_SPLIT
+    )
     table = certify_split(
         model,
-        dataset.splits["test"],
+        dataset.splits[SHOWN_SPLIT],
         sigma,
         num_classes=len(dataset.classes),
         n0=settings["n0"],

@@ -40,7 +40,9 @@ def main(snakemake):
             batch_size=snakemake.params.batch_size,
             limit=settings["points"],
             device=device,
-            generator=stream_generator(device, settings["seed"], "evaluate_sigma", name, kind, init, split),
+            generator=stream_generator(
+                device, settings["seed"], "evaluate_sigma", dataset=name, kind=kind, init=init, split=split
+            ),
             progress=True,
             precision=precision,
         )

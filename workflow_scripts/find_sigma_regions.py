@@ -7,7 +7,8 @@ from stage import run_stage
 from nusmooth.sigma_regions import region_pixels, region_summary
 from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_val_image, save_region_summary
 from nusmooth.io import atomic_write_text, atomic_write_tsv
-from nusmooth.plotting import regions_figure, save, title_of
+from nusmooth.plotting import regions_figure, save
+from nusmooth.registry import title_of
 from nusmooth.tables import html_document
 
 

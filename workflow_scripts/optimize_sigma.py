@@ -28,8 +28,10 @@ def main(snakemake):
     train = dataset.splits["train"]
     images, labels = train.images[: settings["train_points"]], train.labels[: settings["train_points"]]
     # The noise and the batch order are separate streams: neither depends on how much of the other was used.
-    noise = stream_generator(device, settings["seed"], "optimize_sigma", name, init, "noise")
-    order = stream_generator(torch.device("cpu"), settings["seed"], "optimize_sigma", name, init, "order")
+    noise = stream_generator(device, settings["seed"], "optimize_sigma", dataset=name, init=init, purpose="noise")
+    order = stream_generator(
+        torch.device("cpu"), settings["seed"], "optimize_sigma", dataset=name, init=init, purpose="order"
+    )
     optimizer = SigmaOptimizer(
         model,
         dataset.input_shape,

@@ -4,7 +4,8 @@ enlarged, colour bar in sigma units), one row per dataset."""
 from stage import run_stage
 
 from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas
-from nusmooth.plotting import fig3, save, title_of
+from nusmooth.plotting import fig3, save
+from nusmooth.registry import title_of
 
 
 def main(snakemake):

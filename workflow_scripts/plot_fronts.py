@@ -7,7 +7,8 @@ majority class."""
 from stage import run_stage
 
 from nusmooth.artifacts import load_class_counts, load_fig2_front, load_fig2_points
-from nusmooth.plotting import front_figure, save, title_of
+from nusmooth.plotting import front_figure, save
+from nusmooth.registry import title_of
 from nusmooth.tables import check_one_precision, majority_share
 
 

@@ -13,7 +13,7 @@ import traceback
 import warnings
 
 from nusmooth.runtime import keep_freed_memory_for_reuse
-from nusmooth.seeds import stream_seed
+from nusmooth.seeds import stream_name, stream_seed
 
 
 def run_stage(snakemake, main) -> None:
@@ -111,15 +111,33 @@ def compute_device(snakemake, environ=None):
     return device
 
 
-def stream_generator(device, user_seed: int, *stream):
-    """A ``torch.Generator`` on ``device`` seeded for the named stream (see :mod:`nusmooth.seeds`)."""
+def stream_generator(device, user_seed: int, stage: str, **parts):
+    """A ``torch.Generator`` on ``device`` seeded for ``stage``'s stream named by ``parts`` (see
+    :func:`nusmooth.seeds.stream_name`)."""
     import torch
 
+    stream = stream_name(stage, **parts)
     seed = stream_seed(user_seed, *stream)
     print(f"random stream {'/'.join(map(str, stream))}: seed {seed} (from user seed {user_seed})")
     generator = torch.Generator(device=device)
     generator.manual_seed(seed)
     return generator
+
+
+def fig1_results(snakemake) -> list:
+    """The rule's Figure-1 vectors (its inputs of rules/common.smk's fig1_inputs, one file of each list
+    per vector; ``params.datasets`` names the dataset of each), loaded by nusmooth.artifacts."""
+    from nusmooth.artifacts import load_fig1_results
+
+    inputs = snakemake.input
+    return load_fig1_results(
+        snakemake.params.datasets,
+        choices=inputs.choices,
+        learned=inputs.learned,
+        isotropic=inputs.isotropic,
+        val_learned=inputs.val_learned,
+        val_isotropic=inputs.val_isotropic,
+    )
 
 
 def base_model(snakemake, device):

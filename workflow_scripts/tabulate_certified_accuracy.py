@@ -6,10 +6,11 @@ snapshot's and the isotropic sweep's records of the same constants) to the large
 can certify at all (tables.display_grid), never from test points."""
 
 import pandas as pd
-from stage import run_stage
+from stage import fig1_results, run_stage
 
-from nusmooth.artifacts import load_fig1_results, save_certified_accuracy, save_paired_differences
+from nusmooth.artifacts import save_certified_accuracy, save_paired_differences
 from nusmooth.io import atomic_write_text
+from nusmooth.registry import SIGMA_KINDS
 from nusmooth.tables import (
     certified_accuracy_intervals,
     check_one_precision,
@@ -22,7 +23,7 @@ from nusmooth.tables import (
 
 
 def main(snakemake):
-    results = load_fig1_results(snakemake.params.datasets, snakemake.input)
+    results = fig1_results(snakemake)
     precision = check_one_precision([f for r in results for f in r.frames], [s for r in results for s in r.sources])
     curves, pairs, ceilings = {}, [], []
     for result, n in zip(results, snakemake.params.n, strict=True):
@@ -33,7 +34,7 @@ def main(snakemake):
         isotropic = f"isotropic {choice['isotropic_sigma']:.4g}"
         curves[learned], curves[isotropic] = result.learned, result.isotropic
         pairs.append((learned, result.learned, isotropic, result.isotropic))
-        ceilings += [largest_certifiable(choice, kind, n, snakemake.params.alpha) for kind in ("learned", "isotropic")]
+        ceilings += [largest_certifiable(choice, kind, n, snakemake.params.alpha) for kind in SIGMA_KINDS]
     grid = display_grid([frame for r in results for frame in r.validation], ceilings, snakemake.params.table_areas)
     thresholds = {view: grid[view]["thresholds"] for view in grid}
     tables = {

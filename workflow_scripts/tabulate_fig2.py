@@ -8,6 +8,7 @@ from stage import run_stage
 
 from nusmooth.artifacts import load_sweep_metrics, save_fig2_front, save_fig2_points
 from nusmooth.io import atomic_write_text
+from nusmooth.registry import SIGMA_KINDS
 from nusmooth.tables import FRONT_SPLITS_NOTE, front_table, html_document, sweep_points
 
 
@@ -20,7 +21,7 @@ def main(snakemake):
     save_fig2_front(front, snakemake.output.front)
     sections = [
         (f"{kind} front (chosen on validation, test metrics drawn)", front[front["kind"] == kind].drop(columns="kind"))
-        for kind in ("learned", "isotropic")
+        for kind in SIGMA_KINDS
     ]
     note = f"{snakemake.wildcards.dataset}: {FRONT_SPLITS_NOTE} All points of both splits: {Path(snakemake.output.points).name}."
     atomic_write_text(

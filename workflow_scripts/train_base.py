@@ -19,7 +19,7 @@ from nusmooth.data import training_subset
 from nusmooth.model_settings import describe_model, is_packaged
 from nusmooth.models import configured_checkpoint_extras, model_from_config, save_checkpoint
 from nusmooth.resume import ResumeFile, content_fingerprint
-from nusmooth.seeds import stream_seed
+from nusmooth.seeds import stream_name, stream_seed
 from nusmooth.training import BaseTrainer, accuracy
 
 
@@ -30,7 +30,9 @@ def main(snakemake):
     mean, std = settings.get("mean") or dataset.mean, settings.get("std") or dataset.std
     packaged = is_packaged(settings)
     if not packaged:  # fresh weights (and dropout) from the user's seed
-        torch.manual_seed(stream_seed(settings["seed"], "train_base", name, "init and dropout"))
+        torch.manual_seed(
+            stream_seed(settings["seed"], *stream_name("train_base", dataset=name, purpose="init and dropout"))
+        )
     model = model_from_config(
         settings, num_classes=classes, mean=mean, std=std, input_shape=dataset.input_shape, dataset=name
     )
@@ -47,7 +49,9 @@ def main(snakemake):
     else:
         # model.train_points: a seeded, stratified subset (a quick run of any dataset).
         train = training_subset(
-            train, settings.get("train_points"), stream_seed(settings["seed"], "train_base", name, "subset")
+            train,
+            settings.get("train_points"),
+            stream_seed(settings["seed"], *stream_name("train_base", dataset=name, purpose="subset")),
         )
         # "state": the saved layout (a BaseTrainer's state_dict): a state of another layout is ignored, not misread.
         resume = ResumeFile(
@@ -66,7 +70,9 @@ def main(snakemake):
             lr=settings["lr"],
             gamma=settings["gamma"],
             device=device,
-            generator=stream_generator(torch.device("cpu"), settings["seed"], "train_base", name, "order"),
+            generator=stream_generator(
+                torch.device("cpu"), settings["seed"], "train_base", dataset=name, purpose="order"
+            ),
             optimizer_name=settings["optimizer"],
         )
         state = resume.load()

@@ -10,7 +10,7 @@ from stage import run_stage
 from nusmooth import artifacts
 from nusmooth.cost import Job
 from nusmooth.io import atomic_write_text
-from nusmooth.plotting import title_of
+from nusmooth.registry import title_of
 from nusmooth.results_doc import (
     DatasetReport,
     benchmark_seconds,
@@ -22,14 +22,15 @@ from nusmooth.results_doc import (
 )
 
 
+def own_fig1_files(files, name, snakemake) -> list:
+    """The files of dataset ``name`` among one per Figure-1 vector (``params.fig1_datasets``: the dataset of each)."""
+    return [path for path, dataset in zip(files, snakemake.params.fig1_datasets, strict=True) if dataset == name]
+
+
 def dataset_report(name, position, snakemake) -> DatasetReport:
     inputs = snakemake.input
-    inits = len(snakemake.params.config["datasets"][name]["fig1"]["inits"])
-    before = sum(
-        len(snakemake.params.config["datasets"][d]["fig1"]["inits"]) for d in snakemake.params.datasets[:position]
-    )
-    choices = [artifacts.load_fig1_choice(p) for p in snakemake.input.choices[before : before + inits]]
-    sigmas = [artifacts.load_fig1_sigmas(p).learned.numpy() for p in snakemake.input.sigmas[before : before + inits]]
+    choices = [artifacts.load_fig1_choice(p) for p in own_fig1_files(inputs.choices, name, snakemake)]
+    sigmas = [artifacts.load_fig1_sigmas(p).learned.numpy() for p in own_fig1_files(inputs.sigmas, name, snakemake)]
     jobs = [j for j in snakemake.params.jobs if j["wildcards"]["dataset"] == name]
     block = {**snakemake.params.config["datasets"][name], "alpha": snakemake.params.config["alpha"]}
     return DatasetReport(

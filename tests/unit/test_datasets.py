@@ -10,7 +10,7 @@ import torch
 from support import SHARED_DATA as DATA
 from support import needs_shared_data as needs_data
 
-from nusmooth.data import PIXEL_SPACE
+from nusmooth.registry import PIXEL_SPACE
 from nusmooth.datasets import DataError, prepare_dataset
 from nusmooth.datasets.idx import read_idx
 from nusmooth.datasets.kitti import CLASSES as KITTI_CLASSES

@@ -5,7 +5,8 @@ import itertools
 import pytest
 import yaml
 
-from nusmooth.seeds import stream_seed
+from nusmooth.registry import CERTIFIED_SPLITS, SHOWN_SPLIT, SIGMA_KINDS
+from nusmooth.seeds import STREAM_PARTS, stream_name, stream_seed
 from support.workflow import REPO
 
 
@@ -39,13 +40,17 @@ def test_streams_of_the_paper_preset_never_collide():
     for dataset, block in preset["datasets"].items():
         inits = [f"{v:g}" for v in block["sigma"]["inits"]]
         for init in inits:
-            names += [("optimize_sigma", dataset, init, purpose) for purpose in ("noise", "order")]
+            names += [stream_name("optimize_sigma", dataset=dataset, init=init, purpose=p) for p in ("noise", "order")]
             names += [
-                ("evaluate_sigma", dataset, kind, init, split)
-                for kind, split in itertools.product(("learned", "isotropic"), ("val", "test"))
+                stream_name("evaluate_sigma", dataset=dataset, kind=kind, init=init, split=split)
+                for kind, split in itertools.product(SIGMA_KINDS, CERTIFIED_SPLITS)
             ]
-            names += [("certify", dataset, init, kind, "test") for kind in ("learned", "isotropic")]
-        names += [("train_base", dataset, "init and dropout"), ("train_base", dataset, "order")]
+            names += [
+                stream_name("certify", dataset=dataset, init=init, kind=kind, split=SHOWN_SPLIT) for kind in SIGMA_KINDS
+            ]
+        names += [
+            stream_name("train_base", dataset=dataset, purpose=p) for p in ("init and dropout", "subset", "order")
+        ]
     seeds = [stream_seed(user, *name) for user in (0, 1) for name in names]
     assert len(names) > 1000
     assert len(set(seeds)) == len(seeds)
@@ -65,6 +70,49 @@ def test_stages_that_share_a_user_seed_draw_different_noise():
     for a, b in itertools.combinations([validation, test, figure1, training], 2):
         assert not torch.equal(a, b)
     assert torch.equal(validation, first_draws("evaluate_sigma", "mnist5k", "learned", "0.25", "val"))
+
+
+#: Every stream the stage scripts draw from, named by its parts, with the seed it had before the parts'
+#: order got one home (seeds.STREAM_PARTS): a changed order would change these seeds and every number.
+PINNED = [
+    ({"stage": "train_base", "dataset": "mnist5k", "purpose": "init and dropout"}, 4297849552885411198),
+    ({"stage": "train_base", "dataset": "mnist5k", "purpose": "subset"}, 4567441460522844503),
+    ({"stage": "train_base", "dataset": "mnist5k", "purpose": "order"}, 8985955711776674839),
+    ({"stage": "optimize_sigma", "dataset": "mnist5k", "init": "0.25", "purpose": "noise"}, 1067058873275517287),
+    ({"stage": "optimize_sigma", "dataset": "mnist5k", "init": "0.25", "purpose": "order"}, 8199620714372707263),
+    (
+        {"stage": "evaluate_sigma", "dataset": "mnist5k", "kind": "isotropic", "init": "0.5", "split": "test"},
+        2164330427929224544,
+    ),
+    (
+        {"stage": "certify", "dataset": "mnist5k", "init": "0.25", "kind": "isotropic", "split": "test"},
+        1449146487925148094,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "parts,seed", PINNED, ids=[parts["stage"] + "/" + str(i) for i, (parts, _) in enumerate(PINNED)]
+)
+def test_each_stages_stream_keeps_its_seed(parts, seed):
+    assert stream_seed(0, *stream_name(**parts)) == seed
+
+
+def test_every_stage_that_draws_noise_has_its_parts_and_a_stream_needs_all_of_them():
+    assert {parts["stage"] for parts, _ in PINNED} == set(STREAM_PARTS)
+    assert stream_name("certify", split="test", kind="learned", init="0.25", dataset="mnist") == (
+        "certify",
+        "mnist",
+        "0.25",
+        "learned",
+        "test",
+    )
+    with pytest.raises(
+        ValueError, match=r"named by \['dataset', 'init', 'kind', 'split'\], got \['dataset', 'init', 'kind'\]"
+    ):
+        stream_name("certify", dataset="mnist", init="0.25", kind="learned")
+    with pytest.raises(ValueError, match="no random streams for stage 'plot_fig1'"):
+        stream_name("plot_fig1", dataset="mnist")
 
 
 def test_a_separator_inside_a_name_is_refused():

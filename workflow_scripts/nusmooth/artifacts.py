@@ -28,6 +28,7 @@ from .io import (
     atomic_write_tsv_gz,
     load_artifact,
 )
+from .registry import SIGMA_KINDS, SPLITS
 
 
 @dataclass(frozen=True, eq=False)  # one object per kind: compared (and hashed) by identity
@@ -67,7 +68,7 @@ DATASET = Artifact(
     keys=("name", "classes", "mean", "std"),
     tensors={
         f"{split}_{part}": spec
-        for split in ("train", "val", "test")
+        for split in SPLITS
         for part, spec in (("images", ("uint8", 4)), ("labels", ("int64", 1)))
     },
 )
@@ -88,7 +89,7 @@ FIG1_SIGMAS = Artifact(
     "Figure 1's learned sigma and its isotropic counterpart",
     "results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
     "select_fig1_sigma",
-    keys=("learned", "isotropic"),
+    keys=SIGMA_KINDS,
     tensors={"learned": ("floating", 3), "isotropic": ("floating", 0)},
 )
 FIG1_CHOICE = Artifact(
@@ -588,18 +589,21 @@ class Fig1Result:
         return [self.learned, self.isotropic, *self.validation]
 
 
-def load_fig1_results(datasets: Sequence[str], inputs) -> list[Fig1Result]:
-    """The Figure-1 inputs of plot_fig1 / tabulate_certified_accuracy (``choices``, ``learned``,
-    ``isotropic``, ``val_learned``, ``val_isotropic``: one file per vector, in the order of ``datasets``)."""
+def load_fig1_results(
+    datasets: Sequence[str],
+    *,
+    choices: Sequence,
+    learned: Sequence,
+    isotropic: Sequence,
+    val_learned: Sequence,
+    val_isotropic: Sequence,
+) -> list[Fig1Result]:
+    """The Figure-1 vectors of plot_fig1 / tabulate_certified_accuracy: one file of each list per vector
+    (its choice, its learned and isotropic certificates, the validation records of its learned and
+    isotropic sweeps), and ``datasets`` the dataset of each, in the same order."""
     results = []
     for dataset, choice_path, learned, isotropic, val_learned, val_isotropic in zip(
-        datasets,
-        inputs.choices,
-        inputs.learned,
-        inputs.isotropic,
-        inputs.val_learned,
-        inputs.val_isotropic,
-        strict=True,
+        datasets, choices, learned, isotropic, val_learned, val_isotropic, strict=True
     ):
         choice = load_fig1_choice(choice_path)
         chosen = load_sweep_records(val_learned)

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from .model_settings import is_packaged
-from .registry import ARCHITECTURES, CERTIFIED_SPLITS, CHOOSING_SPLIT, DATASETS, SIGMA_KINDS
+from .registry import ARCHITECTURES, CERTIFIED_SPLITS, CHOOSING_SPLIT, DATASETS, SIGMA_KINDS, SPLITS
 
 #: The three kinds of pass, in report order.
 PASS_KINDS = ("forward", "forward_backward", "training")
@@ -92,8 +92,8 @@ def split_sizes(name: str, block: dict) -> dict[str, int]:
     image per class; ImageNet's parts and the official test splits are exact."""
     pool = DATASETS[name].pool_sizes
     source = block.get("source", {}) or {}
-    if {"train", "val", "test"} <= set(pool):  # fixed-size parts (ImageNet's subset)
-        return {part: int(source.get(f"{part}_images") or pool[part]) for part in ("train", "val", "test")}
+    if set(SPLITS) <= set(pool):  # fixed-size parts (ImageNet's subset)
+        return {part: int(source.get(f"{part}_images") or pool[part]) for part in SPLITS}
     fractions = block["split"]
     carve = fractions["train"] / (fractions["train"] + fractions["val"])
     if "test" in pool:  # official test split; validation carved from the official train split

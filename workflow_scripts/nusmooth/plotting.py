@@ -16,9 +16,8 @@ import pandas as pd  # noqa: E402
 from .evidence import curve_with_band  # noqa: E402
 from .io import atomic_save_figure  # noqa: E402
 from .records import certified_accuracy_curve  # noqa: E402
-from .registry import PIXEL_SPACE, title_of  # noqa: E402
+from .registry import PIXEL_SPACE, SHOWN_SPLIT, title_of  # noqa: E402
 from .sigma_regions import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
-from .tables import SHOWN_SPLIT  # noqa: E402
 
 #: Print-readable defaults for every figure.
 STYLE = {

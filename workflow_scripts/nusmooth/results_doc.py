@@ -15,7 +15,7 @@ import pandas as pd
 import yaml
 
 from . import cost
-from .registry import ARCHITECTURES
+from .registry import ARCHITECTURES, SIGMA_KINDS
 from .sigma_regions import border_and_centre
 from .tables import largest_certifiable
 
@@ -58,7 +58,7 @@ def read_preset(path) -> dict:
 def vector_stats(sigma, choice: dict, n: int, alpha: float) -> dict:
     """Mean, min and max of a learned sigma vector, its border / centre means (sigma_regions), and the
     largest certified area it and its isotropic counterpart can give any point (tables.largest_certifiable)."""
-    ceilings = {kind: largest_certifiable(choice, kind, n, alpha)["area"] for kind in ("learned", "isotropic")}
+    ceilings = {kind: largest_certifiable(choice, kind, n, alpha)["area"] for kind in SIGMA_KINDS}
     return {
         "mean": float(sigma.mean()),
         "min": float(sigma.min()),

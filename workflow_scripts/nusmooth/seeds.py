@@ -18,6 +18,27 @@ import hashlib
 
 _VERSION = "nusmooth/v1"
 
+#: The parts that name each stage's streams, in the order they are hashed. The order fixes every
+#: stream's seed, hence every reported number: a stage's parts are never reordered (the seeds of
+#: today's streams are pinned by tests/unit/test_seeds.py). ``purpose`` names one of a job's streams.
+STREAM_PARTS = {
+    "train_base": ("dataset", "purpose"),
+    "optimize_sigma": ("dataset", "init", "purpose"),
+    "evaluate_sigma": ("dataset", "kind", "init", "split"),
+    "certify": ("dataset", "init", "kind", "split"),
+}
+
+
+def stream_name(stage: str, **parts) -> tuple:
+    """``(stage, part, ...)``: the name of one of ``stage``'s streams, its parts in the order of
+    :data:`STREAM_PARTS` (each given by keyword, so no caller can put them in another order)."""
+    if stage not in STREAM_PARTS:
+        raise ValueError(f"no random streams for stage {stage!r}; stages: {sorted(STREAM_PARTS)}")
+    expected = STREAM_PARTS[stage]
+    if set(parts) != set(expected):
+        raise ValueError(f"a {stage} stream is named by {list(expected)}, got {sorted(parts)}")
+    return (stage, *(parts[key] for key in expected))
+
 
 def stream_seed(user_seed: int, *parts) -> int:
     """The seed of the stream named by ``parts`` (stage, dataset, split, kind, constant, purpose...).

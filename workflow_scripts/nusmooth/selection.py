@@ -7,8 +7,7 @@ from typing import NamedTuple
 import numpy as np
 import pandas as pd
 
-#: The split every choice is made on.
-VALIDATION = "val"
+from .registry import CHOOSING_SPLIT
 
 
 class Fig1Choice(NamedTuple):
@@ -26,7 +25,7 @@ def select_snapshot(validation: pd.DataFrame, accuracy_tolerance: float) -> int:
     """
     if validation.empty:
         raise ValueError("no validation metrics to choose a snapshot from")
-    if "split" in validation and set(validation["split"]) != {VALIDATION}:
+    if "split" in validation and set(validation["split"]) != {CHOOSING_SPLIT}:
         raise ValueError(
             f"select_snapshot must see validation rows only, got splits {sorted(set(validation['split']))}; "
             "use choose_fig1_snapshot to pass a sweep's metrics of all splits"
@@ -47,10 +46,10 @@ def choose_fig1_snapshot(metrics: pd.DataFrame, accuracy_tolerance: float) -> Fi
         raise ValueError(
             f"metrics of one sweep expected, got {len(sweeps)} (kind, init) pairs; pass one sweep's val.tsv"
         )
-    validation = metrics[metrics["split"] == VALIDATION]
+    validation = metrics[metrics["split"] == CHOOSING_SPLIT]
     if validation.empty:
         raise ValueError(
-            f"no {VALIDATION!r} rows in the sweep's metrics (splits {sorted(set(metrics['split']))}); "
+            f"no {CHOOSING_SPLIT!r} rows in the sweep's metrics (splits {sorted(set(metrics['split']))}); "
             "Figure 1's snapshot is chosen on validation: certify the sweep on the validation split"
         )
     if validation["sub_epoch"].duplicated().any():

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from ..data import ImageSplit, PreparedDataset, base_info, stratified_split
+from ..registry import SPLITS
 from .common import DataError, carve_validation, decode_all, missing, split_pool
 
-PARTS = ("train", "val", "test")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
 
 
@@ -56,7 +56,7 @@ def _list_part(folder: Path) -> list[tuple[Path, str]]:
 
 def read_image_folder(name: str, root: Path, input_shape, workers: int):
     """``{part: (uint8 images, class names, ids)}`` with part "pool" or the given train/val/test."""
-    given = {part: root / part for part in PARTS if (root / part).is_dir()}
+    given = {part: root / part for part in SPLITS if (root / part).is_dir()}
     if given and "train" not in given:
         raise DataError(
             f"{root} has {sorted(given)} folders but no train/. Fix: add train/<class>/ images, or put the class folders directly in {root}"
@@ -186,7 +186,7 @@ def read_tensor_file(name: str, path: Path, input_shape, value_range):
     if "images" in payload:
         keys = {"pool": ("images", "labels")}
     elif "train_images" in payload:
-        keys = {part: (f"{part}_images", f"{part}_labels") for part in PARTS if f"{part}_images" in payload}
+        keys = {part: (f"{part}_images", f"{part}_labels") for part in SPLITS if f"{part}_images" in payload}
     else:
         raise DataError(
             f"dataset {name}: {path} has keys {sorted(payload)}; it needs images and labels (or train_images and train_labels). Fix: save those keys"
@@ -229,7 +229,7 @@ def assemble_splits(parts: dict, fractions: dict[str, float], seed: int) -> dict
 
     if "pool" in parts:
         index = split_pool(parts["pool"][1], fractions, seed)
-        return {split: take("pool", index[split]) for split in PARTS}
+        return {split: take("pool", index[split]) for split in SPLITS}
     pool = parts["train"]
     out = {}
     if "test" in parts:
@@ -243,7 +243,7 @@ def assemble_splits(parts: dict, fractions: dict[str, float], seed: int) -> dict
     else:
         second = carve_validation(pool[1], fractions, seed + 1)
         out["train"], out["val"] = take(pool, second["train"]), take(pool, second["val"])
-    return {split: out[split] for split in PARTS}
+    return {split: out[split] for split in SPLITS}
 
 
 def prepare_configured(
@@ -310,7 +310,7 @@ def prepare_configured(
         raise DataError(
             f"dataset {name}: mean {mean} / std {std} need one value per channel ({channels}). Fix: {_fix(name, 'mean and std', f'to {channels} values each')}"
         )
-    given = [p for p in PARTS if p in parts]
+    given = [p for p in SPLITS if p in parts]
     origin = f"{format} {root}" + (
         f" with given {'/'.join(given)} parts" if given else " (one pool, split seeded and stratified)"
     )
