@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
-from nusmooth.data import PreparedDataset  # noqa: E402
+from nusmooth.artifacts import DATASET  # noqa: E402
 from nusmooth.records import certified_accuracy_curve, certify_split  # noqa: E402
 from nusmooth.registry import SIGMA_KINDS  # noqa: E402
 from nusmooth.io import load_artifact  # noqa: E402
@@ -44,7 +44,7 @@ def main():
     torch.set_num_threads(args.threads)
     keep_freed_memory_for_reuse()
     results = args.run / "results"
-    dataset = PreparedDataset.load(results / "data" / args.dataset / "dataset.pt")
+    dataset = DATASET.load(results / "data" / args.dataset / "dataset.pt")
     model, _ = load_checkpoint(results / "models" / args.dataset / "model.pt")
     split = dataset.splits["test"]
     thresholds = np.array([-np.inf, *args.areas])

@@ -3,7 +3,7 @@ vector or its isotropic counterpart), with a noise stream of its own."""
 
 from stage import base_model, compute_device, run_stage, stream_generator
 
-from nusmooth.artifacts import load_dataset, load_fig1_sigmas, save_certificates
+from nusmooth.artifacts import CERTIFICATES, DATASET, FIG1_SIGMAS
 from nusmooth.records import certify_split
 from nusmooth.registry import SHOWN_SPLIT
 
@@ -11,9 +11,9 @@ from nusmooth.registry import SHOWN_SPLIT
 def main(snakemake):
     device, settings = compute_device(snakemake), snakemake.params.fig1
     name, init, kind = snakemake.wildcards.dataset, snakemake.wildcards.init, snakemake.wildcards.kind
-    dataset = load_dataset(snakemake.input.dataset)
+    dataset = DATASET.load(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
-    sigma = load_fig1_sigmas(snakemake.input.sigmas).of_kind(kind)
+    sigma = FIG1_SIGMAS.load(snakemake.input.sigmas).of_kind(kind)
     generator = stream_generator(
         device, settings["seed"], "certify", dataset=name, init=init, kind=kind, split=SHOWN_SPLIT
     )
@@ -35,7 +35,7 @@ def main(snakemake):
     table["sigma_space"] = dataset.info["pixel_space"]
     table["precision"] = precision
     print(f"certified correct {table['correct'].mean():.3f}, mean seconds per point {table['time'].iloc[0]:.4f}")
-    save_certificates(table, snakemake.output.certificates)
+    CERTIFICATES.save(table, snakemake.output.certificates)
 
 
 run_stage(snakemake, main)

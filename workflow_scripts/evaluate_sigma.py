@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from stage import base_model, compute_device, run_stage, stream_generator
 
-from nusmooth.artifacts import load_dataset, load_snapshots, save_sweep_metrics, save_sweep_records
+from nusmooth.artifacts import DATASET, SNAPSHOTS, SWEEP_METRICS, SWEEP_RECORDS
 from nusmooth.records import certify_split, sweep_records
 from nusmooth.evidence import SNAPSHOT_INTERVAL_COLUMNS, snapshot_metrics
 
@@ -19,13 +19,13 @@ def candidates(snakemake):
     """``(sub_epoch, sigma)`` of every learned snapshot, or ``(0, constant)`` for an isotropic sweep."""
     if snakemake.wildcards.kind == "isotropic":
         return [(0, torch.tensor(float(snakemake.wildcards.init)))]
-    return load_snapshots(snakemake.input.snapshots).items()
+    return SNAPSHOTS.load(snakemake.input.snapshots).items()
 
 
 def main(snakemake):
     device, settings, alpha = compute_device(snakemake), snakemake.params.evaluation, snakemake.params.alpha
     name, kind, init, split = (snakemake.wildcards[key] for key in ("dataset", "kind", "init", "split"))
-    dataset = load_dataset(snakemake.input.dataset)
+    dataset = DATASET.load(snakemake.input.dataset)
     model, precision, _ = base_model(snakemake, device)
     rows, records = [], []
     for sub_epoch, sigma in candidates(snakemake):
@@ -70,8 +70,8 @@ def main(snakemake):
             }
         )
         print(rows[-1])
-    save_sweep_records(pd.concat(records, ignore_index=True), snakemake.output.records)
-    save_sweep_metrics(pd.DataFrame(rows), snakemake.output.metrics)
+    SWEEP_RECORDS.save(pd.concat(records, ignore_index=True), snakemake.output.records)
+    SWEEP_METRICS.save(pd.DataFrame(rows), snakemake.output.metrics)
 
 
 run_stage(snakemake, main)

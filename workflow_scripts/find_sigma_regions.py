@@ -5,7 +5,7 @@ import pandas as pd
 from stage import run_stage
 
 from nusmooth.sigma_regions import region_pixels, region_summary
-from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas, load_mean_val_image, save_region_summary
+from nusmooth.artifacts import FIG1_CHOICE, FIG1_SIGMAS, MEAN_VAL_IMAGE, REGION_SUMMARY
 from nusmooth.io import atomic_write_text, atomic_write_tsv
 from nusmooth.plotting import regions_figure, save
 from nusmooth.registry import title_of
@@ -14,11 +14,11 @@ from nusmooth.tables import html_document
 
 def main(snakemake):
     fraction, dataset = snakemake.params.fraction, snakemake.wildcards.dataset
-    background = load_mean_val_image(snakemake.input.mean_image).mean_image.numpy()
+    background = MEAN_VAL_IMAGE.load(snakemake.input.mean_image).mean_image.numpy()
     pixels, summaries, cells = [], [], []
     for choice_path, sigmas in zip(snakemake.input.choices, snakemake.input.sigmas, strict=True):
-        choice = load_fig1_choice(choice_path)
-        sigma = load_fig1_sigmas(sigmas).learned.numpy()
+        choice = FIG1_CHOICE.load(choice_path)
+        sigma = FIG1_SIGMAS.load(sigmas).learned.numpy()
         key = {"init": choice["init"], "sub_epoch": choice["sub_epoch"]}
         pixels.append(region_pixels(sigma, fraction).assign(**key))
         summaries.append(region_summary(sigma, fraction).assign(**key))
@@ -32,7 +32,7 @@ def main(snakemake):
     summary = pd.concat(summaries, ignore_index=True)
     print(summary.to_string())
     atomic_write_tsv(pd.concat(pixels, ignore_index=True), snakemake.output.pixels)
-    save_region_summary(summary, snakemake.output.summary)
+    REGION_SUMMARY.save(summary, snakemake.output.summary)
     note = (
         f"{dataset}: the {100 * fraction:g}% of pixels with the largest and the smallest sigma (mean over channels) of "
         "each Figure-1 vector. border_share: share of the region on the image border, border_share_of_image: the "

@@ -6,7 +6,7 @@ import platform
 import torch
 from stage import run_stage
 
-from nusmooth.artifacts import save_pass_rates
+from nusmooth.artifacts import PASS_RATES
 from nusmooth.pass_rates import BATCHES, measure
 
 
@@ -16,7 +16,7 @@ def main(snakemake):
         rates[arch] = measure(arch)
         print(arch, rates[arch], flush=True)
     machine = f"CPU {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    save_pass_rates({"machine": machine, "batches": BATCHES, "rates": rates}, snakemake.output.rates)
+    PASS_RATES.save({"machine": machine, "batches": BATCHES, "rates": rates}, snakemake.output.rates)
 
 
 run_stage(snakemake, main)

@@ -13,7 +13,7 @@ import torch
 from stage import base_model, compute_device, run_stage, stream_generator
 from tqdm import tqdm
 
-from nusmooth.artifacts import load_dataset, save_snapshots
+from nusmooth.artifacts import DATASET, SNAPSHOTS, SigmaSnapshots
 from nusmooth.io import atomic_write_tsv
 from nusmooth.resume import ResumeFile, content_fingerprint
 from nusmooth.surrogate import SigmaOptimizer
@@ -23,7 +23,7 @@ from nusmooth.training import iterate_minibatches
 def main(snakemake):
     device, settings = compute_device(snakemake), snakemake.params.sigma
     name, init = snakemake.wildcards.dataset, snakemake.wildcards.init
-    dataset = load_dataset(snakemake.input.dataset)
+    dataset = DATASET.load(snakemake.input.dataset)
     model, precision, weights = base_model(snakemake, device)
     train = dataset.splits["train"]
     images, labels = train.images[: settings["train_points"]], train.labels[: settings["train_points"]]
@@ -85,7 +85,7 @@ def main(snakemake):
                 "history": history,
             }
         )
-    save_snapshots(snapshots, init, dataset.info["pixel_space"], snakemake.output.snapshots)
+    SNAPSHOTS.save(SigmaSnapshots.of_sweep(snapshots, init, dataset.info["pixel_space"]), snakemake.output.snapshots)
     atomic_write_tsv(pd.DataFrame(history), snakemake.output.history)
     resume.remove()
 

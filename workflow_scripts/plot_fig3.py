@@ -3,7 +3,7 @@ enlarged, colour bar in sigma units), one row per dataset."""
 
 from stage import run_stage
 
-from nusmooth.artifacts import load_fig1_choice, load_fig1_sigmas
+from nusmooth.artifacts import FIG1_CHOICE, FIG1_SIGMAS
 from nusmooth.plotting import fig3, save
 from nusmooth.registry import title_of
 
@@ -13,8 +13,8 @@ def main(snakemake):
     for dataset, choice_path, sigmas in zip(
         snakemake.params.datasets, snakemake.input.choices, snakemake.input.sigmas, strict=True
     ):
-        choice = load_fig1_choice(choice_path)
-        sigma = load_fig1_sigmas(sigmas).learned.numpy()
+        choice = FIG1_CHOICE.load(choice_path)
+        sigma = FIG1_SIGMAS.load(sigmas).learned.numpy()
         print(
             f"{dataset} init {choice['init']:g}: sigma min {sigma.min():.4f} mean {sigma.mean():.4f} max {sigma.max():.4f}"
         )

@@ -6,7 +6,7 @@ majority class."""
 
 from stage import run_stage
 
-from nusmooth.artifacts import load_class_counts, load_fig2_front, load_fig2_points
+from nusmooth.artifacts import CLASS_COUNTS, FIG2_FRONT, FIG2_POINTS
 from nusmooth.plotting import front_figure, save
 from nusmooth.registry import title_of
 from nusmooth.tables import check_one_precision, majority_share
@@ -17,16 +17,16 @@ def main(snakemake):
     counts = snakemake.input.class_counts if hasattr(snakemake.input, "class_counts") else [None] * len(datasets)
     panels = []
     paths = list(snakemake.input.points)
-    tables = [load_fig2_points(path) for path in paths]
+    tables = [FIG2_POINTS.load(path) for path in paths]
     check_one_precision(tables, paths)  # one precision across the panels
     for dataset, points, front_path, counts_path in zip(datasets, tables, snakemake.input.fronts, counts, strict=True):
         panel = {
             "title": title_of(dataset, snakemake.params.titles),
             "points": points,
-            "front": load_fig2_front(front_path),
+            "front": FIG2_FRONT.load(front_path),
         }
         if counts_path is not None:
-            balance = load_class_counts(counts_path)
+            balance = CLASS_COUNTS.load(counts_path)
             panel["majority"] = majority_share(balance[balance["split"] == "test"])
             print(f"{dataset}: majority-class share of the test split {panel['majority']:.4f}")
         panels.append(panel)

@@ -3,7 +3,7 @@ never out of a test split) and save the splits, a summary and the split membersh
 
 from stage import run_stage
 
-from nusmooth.artifacts import save_dataset
+from nusmooth.artifacts import DATASET
 from nusmooth.datasets import prepare_dataset
 from nusmooth.io import atomic_write_json
 
@@ -23,7 +23,7 @@ def main(snakemake):
     print({key: value for key, value in summary.items() if key not in ("class_counts", "classes")})
     atomic_write_json(members, snakemake.output.members)
     atomic_write_json(summary, snakemake.output.summary)
-    save_dataset(dataset, snakemake.output.dataset)
+    DATASET.save(dataset, snakemake.output.dataset)
 
 
 run_stage(snakemake, main)

@@ -3,14 +3,14 @@ isotropic sigma it is compared with (the mean of the chosen vector, as in the pa
 
 from stage import run_stage
 
-from nusmooth.artifacts import load_snapshots, load_sweep_metrics, save_fig1_choice, save_fig1_sigmas
+from nusmooth.artifacts import FIG1_CHOICE, FIG1_SIGMAS, Fig1Sigmas, SNAPSHOTS, SWEEP_METRICS
 from nusmooth.selection import choose_fig1_snapshot
 
 
 def main(snakemake):
     tolerance = snakemake.params.accuracy_tolerance
-    saved = load_snapshots(snakemake.input.snapshots)
-    choice = choose_fig1_snapshot(load_sweep_metrics(snakemake.input.metrics), tolerance)
+    saved = SNAPSHOTS.load(snakemake.input.snapshots)
+    choice = choose_fig1_snapshot(SWEEP_METRICS.load(snakemake.input.metrics), tolerance)
     learned = saved.at(choice.sub_epoch)
     isotropic = float(learned.mean())
     # sum log sigma, min sigma and D fix the largest area / l2 radius this sigma can certify (Figure 1's
@@ -27,8 +27,8 @@ def main(snakemake):
         rule=f"largest validation mean area among snapshots within {tolerance} validation accuracy of the best",
     )
     print(record)
-    save_fig1_sigmas(learned, isotropic, snakemake.output.sigmas)
-    save_fig1_choice(record, snakemake.output.choice)
+    FIG1_SIGMAS.save(Fig1Sigmas.of(learned, isotropic), snakemake.output.sigmas)
+    FIG1_CHOICE.save(record, snakemake.output.choice)
 
 
 run_stage(snakemake, main)

@@ -144,7 +144,6 @@ def base_model(snakemake, device):
     """The rule's base model (``input.model``) prepared as ``params.compute`` asks, the precision every
     forward pass of it runs in, and a fingerprint of its weights (what a resume state is valid for)."""
     from nusmooth.acceleration import configure_backends, prepare_model
-    from nusmooth.artifacts import checkpoint_weights
     from nusmooth.models import load_checkpoint
     from nusmooth.resume import content_fingerprint
 
@@ -152,7 +151,7 @@ def base_model(snakemake, device):
     configure_backends(device, cudnn_benchmark=compute["cudnn_benchmark"])
     model, checkpoint = load_checkpoint(snakemake.input.model, device)
     print(f"compute settings: {compute}")
-    fingerprint = content_fingerprint(checkpoint_weights(checkpoint))
+    fingerprint = content_fingerprint(checkpoint["state_dict"])
     return (
         prepare_model(model, channels_last=compute["channels_last"], compile=compute["compile"]),
         compute["precision"],

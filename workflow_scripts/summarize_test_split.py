@@ -6,12 +6,12 @@ to load the whole prepared dataset."""
 import pandas as pd
 from stage import run_stage
 
-from nusmooth.artifacts import load_dataset, save_class_counts, save_mean_val_image
+from nusmooth.artifacts import CLASS_COUNTS, DATASET, MEAN_VAL_IMAGE, MeanValImage
 from nusmooth.tables import class_counts
 
 
 def main(snakemake):
-    dataset = load_dataset(snakemake.input.dataset)
+    dataset = DATASET.load(snakemake.input.dataset)
     tables = []
     for name, split in dataset.splits.items():
         table = class_counts(split.labels.numpy(), dataset.classes)
@@ -20,8 +20,8 @@ def main(snakemake):
     counts = pd.concat(tables, ignore_index=True)
     print(counts.to_string())
     val_images, _ = dataset.splits["val"].as_float()
-    save_class_counts(counts, snakemake.output.class_counts)
-    save_mean_val_image(val_images.mean(dim=0), len(val_images), snakemake.output.mean_image)
+    CLASS_COUNTS.save(counts, snakemake.output.class_counts)
+    MEAN_VAL_IMAGE.save(MeanValImage(val_images.mean(dim=0), len(val_images)), snakemake.output.mean_image)
 
 
 run_stage(snakemake, main)

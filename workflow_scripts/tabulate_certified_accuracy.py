@@ -8,7 +8,7 @@ can certify at all (tables.display_grid), never from test points."""
 import pandas as pd
 from stage import fig1_results, run_stage
 
-from nusmooth.artifacts import save_certified_accuracy, save_paired_differences
+from nusmooth.artifacts import CERTIFIED_ACCURACY, CERTIFIED_ACCURACY_L2, PAIRED_DIFFERENCES
 from nusmooth.io import atomic_write_text
 from nusmooth.registry import SIGMA_KINDS
 from nusmooth.tables import (
@@ -46,9 +46,9 @@ def main(snakemake):
     )
     differences["precision"] = precision
     print(pd.concat(tables.values()).to_string(), differences.to_string(), sep="\n")
-    save_certified_accuracy(tables["area"], snakemake.output.tsv)
-    save_certified_accuracy(tables["l2_radius"], snakemake.output.l2, view="l2_radius")
-    save_paired_differences(differences, snakemake.output.differences)
+    CERTIFIED_ACCURACY.save(tables["area"], snakemake.output.tsv)
+    CERTIFIED_ACCURACY_L2.save(tables["l2_radius"], snakemake.output.l2)
+    PAIRED_DIFFERENCES.save(differences, snakemake.output.differences)
     dataset = snakemake.wildcards.dataset
     note = (
         f"{dataset} ({precision}): fraction of test points certified correct with certified area O_CA (or l2 radius "

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from stage import run_stage
 
-from nusmooth.artifacts import load_sweep_metrics, save_fig2_front, save_fig2_points
+from nusmooth.artifacts import FIG2_FRONT, FIG2_POINTS, SWEEP_METRICS
 from nusmooth.io import atomic_write_text
 from nusmooth.registry import SIGMA_KINDS
 from nusmooth.tables import FRONT_SPLITS_NOTE, front_table, html_document, sweep_points
@@ -14,11 +14,11 @@ from nusmooth.tables import FRONT_SPLITS_NOTE, front_table, html_document, sweep
 
 def main(snakemake):
     paths = list(snakemake.input.metrics)
-    points = sweep_points([load_sweep_metrics(path) for path in paths], sources=paths)
+    points = sweep_points([SWEEP_METRICS.load(path) for path in paths], sources=paths)
     front = front_table(points)
     print(front.to_string())
-    save_fig2_points(points, snakemake.output.points)
-    save_fig2_front(front, snakemake.output.front)
+    FIG2_POINTS.save(points, snakemake.output.points)
+    FIG2_FRONT.save(front, snakemake.output.front)
     sections = [
         (f"{kind} front (chosen on validation, test metrics drawn)", front[front["kind"] == kind].drop(columns="kind"))
         for kind in SIGMA_KINDS

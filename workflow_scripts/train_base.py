@@ -13,7 +13,7 @@ import torch
 from stage import compute_device, run_stage, stream_generator
 
 from nusmooth.acceleration import configure_backends, prepare_model
-from nusmooth.artifacts import load_dataset
+from nusmooth.artifacts import DATASET
 from nusmooth.io import atomic_write_tsv
 from nusmooth.data import training_subset
 from nusmooth.model_settings import describe_model, is_packaged
@@ -25,7 +25,7 @@ from nusmooth.training import BaseTrainer, accuracy
 
 def main(snakemake):
     device, settings, name = compute_device(snakemake), dict(snakemake.params.model), snakemake.wildcards.dataset
-    dataset = load_dataset(snakemake.input.dataset)
+    dataset = DATASET.load(snakemake.input.dataset)
     train, val, classes = dataset.splits["train"], dataset.splits["val"], len(dataset.classes)
     mean, std = settings.get("mean") or dataset.mean, settings.get("std") or dataset.std
     packaged = is_packaged(settings)

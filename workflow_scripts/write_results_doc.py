@@ -29,19 +29,19 @@ def own_fig1_files(files, name, snakemake) -> list:
 
 def dataset_report(name, position, snakemake) -> DatasetReport:
     inputs = snakemake.input
-    choices = [artifacts.load_fig1_choice(p) for p in own_fig1_files(inputs.choices, name, snakemake)]
-    sigmas = [artifacts.load_fig1_sigmas(p).learned.numpy() for p in own_fig1_files(inputs.sigmas, name, snakemake)]
+    choices = [artifacts.FIG1_CHOICE.load(p) for p in own_fig1_files(inputs.choices, name, snakemake)]
+    sigmas = [artifacts.FIG1_SIGMAS.load(p).learned.numpy() for p in own_fig1_files(inputs.sigmas, name, snakemake)]
     jobs = [j for j in snakemake.params.jobs if j["wildcards"]["dataset"] == name]
     block = {**snakemake.params.config["datasets"][name], "alpha": snakemake.params.config["alpha"]}
     return DatasetReport(
         name=name,
         title=title_of(name, snakemake.params.titles),
         block=block,
-        area=artifacts.load_certified_accuracy(inputs.area[position]),
-        l2=artifacts.load_certified_accuracy(inputs.l2[position], view="l2_radius"),
-        differences=artifacts.load_paired_differences(inputs.differences[position]),
-        front=artifacts.load_fig2_front(inputs.front[position]),
-        regions=artifacts.load_region_summary(inputs.regions[position]),
+        area=artifacts.CERTIFIED_ACCURACY.load(inputs.area[position]),
+        l2=artifacts.CERTIFIED_ACCURACY_L2.load(inputs.l2[position]),
+        differences=artifacts.PAIRED_DIFFERENCES.load(inputs.differences[position]),
+        front=artifacts.FIG2_FRONT.load(inputs.front[position]),
+        regions=artifacts.REGION_SUMMARY.load(inputs.regions[position]),
         choices=choices,
         sigma_stats=[vector_stats(s, c, block["fig1"]["n"], block["alpha"]) for s, c in zip(sigmas, choices)],
         timed=[(Job(j["rule"], tuple(j["wildcards"].items())), benchmark_seconds(j["benchmark"])) for j in jobs],
@@ -51,7 +51,7 @@ def dataset_report(name, position, snakemake) -> DatasetReport:
 
 def main(snakemake):
     reports = [dataset_report(name, i, snakemake) for i, name in enumerate(snakemake.params.datasets)]
-    rates = artifacts.load_pass_rates(snakemake.input.pass_rates)
+    rates = artifacts.PASS_RATES.load(snakemake.input.pass_rates)
     preset = read_preset(snakemake.input.paper_preset)
     for figure, copy in zip(snakemake.input.figures, snakemake.output.figures, strict=True):
         shutil.copyfile(figure, copy)

@@ -17,16 +17,15 @@ from support import RunsCodeWhenUnpickled
 from nusmooth import artifacts
 from nusmooth.artifacts import (
     CERTIFICATES,
-    CLASS_COUNTS,
     DATASET,
+    FIG1_CHOICE,
     FIG1_SIGMAS,
-    FIG2_FRONT,
-    FIG2_POINTS,
     MEAN_VAL_IMAGE,
     MODEL,
     SNAPSHOTS,
-    SWEEP_METRICS,
-    SWEEP_RECORDS,
+    Fig1Sigmas,
+    MeanValImage,
+    SigmaSnapshots,
 )
 from nusmooth.data import ImageSplit, PreparedDataset
 from nusmooth.io import ArtifactError, atomic_torch_save
@@ -69,14 +68,7 @@ def table_for(spec) -> pd.DataFrame:
     return pd.DataFrame({column: [1, 2] for column in spec.keys} | {"extra": [0.5, 0.25]})
 
 
-TABLES = {
-    CLASS_COUNTS: (artifacts.save_class_counts, artifacts.load_class_counts),
-    CERTIFICATES: (artifacts.save_certificates, artifacts.load_certificates),
-    SWEEP_METRICS: (artifacts.save_sweep_metrics, artifacts.load_sweep_metrics),
-    FIG2_POINTS: (artifacts.save_fig2_points, artifacts.load_fig2_points),
-    FIG2_FRONT: (artifacts.save_fig2_front, artifacts.load_fig2_front),
-    SWEEP_RECORDS: (artifacts.save_sweep_records, artifacts.load_sweep_records),
-}
+TABLES = [spec for spec in artifacts.ALL if spec.pattern.endswith((".tsv", ".tsv.gz"))]
 
 
 def table_name(spec) -> str:
@@ -97,13 +89,12 @@ def assert_names(error: ArtifactError, path, rule: str, *fragments: str):
 
 def test_dataset_round_trip_and_bytes(tmp_path):
     dataset = tiny_dataset()
-    artifacts.save_dataset(dataset, tmp_path / "dataset.pt")
+    DATASET.save(dataset, tmp_path / "dataset.pt")
     atomic_torch_save(dataset.to_payload(), tmp_path / "before.pt")  # how prepare_data wrote it before
     assert (tmp_path / "dataset.pt").read_bytes() == (tmp_path / "before.pt").read_bytes()
-    loaded = artifacts.load_dataset(tmp_path / "dataset.pt")
+    loaded = DATASET.load(tmp_path / "dataset.pt")
     assert loaded.name == "toy" and loaded.classes == ["a", "b"] and loaded.info == dataset.info
     assert torch.equal(loaded.splits["test"].images, dataset.splits["test"].images)
-    assert torch.equal(PreparedDataset.load(tmp_path / "dataset.pt").splits["val"].labels, dataset.splits["val"].labels)
 
 
 def test_model_round_trip(tmp_path):
@@ -118,9 +109,9 @@ def test_model_round_trip(tmp_path):
         std=[0.31],
         train_config={"epochs": 1},
     )
-    checkpoint = artifacts.load_model_checkpoint(tmp_path / "model.pt")
+    checkpoint = MODEL.load(tmp_path / "model.pt")
     assert list(checkpoint) == list(MODEL.keys) and checkpoint["train_config"] == {"epochs": 1}
-    weights = artifacts.checkpoint_weights(checkpoint)
+    weights = checkpoint["state_dict"]
     assert all(torch.equal(weights[key], value) for key, value in model.state_dict().items())
     rebuilt, _ = load_checkpoint(tmp_path / "model.pt")
     assert all(torch.equal(a, b) for a, b in zip(rebuilt.state_dict().values(), model.state_dict().values()))
@@ -128,11 +119,11 @@ def test_model_round_trip(tmp_path):
 
 def test_snapshots_round_trip_and_bytes(tmp_path):
     sigmas = sigma_list()
-    artifacts.save_snapshots(sigmas, "0.25", "[0,1] pixels", tmp_path / "snapshots.pt")
+    SNAPSHOTS.save(SigmaSnapshots.of_sweep(sigmas, "0.25", "[0,1] pixels"), tmp_path / "snapshots.pt")
     before = {"init": 0.25, "sigmas": torch.stack(sigmas), "sub_epochs": [1, 2, 3], "pixel_space": "[0,1] pixels"}
     atomic_torch_save(before, tmp_path / "before.pt")
     assert (tmp_path / "snapshots.pt").read_bytes() == (tmp_path / "before.pt").read_bytes()
-    loaded = artifacts.load_snapshots(tmp_path / "snapshots.pt")
+    loaded = SNAPSHOTS.load(tmp_path / "snapshots.pt")
     assert loaded.init == 0.25 and loaded.sub_epochs == [1, 2, 3] and loaded.pixel_space == "[0,1] pixels"
     assert torch.equal(loaded.at(2), sigmas[1])
     assert [epoch for epoch, _ in loaded.items()] == [1, 2, 3] and torch.equal(loaded.items()[2][1], sigmas[2])
@@ -141,10 +132,10 @@ def test_snapshots_round_trip_and_bytes(tmp_path):
 def test_fig1_sigmas_round_trip_and_bytes(tmp_path):
     learned = sigma_list()[0]
     isotropic = float(learned.mean())
-    artifacts.save_fig1_sigmas(learned, isotropic, tmp_path / "sigmas.pt")
+    FIG1_SIGMAS.save(Fig1Sigmas.of(learned, isotropic), tmp_path / "sigmas.pt")
     atomic_torch_save({"learned": learned, "isotropic": torch.tensor(isotropic)}, tmp_path / "before.pt")
     assert (tmp_path / "sigmas.pt").read_bytes() == (tmp_path / "before.pt").read_bytes()
-    loaded = artifacts.load_fig1_sigmas(tmp_path / "sigmas.pt")
+    loaded = FIG1_SIGMAS.load(tmp_path / "sigmas.pt")
     assert torch.equal(loaded.of_kind("learned"), learned) and float(loaded.of_kind("isotropic")) == isotropic
     with pytest.raises(ValueError, match="unknown sigma kind"):
         loaded.of_kind("mean")
@@ -152,65 +143,58 @@ def test_fig1_sigmas_round_trip_and_bytes(tmp_path):
 
 def test_mean_val_image_round_trip_and_bytes(tmp_path):
     image = sigma_list()[0]
-    artifacts.save_mean_val_image(image, 7, tmp_path / "mean_val_image.pt")
+    MEAN_VAL_IMAGE.save(MeanValImage(image, 7), tmp_path / "mean_val_image.pt")
     atomic_torch_save({"mean_image": image, "points": 7}, tmp_path / "before.pt")
     assert (tmp_path / "mean_val_image.pt").read_bytes() == (tmp_path / "before.pt").read_bytes()
-    loaded = artifacts.load_mean_val_image(tmp_path / "mean_val_image.pt")
+    loaded = MEAN_VAL_IMAGE.load(tmp_path / "mean_val_image.pt")
     assert torch.equal(loaded.mean_image, image) and loaded.points == 7
 
 
 def test_fig1_choice_round_trip(tmp_path):
-    artifacts.save_fig1_choice(CHOICE, tmp_path / "choice.json")
-    assert artifacts.load_fig1_choice(tmp_path / "choice.json") == CHOICE
+    FIG1_CHOICE.save(CHOICE, tmp_path / "choice.json")
+    assert FIG1_CHOICE.load(tmp_path / "choice.json") == CHOICE
     with pytest.raises(ValueError, match=r"lacks \['val'\]"):
-        artifacts.save_fig1_choice({k: v for k, v in CHOICE.items() if k != "val"}, tmp_path / "other.json")
+        FIG1_CHOICE.save({k: v for k, v in CHOICE.items() if k != "val"}, tmp_path / "other.json")
     assert not (tmp_path / "other.json").exists()
 
 
 @pytest.mark.parametrize("spec", TABLES, ids=[spec.rule + ":" + spec.pattern.rsplit("/", 1)[1] for spec in TABLES])
 def test_table_round_trip(tmp_path, spec):
-    save, load = TABLES[spec]
     frame = table_for(spec)
-    save(frame, tmp_path / table_name(spec))
-    pd.testing.assert_frame_equal(load(tmp_path / table_name(spec)), frame)
+    spec.save(frame, tmp_path / table_name(spec))
+    pd.testing.assert_frame_equal(spec.load(tmp_path / table_name(spec)), frame)
     with pytest.raises(ValueError, match=f"lacks columns \\['{spec.keys[0]}'\\]"):
-        save(frame.drop(columns=spec.keys[0]), tmp_path / "other.tsv")
+        spec.save(frame.drop(columns=spec.keys[0]), tmp_path / "other.tsv")
 
 
 # --- missing keys, columns and files --------------------------------------------------------------
 
 TORCH_KINDS = {
-    DATASET: (lambda: tiny_dataset().to_payload(), artifacts.load_dataset),
-    SNAPSHOTS: (
-        lambda: {"init": 0.25, "sigmas": torch.stack(sigma_list()), "sub_epochs": [1, 2, 3], "pixel_space": "x"},
-        artifacts.load_snapshots,
-    ),
-    FIG1_SIGMAS: (lambda: {"learned": sigma_list()[0], "isotropic": torch.tensor(0.5)}, artifacts.load_fig1_sigmas),
-    MEAN_VAL_IMAGE: (lambda: {"mean_image": sigma_list()[0], "points": 7}, artifacts.load_mean_val_image),
-    MODEL: (
-        lambda: {
-            "arch": "mnist_cnn",
-            "num_classes": 10,
-            "mean": [0.1],
-            "std": [0.3],
-            "train_config": {},
-            "state_dict": {},
-        },
-        artifacts.load_model_checkpoint,
-    ),
+    DATASET: lambda: tiny_dataset().to_payload(),
+    SNAPSHOTS: lambda: {"init": 0.25, "sigmas": torch.stack(sigma_list()), "sub_epochs": [1, 2, 3], "pixel_space": "x"},
+    FIG1_SIGMAS: lambda: {"learned": sigma_list()[0], "isotropic": torch.tensor(0.5)},
+    MEAN_VAL_IMAGE: lambda: {"mean_image": sigma_list()[0], "points": 7},
+    MODEL: lambda: {
+        "arch": "mnist_cnn",
+        "num_classes": 10,
+        "mean": [0.1],
+        "std": [0.3],
+        "train_config": {},
+        "state_dict": {},
+    },
 }
 
 
 @pytest.mark.parametrize("spec", TORCH_KINDS, ids=[spec.rule for spec in TORCH_KINDS])
 def test_torch_file_missing_a_key_names_file_key_and_rule(tmp_path, spec):
-    payload, load = TORCH_KINDS[spec]
+    payload = TORCH_KINDS[spec]
     path = tmp_path / spec.pattern.rsplit("/", 1)[1]
     atomic_torch_save(payload(), path)
-    load(path)  # complete: loads
+    spec.load(path)  # complete: loads
     key = spec.keys[-1]
     atomic_torch_save({k: v for k, v in payload().items() if k != key}, path)
     with pytest.raises(ArtifactError) as caught:
-        load(path)
+        spec.load(path)
     assert_names(caught.value, path, spec.rule, f"lacks ['{key}'], keys")
 
 
@@ -218,11 +202,11 @@ def test_choice_missing_a_key_names_file_key_and_rule(tmp_path):
     path = tmp_path / "choice.json"
     path.write_text(json.dumps({k: v for k, v in CHOICE.items() if k != "isotropic_sigma"}))
     with pytest.raises(ArtifactError) as caught:
-        artifacts.load_fig1_choice(path)
+        FIG1_CHOICE.load(path)
     assert_names(caught.value, path, "select_fig1_sigma", "lacks ['isotropic_sigma'], keys")
     path.write_text('{"init": 0.25,')  # cut short
     with pytest.raises(ArtifactError) as caught:
-        artifacts.load_fig1_choice(path)
+        FIG1_CHOICE.load(path)
     assert_names(caught.value, path, "select_fig1_sigma", "is not JSON")
 
 
@@ -232,36 +216,31 @@ def test_table_missing_a_column_names_file_column_and_rule(tmp_path, spec):
     column = spec.keys[-1]
     table_for(spec).drop(columns=column).to_csv(path, sep="\t", index=False)  # compressed by the suffix
     with pytest.raises(ArtifactError) as caught:
-        TABLES[spec][1](path)
+        spec.load(path)
     assert_names(caught.value, path, spec.rule, f"lacks ['{column}'], columns")
     path.write_text("")
     with pytest.raises(ArtifactError) as caught:
-        TABLES[spec][1](path)
+        spec.load(path)
     assert_names(caught.value, path, spec.rule, "not a tab-separated table")
 
 
 @pytest.mark.parametrize(
-    "load, rule",
-    [
-        (artifacts.load_fig1_choice, "select_fig1_sigma"),
-        (artifacts.load_certificates, "certify"),
-        (artifacts.load_snapshots, "optimize_sigma"),
-    ],
+    "spec", [FIG1_CHOICE, CERTIFICATES, SNAPSHOTS], ids=lambda spec: spec.pattern.rsplit("/", 1)[1]
 )
-def test_missing_file_names_the_rule_that_writes_it(tmp_path, load, rule):
-    with pytest.raises(ArtifactError, match=f"does not exist. Fix: run snakemake so that rule {rule} writes it"):
-        load(tmp_path / "absent")
+def test_missing_file_names_the_rule_that_writes_it(tmp_path, spec):
+    with pytest.raises(ArtifactError, match=f"does not exist. Fix: run snakemake so that rule {spec.rule} writes it"):
+        spec.load(tmp_path / "absent")
 
 
 def test_wrong_dtype_or_rank_names_the_key(tmp_path):
     path = tmp_path / "sigmas.pt"
     atomic_torch_save({"learned": torch.zeros(4, 4), "isotropic": torch.tensor(0.5)}, path)
     with pytest.raises(ArtifactError, match=r"'learned' has 2 dimensions \(4, 4\), not 3") as caught:
-        artifacts.load_fig1_sigmas(path)
+        FIG1_SIGMAS.load(path)
     assert_names(caught.value, path, "select_fig1_sigma")
     atomic_torch_save({"learned": torch.zeros(1, 4, 4, dtype=torch.int64), "isotropic": torch.tensor(0.5)}, path)
     with pytest.raises(ArtifactError, match=r"'learned' has dtype torch.int64, not floating"):
-        artifacts.load_fig1_sigmas(path)
+        FIG1_SIGMAS.load(path)
 
 
 # --- damaged and foreign files --------------------------------------------------------------------
@@ -280,7 +259,7 @@ def data_offset(path, record: str) -> int:
 def test_a_flipped_byte_inside_a_tensor_is_detected(tmp_path):
     path = tmp_path / "snapshots.pt"
     sigmas = sigma_list()
-    artifacts.save_snapshots(sigmas, 0.25, "[0,1] pixels", path)
+    SNAPSHOTS.save(SigmaSnapshots.of_sweep(sigmas, 0.25, "[0,1] pixels"), path)
     record = "archive/data/0"  # the stacked sigmas: the only tensor storage in the file
     raw = bytearray(path.read_bytes())
     raw[data_offset(path, record) + 9] ^= 0x01  # one bit of one float's mantissa
@@ -289,7 +268,7 @@ def test_a_flipped_byte_inside_a_tensor_is_detected(tmp_path):
     changed = torch.load(path, map_location="cpu", weights_only=True)["sigmas"]
     assert not torch.equal(changed, torch.stack(sigmas)) and torch.allclose(changed, torch.stack(sigmas), atol=1e-5)
     with pytest.raises(ArtifactError) as caught:
-        artifacts.load_snapshots(path)
+        SNAPSHOTS.load(path)
     assert_names(caught.value, path, "optimize_sigma", f"record {record} fails its CRC-32 check")
 
 
@@ -298,7 +277,7 @@ def test_saves_record_checksums_even_when_a_user_turned_them_off(tmp_path):
     before = serialization.get_crc32_options()
     serialization.set_crc32_options(False)
     try:
-        artifacts.save_mean_val_image(sigma_list()[0], 7, tmp_path / "mean_val_image.pt")
+        MEAN_VAL_IMAGE.save(MeanValImage(sigma_list()[0], 7), tmp_path / "mean_val_image.pt")
         assert serialization.get_crc32_options() is False, "the user's setting is restored"
     finally:
         serialization.set_crc32_options(before)
@@ -310,7 +289,7 @@ def test_a_foreign_pickle_never_runs_and_is_named(tmp_path):
     marker, path = tmp_path / "code_ran", tmp_path / "sigmas.pt"
     torch.save({"learned": RunsCodeWhenUnpickled(marker), "isotropic": torch.tensor(0.5)}, path)
     with pytest.raises(ArtifactError) as caught:
-        artifacts.load_fig1_sigmas(path)
+        FIG1_SIGMAS.load(path)
     assert not marker.exists(), "loading must not run the pickle's code"
     assert_names(caught.value, path, "select_fig1_sigma", "not a torch file of tensors and plain data", "io.open")
 
@@ -347,6 +326,15 @@ def test_stage_scripts_read_and_write_files_only_through_the_contracts(script):
     source = script.read_text()
     for call in ("json.load", "open(", "read_csv", "torch.load", "torch.save", "load_artifact", "atomic_torch_save"):
         assert call not in source, f"{script.name} calls {call}: read and write files through nusmooth.artifacts"
+
+
+def test_the_datasets_module_and_the_contracts_do_not_import_each_other():
+    """nusmooth.data is read by the contracts (a prepared dataset is DATASET's record), never the reverse."""
+    code = "import sys, nusmooth.data; assert 'nusmooth.artifacts' not in sys.modules, 'artifacts was imported'"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(REPO / "workflow_scripts")}
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_the_contracts_import_without_torch():

@@ -10,6 +10,7 @@ import pytest
 import torch
 from support import RunsCodeWhenUnpickled
 
+from nusmooth.artifacts import DATASET
 from nusmooth.data import ImageSplit, PreparedDataset
 from nusmooth.io import (
     ArtifactError,
@@ -261,7 +262,7 @@ def test_missing_file_is_named_with_its_fix(tmp_path):
 
 def test_a_torch_file_of_another_kind_is_refused(tmp_path):
     path = tmp_path / "model.pt"
-    tiny_dataset().save(path)  # a dataset where a model belongs
+    DATASET.save(tiny_dataset(), path)  # a dataset where a model belongs
     with pytest.raises(ArtifactError, match=r"not written by rule train_base.*lacks \['arch'") as caught:
         load_checkpoint(path)
     assert_names_file_and_fix(caught.value, path, "train_base")
@@ -270,11 +271,11 @@ def test_a_torch_file_of_another_kind_is_refused(tmp_path):
 def test_dataset_load_names_prepare_data(tmp_path):
     path = tmp_path / "dataset.pt"
     dataset = tiny_dataset()
-    dataset.save(path)
-    assert torch.equal(PreparedDataset.load(path).splits["val"].images, dataset.splits["val"].images)
+    DATASET.save(dataset, path)
+    assert torch.equal(DATASET.load(path).splits["val"].images, dataset.splits["val"].images)
     path.write_bytes(path.read_bytes()[:-200])
     with pytest.raises(ArtifactError) as caught:
-        PreparedDataset.load(path)
+        DATASET.load(path)
     assert_names_file_and_fix(caught.value, path, "prepare_data")
 
 

@@ -7,7 +7,7 @@ import yaml
 from support import copy_run
 from support.workflow import planned_jobs, snakemake
 
-from nusmooth.artifacts import save_pass_rates
+from nusmooth.artifacts import PASS_RATES
 from nusmooth.pass_rates import BATCHES
 
 DATASET = "mnist5k"
@@ -18,7 +18,7 @@ def test_results_page_is_built_from_the_run_and_rerun_is_a_no_op(tiny_all, tmp_p
     run = copy_run(tiny_all, tmp_path / "run")
     # The per-pass measurement takes a minute (ResNet-50 at 224 x 224); tests/unit/test_results_doc.py
     # runs it. Its output is given here, so only the page is built.
-    save_pass_rates(
+    PASS_RATES.save(
         {"machine": "test rates", "batches": BATCHES, "rates": {arch: FAKE_RATES for arch in BATCHES}},
         run / "results/cost/pass_rates.json",
     )

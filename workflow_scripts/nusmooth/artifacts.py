@@ -1,6 +1,7 @@
 """The contract of every file that one rule writes and another reads: its path in the workflow, the rule
-that writes it, its keys (or columns) and, for tensors, their dtype and rank, with one save / load
-pair per kind. Stage scripts read and write these files only through this module.
+that writes it, its keys (or columns) and, for tensors, their dtype and rank; ``CONTRACT.save(value,
+path)`` and ``CONTRACT.load(path)`` write and read it (a table, a dict, or the record the contract
+names). Stage scripts read and write these files only through this module.
 
 A load refuses a file that is missing, damaged (every record of a torch file is checked against the
 CRC-32 its save recorded, see :func:`nusmooth.io.load_artifact`), foreign, or short of a key, with an
@@ -14,8 +15,8 @@ order, same types), so the saved bytes do not change.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
+from dataclasses import KW_ONLY, dataclass, field, fields
 from pathlib import Path
 
 import pandas as pd
@@ -37,14 +38,38 @@ class Artifact:
 
     ``pattern`` is the path the workflow gives it (an ``output:`` of rule ``rule``); ``keys`` are the keys
     of its dict (torch, JSON) or the columns of its table (TSV) that a reader may rely on; ``tensors``
-    maps a key to the dtype (a torch dtype name, or "floating") and rank its tensor must have.
+    maps a key to the dtype (a torch dtype name, or "floating") and rank its tensor must have;
+    ``record`` turns a loaded payload into what :meth:`load` returns (else the payload itself). The
+    pattern's suffix says how the file is written: ``.pt`` torch, ``.json`` JSON, ``.tsv`` a table,
+    ``.tsv.gz`` a gzip-compressed, byte-reproducible table.
     """
 
     description: str
     pattern: str
     rule: str
     keys: tuple[str, ...]
+    _: KW_ONLY
     tensors: dict = field(default_factory=dict)
+    record: Callable[[dict], object] | None = None
+
+    def save(self, value, path) -> None:
+        """Write ``value`` to ``path`` as this contract asks: a DataFrame for a table, a dict or an
+        object with ``to_payload()`` (a record, a prepared dataset) for a torch or JSON file."""
+        if self.pattern.endswith(".tsv.gz"):
+            _save_table(self, value, path, atomic_write_tsv_gz)
+        elif self.pattern.endswith(".tsv"):
+            _save_table(self, value, path, atomic_write_tsv)
+        else:
+            payload = value.to_payload() if hasattr(value, "to_payload") else value
+            (_save_json if self.pattern.endswith(".json") else _save_torch)(self, payload, path)
+
+    def load(self, path):
+        """Read ``path``, checked against this contract: a DataFrame, a dict, or the contract's record.
+        A missing, damaged or foreign file raises an ArtifactError naming it and the rule to rerun."""
+        if self.pattern.endswith((".tsv", ".tsv.gz")):
+            return _load_table(self, path)
+        payload = (_load_json if self.pattern.endswith(".json") else _load_torch)(self, path)
+        return self.record(payload) if self.record is not None else payload
 
     def fix(self, path) -> str:
         return (
@@ -59,6 +84,78 @@ class Artifact:
         )
 
 
+# --- the records some files hold -----------------------------------------------------------------
+
+
+class _Record:
+    """A file's payload as an object: its fields are the contract's keys, in the order they are saved
+    (so the saved bytes are those of the dict the stages always wrote)."""
+
+    def to_payload(self) -> dict:
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+    @classmethod
+    def from_payload(cls, payload: dict):
+        return cls(**{item.name: payload[item.name] for item in fields(cls)})
+
+
+@dataclass(frozen=True)
+class SigmaSnapshots(_Record):
+    """One sigma sweep (optimize_sigma): the sigma after every sub-epoch, from one initial constant."""
+
+    init: float
+    sigmas: object  # tensor (sub-epochs, C, H, W)
+    sub_epochs: list
+    pixel_space: str
+
+    @classmethod
+    def of_sweep(cls, snapshots: Sequence, init, pixel_space: str) -> SigmaSnapshots:
+        """The sigmas learned after sub-epochs 1, 2, ... (a list of tensors) of the sweep from ``init``."""
+        import torch
+
+        return cls(float(init), torch.stack(list(snapshots)), list(range(1, len(snapshots) + 1)), pixel_space)
+
+    def items(self) -> list:
+        """``(sub_epoch, sigma)`` of every snapshot."""
+        return list(zip(self.sub_epochs, self.sigmas))
+
+    def at(self, sub_epoch: int):
+        return self.sigmas[self.sub_epochs.index(sub_epoch)]
+
+
+@dataclass(frozen=True)
+class Fig1Sigmas(_Record):
+    """Figure 1's learned sigma vector and the isotropic sigma it is compared with (0-d tensor)."""
+
+    learned: object
+    isotropic: object
+
+    @classmethod
+    def of(cls, learned, isotropic: float) -> Fig1Sigmas:
+        import torch
+
+        return cls(learned, torch.tensor(isotropic))
+
+    def of_kind(self, kind: str):
+        """The sigma that certificates of ``kind`` ("learned" or "isotropic") use."""
+        if kind not in SIGMA_KINDS:
+            raise ValueError(f"unknown sigma kind {kind!r}; choose one of {list(SIGMA_KINDS)}")
+        return getattr(self, kind)
+
+
+@dataclass(frozen=True)
+class MeanValImage(_Record):
+    mean_image: object  # tensor (C, H, W) in [0, 1]
+    points: int
+
+
+def _prepared_dataset(payload: dict):
+    """A :class:`~nusmooth.data.PreparedDataset` (imported here: this module starts without torch)."""
+    from .data import PreparedDataset
+
+    return PreparedDataset.from_payload(payload)
+
+
 # --- the contracts --------------------------------------------------------------------------------
 
 DATASET = Artifact(
@@ -71,6 +168,7 @@ DATASET = Artifact(
         for split in SPLITS
         for part, spec in (("images", ("uint8", 4)), ("labels", ("int64", 1)))
     },
+    record=_prepared_dataset,
 )
 MODEL = Artifact(
     "base model checkpoint",
@@ -84,6 +182,7 @@ SNAPSHOTS = Artifact(
     "optimize_sigma",
     keys=("init", "sigmas", "sub_epochs", "pixel_space"),
     tensors={"sigmas": ("floating", 4)},  # (sub-epochs, C, H, W)
+    record=SigmaSnapshots.from_payload,
 )
 FIG1_SIGMAS = Artifact(
     "Figure 1's learned sigma and its isotropic counterpart",
@@ -91,6 +190,7 @@ FIG1_SIGMAS = Artifact(
     "select_fig1_sigma",
     keys=SIGMA_KINDS,
     tensors={"learned": ("floating", 3), "isotropic": ("floating", 0)},
+    record=Fig1Sigmas.from_payload,
 )
 FIG1_CHOICE = Artifact(
     "Figure 1's choice of snapshot",
@@ -114,6 +214,7 @@ MEAN_VAL_IMAGE = Artifact(
     "summarize_test_split",
     keys=("mean_image", "points"),
     tensors={"mean_image": ("floating", 3)},
+    record=MeanValImage.from_payload,
 )
 CLASS_COUNTS = Artifact(
     "class counts of every split",
@@ -354,110 +455,7 @@ def _unreadable(spec: Artifact, path, reason: str) -> ArtifactError:
     return ArtifactError(f"{path} is damaged or was not written by this pipeline: {reason}. {spec.fix(path)}")
 
 
-# --- torch files ----------------------------------------------------------------------------------
-
-
-def save_dataset(dataset, path) -> None:
-    """A :class:`~nusmooth.data.PreparedDataset` (written by prepare_data)."""
-    _save_torch(DATASET, dataset.to_payload(), path)
-
-
-def load_dataset(path):
-    from .data import PreparedDataset
-
-    return PreparedDataset.from_payload(_load_torch(DATASET, path))
-
-
-def save_model_checkpoint(payload: dict, path) -> None:
-    """A base model with what rebuilds it (see :func:`nusmooth.models.save_checkpoint`)."""
-    _save_torch(MODEL, payload, path)
-
-
-def load_model_checkpoint(path) -> dict:
-    return _load_torch(MODEL, path)
-
-
-def checkpoint_weights(checkpoint: dict) -> dict:
-    """The state dict inside a loaded checkpoint."""
-    return checkpoint["state_dict"]
-
-
-@dataclass(frozen=True)
-class SigmaSnapshots:
-    """One sigma sweep (optimize_sigma): the sigma after every sub-epoch, from one initial constant."""
-
-    init: float
-    sigmas: object  # tensor (sub-epochs, C, H, W)
-    sub_epochs: list
-    pixel_space: str
-
-    def items(self) -> list:
-        """``(sub_epoch, sigma)`` of every snapshot."""
-        return list(zip(self.sub_epochs, self.sigmas))
-
-    def at(self, sub_epoch: int):
-        return self.sigmas[self.sub_epochs.index(sub_epoch)]
-
-
-def save_snapshots(snapshots: Sequence, init, pixel_space: str, path) -> None:
-    """The sigmas learned after sub-epochs 1, 2, ... (a list of tensors) of the sweep from ``init``."""
-    import torch
-
-    payload = {
-        "init": float(init),
-        "sigmas": torch.stack(list(snapshots)),
-        "sub_epochs": list(range(1, len(snapshots) + 1)),
-        "pixel_space": pixel_space,
-    }
-    _save_torch(SNAPSHOTS, payload, path)
-
-
-def load_snapshots(path) -> SigmaSnapshots:
-    payload = _load_torch(SNAPSHOTS, path)
-    return SigmaSnapshots(**{key: payload[key] for key in SNAPSHOTS.keys})
-
-
-@dataclass(frozen=True)
-class Fig1Sigmas:
-    """Figure 1's learned sigma vector and the isotropic sigma it is compared with (0-d tensor)."""
-
-    learned: object
-    isotropic: object
-
-    def of_kind(self, kind: str):
-        """The sigma that certificates of ``kind`` ("learned" or "isotropic") use."""
-        if kind not in FIG1_SIGMAS.keys:
-            raise ValueError(f"unknown sigma kind {kind!r}; choose one of {list(FIG1_SIGMAS.keys)}")
-        return getattr(self, kind)
-
-
-def save_fig1_sigmas(learned, isotropic: float, path) -> None:
-    import torch
-
-    _save_torch(FIG1_SIGMAS, {"learned": learned, "isotropic": torch.tensor(isotropic)}, path)
-
-
-def load_fig1_sigmas(path) -> Fig1Sigmas:
-    payload = _load_torch(FIG1_SIGMAS, path)
-    return Fig1Sigmas(**{key: payload[key] for key in FIG1_SIGMAS.keys})
-
-
-@dataclass(frozen=True)
-class MeanValImage:
-    mean_image: object  # tensor (C, H, W) in [0, 1]
-    points: int
-
-
-def save_mean_val_image(mean_image, points: int, path) -> None:
-    _save_torch(MEAN_VAL_IMAGE, {"mean_image": mean_image, "points": points}, path)
-
-
-def load_mean_val_image(path) -> MeanValImage:
-    payload = _load_torch(MEAN_VAL_IMAGE, path)
-    return MeanValImage(**{key: payload[key] for key in MEAN_VAL_IMAGE.keys})
-
-
-# --- Figure 1's choice (JSON) ---------------------------------------------------------------------
+# --- JSON files and tables ----------------------------------------------------------------------
 
 
 def _save_json(spec: Artifact, payload: dict, path) -> None:
@@ -483,27 +481,7 @@ def _load_json(spec: Artifact, path) -> dict:
     return payload
 
 
-def save_fig1_choice(choice: dict, path) -> None:
-    """The chosen snapshot and why (keys: :data:`FIG1_CHOICE`)."""
-    _save_json(FIG1_CHOICE, choice, path)
-
-
-def load_fig1_choice(path) -> dict:
-    return _load_json(FIG1_CHOICE, path)
-
-
-def save_pass_rates(rates: dict, path) -> None:
-    _save_json(PASS_RATES, rates, path)
-
-
-def load_pass_rates(path) -> dict:
-    return _load_json(PASS_RATES, path)
-
-
-# --- tables (TSV) ---------------------------------------------------------------------------------
-
-
-def _save_table(spec: Artifact, frame, path, write=atomic_write_tsv) -> None:
+def _save_table(spec: Artifact, frame, path, write) -> None:
     absent = [column for column in spec.keys if column not in frame.columns]
     if absent:
         raise ValueError(
@@ -524,47 +502,6 @@ def _load_table(spec: Artifact, path):
     if absent:
         raise spec.missing(path, "columns", absent, frame.columns)
     return frame
-
-
-def save_class_counts(frame, path) -> None:
-    _save_table(CLASS_COUNTS, frame, path)
-
-
-def load_class_counts(path):
-    return _load_table(CLASS_COUNTS, path)
-
-
-def save_certificates(frame, path) -> None:
-    _save_table(CERTIFICATES, frame, path)
-
-
-def load_certificates(path):
-    return _load_table(CERTIFICATES, path)
-
-
-def save_sweep_metrics(frame, path) -> None:
-    _save_table(SWEEP_METRICS, frame, path)
-
-
-def load_sweep_metrics(path):
-    return _load_table(SWEEP_METRICS, path)
-
-
-def save_fig2_points(frame, path) -> None:
-    _save_table(FIG2_POINTS, frame, path)
-
-
-def load_fig2_points(path):
-    return _load_table(FIG2_POINTS, path)
-
-
-def save_sweep_records(frame, path) -> None:
-    """Per-point records of one sweep on one split, gzip-compressed (byte-reproducible)."""
-    _save_table(SWEEP_RECORDS, frame, path, write=atomic_write_tsv_gz)
-
-
-def load_sweep_records(path):
-    return _load_table(SWEEP_RECORDS, path)
 
 
 # --- Figure 1's inputs, together -------------------------------------------------------------------
@@ -605,49 +542,17 @@ def load_fig1_results(
     for dataset, choice_path, learned, isotropic, val_learned, val_isotropic in zip(
         datasets, choices, learned, isotropic, val_learned, val_isotropic, strict=True
     ):
-        choice = load_fig1_choice(choice_path)
-        chosen = load_sweep_records(val_learned)
-        validation = [chosen[chosen["sub_epoch"] == choice["sub_epoch"]], load_sweep_records(val_isotropic)]
+        choice = FIG1_CHOICE.load(choice_path)
+        chosen = SWEEP_RECORDS.load(val_learned)
+        validation = [chosen[chosen["sub_epoch"] == choice["sub_epoch"]], SWEEP_RECORDS.load(val_isotropic)]
         results.append(
             Fig1Result(
                 dataset=dataset,
                 choice=choice,
-                learned=load_certificates(learned),
-                isotropic=load_certificates(isotropic),
+                learned=CERTIFICATES.load(learned),
+                isotropic=CERTIFICATES.load(isotropic),
                 validation=validation,
                 sources=[learned, isotropic, val_learned, val_isotropic],
             )
         )
     return results
-
-
-def save_fig2_front(frame, path) -> None:
-    _save_table(FIG2_FRONT, frame, path)
-
-
-def load_fig2_front(path):
-    return _load_table(FIG2_FRONT, path)
-
-
-def save_certified_accuracy(frame, path, view: str = "area") -> None:
-    _save_table(CERTIFIED_ACCURACY if view == "area" else CERTIFIED_ACCURACY_L2, frame, path)
-
-
-def load_certified_accuracy(path, view: str = "area"):
-    return _load_table(CERTIFIED_ACCURACY if view == "area" else CERTIFIED_ACCURACY_L2, path)
-
-
-def save_paired_differences(frame, path) -> None:
-    _save_table(PAIRED_DIFFERENCES, frame, path)
-
-
-def load_paired_differences(path):
-    return _load_table(PAIRED_DIFFERENCES, path)
-
-
-def save_region_summary(frame, path) -> None:
-    _save_table(REGION_SUMMARY, frame, path)
-
-
-def load_region_summary(path):
-    return _load_table(REGION_SUMMARY, path)

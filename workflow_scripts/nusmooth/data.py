@@ -69,20 +69,6 @@ class PreparedDataset:
             info=payload.get("info", {}),
         )
 
-    def save(self, path) -> None:
-        """Write the dataset as :data:`nusmooth.artifacts.DATASET` describes."""
-        from .artifacts import save_dataset
-
-        save_dataset(self, path)
-
-    @classmethod
-    def load(cls, path) -> PreparedDataset:
-        """Read a dataset written by :meth:`save` (checked, safe load). Raises
-        :class:`nusmooth.io.ArtifactError` (naming the rule to rerun) for a missing or damaged file."""
-        from .artifacts import load_dataset
-
-        return load_dataset(path)
-
 
 def stratified_split(labels: np.ndarray, fractions: dict[str, float], seed: int) -> dict[str, np.ndarray]:
     """Seeded stratified split of ``range(len(labels))`` into named parts of the given fractions.

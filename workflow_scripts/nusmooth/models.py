@@ -11,7 +11,7 @@ from importlib import import_module
 import torch
 from torch import nn
 
-from .artifacts import MODEL, load_model_checkpoint, save_model_checkpoint
+from .artifacts import MODEL
 from .io import load_failure_reason
 from .model_settings import ModelConfigError, describe_model, parse_model_source
 from .registry import ARCHITECTURES, PRETRAINED
@@ -178,14 +178,14 @@ def save_checkpoint(
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
     }
     payload.update(extras or {})
-    save_model_checkpoint(payload, path)
+    MODEL.save(payload, path)
 
 
 def load_checkpoint(path, device: torch.device | str = "cpu") -> tuple[nn.Module, dict]:
     """Rebuild a model saved by :func:`save_checkpoint` on ``device`` (safe load: tensors only; the
     returned payload's tensors stay on the CPU). Raises :class:`nusmooth.io.ArtifactError` (naming
     the rule to rerun) for a missing or damaged file."""
-    payload = load_model_checkpoint(path)
+    payload = MODEL.load(path)
     if payload.get("source"):
         script = payload.get("torchscript")
         network = configured_network(
