@@ -38,7 +38,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_certify import add_clock_option, alternate, describe_ratio, paired_ratios, timed, use_clock  # noqa: E402
 
 from nusmooth.acceleration import forward_logits  # noqa: E402
-from nusmooth.models import build_model  # noqa: E402
+from nusmooth.networks import build_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
 from nusmooth.surrogate import SigmaOptimizer, frozen  # noqa: E402

@@ -25,7 +25,7 @@ from nusmooth.artifacts import DATASET  # noqa: E402
 from nusmooth.records import certified_accuracy_curve, certify_split  # noqa: E402
 from nusmooth.registry import SIGMA_KINDS  # noqa: E402
 from nusmooth.io import load_artifact  # noqa: E402
-from nusmooth.models import load_checkpoint  # noqa: E402
+from nusmooth.checkpoints import load_checkpoint  # noqa: E402
 from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
 
 

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from nusmooth.cost import GPU_RULES
+from nusmooth.cost import GPU_RULES  # the profile asks for each of them (its set-resources loop)
 
 CPU_LIMIT_VARIABLE = "NUSMOOTH_SLURM_MAX_RUNTIME"
 GPU_LIMIT_VARIABLE = "NUSMOOTH_SLURM_GPU_MAX_RUNTIME"

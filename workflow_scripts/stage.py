@@ -144,7 +144,7 @@ def base_model(snakemake, device):
     """The rule's base model (``input.model``) prepared as ``params.compute`` asks, the precision every
     forward pass of it runs in, and a fingerprint of its weights (what a resume state is valid for)."""
     from nusmooth.acceleration import configure_backends, prepare_model
-    from nusmooth.models import load_checkpoint
+    from nusmooth.checkpoints import load_checkpoint
     from nusmooth.resume import content_fingerprint
 
     compute = snakemake.params.compute

@@ -17,7 +17,8 @@ from nusmooth.artifacts import DATASET
 from nusmooth.io import atomic_write_tsv
 from nusmooth.data import training_subset
 from nusmooth.model_settings import describe_model, is_packaged
-from nusmooth.models import configured_checkpoint_extras, model_from_config, save_checkpoint
+from nusmooth.checkpoints import configured_checkpoint_extras, save_checkpoint
+from nusmooth.user_models import model_from_config
 from nusmooth.resume import ResumeFile, content_fingerprint
 from nusmooth.seeds import stream_name, stream_seed
 from nusmooth.training import BaseTrainer, accuracy

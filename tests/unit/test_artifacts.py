@@ -29,7 +29,8 @@ from nusmooth.artifacts import (
 )
 from nusmooth.data import ImageSplit, PreparedDataset
 from nusmooth.io import ArtifactError, atomic_torch_save
-from nusmooth.models import build_model, load_checkpoint, save_checkpoint
+from nusmooth.checkpoints import load_checkpoint, save_checkpoint
+from nusmooth.networks import build_model
 from support.workflow import REPO
 
 

@@ -5,7 +5,7 @@ A limit that does more work than the measured code gives ratios above 1 that say
 import torch
 
 from support.benchmark_modules import load_benchmark
-from nusmooth.models import MaxPool2x2ReLU
+from nusmooth.networks import MaxPool2x2ReLU
 from nusmooth.surrogate import SigmaOptimizer
 
 bench_certify = load_benchmark("bench_certify")

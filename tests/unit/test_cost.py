@@ -11,7 +11,7 @@ from support import REPO
 
 from nusmooth import cost
 from nusmooth.datasets.common import carve_validation, split_pool
-from nusmooth.models import build_model
+from nusmooth.networks import build_model
 from nusmooth.registry import ARCHITECTURES, DATASETS
 
 PRESET = yaml.safe_load((REPO / "presets" / "paper.yaml").read_text())

@@ -20,7 +20,8 @@ from support import RunsCodeWhenUnpickled, mnist_with_truncated_labels
 
 from nusmooth.datasets import DataError, prepare_dataset
 from nusmooth.io import ArtifactError
-from nusmooth.models import build_model, load_checkpoint, save_checkpoint
+from nusmooth.checkpoints import load_checkpoint, save_checkpoint
+from nusmooth.networks import build_model
 from nusmooth.smoothing import NonUniformSmoothing, certify
 
 

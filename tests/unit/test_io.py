@@ -21,7 +21,8 @@ from nusmooth.io import (
     atomic_write_tsv,
     load_artifact,
 )
-from nusmooth.models import build_model, load_checkpoint, save_checkpoint
+from nusmooth.checkpoints import load_checkpoint, save_checkpoint
+from nusmooth.networks import build_model
 from nusmooth.resume import ResumeFile, content_fingerprint
 
 TORCH_ZIP_SHORT_WRITE = "[enforce fail at inline_container.cc:672] . unexpected pos 1792 vs 1686"

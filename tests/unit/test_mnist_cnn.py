@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from nusmooth.models import MaxPool2x2ReLU, build_model
+from nusmooth.networks import MaxPool2x2ReLU, build_model
 
 
 def paper_layer_order(model):

@@ -8,23 +8,17 @@ from support import RunsCodeWhenUnpickled
 from torch import nn
 
 from nusmooth.io import ArtifactError
-from nusmooth.models import (
-    ARCHITECTURE_BUILDERS,
-    INPUT_SHAPES,
-    build_model,
-    load_checkpoint,
-    load_torchvision_resnet50,
-    pretrained_model,
-    save_checkpoint,
-)
-from nusmooth.registry import PRETRAINED
+from nusmooth.checkpoints import load_checkpoint, save_checkpoint
+from nusmooth.networks import ARCHITECTURE_BUILDERS, build_model
+from nusmooth.registry import ARCHITECTURES, PRETRAINED
+from nusmooth.user_models import load_torchvision_resnet50, pretrained_model
 from nusmooth.training import BaseTrainer, train_classifier
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURE_BUILDERS))
 def test_forward_and_backward(arch):
     torch.manual_seed(0)
-    shape = INPUT_SHAPES[arch]
+    shape = ARCHITECTURES[arch].input_shape
     model = build_model(arch, 7, [0.5] * shape[0], [0.25] * shape[0])
     x = torch.rand(2, *shape, requires_grad=True)  # batch 2 keeps ResNet-50 at 224 cheap on CPU
     logits = model(x)

@@ -10,16 +10,10 @@ from torch import nn
 
 from nusmooth.data import stratified_subset
 from nusmooth.datasets import DataError, prepare_dataset
-from nusmooth.models import (
-    ModelConfigError,
-    Normalize,
-    check_model_fits,
-    configured_checkpoint_extras,
-    given_weights_model,
-    load_checkpoint,
-    read_state_dict,
-    save_checkpoint,
-)
+from nusmooth.checkpoints import configured_checkpoint_extras, load_checkpoint, save_checkpoint
+from nusmooth.model_settings import ModelConfigError
+from nusmooth.networks import Normalize
+from nusmooth.user_models import check_model_fits, given_weights_model, read_state_dict
 from nusmooth.registry import DATASETS, facts_for, title_of
 
 SPLIT = {"train": 0.6, "val": 0.2, "test": 0.2, "seed": 0}

@@ -12,7 +12,7 @@ from scipy.stats import beta, binom, norm
 
 from nusmooth import ABSTAIN, NonUniformSmoothing, certify
 from nusmooth.acceleration import configure_backends, float32_is_exact, prepare_model
-from nusmooth.models import CifarResNet
+from nusmooth.networks import CifarResNet
 from nusmooth.smoothing import sample_counts
 from nusmooth.surrogate import PA_CLAMP, SigmaOptimizer, smoothed_softmax_surrogate
 

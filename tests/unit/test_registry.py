@@ -4,8 +4,7 @@ the plots agree with it."""
 import pytest
 import yaml
 
-from nusmooth.models import ARCHITECTURE_BUILDERS as BUILDERS
-from nusmooth.models import INPUT_SHAPES
+from nusmooth.networks import ARCHITECTURE_BUILDERS as BUILDERS
 from nusmooth.registry import ARCHITECTURES, DATASETS, dataset_facts, title_of
 from support.workflow import REPO
 
@@ -45,8 +44,7 @@ def test_schema_source_keys_cover_every_reader_key():
         assert set(facts.source_keys) <= source_keys, facts.name
 
 
-def test_models_and_plots_read_the_registry():
-    assert INPUT_SHAPES == {name: facts.input_shape for name, facts in ARCHITECTURES.items()}
+def test_plots_read_the_registrys_titles():
     assert title_of("fashion_mnist") == "Fashion-MNIST" and title_of("unknown") == "unknown"
 
 
@@ -89,7 +87,7 @@ def test_the_pretrained_rule_is_stated_once():
     from nusmooth.registry import PRETRAINED
 
     assert DATASETS[PRETRAINED.dataset].arch == PRETRAINED.arch
-    for path in ("workflow_scripts/workflow_config.py", "workflow_scripts/nusmooth/models.py"):
+    for path in ("workflow_scripts/workflow_config.py", "workflow_scripts/nusmooth/user_models.py"):
         text = (REPO / path).read_text()
         assert "PRETRAINED.rule" in text and "pretrained weights exist" not in text, path
 

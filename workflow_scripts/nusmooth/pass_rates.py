@@ -9,7 +9,7 @@ import time
 
 import torch
 
-from .models import build_model
+from .networks import build_model
 from .registry import ARCHITECTURES
 
 #: Batch of each kind per architecture: noisy copies per forward pass, copies per sigma step
