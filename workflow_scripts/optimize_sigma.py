@@ -6,18 +6,14 @@ failure); a rerun with the same settings, data and base model continues from the
 same result as an uninterrupted run.
 """
 
-import math
-
 import pandas as pd
 import torch
 from stage import base_model, compute_device, run_stage, stream_generator
-from tqdm import tqdm
 
 from nusmooth.artifacts import DATASET, SNAPSHOTS, SigmaSnapshots
 from nusmooth.io import atomic_write_tsv
-from nusmooth.resume import ResumeFile, content_fingerprint
-from nusmooth.surrogate import SigmaOptimizer
-from nusmooth.training import iterate_minibatches
+from nusmooth.resume import ResumeFile, content_fingerprint, resumed_steps
+from nusmooth.surrogate import SigmaOptimizer, SigmaSweep
 
 
 def main(snakemake):
@@ -54,39 +50,13 @@ def main(snakemake):
             "labels": content_fingerprint(labels),
         },
     )
-    snapshots, history = [], []
-    state = resume.load()
-    if state is not None:
-        optimizer.load_state_dict(state["optimizer"])
-        order.set_state(state["order"])
-        snapshots, history = list(state["snapshots"]), list(state["history"])
-    batches_per_sub_epoch = math.ceil(len(labels) / settings["batch_size"])
-    for sub_epoch in range(optimizer.sub_epochs_done + 1, settings["sub_epochs"] + 1):
-        batches = tqdm(
-            iterate_minibatches(images, labels, settings["batch_size"], order),
-            total=batches_per_sub_epoch,
-            desc=f"sub-epoch {sub_epoch}",
-            mininterval=10,
-        )
-        stats = optimizer.run_sub_epoch(batches)
-        sigma = optimizer.sigma
-        snapshots.append(sigma)
-        history.append(
-            dict(
-                vars(stats), sigma_mean=float(sigma.mean()), sigma_min=float(sigma.min()), sigma_max=float(sigma.max())
-            )
-        )
-        print(history[-1])
-        resume.save(
-            {
-                "optimizer": optimizer.state_dict(),
-                "order": order.get_state(),
-                "snapshots": snapshots,
-                "history": history,
-            }
-        )
-    SNAPSHOTS.save(SigmaSnapshots.of_sweep(snapshots, init, dataset.info["pixel_space"]), snakemake.output.snapshots)
-    atomic_write_tsv(pd.DataFrame(history), snakemake.output.history)
+    sweep = SigmaSweep(optimizer, images, labels, batch_size=settings["batch_size"], order=order)
+    for _ in resumed_steps(resume, sweep, settings["sub_epochs"]):
+        print(sweep.run_sub_epoch())
+    SNAPSHOTS.save(
+        SigmaSnapshots.of_sweep(sweep.snapshots, init, dataset.info["pixel_space"]), snakemake.output.snapshots
+    )
+    atomic_write_tsv(pd.DataFrame(sweep.history), snakemake.output.history)
     resume.remove()
 
 

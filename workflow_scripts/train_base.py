@@ -19,7 +19,7 @@ from nusmooth.data import training_subset
 from nusmooth.model_settings import describe_model, is_packaged
 from nusmooth.checkpoints import configured_checkpoint_extras, save_checkpoint
 from nusmooth.user_models import model_from_config
-from nusmooth.resume import ResumeFile, content_fingerprint
+from nusmooth.resume import ResumeFile, content_fingerprint, resumed_steps
 from nusmooth.seeds import stream_name, stream_seed
 from nusmooth.training import BaseTrainer, accuracy
 
@@ -54,14 +54,15 @@ def main(snakemake):
             settings.get("train_points"),
             stream_seed(settings["seed"], *stream_name("train_base", dataset=name, purpose="subset")),
         )
-        # "state": the saved layout (a BaseTrainer's state_dict): a state of another layout is ignored, not misread.
+        # "state": the saved layout (a BaseTrainer's state_dict itself): a state of another layout (the
+        # earlier {"trainer": state_dict}) is ignored, not misread.
         resume = ResumeFile(
             snakemake.params.resume,
             {
                 "settings": settings,
                 "train": content_fingerprint(train.labels),
                 "images": content_fingerprint(train.images),
-                "state": "trainer",
+                "state": "BaseTrainer.state_dict",
             },
         )
         configure_backends(device, cudnn_benchmark=snakemake.params.compute["cudnn_benchmark"])
@@ -76,10 +77,7 @@ def main(snakemake):
             ),
             optimizer_name=settings["optimizer"],
         )
-        state = resume.load()
-        if state is not None:
-            trainer.load_state_dict(state["trainer"])
-        for _ in range(trainer.epochs_done + 1, settings["epochs"] + 1):
+        for _ in resumed_steps(resume, trainer, settings["epochs"]):
             print(
                 trainer.run_epoch(
                     (train.images, train.labels),
@@ -89,7 +87,6 @@ def main(snakemake):
                     progress=True,
                 )
             )
-            resume.save({"trainer": trainer.state_dict()})
         history = trainer.history
     save_checkpoint(
         snakemake.output.model,

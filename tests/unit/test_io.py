@@ -23,7 +23,7 @@ from nusmooth.io import (
 )
 from nusmooth.checkpoints import load_checkpoint, save_checkpoint
 from nusmooth.networks import build_model
-from nusmooth.resume import ResumeFile, content_fingerprint
+from nusmooth.resume import ResumeFile, content_fingerprint, resumed_steps
 
 TORCH_ZIP_SHORT_WRITE = "[enforce fail at inline_container.cc:672] . unexpected pos 1792 vs 1686"
 
@@ -349,6 +349,41 @@ def test_resume_round_trip(tmp_path, capsys):
     ResumeFile(path, identity).remove()
     assert not path.exists()
     ResumeFile(path, identity).remove()  # removing twice is fine
+
+
+class CountingJob:
+    """A resumable job whose state is the list of the steps it ran (a stand-in for a trainer)."""
+
+    def __init__(self):
+        self.ran = []
+
+    @property
+    def steps_done(self) -> int:
+        return len(self.ran)
+
+    def state_dict(self) -> dict:
+        return {"ran": list(self.ran)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.ran = list(state["ran"])
+
+
+def test_a_job_killed_in_a_step_resumes_at_that_step(tmp_path):
+    resume = ResumeFile(tmp_path / "resume.pt", {"settings": {"steps": 5}})
+    job = CountingJob()
+    with pytest.raises(KeyboardInterrupt):
+        for step in resumed_steps(resume, job, 5):
+            if step == 3:
+                raise KeyboardInterrupt  # killed during step 3: steps 1 and 2 were saved
+            job.ran.append(step)
+    resumed = CountingJob()  # as a new process would build it
+    steps = []
+    for step in resumed_steps(resume, resumed, 5):
+        steps.append(step)
+        resumed.ran.append(step)
+    assert steps == [3, 4, 5] and resumed.ran == [1, 2, 3, 4, 5]
+    assert resume.load() == {"ran": [1, 2, 3, 4, 5]}  # saved after the last step too
+    assert list(resumed_steps(resume, CountingJob(), 5)) == []  # a finished job has no step left
 
 
 def test_resume_state_for_another_identity_is_ignored_then_overwritten(tmp_path, capsys):

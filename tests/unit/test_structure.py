@@ -80,8 +80,8 @@ def test_a_param_named_only_in_a_comment_or_string_is_not_read(tmp_path):
     assert params_read(script) == {"by_attribute", "by_key"}
 
 
-#: A stage script reads its inputs, calls the library and writes its outputs; the longest (train_base,
-#: optimize_sigma: a resumable loop) need about 40 statements.
+#: A stage script reads its inputs, calls the library and writes its outputs; the longest (train_base:
+#: a packaged model, or a resumable training through nusmooth.resume.resumed_steps) needs about 40.
 MOST_STATEMENTS = 45
 
 

@@ -7,7 +7,13 @@ import torch
 from scipy.stats import binom, norm
 
 from nusmooth.smoothing import ABSTAIN, certify
-from nusmooth.surrogate import SigmaOptimizer, smoothed_softmax_surrogate, surrogate_certified_area, surrogate_loss
+from nusmooth.surrogate import (
+    SigmaOptimizer,
+    SigmaSweep,
+    smoothed_softmax_surrogate,
+    surrogate_certified_area,
+    surrogate_loss,
+)
 
 
 def first_feature_classifier(scale: float = 4.0) -> torch.nn.Module:
@@ -138,32 +144,56 @@ def test_init_sigma_must_be_positive():
         SigmaOptimizer(first_feature_classifier(), (6,), init_sigma=0.0, lr=0.1, gamma=0.5, num_copies=4)
 
 
+def fresh_optimizer() -> SigmaOptimizer:
+    """A small optimiser built as a new process would build it (same seed every time)."""
+    return SigmaOptimizer(
+        first_feature_classifier(),
+        (6,),
+        init_sigma=0.3,
+        lr=0.2,
+        gamma=0.7,
+        num_copies=8,
+        generator=torch.Generator().manual_seed(7),
+    )
+
+
 def test_a_resumed_optimiser_continues_exactly_as_an_uninterrupted_one():
     x, labels = torch.rand(32, 6), torch.ones(32, dtype=torch.long)
     batches = [(x[i : i + 8], labels[i : i + 8]) for i in range(0, 32, 8)]
 
-    def fresh():
-        return SigmaOptimizer(
-            first_feature_classifier(),
-            (6,),
-            init_sigma=0.3,
-            lr=0.2,
-            gamma=0.7,
-            num_copies=8,
-            generator=torch.Generator().manual_seed(7),
-        )
-
-    uninterrupted = fresh()
+    uninterrupted = fresh_optimizer()
     for _ in range(3):
         uninterrupted.run_sub_epoch(batches)
 
-    first = fresh()
+    first = fresh_optimizer()
     first.run_sub_epoch(batches)
     state = first.state_dict()
-    resumed = fresh()  # as a new process would build it
+    resumed = fresh_optimizer()
     resumed.load_state_dict(state)
     for _ in range(2):
         resumed.run_sub_epoch(batches)
     assert resumed.sub_epochs_done == 3
     assert resumed.optimizer.param_groups[0]["lr"] == pytest.approx(uninterrupted.optimizer.param_groups[0]["lr"])
     torch.testing.assert_close(resumed.sigma, uninterrupted.sigma, rtol=0, atol=0)
+
+
+def test_a_resumed_sweep_keeps_every_snapshot_and_the_batch_order():
+    """A sweep restored from its state after one sub-epoch ends with the snapshots and history of an
+    uninterrupted one (the batch order stream included)."""
+    images, labels = torch.randint(0, 256, (24, 6), dtype=torch.uint8), torch.ones(24, dtype=torch.long)
+
+    def fresh():
+        return SigmaSweep(fresh_optimizer(), images, labels, batch_size=8, order=torch.Generator().manual_seed(3))
+
+    uninterrupted = fresh()
+    for _ in range(3):
+        uninterrupted.run_sub_epoch()
+    first = fresh()
+    first.run_sub_epoch()
+    resumed = fresh()
+    resumed.load_state_dict(first.state_dict())
+    for _ in range(2):
+        resumed.run_sub_epoch()
+    assert resumed.steps_done == 3 and resumed.history == uninterrupted.history
+    for mine, theirs in zip(resumed.snapshots, uninterrupted.snapshots, strict=True):
+        torch.testing.assert_close(mine, theirs, rtol=0, atol=0)

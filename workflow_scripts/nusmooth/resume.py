@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePath
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -132,3 +133,27 @@ class ResumeFile:
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)
+
+
+class Resumable(Protocol):
+    """A long job made of numbered steps (epochs, sub-epochs) whose state can be saved and restored."""
+
+    @property
+    def steps_done(self) -> int: ...
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+def resumed_steps(resume: ResumeFile, job: Resumable, total: int) -> Iterator[int]:
+    """The steps ``job`` has left of ``total`` (numbered from 1), after restoring the state that
+    ``resume`` holds for it; the job's state is saved after each step, so a job killed at any moment
+    continues after its last whole step, and ends as an uninterrupted run would. The caller runs one
+    step per item, and removes the file once the job's outputs are written."""
+    saved = resume.load()
+    if saved is not None:
+        job.load_state_dict(saved)
+    for step in range(job.steps_done + 1, total + 1):
+        yield step
+        resume.save(job.state_dict())

@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import torch
 
+from tqdm import tqdm
+
 from .acceleration import check_precision, forward_logits
 from .smoothing import require_eval_mode
+from .training import iterate_minibatches
 
 #: pA_hat is clamped to [PA_CLAMP, 1 - PA_CLAMP] before Phi^-1, as the authors did.
 PA_CLAMP = 1e-7
@@ -216,3 +219,57 @@ class SigmaOptimizer:
             counted_fraction=counted / max(seen, 1),
             skipped_batches=skipped,
         )
+
+
+class SigmaSweep:
+    """One sweep of sigma learning from one constant: ``optimizer`` run over ``(images, labels)``
+    (uint8) in mini-batches of ``batch_size`` in the order drawn from ``order``, sub-epoch by sub-epoch,
+    keeping the sigma after each (the snapshots) and its statistics (the history).
+
+    Resumable (:func:`nusmooth.resume.resumed_steps`): :meth:`state_dict` holds the optimiser, the
+    order stream, the snapshots and the history; :meth:`load_state_dict` on a fresh sweep continues
+    from the next sub-epoch exactly as an uninterrupted run would.
+    """
+
+    def __init__(
+        self, optimizer: SigmaOptimizer, images: torch.Tensor, labels: torch.Tensor, *, batch_size: int, order
+    ):
+        self.optimizer, self.images, self.labels = optimizer, images, labels
+        self.batch_size, self.order = batch_size, order
+        self.snapshots: list[torch.Tensor] = []
+        self.history: list[dict] = []
+
+    @property
+    def steps_done(self) -> int:
+        return self.optimizer.sub_epochs_done
+
+    def run_sub_epoch(self) -> dict:
+        """One sub-epoch; returns (and records) its statistics with the new sigma's mean, min and max."""
+        batches = tqdm(
+            iterate_minibatches(self.images, self.labels, self.batch_size, self.order),
+            total=math.ceil(len(self.labels) / self.batch_size),
+            desc=f"sub-epoch {self.steps_done + 1}",
+            mininterval=10,
+        )
+        stats = self.optimizer.run_sub_epoch(batches)
+        sigma = self.optimizer.sigma
+        self.snapshots.append(sigma)
+        self.history.append(
+            dict(
+                vars(stats), sigma_mean=float(sigma.mean()), sigma_min=float(sigma.min()), sigma_max=float(sigma.max())
+            )
+        )
+        return self.history[-1]
+
+    def state_dict(self) -> dict:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "order": self.order.get_state(),
+            "snapshots": self.snapshots,
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.order.set_state(state["order"])
+        self.snapshots, self.history = list(state["snapshots"]), list(state["history"])

@@ -63,6 +63,11 @@ class BaseTrainer:
     def epochs_done(self) -> int:
         return len(self.history)
 
+    @property
+    def steps_done(self) -> int:
+        """Epochs done, as :func:`nusmooth.resume.resumed_steps` counts steps."""
+        return self.epochs_done
+
     def state_dict(self) -> dict:
         """Everything needed to continue exactly where this trainer stands (tensors and plain data)."""
         return {
