@@ -23,9 +23,9 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
-from nusmooth.acceleration import forward_logits  # noqa: E402
+from nusmooth.forward import forward_logits  # noqa: E402
 from nusmooth.networks import build_model  # noqa: E402
-from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
+from nusmooth.memory import keep_freed_memory_for_reuse  # noqa: E402
 from nusmooth.smoothing import NonUniformSmoothing  # noqa: E402
 
 

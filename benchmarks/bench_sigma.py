@@ -37,10 +37,10 @@ sys.path.insert(0, str(REPO / "workflow_scripts"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from bench_certify import add_clock_option, alternate, describe_ratio, paired_ratios, timed, use_clock  # noqa: E402
 
-from nusmooth.acceleration import forward_logits  # noqa: E402
+from nusmooth.forward import forward_logits  # noqa: E402
 from nusmooth.networks import build_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES, DATASETS  # noqa: E402
-from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
+from nusmooth.memory import keep_freed_memory_for_reuse  # noqa: E402
 from nusmooth.surrogate import SigmaOptimizer, frozen  # noqa: E402
 
 #: Initial sigma (pixel units): small, so that the copies keep the model's (forced) prediction.
@@ -159,7 +159,7 @@ def measure(
     """The limit's and each SigmaOptimizer class's rates (copies/s), timed back to back in each round.
     Returns the best limit rate under ``"limit"`` and, per class, its best rate and the median,
     minimum and maximum of its per-round ratio to the limit (:func:`bench_certify.paired_ratios`).
-    ``prepare`` (e.g. ``nusmooth.acceleration.prepare_model`` with its options) is applied to the
+    ``prepare`` (e.g. ``nusmooth.forward.prepare_model`` with its options) is applied to the
     model first; ``shape`` replaces the architecture's input shape."""
     shape = shape or ARCHITECTURES[arch].input_shape
     model = benchmark_model(arch, num_classes, device)

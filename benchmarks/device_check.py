@@ -41,9 +41,9 @@ import bench_sigma  # noqa: E402
 from bench_certify import certify_rate, forward_rate, paired_ratios, timed  # noqa: E402
 
 from nusmooth.cost import arch_of, figure_work, limited, measured_rates, split_sizes, stage_work  # noqa: E402
-from nusmooth.acceleration import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
+from nusmooth.forward import PRECISIONS, configure_backends, forward_logits, prepare_model  # noqa: E402
 from nusmooth.registry import ARCHITECTURES  # noqa: E402
-from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
+from nusmooth.memory import keep_freed_memory_for_reuse  # noqa: E402
 
 CHECKED_ARCHITECTURES = ("mnist_cnn", "resnet110", "resnet50")
 PAPER_PRESET = REPO / "presets" / "paper.yaml"

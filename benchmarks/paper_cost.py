@@ -15,7 +15,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
-from nusmooth.results_doc import paper_cost_tables, read_preset  # noqa: E402
+from nusmooth.provenance import read_preset  # noqa: E402
+from nusmooth.results_doc import paper_cost_tables  # noqa: E402
 
 
 def main(argv=None):

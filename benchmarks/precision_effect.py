@@ -26,7 +26,7 @@ from nusmooth.records import certified_accuracy_curve, certify_split  # noqa: E4
 from nusmooth.registry import SIGMA_KINDS  # noqa: E402
 from nusmooth.io import load_artifact  # noqa: E402
 from nusmooth.checkpoints import load_checkpoint  # noqa: E402
-from nusmooth.runtime import keep_freed_memory_for_reuse  # noqa: E402
+from nusmooth.memory import keep_freed_memory_for_reuse  # noqa: E402
 
 
 def main():

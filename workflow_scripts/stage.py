@@ -12,7 +12,7 @@ import sys
 import traceback
 import warnings
 
-from nusmooth.runtime import keep_freed_memory_for_reuse
+from nusmooth.memory import keep_freed_memory_for_reuse
 from nusmooth.seeds import stream_name, stream_seed
 
 
@@ -143,7 +143,7 @@ def fig1_results(snakemake) -> list:
 def base_model(snakemake, device):
     """The rule's base model (``input.model``) prepared as ``params.compute`` asks, the precision every
     forward pass of it runs in, and a fingerprint of its weights (what a resume state is valid for)."""
-    from nusmooth.acceleration import configure_backends, prepare_model
+    from nusmooth.forward import configure_backends, prepare_model
     from nusmooth.checkpoints import load_checkpoint
     from nusmooth.resume import content_fingerprint
 

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 from stage import compute_device, run_stage, stream_generator
 
-from nusmooth.acceleration import configure_backends, prepare_model
+from nusmooth.forward import configure_backends, prepare_model
 from nusmooth.artifacts import DATASET
 from nusmooth.io import atomic_write_tsv
 from nusmooth.data import training_subset

@@ -10,16 +10,9 @@ from stage import run_stage
 from nusmooth import artifacts
 from nusmooth.cost import Job
 from nusmooth.io import atomic_write_text
+from nusmooth.provenance import benchmark_seconds, checkout_commit, read_preset
 from nusmooth.registry import title_of
-from nusmooth.results_doc import (
-    DatasetReport,
-    benchmark_seconds,
-    checkout_commit,
-    cost_section,
-    page,
-    read_preset,
-    vector_stats,
-)
+from nusmooth.results_doc import DatasetReport, cost_section, page, vector_stats
 
 
 def own_fig1_files(files, name, snakemake) -> list:

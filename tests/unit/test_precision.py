@@ -11,7 +11,7 @@ from support.benchmark_modules import load_benchmark
 from scipy.stats import beta, binom, norm
 
 from nusmooth import ABSTAIN, NonUniformSmoothing, certify
-from nusmooth.acceleration import configure_backends, float32_is_exact, prepare_model
+from nusmooth.forward import configure_backends, float32_is_exact, prepare_model
 from nusmooth.networks import CifarResNet
 from nusmooth.smoothing import sample_counts
 from nusmooth.surrogate import PA_CLAMP, SigmaOptimizer, smoothed_softmax_surrogate

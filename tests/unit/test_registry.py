@@ -59,6 +59,7 @@ def test_unknown_dataset_names_the_known_ones():
         "nusmooth.registry",
         "nusmooth.registry, nusmooth.seeds, nusmooth.cost, nusmooth.model_settings, workflow_locks, workflow_config, slurm_site",
         "nusmooth.plotting, nusmooth.tables, nusmooth.records, nusmooth.io, stage",
+        "nusmooth.results_doc, nusmooth.provenance, nusmooth.artifacts, nusmooth.registry",
     ],
 )
 def test_light_modules_do_not_import_torch(modules):
@@ -69,6 +70,19 @@ def test_light_modules_do_not_import_torch(modules):
     code = f"import sys; sys.path.insert(0, 'workflow_scripts'); import {modules}; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
+
+
+def test_the_markdown_job_does_not_import_matplotlib():
+    """write_results_doc writes Markdown: the modules it imports start without matplotlib's seconds."""
+    import subprocess
+    import sys
+
+    code = "import sys, nusmooth.results_doc, nusmooth.provenance, nusmooth.artifacts, nusmooth.registry, stage\n"
+    code += "assert 'matplotlib' not in sys.modules, 'matplotlib was imported'"
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, env={"PYTHONPATH": "workflow_scripts"}
+    )
+    assert result.returncode == 0, result.stderr
 
 
 def test_shared_conventions_have_one_home():

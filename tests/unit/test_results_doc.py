@@ -11,11 +11,12 @@ import yaml
 from support import REPO
 
 from nusmooth import cost, pass_rates
+from nusmooth.provenance import checkout_commit
 from nusmooth.results_doc import (
     accuracy_rows,
     area_claim,
     border_claim,
-    checkout_commit,
+    config_yaml,
     paper_cost_tables,
     pair_label,
     stage_time_rows,
@@ -106,6 +107,16 @@ def test_paper_cost_tables_carry_the_counted_work():
     assert f"| {mnist.forward_backward / 500 / 3600:,.0f} |" in text
     assert "**every dataset**" in text and "not measured" not in text
     assert "not measured" in paper_cost_tables(preset, None, None)
+
+
+def test_the_pages_configuration_is_yaml_with_sorted_keys():
+    text = config_yaml({"run_datasets": ["mnist"], "alpha": 0.001, "datasets": {"mnist": {"fig1": {"n": 1000}}}})
+    assert yaml.safe_load(text) == {
+        "run_datasets": ["mnist"],
+        "alpha": 0.001,
+        "datasets": {"mnist": {"fig1": {"n": 1000}}},
+    }
+    assert text.index("alpha") < text.index("datasets") < text.index("run_datasets")
 
 
 def test_pass_rates_measure_every_kind():

@@ -321,8 +321,3 @@ def facts_for(name: str, block: dict | None = None) -> DatasetFacts:
         decodes_images=kind == "image_folder",
         pool_sizes={},
     )
-
-
-def dataset_title(name: str, block: dict | None = None) -> str:
-    """Panel title: ``datasets.<name>.title`` when set, else the registry's (the name otherwise)."""
-    return ((block or {}).get("title")) or title_of(name)

@@ -1,13 +1,13 @@
 """docs/results.md: the report of a run, written from the run's own tables (never typed).
 
 Pure functions from loaded tables to Markdown, so that every sentence with a number in it is tested;
-``workflow_scripts/write_results_doc.py`` loads the files and writes the page.
+``workflow_scripts/write_results_doc.py`` loads the files (the run's facts that are not tables, such as
+its commit and the seconds of each job: :mod:`nusmooth.provenance`) and writes the page.
 """
 
 from __future__ import annotations
 
 import math
-import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -22,37 +22,6 @@ from .tables import largest_certifiable
 #: The paper's claims this page checks, in its words' substance.
 AREA_CLAIM = "the learned sigma certifies more test points than the isotropic sigma at equal certified area"
 BORDER_CLAIM = "MNIST's learned sigma is large on the black border"
-
-
-def checkout_commit(own_outputs, cwd=None) -> str:
-    """HEAD of the checkout the page is generated in, marked when tracked files differ from it. The
-    page's own files are left out: Snakemake removes them before the job runs, so a committed copy
-    would otherwise mark every regeneration."""
-    excluded = [f":(exclude){path}" for path in own_outputs]
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True, cwd=cwd
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no", "--", ".", *excluded],
-            capture_output=True,
-            text=True,
-            cwd=cwd,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return head + (" with uncommitted changes" if dirty.stdout.strip() else "")
-
-
-def benchmark_seconds(path) -> float:
-    """Wall seconds of a job from the benchmark file Snakemake wrote for it (column ``s``; the last row
-    when a job was benchmarked more than once)."""
-    return float(pd.read_csv(path, sep="\t")["s"].iloc[-1])
-
-
-def read_preset(path) -> dict:
-    with open(path, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
 
 
 def vector_stats(sigma, choice: dict, n: int, alpha: float) -> dict:

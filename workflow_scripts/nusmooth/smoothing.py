@@ -32,7 +32,7 @@ import torch
 from scipy.special import betaincinv, ndtri
 from tqdm import tqdm
 
-from .acceleration import check_precision, forward_logits
+from .forward import check_precision, forward_logits
 from .registry import ABSTAIN  # the class index returned when the smoothed classifier declines to answer
 
 
@@ -270,7 +270,7 @@ def sample_counts(
         progress: if given, a tqdm bar with this description is written to stderr.
         precision: ``"fp32"`` or ``"bf16"``: the base model's forward runs under bf16 autocast, and
             the counts are then those of that bf16 classifier (noise is still drawn and added in
-            float32, argmax taken on float32 logits); see :mod:`nusmooth.acceleration`.
+            float32, argmax taken on float32 logits); see :mod:`nusmooth.forward`.
     Returns:
         ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
     """

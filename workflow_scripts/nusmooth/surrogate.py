@@ -14,7 +14,7 @@ import torch
 
 from tqdm import tqdm
 
-from .acceleration import check_precision, forward_logits
+from .forward import check_precision, forward_logits
 from .smoothing import require_eval_mode
 from .training import iterate_minibatches
 

@@ -1,4 +1,5 @@
-"""GPU fast path: reduced-precision forward passes, memory layout, compilation and backend flags.
+"""The base model's forward pass, which every precision goes through (:func:`forward_logits`), and what
+makes it faster on a GPU: reduced precision, memory layout, compilation and backend flags.
 
 Only :data:`PRECISIONS` ``"bf16"`` changes numbers, and only those of the base model: noise is drawn
 and added in float32 and the logits are turned back to float32 before argmax / softmax. A certificate
