@@ -13,7 +13,7 @@ from .artifacts import FIG2_FRONT, SWEEP_METRICS
 from .blanket import blanket_mask
 from .evidence import curve_with_band, paired_differences
 from .records import certified_accuracy_curve, clean_accuracy_and_area
-from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT
+from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT, SIGMA_KINDS
 
 #: Columns every sweep metrics file (``{kind}_{init}/{split}.tsv``, written by evaluate_sigma.py) has.
 SWEEP_COLUMNS = list(SWEEP_METRICS.keys)
@@ -109,8 +109,8 @@ def sweep_points(metrics: list[pd.DataFrame], sources: list[str] | None = None) 
 
 
 def _kind_order(kinds: pd.Series) -> pd.Series:
-    """Learned before isotropic (as the figures' legends), any other kind after them."""
-    known = {"learned": 0, "isotropic": 1}
+    """Learned before isotropic (SIGMA_KINDS' order, as the figures' legends), any other kind after them."""
+    known = {kind: position for position, kind in enumerate(SIGMA_KINDS)}
     return kinds.map(lambda kind: known.get(kind, len(known)))
 
 
