@@ -115,7 +115,7 @@ def paired_differences(
 
     ``records_a`` and ``records_b`` are certificates of the same test points (joined on ``idx``; a
     point in one but not the other is an error), e.g. a learned sigma and its isotropic counterpart.
-    Because each point is certified under both, the interval is Newcombe's paired one
+    Because each point is certified under both, the interval is Tango's paired score interval
     (:func:`nusmooth.intervals.paired_difference_from_counts`), over test points.
 
     Returns one row per threshold: ``threshold``, ``points``, ``accuracy_a``, ``accuracy_b``,
@@ -155,9 +155,9 @@ def front_point_with_intervals(
     Returns ``points``, ``correct`` (certified correct), ``accuracy`` (``correct / points``; an
     abstention is wrong) with its Wilson interval ``accuracy_lower`` / ``accuracy_upper``, and
     ``mean_<metric>`` (e.g. ``mean_area``: the mean over the certified-correct points, NaN when there
-    is none) with its BCa bootstrap interval ``mean_<metric>_lower`` / ``_upper`` over those points
-    (``resamples`` resamples, seeded by ``seed``: the same records give the same interval; NaN with
-    fewer than two such points).
+    is none) with its studentized bootstrap interval ``mean_<metric>_lower`` / ``_upper`` over those
+    points (``resamples`` resamples, seeded by ``seed``: the same records give the same interval; NaN
+    with fewer than :data:`nusmooth.intervals.MIN_MEAN_POINTS` such points).
     """
     correct, values = _checked(records, metric)
     accuracy, accuracy_lower, accuracy_upper = proportion_interval(int(correct.sum()), len(correct), level)
@@ -184,7 +184,7 @@ def snapshot_metrics(records: pd.DataFrame) -> dict[str, float]:
 
     ``accuracy``, ``mean_area`` and ``points`` are the values Figure 2 has always drawn (abstain =
     wrong; mean area over the certified-correct points), now with their 95% intervals over the points
-    (:func:`front_point_with_intervals`: Wilson for the accuracy, BCa bootstrap for the mean area).
+    (:func:`front_point_with_intervals`: Wilson for the accuracy, studentized bootstrap for the mean area).
     The one function every sweep number comes from, so a table can be recomputed from the records.
     """
     point = front_point_with_intervals(records, "area")

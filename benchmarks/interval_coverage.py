@@ -1,0 +1,208 @@
+"""Coverage of the intervals of ``nusmooth``, simulated where the truth is known.
+
+Prints two tables (markdown), the source of the numbers in ``docs/method.md`` ("Intervals"):
+
+1. **Paired differences**: coverage of Tango's and Newcombe's 95% intervals for ``p_a - p_b`` on
+   simulated paired tables (the same simulated tables for both), Tango's also exact (it depends on the
+   discordant counts only, so its coverage is a sum over them), at 100 and 1,000 pairs, with common
+   and rare discordance; and Tango's lowest exact coverage over a grid of rare discordances.
+2. **Mean area**: coverage of the studentized bootstrap, BCa and percentile intervals of a mean over
+   points drawn from laws shaped like certified areas (:func:`certified_area_law`: the exact law of
+   ``O_CA`` when a share of the points has all votes right and the rest a true ``pA`` uniform on
+   (1/2, 1); and ``D log U``), at 20 to 300 points.
+
+The unit tests run small versions of the same simulations from this file. Run:
+
+    python benchmarks/interval_coverage.py [--sets 20000] [--mean-sets 4000]
+
+(about 10 minutes on 2 cores with the defaults; ``--quick`` for a look in about a minute).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import betainc, betaincinv, ndtri
+from scipy.stats import multinomial
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
+from nusmooth.intervals import mean_interval, paired_difference_from_counts  # noqa: E402
+
+# --- laws of certified areas -----------------------------------------------------------------------------
+
+#: Mean of :func:`exponential_areas`.
+EXPONENTIAL_MEAN = -900.0
+
+
+def exponential_areas(rng: np.random.Generator, shape) -> np.ndarray:
+    """``D log R`` with R uniform on (0, R_max) is a constant minus D times an Exp(1) variable: a long
+    left tail of small regions (skewness -2), here ``-800 + 100 log U``, mean -900."""
+    return -800.0 + 100.0 * np.log(rng.random(shape))
+
+
+class AreaLaw(NamedTuple):
+    """A discrete law: the certified areas a point can get, and their probabilities."""
+
+    values: np.ndarray
+    probabilities: np.ndarray
+
+    @property
+    def mean(self) -> float:
+        return float(self.values @ self.probabilities)
+
+    @property
+    def skewness(self) -> float:
+        deviations = self.values - self.mean
+        return float((deviations**3 @ self.probabilities) / (deviations**2 @ self.probabilities) ** 1.5)
+
+    def draw(self, rng: np.random.Generator, shape) -> np.ndarray:
+        return self.values[rng.choice(len(self.values), p=self.probabilities, size=shape)]
+
+
+def certified_area_law(
+    all_right_share: float, votes: int = 128, alpha: float = 0.001, dimension: int = 784, sigma: float = 0.25
+) -> AreaLaw:
+    """The exact law of a certified point's ``O_CA`` when its true ``pA`` is 1 with probability
+    ``all_right_share`` and uniform on (1/2, 1) otherwise, certified from ``votes`` votes at ``alpha``
+    with a constant ``sigma`` in ``dimension`` dimensions, given that it is certified.
+
+    ``n_A`` is then a mixture of a point mass at ``votes`` and a binomial averaged over ``pA``, whose
+    probabilities have a closed form (``int_{1/2}^1 C(n, k) p^k (1-p)^(n-k) dp = (1 - I_{1/2}(k+1, n-k+1))
+    / (n+1)``); each count gives ``pA_lower`` (Clopper-Pearson) and the area ``D log sigma + D log
+    Phi^-1(pA_lower)``. Most mass sits at the ceiling (all votes right) and a long left tail reaches
+    thousands below it, as in a sweep's records.
+    """
+    counts = np.arange(votes + 1)
+    probabilities = (1 - all_right_share) * 2 * (1 - betainc(counts + 1, votes - counts + 1, 0.5)) / (votes + 1)
+    probabilities[-1] += all_right_share
+    lower = betaincinv(np.maximum(counts, 1), votes - counts + 1, alpha)
+    certified = (counts > 0) & (lower > 0.5)
+    areas = dimension * np.log(sigma) + dimension * np.log(ndtri(lower[certified]))
+    return AreaLaw(areas, probabilities[certified] / probabilities[certified].sum())
+
+
+# --- paired differences ----------------------------------------------------------------------------------
+
+
+def tango_exact_coverage(only_a: float, only_b: float, pairs: int, level: float = 0.95) -> float:
+    """Exact coverage of Tango's interval: a sum over every (only a, only b) count, the rest concordant."""
+    if only_a + only_b == 0:
+        counts = np.array([[0, 0, pairs]])
+        weights = np.ones(1)
+    else:
+        # Counts beyond 12 standard deviations of the larger discordant count carry no visible weight.
+        top = min(pairs, int(pairs * max(only_a, only_b) + 12 * np.sqrt(pairs * max(only_a, only_b)) + 20))
+        a, b = np.meshgrid(np.arange(top + 1), np.arange(top + 1), indexing="ij")
+        possible = a + b <= pairs
+        counts = np.stack([a[possible], b[possible], pairs - a[possible] - b[possible]], axis=1)
+        weights = multinomial.pmf(counts, pairs, [only_a, only_b, 1 - only_a - only_b])
+    _, lower, upper = paired_difference_from_counts(0, counts[:, 0], counts[:, 1], counts[:, 2], level)
+    truth = only_a - only_b
+    return float(weights[(lower <= truth) & (truth <= upper)].sum())
+
+
+def simulated_paired_coverage(probabilities, pairs: int, sets: int, seed: int) -> dict[str, float]:
+    """Coverage of each paired method on the same ``sets`` simulated tables of ``pairs`` pairs."""
+    cells = np.random.default_rng(seed).multinomial(pairs, probabilities, size=sets).T
+    truth = probabilities[1] - probabilities[2]
+    coverage = {}
+    for method in ("tango", "newcombe"):
+        _, lower, upper = paired_difference_from_counts(*cells, method=method)
+        coverage[method] = float(np.mean((lower <= truth) & (truth <= upper)))
+    return coverage
+
+
+#: Cell probabilities (both, only a, only b, neither) of the paired table.
+PAIRED_CASES = {
+    "learned better": (0.60, 0.15, 0.05, 0.20),
+    "near perfect": (0.85, 0.08, 0.02, 0.05),
+    "no difference": (0.50, 0.10, 0.10, 0.30),
+    "few discordant": (0.70, 0.03, 0.01, 0.26),
+    "rare 0.005 / 0.001, accuracy 0.5": (0.495, 0.005, 0.001, 0.499),
+    "rare 0.005 / 0.001, accuracy 0.9": (0.895, 0.005, 0.001, 0.099),
+    "rare 0.001 / 0.005, accuracy 0.5": (0.499, 0.001, 0.005, 0.495),
+    "none 0 / 0, accuracy 0.5": (0.5, 0.0, 0.0, 0.5),
+    "none 0 / 0, accuracy 0.9": (0.9, 0.0, 0.0, 0.1),
+}
+
+#: Discordance probabilities of the grid over which Tango's lowest exact coverage is reported.
+RARE_GRID = (0.0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05)
+
+# --- the tables -----------------------------------------------------------------------------------------
+
+
+def paired_table(sets: int) -> None:
+    print(f"\n### Paired difference, 95% intervals ({sets:,} simulated tables per row; Tango also exact)\n")
+    print("| case (both, only a, only b, neither) | pairs | Newcombe | Tango | Tango exact |")
+    print("|---|---|---|---|---|")
+    for pairs in (100, 1000):
+        for index, (case, probabilities) in enumerate(PAIRED_CASES.items()):
+            simulated = simulated_paired_coverage(np.array(probabilities), pairs, sets, seed=1000 * pairs + index)
+            exact = tango_exact_coverage(probabilities[1], probabilities[2], pairs)
+            print(
+                f"| {case} {probabilities} | {pairs:,} | {simulated['newcombe']:.3f} | {simulated['tango']:.3f} "
+                f"| {exact:.3f} |"
+            )
+    for pairs in (100, 1000):
+        grid = np.array([[tango_exact_coverage(a, b, pairs) for b in RARE_GRID] for a in RARE_GRID])
+        worst = np.unravel_index(np.argmin(grid), grid.shape)
+        print(
+            f"\nTango, {pairs:,} pairs, exact coverage over every (only a, only b) in {list(RARE_GRID)}^2: "
+            f"lowest {grid.min():.3f} at ({RARE_GRID[worst[0]]}, {RARE_GRID[worst[1]]}), mean {grid.mean():.3f}"
+        )
+
+
+MEAN_LAWS = {
+    "D log U (exponential tail)": None,
+    "areas, 90% all votes right": 0.9,
+    "areas, 50% all votes right": 0.5,
+    "areas, pA uniform on (1/2, 1)": 0.0,
+}
+MEAN_SIZES = (20, 40, 60, 100, 300)
+MEAN_METHODS = ("bootstrap-t", "bca", "percentile")
+
+
+def mean_table(sets: int, resamples: int) -> None:
+    print(f"\n### Mean area, 95% intervals ({sets:,} simulated samples per cell, {resamples:,} resamples each)\n")
+    print("| law (skewness) | points | " + " | ".join(MEAN_METHODS) + " |")
+    print("|---|---|" + "---|" * len(MEAN_METHODS))
+    for index, (name, share) in enumerate(MEAN_LAWS.items()):
+        law = None if share is None else certified_area_law(share)
+        truth = EXPONENTIAL_MEAN if law is None else law.mean
+        skewness = -2.0 if law is None else law.skewness
+        for size in MEAN_SIZES:
+            rng = np.random.default_rng(100 * index + size)
+            samples = exponential_areas(rng, (sets, size)) if law is None else law.draw(rng, (sets, size))
+            hits = dict.fromkeys(MEAN_METHODS, 0)
+            for seed, sample in enumerate(samples):
+                for method in MEAN_METHODS:
+                    _, lower, upper = mean_interval(sample, method=method, resamples=resamples, seed=seed, min_points=2)
+                    hits[method] += lower <= truth <= upper
+            cells = " | ".join(f"{hits[m] / sets:.3f}" for m in MEAN_METHODS)
+            print(f"| {name} ({skewness:.1f}) | {size} | {cells} |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", type=int, default=20_000, help="simulated tables per paired case")
+    parser.add_argument("--mean-sets", type=int, default=4_000, help="simulated samples per mean-area cell")
+    parser.add_argument("--resamples", type=int, default=1_000, help="bootstrap resamples per mean interval")
+    parser.add_argument("--quick", action="store_true", help="a tenth of every count, for a look")
+    args = parser.parse_args()
+    scale = 10 if args.quick else 1
+    for table, arguments in (
+        (paired_table, (args.sets // scale,)),
+        (mean_table, (args.mean_sets // scale, args.resamples)),
+    ):
+        started = time.perf_counter()
+        table(*arguments)
+        print(f"\n({time.perf_counter() - started:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
