@@ -1,6 +1,6 @@
-"""Coverage of the intervals of ``nusmooth``, simulated where the truth is known.
+"""Coverage of the intervals, bands and verdicts of ``nusmooth``, simulated where the truth is known.
 
-Prints two tables (markdown), the source of the numbers in ``docs/method.md`` ("Intervals"):
+Prints three tables (markdown), the source of the numbers in ``docs/method.md`` ("Intervals"):
 
 1. **Paired differences**: coverage of Tango's and Newcombe's 95% intervals for ``p_a - p_b`` on
    simulated paired tables (the same simulated tables for both), Tango's also exact (it depends on the
@@ -10,10 +10,14 @@ Prints two tables (markdown), the source of the numbers in ``docs/method.md`` ("
    points drawn from laws shaped like certified areas (:func:`certified_area_law`: the exact law of
    ``O_CA`` when a share of the points has all votes right and the rest a true ``pA`` uniform on
    (1/2, 1); and ``D log U``), at 20 to 300 points.
+3. **Simultaneous band**: how often the band of :func:`nusmooth.bands.paired_band_from_counts` covers
+   the true difference at every threshold of a grid at once, and how often the verdicts read from it
+   claim a win that is false, for two correlated methods whose population curves are known
+   (:class:`TwoMethods`); the pointwise intervals' simultaneous coverage beside it.
 
 The unit tests run small versions of the same simulations from this file. Run:
 
-    python benchmarks/interval_coverage.py [--sets 20000] [--mean-sets 4000]
+    python benchmarks/interval_coverage.py [--sets 20000] [--mean-sets 4000] [--band-sets 4000]
 
 (about 10 minutes on 2 cores with the defaults; ``--quick`` for a look in about a minute).
 """
@@ -27,11 +31,13 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import betainc, betaincinv, ndtri
+from scipy.special import betainc, betaincinv, ndtr, ndtri
 from scipy.stats import multinomial
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
-from nusmooth.intervals import mean_interval, paired_difference_from_counts  # noqa: E402
+from nusmooth.bands import paired_band_from_counts  # noqa: E402
+from nusmooth.intervals import mean_interval, paired_counts, paired_difference_from_counts  # noqa: E402
+from nusmooth.verdicts import A_WINS, B_WINS, band_verdicts  # noqa: E402
 
 # --- laws of certified areas -----------------------------------------------------------------------------
 
@@ -133,6 +139,66 @@ PAIRED_CASES = {
 #: Discordance probabilities of the grid over which Tango's lowest exact coverage is reported.
 RARE_GRID = (0.0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05)
 
+# --- two methods with known curves ---------------------------------------------------------------------
+
+
+class TwoMethods(NamedTuple):
+    """Two methods certified on the same points, with population curves in closed form.
+
+    Per point: a uniform ``U`` decides correctness for both (``a`` correct when ``U < accuracy_a``, so
+    the correct points are nested), a normal ``Z`` shared by both and independent normals ``E`` give
+    the metrics ``min(mean + spread (rho Z + sqrt(1 - rho^2) E), ceiling)``. A point is certified at
+    ``t`` when correct with metric ``>= t``, so the population curve is ``accuracy (1 - Phi((t - mean) /
+    spread))`` up to the ceiling and 0 beyond it. The defaults make ``b`` win at low thresholds, ``a``
+    at high ones, ``a`` alone between the ceilings (rare there), and neither beyond both.
+    """
+
+    accuracy_a: float = 0.92
+    mean_a: float = 0.0
+    spread_a: float = 1.5
+    ceiling_a: float = 3.0
+    accuracy_b: float = 0.90
+    mean_b: float = 0.5
+    spread_b: float = 0.7
+    ceiling_b: float = 1.5
+    rho: float = 0.8
+
+    def curves(self, thresholds) -> tuple[np.ndarray, np.ndarray]:
+        t = np.asarray(thresholds, dtype=np.float64)
+        a = np.where(t <= self.ceiling_a, self.accuracy_a * ndtr((self.mean_a - t) / self.spread_a), 0.0)
+        b = np.where(t <= self.ceiling_b, self.accuracy_b * ndtr((self.mean_b - t) / self.spread_b), 0.0)
+        return a, b
+
+    def tables(self, rng: np.random.Generator, sets: int, points: int, thresholds) -> tuple[np.ndarray, ...]:
+        """Paired 2x2 tables ``(both, only_a, only_b, neither)``, each ``(sets, thresholds)``."""
+        t = np.asarray(thresholds, dtype=np.float64)
+        uniform = rng.random((sets, 1, points))
+        shared = rng.standard_normal((sets, 1, points))
+        own = np.sqrt(1 - self.rho**2)
+        metric_a = self.mean_a + self.spread_a * (self.rho * shared + own * rng.standard_normal((sets, 1, points)))
+        metric_b = self.mean_b + self.spread_b * (self.rho * shared + own * rng.standard_normal((sets, 1, points)))
+        certified_a = (uniform < self.accuracy_a) & (np.minimum(metric_a, self.ceiling_a) >= t[:, None])
+        certified_b = (uniform < self.accuracy_b) & (np.minimum(metric_b, self.ceiling_b) >= t[:, None])
+        return paired_counts(certified_a, certified_b)
+
+
+def band_outcomes(method: TwoMethods, rng, sets: int, points: int, thresholds) -> dict[str, float]:
+    """Share of simulated sets whose band (and pointwise intervals) cover the truth at every threshold,
+    and share whose verdicts claim a false win somewhere (a wins where the true difference is <= 0, or
+    b wins where it is >= 0)."""
+    cells = method.tables(rng, sets, points, thresholds)
+    band = paired_band_from_counts(*cells)
+    curve_a, curve_b = method.curves(thresholds)
+    truth = curve_a - curve_b
+    verdicts = band_verdicts(band.band_lower, band.band_upper, (cells[0] + cells[1] + cells[2]) > 0)
+    false_win = ((verdicts == A_WINS) & (truth <= 0)) | ((verdicts == B_WINS) & (truth >= 0))
+    return {
+        "band": float(np.mean(np.all((band.band_lower <= truth) & (truth <= band.band_upper), axis=1))),
+        "pointwise": float(np.mean(np.all((band.lower <= truth) & (truth <= band.upper), axis=1))),
+        "false win": float(np.mean(false_win.any(axis=1))),
+    }
+
+
 # --- the tables -----------------------------------------------------------------------------------------
 
 
@@ -187,17 +253,40 @@ def mean_table(sets: int, resamples: int) -> None:
             print(f"| {name} ({skewness:.1f}) | {size} | {cells} |")
 
 
+def band_table(sets: int) -> None:
+    print(f"\n### Simultaneous band over a grid ({sets:,} simulated test sets per row; TwoMethods defaults)\n")
+    print("| points | thresholds | band covers all | pointwise cover all | false win anywhere |")
+    print("|---|---|---|---|---|")
+    method = TwoMethods()
+    for points in (100, 300, 1000):
+        for count in (20, 50, 200):
+            thresholds = np.linspace(-3.0, 4.0, count)
+            rng = np.random.default_rng(points + count)
+            outcome = {"band": 0.0, "pointwise": 0.0, "false win": 0.0}
+            chunk = max(1, 2_000_000 // (points * count))  # sets per draw, to bound memory
+            for start in range(0, sets, chunk):
+                part = band_outcomes(method, rng, min(chunk, sets - start), points, thresholds)
+                for key in outcome:
+                    outcome[key] += part[key] * min(chunk, sets - start) / sets
+            print(
+                f"| {points:,} | {count} | {outcome['band']:.4f} | {outcome['pointwise']:.4f} "
+                f"| {outcome['false win']:.4f} |"
+            )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=int, default=20_000, help="simulated tables per paired case")
     parser.add_argument("--mean-sets", type=int, default=4_000, help="simulated samples per mean-area cell")
     parser.add_argument("--resamples", type=int, default=1_000, help="bootstrap resamples per mean interval")
+    parser.add_argument("--band-sets", type=int, default=4_000, help="simulated test sets per band row")
     parser.add_argument("--quick", action="store_true", help="a tenth of every count, for a look")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     for table, arguments in (
         (paired_table, (args.sets // scale,)),
         (mean_table, (args.mean_sets // scale, args.resamples)),
+        (band_table, (args.band_sets // scale,)),
     ):
         started = time.perf_counter()
         table(*arguments)
