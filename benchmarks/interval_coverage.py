@@ -2,10 +2,11 @@
 
 Prints three tables (markdown), the source of the numbers in ``docs/method.md`` ("Intervals"):
 
-1. **Paired differences**: coverage of Tango's and Newcombe's 95% intervals for ``p_a - p_b`` on
-   simulated paired tables (the same simulated tables for both), Tango's also exact (it depends on the
-   discordant counts only, so its coverage is a sum over them), at 100 and 1,000 pairs, with common
-   and rare discordance; and Tango's lowest exact coverage over a grid of rare discordances.
+1. **Paired differences**: coverage and mean width of Newcombe's, Tango's and continuity-corrected
+   Tango's (the default) 95% intervals for ``p_a - p_b`` on the same simulated paired tables, Tango's
+   also exact (it depends on the discordant counts only, so its coverage is a sum over them), at 100
+   and 1,000 pairs, with common and rare discordance; and Tango's lowest exact coverage over grids of
+   rare and common discordances.
 2. **Mean area**: coverage of the studentized bootstrap, BCa and percentile intervals of a mean over
    points drawn from laws shaped like certified areas (:func:`certified_area_law`: the exact law of
    ``O_CA`` when a share of the points has all votes right and the rest a true ``pA`` uniform on
@@ -95,8 +96,10 @@ def certified_area_law(
 # --- paired differences ----------------------------------------------------------------------------------
 
 
-def tango_exact_coverage(only_a: float, only_b: float, pairs: int, level: float = 0.95) -> float:
-    """Exact coverage of Tango's interval: a sum over every (only a, only b) count, the rest concordant."""
+def tango_exact_coverage(
+    only_a: float, only_b: float, pairs: int, method: str = "tango-cc", level: float = 0.95
+) -> float:
+    """Exact coverage of a Tango interval: a sum over every (only a, only b) count, the rest concordant."""
     if only_a + only_b == 0:
         counts = np.array([[0, 0, pairs]])
         weights = np.ones(1)
@@ -107,20 +110,23 @@ def tango_exact_coverage(only_a: float, only_b: float, pairs: int, level: float 
         possible = a + b <= pairs
         counts = np.stack([a[possible], b[possible], pairs - a[possible] - b[possible]], axis=1)
         weights = multinomial.pmf(counts, pairs, [only_a, only_b, 1 - only_a - only_b])
-    _, lower, upper = paired_difference_from_counts(0, counts[:, 0], counts[:, 1], counts[:, 2], level)
+    _, lower, upper = paired_difference_from_counts(0, counts[:, 0], counts[:, 1], counts[:, 2], level, method)
     truth = only_a - only_b
     return float(weights[(lower <= truth) & (truth <= upper)].sum())
 
 
-def simulated_paired_coverage(probabilities, pairs: int, sets: int, seed: int) -> dict[str, float]:
-    """Coverage of each paired method on the same ``sets`` simulated tables of ``pairs`` pairs."""
+PAIRED_METHODS = ("newcombe", "tango", "tango-cc")
+
+
+def simulated_paired_coverage(probabilities, pairs: int, sets: int, seed: int) -> dict[str, tuple[float, float]]:
+    """Coverage and mean width of each paired method on the same ``sets`` simulated tables of ``pairs`` pairs."""
     cells = np.random.default_rng(seed).multinomial(pairs, probabilities, size=sets).T
     truth = probabilities[1] - probabilities[2]
-    coverage = {}
-    for method in ("tango", "newcombe"):
+    outcome = {}
+    for method in PAIRED_METHODS:
         _, lower, upper = paired_difference_from_counts(*cells, method=method)
-        coverage[method] = float(np.mean((lower <= truth) & (truth <= upper)))
-    return coverage
+        outcome[method] = (float(np.mean((lower <= truth) & (truth <= upper))), float(np.mean(upper - lower)))
+    return outcome
 
 
 #: Cell probabilities (both, only a, only b, neither) of the paired table.
@@ -136,8 +142,11 @@ PAIRED_CASES = {
     "none 0 / 0, accuracy 0.9": (0.9, 0.0, 0.0, 0.1),
 }
 
-#: Discordance probabilities of the grid over which Tango's lowest exact coverage is reported.
-RARE_GRID = (0.0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05)
+#: Discordance probabilities of the grids over which Tango's lowest exact coverage is reported.
+DISCORDANCE_GRIDS = {
+    "rare": (0.0, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.03, 0.05),
+    "common": (0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3),
+}
 
 # --- two methods with known curves ---------------------------------------------------------------------
 
@@ -203,24 +212,30 @@ def band_outcomes(method: TwoMethods, rng, sets: int, points: int, thresholds) -
 
 
 def paired_table(sets: int) -> None:
-    print(f"\n### Paired difference, 95% intervals ({sets:,} simulated tables per row; Tango also exact)\n")
-    print("| case (both, only a, only b, neither) | pairs | Newcombe | Tango | Tango exact |")
-    print("|---|---|---|---|---|")
+    print(f"\n### Paired difference, 95% intervals ({sets:,} simulated tables per row; Tango's also exact)\n")
+    print(
+        "| case (both, only a, only b, neither) | pairs | Newcombe | Tango | Tango-cc | Tango exact | Tango-cc exact "
+        "| mean width Newcombe / Tango / Tango-cc |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
     for pairs in (100, 1000):
         for index, (case, probabilities) in enumerate(PAIRED_CASES.items()):
             simulated = simulated_paired_coverage(np.array(probabilities), pairs, sets, seed=1000 * pairs + index)
-            exact = tango_exact_coverage(probabilities[1], probabilities[2], pairs)
-            print(
-                f"| {case} {probabilities} | {pairs:,} | {simulated['newcombe']:.3f} | {simulated['tango']:.3f} "
-                f"| {exact:.3f} |"
-            )
-    for pairs in (100, 1000):
-        grid = np.array([[tango_exact_coverage(a, b, pairs) for b in RARE_GRID] for a in RARE_GRID])
-        worst = np.unravel_index(np.argmin(grid), grid.shape)
-        print(
-            f"\nTango, {pairs:,} pairs, exact coverage over every (only a, only b) in {list(RARE_GRID)}^2: "
-            f"lowest {grid.min():.3f} at ({RARE_GRID[worst[0]]}, {RARE_GRID[worst[1]]}), mean {grid.mean():.3f}"
-        )
+            exact = [tango_exact_coverage(probabilities[1], probabilities[2], pairs, m) for m in ("tango", "tango-cc")]
+            covered = " | ".join(f"{simulated[m][0]:.3f}" for m in PAIRED_METHODS)
+            widths = " / ".join(f"{simulated[m][1]:.4f}" for m in PAIRED_METHODS)
+            print(f"| {case} {probabilities} | {pairs:,} | {covered} | {exact[0]:.3f} | {exact[1]:.3f} | {widths} |")
+    print()
+    for name, grid in DISCORDANCE_GRIDS.items():
+        for pairs in (100, 300, 1000):
+            for method in ("tango", "tango-cc"):
+                exact = np.array([[tango_exact_coverage(a, b, pairs, method) for b in grid] for a in grid])
+                worst = np.unravel_index(np.argmin(exact), exact.shape)
+                print(
+                    f"- {method}, {pairs:,} pairs, exact coverage over every (P(only a), P(only b)) in the {name} "
+                    f"grid {list(grid)}: lowest {exact.min():.3f} at ({grid[worst[0]]}, {grid[worst[1]]}), "
+                    f"mean {exact.mean():.3f}"
+                )
 
 
 MEAN_LAWS = {

@@ -1,4 +1,4 @@
-"""Simultaneous bands over a grid of thresholds: Bonferroni's arithmetic, Tango's intervals at the
+"""Simultaneous bands over a grid of thresholds: Bonferroni's arithmetic, the paired intervals at the
 corrected level, and simultaneous coverage by simulation of two methods whose curves are known."""
 
 import math
@@ -63,7 +63,7 @@ def test_band_covers_every_threshold_at_once_and_its_verdicts_are_rarely_false()
     """Two methods with known curves (benchmarks/interval_coverage.py, TwoMethods): b better at low
     thresholds, a at high ones, a alone between the ceilings, neither beyond. 1,000 simulated test sets
     of 300 points on a grid of 50 thresholds: a binomial tolerance of 0.021 on a share near 0.95, while
-    the pointwise intervals cover every threshold at once in only 44% of these sets (measured),
+    the pointwise intervals cover every threshold at once in only 53% of these sets (measured),
     which the test also checks, so it can tell a band from pointwise intervals."""
     method, sets, points = harness.TwoMethods(), 1000, 300
     thresholds = np.linspace(-3.0, 4.0, 50)

@@ -2,10 +2,10 @@
 
 A pointwise 95% interval at each of ``G`` thresholds misses somewhere far more often than 5% of the
 time, so a verdict read off many thresholds ("the learned sigma wins from here to there") needs every
-interval of the grid to hold together. The band here is Bonferroni's: Tango's paired interval (see
-:func:`nusmooth.intervals.paired_difference_from_counts`) at level ``1 - (1 - level) / G`` at each
-threshold. Its simultaneous coverage is at least ``level`` whenever each interval keeps its own, by the
-union bound; whatever the correlation between thresholds. Why this band and not a bootstrap one, and
+interval of the grid to hold together. The band here is Bonferroni's: the default paired interval,
+Tango's with a continuity correction (:func:`nusmooth.intervals.paired_difference_from_counts`), at
+level ``1 - (1 - level) / G`` at each threshold. Its simultaneous coverage is at least ``level``
+whenever each interval keeps its own, by the union bound, whatever the correlation between thresholds. Why this band and not a bootstrap one, and
 what the simulations show: ``docs/method.md``, "Intervals".
 
 numpy only (plot and table jobs import this module).
@@ -44,9 +44,9 @@ def paired_band_from_counts(both, only_a, only_b, neither, level: float = 0.95) 
 
     The counts are paired 2x2 tables (see :func:`nusmooth.intervals.paired_counts`) with the thresholds
     of one grid on the **last axis**; leading axes (e.g. simulated test sets) are separate grids. The
-    band covers every threshold of a grid at once with probability at least ``level``: Tango's interval
+    band covers every threshold of a grid at once with probability at least ``level``: the paired interval
     at :func:`simultaneous_level` for the grid's number of thresholds. Where neither method certifies a
-    point (``only_a = only_b = 0``), the band keeps a width (Tango's interval does), so a band never
+    point (``only_a = only_b = 0``), the band keeps a width (the paired interval does), so a band never
     claims a difference that rests on no discordant point.
     """
     cells = np.broadcast_arrays(*(np.asarray(c) for c in (both, only_a, only_b, neither)))

@@ -145,7 +145,7 @@ def paired_differences(
 
     ``records_a`` and ``records_b`` are certificates of the same test points (joined on ``idx``; a
     point in one but not the other is an error), e.g. a learned sigma and its isotropic counterpart.
-    Because each point is certified under both, the interval is Tango's paired score interval
+    Because each point is certified under both, the interval is Tango's paired score interval with a continuity correction
     (:func:`nusmooth.intervals.paired_difference_from_counts`), over test points; it is pointwise (each
     threshold on its own; :func:`paired_difference_band` adds the band over all of them).
 
