@@ -1,6 +1,6 @@
 """Coverage of the intervals, bands and verdicts of ``nusmooth``, simulated where the truth is known.
 
-Prints three tables (markdown), the source of the numbers in ``docs/method.md`` ("Intervals"):
+Prints four tables (markdown), the source of the numbers in ``docs/method.md`` ("Intervals"):
 
 1. **Paired differences**: coverage and mean width of Newcombe's, Tango's and continuity-corrected
    Tango's (the default) 95% intervals for ``p_a - p_b`` on the same simulated paired tables, Tango's
@@ -15,10 +15,13 @@ Prints three tables (markdown), the source of the numbers in ``docs/method.md`` 
    the true difference at every threshold of a grid at once, and how often the verdicts read from it
    claim a win that is false, for two correlated methods whose population curves are known
    (:class:`TwoMethods`); the pointwise intervals' simultaneous coverage beside it.
+4. **Front comparison**: how often :func:`nusmooth.front_comparison.compare_fronts` claims a false
+   win when both fronts have the same population (any win is false), and how much of the range it
+   finds when one front is better.
 
 The unit tests run small versions of the same simulations from this file. Run:
 
-    python benchmarks/interval_coverage.py [--sets 20000] [--mean-sets 4000] [--band-sets 4000]
+    python benchmarks/interval_coverage.py [--sets 20000] [--mean-sets 4000] [--band-sets 4000] [--front-sets 200]
 
 (about 10 minutes on 2 cores with the defaults; ``--quick`` for a look in about a minute).
 """
@@ -37,6 +40,7 @@ from scipy.stats import multinomial
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "workflow_scripts"))
 from nusmooth.bands import paired_band_from_counts  # noqa: E402
+from nusmooth.front_comparison import compare_fronts  # noqa: E402
 from nusmooth.intervals import mean_interval, paired_counts, paired_difference_from_counts  # noqa: E402
 from nusmooth.verdicts import A_WINS, B_WINS, band_verdicts  # noqa: E402
 
@@ -208,6 +212,66 @@ def band_outcomes(method: TwoMethods, rng, sets: int, points: int, thresholds) -
     }
 
 
+# --- fronts ---------------------------------------------------------------------------------------------
+
+
+class Member(NamedTuple):
+    """A front member's population: its accuracy and the mean area of its certified-correct points."""
+
+    accuracy: float
+    mean_area: float
+
+
+def draw_fronts(rng, fronts: list[list[Member]], points: int, rho: float = 0.8, area_scale: float = 100.0):
+    """Correct flags and areas of every member of ``fronts`` on the same ``points`` points.
+
+    A point is correct for a member when ``rho Z + sqrt(1 - rho^2) E < Phi^-1(accuracy)`` (``Z`` shared
+    by every member: the same points are hard for all), and its area is ``mean_area + area_scale (1 +
+    log U)``, independent of correctness, so the mean area over correct points is ``mean_area`` (a left
+    tail like areas'). Returns one ``(correct, areas)`` pair of ``(members, points)`` arrays per front.
+    """
+    shared = rng.standard_normal(points)
+    drawn = []
+    for front in fronts:
+        own = rng.standard_normal((len(front), points))
+        accuracy = np.array([m.accuracy for m in front])[:, None]
+        correct = rho * shared + np.sqrt(1 - rho**2) * own < ndtri(accuracy)
+        areas = np.array([m.mean_area for m in front])[:, None] + area_scale * (1 + np.log(rng.random(own.shape)))
+        drawn.append((correct, areas))
+    return drawn
+
+
+def best_accuracy_reaching(front: list[Member], thresholds) -> np.ndarray:
+    """The population front: the best accuracy of a member whose mean area is at least each threshold."""
+    accuracy = np.array([m.accuracy for m in front])
+    area = np.array([m.mean_area for m in front])
+    reaching = area[None, :] >= np.asarray(thresholds, dtype=np.float64)[:, None]
+    return np.where(reaching, accuracy, -np.inf).max(axis=1)
+
+
+#: The fronts of the front simulation: a front like an isotropic sweep's, and a better one.
+FRONT_BASE = [Member(0.97, -1300.0), Member(0.93, -820.0), Member(0.80, -600.0)]
+FRONT_BETTER = [Member(0.97, -800.0), Member(0.95, -600.0), Member(0.90, -450.0)]
+FRONT_THRESHOLDS = np.arange(-1500.0, -349.0, 50.0)
+
+
+def front_outcomes(front_a, front_b, rng, sets: int, points: int, thresholds) -> dict[str, float]:
+    """Share of sets with a false win anywhere, and the mean share of thresholds where the truly better
+    front is found to win (0 when neither is better anywhere)."""
+    best_a, best_b = best_accuracy_reaching(front_a, thresholds), best_accuracy_reaching(front_b, thresholds)
+    false, found = 0, []
+    a_better, b_better = best_a > best_b, best_b > best_a
+    for seed in range(sets):
+        (correct_a, areas_a), (correct_b, areas_b) = draw_fronts(rng, [front_a, front_b], points)
+        verdicts = compare_fronts(correct_a, areas_a, correct_b, areas_b, thresholds, seed=seed).verdicts["verdict"]
+        a_wins, b_wins = (verdicts == A_WINS).to_numpy(), (verdicts == B_WINS).to_numpy()
+        false += bool(np.any(a_wins & ~a_better) or np.any(b_wins & ~b_better))
+        better = a_better | b_better
+        if better.any():
+            found.append(np.mean((a_wins & a_better)[better] | (b_wins & b_better)[better]))
+    return {"false win": false / sets, "found": float(np.mean(found)) if found else 0.0}
+
+
 # --- the tables -----------------------------------------------------------------------------------------
 
 
@@ -244,7 +308,7 @@ MEAN_LAWS = {
     "areas, 50% all votes right": 0.5,
     "areas, pA uniform on (1/2, 1)": 0.0,
 }
-MEAN_SIZES = (20, 40, 60, 100, 300)
+MEAN_SIZES = (20, 40, 50, 60, 100, 300)
 MEAN_METHODS = ("bootstrap-t", "bca", "percentile")
 
 
@@ -289,12 +353,26 @@ def band_table(sets: int) -> None:
             )
 
 
+def front_table(sets: int) -> None:
+    print(
+        f"\n### Front comparison ({sets:,} simulated test sets per row, thresholds {FRONT_THRESHOLDS[0]:g} to "
+        f"{FRONT_THRESHOLDS[-1]:g} step 50)\n"
+    )
+    print("| fronts | points | false win anywhere | share of the better range found |")
+    print("|---|---|---|---|")
+    for name, front_a in (("same population", FRONT_BASE), ("a better", FRONT_BETTER)):
+        for points in (300, 1000):
+            outcome = front_outcomes(front_a, FRONT_BASE, np.random.default_rng(points), sets, points, FRONT_THRESHOLDS)
+            print(f"| {name} | {points:,} | {outcome['false win']:.4f} | {outcome['found']:.2f} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", type=int, default=20_000, help="simulated tables per paired case")
     parser.add_argument("--mean-sets", type=int, default=4_000, help="simulated samples per mean-area cell")
     parser.add_argument("--resamples", type=int, default=1_000, help="bootstrap resamples per mean interval")
     parser.add_argument("--band-sets", type=int, default=4_000, help="simulated test sets per band row")
+    parser.add_argument("--front-sets", type=int, default=200, help="simulated test sets per front row")
     parser.add_argument("--quick", action="store_true", help="a tenth of every count, for a look")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
@@ -302,6 +380,7 @@ def main():
         (paired_table, (args.sets // scale,)),
         (mean_table, (args.mean_sets // scale, args.resamples)),
         (band_table, (args.band_sets // scale,)),
+        (front_table, (args.front_sets // scale,)),
     ):
         started = time.perf_counter()
         table(*arguments)

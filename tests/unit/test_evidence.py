@@ -155,7 +155,8 @@ def test_unknown_metric_is_refused():
 def test_interval_modules_do_not_import_torch_or_scipy_stats():
     """Plot and table jobs import these; they must start without torch's (or scipy.stats') seconds."""
     code = (
-        "import sys; import nusmooth.intervals, nusmooth.evidence, nusmooth.bands, nusmooth.verdicts"
+        "import sys; import nusmooth.intervals, nusmooth.evidence, nusmooth.bands, nusmooth.verdicts, "
+        "nusmooth.front_comparison"
         "; print('torch' in sys.modules, 'scipy.stats' in sys.modules)"
     )
     environment = {"PYTHONPATH": str(REPO / "workflow_scripts"), "PATH": "/usr/bin:/bin"}
