@@ -207,7 +207,7 @@ def test_certified_area_law_is_a_law_of_areas_below_the_ceiling():
 
 
 #: The studentized bootstrap's coverage at 60 and 100 points, measured with 4,000 samples per cell by
-#: benchmarks/interval_coverage.py, is 0.939-0.98 across the area laws there; the test allows 0.015
+#: benchmarks/interval_coverage.py, is 0.939-0.981 across the area laws there; the test allows 0.015
 #: below 0.95 on top of the binomial tolerance. On the same samples BCa covers 0.894 in the 60-point
 #: case of the 90% law (the studentized bootstrap 0.977) and fails: the test tells the methods apart.
 MEAN_SLACK = 0.015
