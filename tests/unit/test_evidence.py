@@ -11,7 +11,8 @@ import pytest
 from support import REPO
 
 from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
-from nusmooth.evidence import curve_with_band, front_point_with_intervals, paired_differences
+from nusmooth.bands import paired_band
+from nusmooth.evidence import curve_with_band, front_point_with_intervals, paired_difference_band, paired_differences
 from nusmooth.intervals import paired_difference_interval, proportion_interval
 
 
@@ -100,6 +101,28 @@ def test_paired_differences_pair_points_by_id_not_by_row():
     assert row["only_a"] == int((in_a & ~in_b).sum()) and row["only_b"] == int((~in_a & in_b).sum())
 
 
+def test_paired_difference_band_adds_the_simultaneous_band_to_the_differences():
+    rng = np.random.default_rng(2)
+    a = records(-800 + 50 * rng.standard_normal(120), rng.random(120) < 0.8)
+    b = records(-820 + 50 * rng.standard_normal(120), rng.random(120) < 0.7)
+    thresholds = [-np.inf, -900.0, -850.0, -800.0, -750.0, -700.0]
+    table = paired_difference_band(a, b, thresholds)
+    pd.testing.assert_frame_equal(
+        table.drop(columns=["band_lower", "band_upper"]), paired_differences(a, b, thresholds)
+    )
+    certified = [
+        (
+            r["correct"].to_numpy(dtype=bool)[None, :]
+            & (r["certified_area"].to_numpy()[None, :] >= np.array(thresholds)[:, None])
+        )
+        for r in (a, b)
+    ]
+    band = paired_band(*certified)
+    np.testing.assert_array_equal(table["band_lower"], band.band_lower)
+    np.testing.assert_array_equal(table["band_upper"], band.band_upper)
+    assert (table["band_lower"] < table["lower"]).all() and (table["upper"] < table["band_upper"]).all()
+
+
 def test_paired_differences_refuse_records_of_different_points():
     a = records([-800.0, -700.0, -650.0], [1, 1, 0])
     b = records([-800.0, -700.0, -650.0], [1, 0, 1], ids=[0, 1, 7])
@@ -131,7 +154,11 @@ def test_unknown_metric_is_refused():
 
 def test_interval_modules_do_not_import_torch_or_scipy_stats():
     """Plot and table jobs import these; they must start without torch's (or scipy.stats') seconds."""
-    code = "import sys; import nusmooth.intervals, nusmooth.evidence; print('torch' in sys.modules, 'scipy.stats' in sys.modules)"
+    code = (
+        "import sys; import nusmooth.intervals, nusmooth.evidence, nusmooth.bands, nusmooth.verdicts, "
+        "nusmooth.front_comparison"
+        "; print('torch' in sys.modules, 'scipy.stats' in sys.modules)"
+    )
     environment = {"PYTHONPATH": str(REPO / "workflow_scripts"), "PATH": "/usr/bin:/bin"}
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True, env=environment

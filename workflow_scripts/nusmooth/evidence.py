@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .bands import paired_band_from_counts
 from .intervals import mean_interval, paired_counts, paired_difference_from_counts, proportion_interval
 
 #: Record column holding each metric a curve can be drawn against.
@@ -108,28 +109,18 @@ def _aligned(records_a: pd.DataFrame, records_b: pd.DataFrame) -> pd.DataFrame:
     return records_b.set_index(POINT_ID).loc[ids_a].reset_index()
 
 
-def paired_differences(
-    records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95
-) -> pd.DataFrame:
-    """Difference in certified accuracy, ``a - b``, at each threshold, with a paired interval.
-
-    ``records_a`` and ``records_b`` are certificates of the same test points (joined on ``idx``; a
-    point in one but not the other is an error), e.g. a learned sigma and its isotropic counterpart.
-    Because each point is certified under both, the interval is Newcombe's paired one
-    (:func:`nusmooth.intervals.paired_difference_from_counts`), over test points.
-
-    Returns one row per threshold: ``threshold``, ``points``, ``accuracy_a``, ``accuracy_b``,
-    ``only_a`` / ``only_b`` (points certified correct at that threshold by one of the two only: the
-    discordant pairs the difference rests on), ``difference`` and ``lower`` / ``upper``.
-    """
+def _paired_tables(records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str) -> tuple:
+    """``(thresholds, points, (both, only_a, only_b, neither))``: the paired 2x2 table at each threshold."""
     correct_a, values_a = _checked(records_a, metric, "records_a")
     _checked(records_b, metric, "records_b")
     correct_b, values_b = _checked(_aligned(records_a, records_b), metric, "records_b")
     thresholds, certified_a = _certified_at(correct_a, values_a, thresholds)
     _, certified_b = _certified_at(correct_b, values_b, thresholds)
-    both, only_a, only_b, neither = paired_counts(certified_a, certified_b)
-    difference, lower, upper = paired_difference_from_counts(both, only_a, only_b, neither, level)
-    points = len(correct_a)
+    return thresholds, len(correct_a), paired_counts(certified_a, certified_b)
+
+
+def _difference_frame(thresholds, points: int, cells, difference, lower, upper) -> pd.DataFrame:
+    both, only_a, only_b, _ = cells
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy_a, accuracy_b = (both + only_a) / points, (both + only_b) / points
     return pd.DataFrame(
@@ -147,6 +138,42 @@ def paired_differences(
     )
 
 
+def paired_differences(
+    records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95
+) -> pd.DataFrame:
+    """Difference in certified accuracy, ``a - b``, at each threshold, with a paired interval.
+
+    ``records_a`` and ``records_b`` are certificates of the same test points (joined on ``idx``; a
+    point in one but not the other is an error), e.g. a learned sigma and its isotropic counterpart.
+    Because each point is certified under both, the interval is Tango's paired score interval with a continuity correction
+    (:func:`nusmooth.intervals.paired_difference_from_counts`), over test points; it is pointwise (each
+    threshold on its own; :func:`paired_difference_band` adds the band over all of them).
+
+    Returns one row per threshold: ``threshold``, ``points``, ``accuracy_a``, ``accuracy_b``,
+    ``only_a`` / ``only_b`` (points certified correct at that threshold by one of the two only: the
+    discordant pairs the difference rests on), ``difference`` and ``lower`` / ``upper``.
+    """
+    thresholds, points, cells = _paired_tables(records_a, records_b, thresholds, metric)
+    return _difference_frame(thresholds, points, cells, *paired_difference_from_counts(*cells, level=level))
+
+
+def paired_difference_band(
+    records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95
+) -> pd.DataFrame:
+    """:func:`paired_differences` with a simultaneous band over the whole grid of ``thresholds``.
+
+    The columns of :func:`paired_differences`, then ``band_lower`` / ``band_upper``: an interval per
+    threshold such that all of them cover their population differences at once with probability at
+    least ``level`` (Bonferroni over the grid, :func:`nusmooth.bands.paired_band_from_counts`). The
+    band is what a verdict over the grid reads (:func:`nusmooth.verdicts.band_verdicts`); pass the
+    whole display grid, not a few thresholds picked after looking.
+    """
+    thresholds, points, cells = _paired_tables(records_a, records_b, thresholds, metric)
+    band = paired_band_from_counts(*cells, level=level)
+    frame = _difference_frame(thresholds, points, cells, band.estimate, band.lower, band.upper)
+    return frame.assign(band_lower=band.band_lower, band_upper=band.band_upper)
+
+
 def front_point_with_intervals(
     records: pd.DataFrame, metric: str = "area", level: float = 0.95, resamples: int = 2000, seed: int = 0
 ) -> dict[str, float]:
@@ -155,9 +182,9 @@ def front_point_with_intervals(
     Returns ``points``, ``correct`` (certified correct), ``accuracy`` (``correct / points``; an
     abstention is wrong) with its Wilson interval ``accuracy_lower`` / ``accuracy_upper``, and
     ``mean_<metric>`` (e.g. ``mean_area``: the mean over the certified-correct points, NaN when there
-    is none) with its BCa bootstrap interval ``mean_<metric>_lower`` / ``_upper`` over those points
-    (``resamples`` resamples, seeded by ``seed``: the same records give the same interval; NaN with
-    fewer than two such points).
+    is none) with its studentized bootstrap interval ``mean_<metric>_lower`` / ``_upper`` over those
+    points (``resamples`` resamples, seeded by ``seed``: the same records give the same interval; NaN
+    with fewer than :data:`nusmooth.intervals.MIN_MEAN_POINTS` such points).
     """
     correct, values = _checked(records, metric)
     accuracy, accuracy_lower, accuracy_upper = proportion_interval(int(correct.sum()), len(correct), level)
@@ -184,7 +211,7 @@ def snapshot_metrics(records: pd.DataFrame) -> dict[str, float]:
 
     ``accuracy``, ``mean_area`` and ``points`` are the values Figure 2 has always drawn (abstain =
     wrong; mean area over the certified-correct points), now with their 95% intervals over the points
-    (:func:`front_point_with_intervals`: Wilson for the accuracy, BCa bootstrap for the mean area).
+    (:func:`front_point_with_intervals`: Wilson for the accuracy, studentized bootstrap for the mean area).
     The one function every sweep number comes from, so a table can be recomputed from the records.
     """
     point = front_point_with_intervals(records, "area")
