@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from nusmooth.data import ImageSplit
+from nusmooth.racing import stage_block, stage_points, whole_batch_points
 from nusmooth.records import certify_split
 from nusmooth.smoothing import NonUniformSmoothing, sample_counts
 
@@ -107,15 +108,17 @@ def test_the_model_runs_only_the_full_calls_batches_that_hold_an_active_copy(bat
         assert torch.equal(seen, wanted)
 
 
-def test_a_block_on_batch_edges_forwards_exactly_its_own_copies():
-    """With batches of 8 copies, n0 = 4 and n = 8, points 2..5 own whole batches in both phases."""
-    model = BatchRecorder()
-    generator = torch.Generator().manual_seed(0)
-    smoothing = NonUniformSmoothing(model, CLASSES, 0.6)
-    smoothing.certify_many(
-        random_points(), n0=4, n=8, alpha=0.01, batch_size=8, generator=generator, active=range(2, 6)
-    )
-    assert sum(len(batch) for batch in model.noisy_batches()) == 4 * (4 + 8)
+def test_racing_blocks_on_whole_batches_forward_exactly_their_own_copies():
+    """With n0 = 6, n = 10 and batches of 8, blocks of the racing schedule rounded to whole batches (4
+    points) are certified in batches that hold only their own copies."""
+    unit = whole_batch_points(6, 10, 8)
+    assert unit == 4
+    for stage, stop in enumerate(stage_points(POINTS, unit=unit), start=1):
+        model = BatchRecorder()
+        block = stage_block(stage_points(POINTS, unit=unit), stage)
+        smoothing = NonUniformSmoothing(model, CLASSES, 0.6)
+        smoothing.certify_many(random_points(), n0=6, n=10, alpha=0.01, batch_size=8, active=block)
+        assert sum(len(batch) for batch in model.noisy_batches()) == len(block) * (6 + 10)
 
 
 def test_sample_counts_of_active_points_are_the_full_counts_rows():
