@@ -121,7 +121,7 @@ def statistics(correct, votes, areas, seen: int):
     return count, tail, mean
 
 
-def plug_in_bounds(correct, tail, mean, steps, plan: RacingPlan, stage: int, level: float):
+def plug_in_bounds(correct, tail, mean, steps, *, plan: RacingPlan, stage: int, level: float):
     """Zero-width "bounds": the estimates themselves (accuracy scaled to every point). Unsound on purpose."""
     estimate = np.round(correct * plan.val_points / plan.schedule[stage - 1])
     return estimate, estimate, mean, mean
@@ -193,7 +193,7 @@ def race(sweeps: pd.DataFrame, plan: RacingPlan, correct, votes, bounds=stage_bo
     reached = np.full(correct.shape[:2], plan.val_points)
     for stage, seen in enumerate(plan.schedule[:-1], start=1):
         count, tail, mean = statistics(correct, votes, areas, seen)
-        acc_lo, acc_up, area_lo, area_up = bounds(count, tail, mean, steps, plan, stage, level)
+        acc_lo, acc_up, area_lo, area_up = bounds(count, tail, mean, steps, plan=plan, stage=stage, level=level)
         decision = drop_rule(
             acc_lo,
             acc_up,

@@ -291,7 +291,7 @@ def drop_rule(
     return {"dropped": dropped, "front_by": np.where(dropped, front_by, -1), "fig1_by": np.where(dropped, fig1_by, -1)}
 
 
-def stage_bounds(correct, tail_counts, observed_mean, steps, plan: RacingPlan, stage: int, level: float):
+def stage_bounds(correct, tail_counts, observed_mean, steps, *, plan: RacingPlan, stage: int, level: float):
     """``(accuracy lower, accuracy upper, mean-area lower, mean-area upper)`` of candidates after stage
     ``stage``, each side at ``level / 4`` (:meth:`RacingPlan.stage_level`); accuracy as certified-correct
     counts out of ``val_points``. Arrays of any leading shape (:func:`accuracy_bounds`, :func:`mean_area_bounds`)."""
@@ -409,7 +409,13 @@ def decide_stage(records: pd.DataFrame, plan: RacingPlan, stage: int, previous: 
     level = plan.stage_level(len(candidates))
     tail = np.array(table["tail"].tolist(), dtype=np.float64).reshape(len(table), -1)
     acc_lo, acc_up, area_lo, area_up = stage_bounds(
-        table["correct"].to_numpy(), tail, table["mean_area"].to_numpy(), table.attrs["steps"], plan, stage, level
+        table["correct"].to_numpy(),
+        tail,
+        table["mean_area"].to_numpy(),
+        table.attrs["steps"],
+        plan=plan,
+        stage=stage,
+        level=level,
     )
     if plan.error_rate > 0 and stage < len(plan.schedule):
         decision = drop_rule(
