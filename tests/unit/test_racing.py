@@ -317,6 +317,7 @@ def test_a_decision_is_json_and_depends_only_on_the_records(clear_and_close):
     decision = decide_stage(clear_and_close, plan, 1)
     shuffled = clear_and_close.sample(frac=1.0, random_state=1)
     assert json.dumps(decide_stage(shuffled, plan, 1), allow_nan=False) == json.dumps(decision, allow_nan=False)
+    assert RacingPlan(**json.loads(json.dumps(decision["plan"]))) == plan
     bounds = {(b["kind"], b["init"], b["sub_epoch"]): b for b in decision["bounds"]}
     leader = bounds[("learned", 0.12, 1)]
     assert leader["points"] == 100 and leader["correct"] == 100
@@ -354,13 +355,18 @@ def test_figure_1s_possible_choices_are_never_dropped(clear_and_close):
     assert ("isotropic", 0.5, 0) not in named(race_all(isotropic, plan_for())[-1]["survivors"])
 
 
-def test_a_running_candidate_without_the_stages_records_is_refused(clear_and_close):
+def test_records_that_cannot_decide_a_stage_are_refused(clear_and_close):
+    plan = plan_for()
+    first = decide_stage(clear_and_close, plan, 1)
     with pytest.raises(ValueError, match="certify the stage's block"):
-        decide_stage(
-            clear_and_close[clear_and_close["idx"] < 150], plan_for(), 2, decide_stage(clear_and_close, plan_for(), 1)
-        )
+        decide_stage(clear_and_close[clear_and_close["idx"] < 150], plan, 2, first)
+    without_the_dropped = clear_and_close[clear_and_close["init"] != first["dropped"][0]["init"]]
+    with pytest.raises(ValueError, match="the dropped candidates' included"):
+        decide_stage(without_the_dropped, plan, 2, first)
     with pytest.raises(ValueError, match="continues the decision of stage 1"):
-        decide_stage(clear_and_close, plan_for(), 2)
+        decide_stage(clear_and_close, plan, 2)
+    with pytest.raises(ValueError, match="validation records"):
+        decide_stage(clear_and_close.assign(split="test"), plan, 1)
 
 
 def test_records_certified_with_another_alpha_are_refused(clear_and_close):

@@ -25,7 +25,7 @@ numpy, pandas and scipy only (no torch): the decision job imports it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -106,6 +106,11 @@ class RacingPlan:
             raise ValueError(f"error_rate must lie in [0, 1), got {self.error_rate}")
         if self.accuracy_tolerance < 0:
             raise ValueError(f"accuracy_tolerance must be >= 0, got {self.accuracy_tolerance}")
+        if self.num_elements < 1 or not 0 < self.alpha < 0.5:
+            raise ValueError(
+                f"num_elements (the input dimension) must be >= 1 and alpha in (0, 0.5), got {self.num_elements} "
+                f"and {self.alpha}"
+            )
         object.__setattr__(self, "schedule", schedule)
         object.__setattr__(self, "fig1_inits", tuple(float(i) for i in self.fig1_inits))
 
@@ -117,16 +122,6 @@ class RacingPlan:
         """Bonferroni: each (candidate, deciding stage) gets ``error_rate / (candidates x deciding stages)``
         for its four one-sided bounds (accuracy and mean area, lower and upper)."""
         return self.error_rate / (candidates * max(len(self.schedule) - 1, 1))
-
-    def as_dict(self) -> dict:
-        return {
-            "schedule": list(self.schedule),
-            "error_rate": self.error_rate,
-            "accuracy_tolerance": self.accuracy_tolerance,
-            "fig1_inits": list(self.fig1_inits),
-            "num_elements": self.num_elements,
-            "alpha": self.alpha,
-        }
 
 
 # --- bounds on the full sweep's metrics from its first points ------------------------------------------
@@ -242,9 +237,9 @@ def drop_rule(
     ``protected`` marks candidates never dropped. A candidate is dropped when all hold:
 
     - *off the front*: another running candidate of its kind has an accuracy lower bound above its
-      accuracy upper bound and a mean-area lower bound at least its mean-area upper bound (so it has
-      strictly more accuracy and no less area: the blanket keeps neither a point below the maximum
-      accuracy that another point matches in area, nor, then, this one);
+      accuracy upper bound and a mean-area lower bound at least its mean-area upper bound (then it has
+      strictly more accuracy and no less area, so this candidate is below the maximum accuracy and
+      dominated: the blanket does not keep it);
     - *not Figure 1's* (candidates of a Figure 1 sweep only): its accuracy upper bound is below the
       largest accuracy lower bound of its sweep (it cannot be the sweep's most accurate, so the
       tolerance's reference stays), and either it is below that bound minus the tolerance (it cannot be
@@ -380,7 +375,8 @@ def decide_stage(records: pd.DataFrame, plan: RacingPlan, stage: int, previous: 
     nothing is dropped (the survivors' metrics are then the full sweep's). Deterministic: the same
     records give the same dict.
 
-    Returns a JSON-ready dict: ``stage``, ``points``, ``plan``, ``levels`` (the one-sided levels used),
+    Returns a JSON-ready dict: ``stage``, ``points``, ``plan``, ``candidates`` (how many were raced),
+    ``levels`` (the one-sided levels used),
     ``survivors`` (candidates), ``dropped`` (every candidate dropped so far, with the ``stage`` and the
     candidates ``front_by`` / ``fig1_by`` that ruled it out) and ``bounds`` (per running candidate:
     points, correct, mean area, and the four bounds; accuracy as fractions of ``val_points``, an
@@ -402,6 +398,11 @@ def decide_stage(records: pd.DataFrame, plan: RacingPlan, stage: int, previous: 
             "pass the validation records"
         )
     candidates = records[list(CANDIDATE)].drop_duplicates().sort_values(list(CANDIDATE)).reset_index(drop=True)
+    if previous is not None and len(candidates) != previous["candidates"]:
+        raise ValueError(
+            f"the records name {len(candidates)} candidates, the race started with {previous['candidates']}: the "
+            "error rate is split over all of them. Fix: pass every record so far, the dropped candidates' included"
+        )
     dropped_before = [] if previous is None else previous["dropped"]
     gone = {tuple(d[c] for c in CANDIDATE) for d in dropped_before}
     running = candidates[[tuple(row) not in gone for row in candidates.itertuples(index=False)]].reset_index(drop=True)
@@ -456,7 +457,8 @@ def decide_stage(records: pd.DataFrame, plan: RacingPlan, stage: int, previous: 
     return {
         "stage": stage,
         "points": plan.schedule[stage - 1],
-        "plan": plan.as_dict(),
+        "plan": asdict(plan),  # RacingPlan(**decision["plan"]) rebuilds it
+        "candidates": len(candidates),
         "levels": {
             "per_candidate_and_stage": level,
             "accuracy_side": level / 4,
