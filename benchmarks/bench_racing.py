@@ -16,7 +16,7 @@ what certifying a block with the full sweep's noise costs.
    (wall and CPU), of drawing the full call's noise alone, each block's overhead over the full call's
    rate per point, and whether every block's certificates equal the full call's.
 
-Run: ``python benchmarks/bench_racing.py`` (simulation only, about a minute on 2 cores) or
+Run: ``python benchmarks/bench_racing.py`` (simulation only, under a minute on 2 cores) or
 ``python benchmarks/bench_racing.py --real`` (adds the overhead measurement, a few minutes).
 """
 
