@@ -89,22 +89,29 @@ def certify_split(
     generator=None,
     progress: bool = False,
     precision: str = "fp32",
+    active=None,
 ) -> pd.DataFrame:
     """Certify the first ``limit`` points of an :class:`~nusmooth.data.ImageSplit`; one row per point.
 
     ``time`` is the wall time per point of the whole batched run (points share forward batches);
     ``precision`` is the base model's (see :class:`~nusmooth.smoothing.NonUniformSmoothing`).
+    ``active`` (a ``range`` of point indices, e.g. one racing stage's block, or booleans for the first
+    ``limit`` points) certifies only those points with the noise the call without it draws, so their
+    rows equal that call's rows except for ``time``; the table then has their rows only.
     """
     import torch
 
-    from .smoothing import NonUniformSmoothing
+    from .smoothing import NonUniformSmoothing, active_mask
 
     points, labels = split.as_float(limit)
+    points = points.to(device)
+    mask = active_mask(active, len(labels))
+    indices = np.arange(len(labels)) if mask is None else np.flatnonzero(mask)
     sigma = torch.as_tensor(sigma, dtype=torch.float32).to(device)
     smoothing = NonUniformSmoothing(model, num_classes, sigma, precision=precision)
     start = time.perf_counter()
     certs = smoothing.certify_many(
-        points.to(device), n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress
+        points, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress, active=mask
     )
     elapsed = time.perf_counter() - start
-    return certificate_table(certs, labels.numpy(), np.arange(len(labels)), elapsed / max(len(labels), 1))
+    return certificate_table(certs, labels.numpy()[indices], indices, elapsed / max(len(indices), 1))

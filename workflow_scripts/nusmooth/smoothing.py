@@ -252,6 +252,7 @@ def sample_counts(
     generator: torch.Generator | None = None,
     progress: str | None = None,
     precision: str = "fp32",
+    active=None,
 ) -> torch.Tensor:
     """Count the base classifier's argmax classes under noise, for many points at once.
 
@@ -271,10 +272,15 @@ def sample_counts(
         precision: ``"fp32"`` or ``"bf16"``: the base model's forward runs under bf16 autocast, and
             the counts are then those of that bf16 classifier (noise is still drawn and added in
             float32, argmax taken on float32 logits); see :mod:`nusmooth.forward`.
+        active: which points to count (:func:`active_mask`: ``None`` for all, a ``range`` of point
+            indices, or P booleans). The noise is that of the call with every point (see
+            :func:`active_mask` for what runs and what is only drawn).
     Returns:
-        ``(P, num_classes)`` int64 counts on the CPU; each row sums to ``num_samples``.
+        ``(A, num_classes)`` int64 counts on the CPU, one row per active point in point order (``A = P``
+        without ``active``); each row sums to ``num_samples``.
     """
     check_precision(precision)
+    mask = active_mask(active, len(points))
     check_base_classifier(model, points[:1], num_classes, precision)
     return _count_votes(
         model,
@@ -286,14 +292,51 @@ def sample_counts(
         generator=generator,
         progress=progress,
         precision=precision,
+        active=mask,
     )
+
+
+def active_mask(active, num_points: int) -> np.ndarray | None:
+    """The points a counting or certifying call evaluates, as ``num_points`` booleans (``None``: all).
+
+    ``active`` is ``None``, a ``range`` of point indices (a block ``range(a, b)``), or a sequence of
+    ``num_points`` booleans. Whatever is active, the call draws exactly the noise of the call with every
+    point, batch by batch and from the same generator, so an active point's votes, and its certificate,
+    are bit-identical to what the full call gives it. A forward batch runs, whole and exactly as the full
+    call forms it, when it holds a copy of an active point; a batch of inactive points' copies only draws
+    its noise. Forwarding only the active copies of a batch that straddles a block's edge would change
+    the batch's shape, and a model's kernels may round differently for another shape (the MNIST CNN on a
+    CPU does for a batch of one), which could flip a near-tie vote. Raises ``ValueError`` for anything
+    else, for indices outside ``[0, num_points)``, and for an empty selection.
+    """
+    if active is None:
+        return None
+    if isinstance(active, range):
+        if len(active) and (min(active) < 0 or max(active) >= num_points):
+            raise ValueError(
+                f"active={active!r} reaches outside the {num_points} points; Fix: pass a range within "
+                f"range(0, {num_points})"
+            )
+        mask = np.zeros(num_points, dtype=bool)
+        mask[list(active)] = True
+    else:
+        mask = np.asarray(active.cpu() if isinstance(active, torch.Tensor) else active)
+        if mask.dtype != bool or mask.shape != (num_points,):
+            raise ValueError(
+                f"active must be None, a range of point indices or {num_points} booleans (one per point), got "
+                f"dtype {mask.dtype} and shape {mask.shape}"
+            )
+    if not mask.any():
+        raise ValueError("active selects no point; certify at least one point (or leave active=None for all)")
+    return mask
 
 
 @torch.no_grad()
 def _count_votes(
-    model, points, sigma, *, num_samples, num_classes, batch_size, generator, progress, precision
+    model, points, sigma, *, num_samples, num_classes, batch_size, generator, progress, precision, active=None
 ) -> torch.Tensor:
-    """:func:`sample_counts` without its checks: the caller has made them once for its whole call."""
+    """:func:`sample_counts` without its checks: the caller has made them once for its whole call.
+    ``active`` is :func:`active_mask`'s answer."""
     num_points, point_shape = points.shape[0], points.shape[1:]
     device = points.device
     # Flat (P, D) views and reused buffers: a broadcast multiply over (B, C, H, W) or fancy indexing
@@ -304,16 +347,23 @@ def _count_votes(
     noisy = torch.empty_like(noise)
     counts = torch.zeros(num_points * num_classes, dtype=torch.int64, device=device)
     total = num_points * num_samples
+    # Active points among the first p points, for every p: a batch holds an active copy when its owners add one.
+    active_before = None if active is None else np.concatenate([[0], np.cumsum(active)])
     starts = range(0, total, batch_size)
     for start in starts if progress is None else tqdm(starts, desc=progress, mininterval=10):
         size = min(batch_size, total - start)
-        owner = torch.arange(start, start + size, device=device) // num_samples
         torch.randn((size, flat_points.shape[1]), generator=generator, out=noise[:size])
+        first_owner, last_owner = start // num_samples, (start + size - 1) // num_samples
+        if active_before is not None and active_before[last_owner + 1] == active_before[first_owner]:
+            continue  # the noise is drawn (the generator moves as in the full call); no active copy to count
+        owner = torch.arange(start, start + size, device=device) // num_samples
         torch.index_select(flat_points, 0, owner, out=noisy[:size])
         noisy[:size].addcmul_(noise[:size], flat_sigma)
         predictions = forward_logits(model, noisy[:size].view(size, *point_shape), precision).argmax(dim=1)
         counts += torch.bincount(owner * num_classes + predictions, minlength=counts.numel())
-    return counts.view(num_points, num_classes).cpu()
+    counts = counts.view(num_points, num_classes).cpu()
+    # An inactive point that shares a batch with an active one has partial counts: only active rows are answers.
+    return counts if active is None else counts[torch.from_numpy(active)]
 
 
 class NonUniformSmoothing:
@@ -349,8 +399,9 @@ class NonUniformSmoothing:
         check_base_classifier(self.base_classifier, points[:1], self.num_classes, self.precision)
         return points, sigma
 
-    def _counts(self, points, sigma, *, num_samples, batch_size, generator, progress=None):
-        """Votes of checked points (:meth:`_prepare` ran once for the whole public call)."""
+    def _counts(self, points, sigma, *, num_samples, batch_size, generator, progress=None, active=None):
+        """Votes of checked points (:meth:`_prepare` ran once for the whole public call); ``active`` is
+        :func:`active_mask`'s answer."""
         return _count_votes(
             self.base_classifier,
             points,
@@ -361,6 +412,7 @@ class NonUniformSmoothing:
             generator=generator,
             progress=progress,
             precision=self.precision,
+            active=active,
         )
 
     def predict(
@@ -425,6 +477,7 @@ class NonUniformSmoothing:
         generator: torch.Generator | None = None,
         progress: bool = False,
         input_range: tuple[float, float] | None = PIXEL_RANGE,
+        active=None,
     ) -> Certificates:
         """Cohen's CERTIFY with per-element sigma, for P points ``(P, *S)`` at once.
 
@@ -437,19 +490,35 @@ class NonUniformSmoothing:
         Args:
             input_range: ``(low, high)`` the points must lie in (default ``(0.0, 1.0)``, the pixel
                 space sigma is measured in), or ``None`` to skip that check.
+            active: certify only these points (:func:`active_mask`: a ``range`` of point indices or P
+                booleans); each one's certificate is bit-identical to the one the call with every point
+                gives it, since both phases draw the full call's noise. The arrays then hold the active
+                points only, in point order.
         Raises:
             ValueError: before any sampling, for bad arguments, points that are not floating point,
                 contain NaN / inf or leave ``input_range``, a sigma that does not fit the points, a
                 base model in training mode, or one whose output width is not ``num_classes``.
         """
         _validate(n0=n0, n=n, alpha=alpha, batch_size=batch_size)
+        mask = active_mask(active, len(points))
         points, sigma = self._prepare(points, input_range)
         return self._certify_checked(
-            points, sigma, n0=n0, n=n, alpha=alpha, batch_size=batch_size, generator=generator, progress=progress
+            points,
+            sigma,
+            n0=n0,
+            n=n,
+            alpha=alpha,
+            batch_size=batch_size,
+            generator=generator,
+            progress=progress,
+            active=mask,
         )
 
-    def _certify_checked(self, points, sigma, *, n0, n, alpha, batch_size, generator, progress) -> Certificates:
-        """CERTIFY of points and sigma that every refusal has already been checked on."""
+    def _certify_checked(
+        self, points, sigma, *, n0, n, alpha, batch_size, generator, progress, active=None
+    ) -> Certificates:
+        """CERTIFY of points and sigma that every refusal has already been checked on (``active``:
+        :func:`active_mask`'s answer). Both phases draw the noise of every point, in the full call's layout."""
         selection = self._counts(
             points,
             sigma,
@@ -457,6 +526,7 @@ class NonUniformSmoothing:
             batch_size=batch_size,
             generator=generator,
             progress="selection (n0)" if progress else None,
+            active=active,
         )
         estimation = self._counts(
             points,
@@ -465,6 +535,7 @@ class NonUniformSmoothing:
             batch_size=batch_size,
             generator=generator,
             progress="estimation (n)" if progress else None,
+            active=active,
         )
         c_hat = selection.argmax(dim=1)  # torch.argmax returns the first maximum: ties -> lowest index
         n_a = estimation.gather(1, c_hat.unsqueeze(1)).squeeze(1).numpy()
