@@ -114,7 +114,9 @@ def tango_exact_coverage(
         possible = a + b <= pairs
         counts = np.stack([a[possible], b[possible], pairs - a[possible] - b[possible]], axis=1)
         weights = multinomial.pmf(counts, pairs, [only_a, only_b, 1 - only_a - only_b])
-    _, lower, upper = paired_difference_from_counts(0, counts[:, 0], counts[:, 1], counts[:, 2], level, method)
+    _, lower, upper = paired_difference_from_counts(
+        0, counts[:, 0], counts[:, 1], counts[:, 2], level=level, method=method
+    )
     truth = only_a - only_b
     return float(weights[(lower <= truth) & (truth <= upper)].sum())
 
@@ -263,7 +265,9 @@ def front_outcomes(front_a, front_b, rng, sets: int, points: int, thresholds) ->
     a_better, b_better = best_a > best_b, best_b > best_a
     for seed in range(sets):
         (correct_a, areas_a), (correct_b, areas_b) = draw_fronts(rng, [front_a, front_b], points)
-        verdicts = compare_fronts(correct_a, areas_a, correct_b, areas_b, thresholds, seed=seed).verdicts["verdict"]
+        verdicts = compare_fronts(correct_a, areas_a, correct_b, areas_b, thresholds=thresholds, seed=seed).verdicts[
+            "verdict"
+        ]
         a_wins, b_wins = (verdicts == A_WINS).to_numpy(), (verdicts == B_WINS).to_numpy()
         false += bool(np.any(a_wins & ~a_better) or np.any(b_wins & ~b_better))
         better = a_better | b_better

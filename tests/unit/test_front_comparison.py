@@ -38,7 +38,7 @@ CASES = [  # threshold, verdict, best_a, best_b
 
 def test_front_rule_on_a_hand_built_case():
     thresholds = [case[0] for case in CASES]
-    table = front_verdicts(CORRECT_A, BOUNDS_A, CORRECT_B, BOUNDS_B, thresholds, level=0.975)
+    table = front_verdicts(CORRECT_A, BOUNDS_A, CORRECT_B, BOUNDS_B, thresholds=thresholds, level=0.975)
     assert table["verdict"].tolist() == [case[1] for case in CASES]
     assert table["best_a"].tolist() == [case[2] for case in CASES]
     assert table["best_b"].tolist() == [case[3] for case in CASES]
@@ -48,8 +48,8 @@ def test_front_rule_on_a_hand_built_case():
 
 def test_front_rule_is_symmetric_in_the_fronts():
     thresholds = [case[0] for case in CASES]
-    forward = front_verdicts(CORRECT_A, BOUNDS_A, CORRECT_B, BOUNDS_B, thresholds, level=0.975)
-    backward = front_verdicts(CORRECT_B, BOUNDS_B, CORRECT_A, BOUNDS_A, thresholds, level=0.975)
+    forward = front_verdicts(CORRECT_A, BOUNDS_A, CORRECT_B, BOUNDS_B, thresholds=thresholds, level=0.975)
+    backward = front_verdicts(CORRECT_B, BOUNDS_B, CORRECT_A, BOUNDS_A, thresholds=thresholds, level=0.975)
     swap = {A_WINS: B_WINS, B_WINS: A_WINS, CANNOT_TELL: CANNOT_TELL, NOTHING: NOTHING}
     assert backward["verdict"].tolist() == [swap[v] for v in forward["verdict"]]
     assert backward["best_a"].tolist() == forward["best_b"].tolist()
@@ -57,11 +57,15 @@ def test_front_rule_is_symmetric_in_the_fronts():
 
 def test_front_rule_refuses_fronts_on_different_points():
     with pytest.raises(ValueError, match="same points"):
-        front_verdicts(CORRECT_A, BOUNDS_A, CORRECT_B[:, :50], BOUNDS_B, [-1000.0], level=0.975)
+        front_verdicts(CORRECT_A, BOUNDS_A, CORRECT_B[:, :50], BOUNDS_B, thresholds=[-1000.0], level=0.975)
     with pytest.raises(ValueError, match="one \\(lower, upper\\) mean-area bound per member"):
-        front_verdicts(CORRECT_A, BOUNDS_A, CORRECT_B, (BOUNDS_B[0][:1], BOUNDS_B[1][:1]), [-1000.0], level=0.975)
+        front_verdicts(
+            CORRECT_A, BOUNDS_A, CORRECT_B, (BOUNDS_B[0][:1], BOUNDS_B[1][:1]), thresholds=[-1000.0], level=0.975
+        )
     with pytest.raises(ValueError, match="non-finite area"):
-        compare_fronts(CORRECT_A, np.full(CORRECT_A.shape, -np.inf), CORRECT_B, np.zeros(CORRECT_B.shape), [0.0])
+        compare_fronts(
+            CORRECT_A, np.full(CORRECT_A.shape, -np.inf), CORRECT_B, np.zeros(CORRECT_B.shape), thresholds=[0.0]
+        )
 
 
 def test_fronts_of_one_population_rarely_get_a_winner():
@@ -75,7 +79,9 @@ def test_fronts_of_one_population_rarely_get_a_winner():
     rng, sets, false = np.random.default_rng(4), 300, 0
     for _ in range(sets):
         (correct_a, _), (correct_b, _) = harness.draw_fronts(rng, [harness.FRONT_BASE, harness.FRONT_BASE], 300)
-        verdicts = front_verdicts(correct_a, exact, correct_b, exact, harness.FRONT_THRESHOLDS, 0.975)["verdict"]
+        verdicts = front_verdicts(correct_a, exact, correct_b, exact, thresholds=harness.FRONT_THRESHOLDS, level=0.975)[
+            "verdict"
+        ]
         false += bool(verdicts.isin([A_WINS, B_WINS]).any())
     assert false / sets <= 0.05 + 3 * math.sqrt(0.05 * 0.95 / sets), f"a false win in {false} of {sets} sets"
 
@@ -88,7 +94,7 @@ def test_compare_fronts_finds_the_better_front_and_is_deterministic():
         rng, [harness.FRONT_BETTER, harness.FRONT_BASE], 600
     )
     thresholds = harness.FRONT_THRESHOLDS
-    comparison = compare_fronts(correct_a, areas_a, correct_b, areas_b, thresholds, seed=7)
+    comparison = compare_fronts(correct_a, areas_a, correct_b, areas_b, thresholds=thresholds, seed=7)
     verdicts = comparison.verdicts["verdict"]
     better = harness.best_accuracy_reaching(harness.FRONT_BETTER, thresholds) > harness.best_accuracy_reaching(
         harness.FRONT_BASE, thresholds
@@ -104,7 +110,7 @@ def test_compare_fronts_finds_the_better_front_and_is_deterministic():
     level = 1 - 0.025 / 6
     _, lower, upper = mean_interval(first_member, level, resamples=int(np.ceil(20 / (1 - level))), seed=7)
     assert (members.loc[0, "area_lower"], members.loc[0, "area_upper"]) == pytest.approx((lower, upper))
-    again = compare_fronts(correct_a, areas_a, correct_b, areas_b, thresholds, seed=7)
+    again = compare_fronts(correct_a, areas_a, correct_b, areas_b, thresholds=thresholds, seed=7)
     pd.testing.assert_frame_equal(again.verdicts, comparison.verdicts)
     pd.testing.assert_frame_equal(again.members, comparison.members)
 

@@ -78,7 +78,7 @@ def test_the_verdict_in_plain_words():
 
 def test_the_plain_words_of_single_thresholds_split_ranges_and_undecided_grids():
     ranges = verdict_ranges([0.0, 0.25, 0.5, 0.75], [B_WINS, A_WINS, CANNOT_TELL, A_WINS])
-    assert describe_verdicts(ranges, "learned", "isotropic", "the l2 radius", "{:.2f}") == (
+    assert describe_verdicts(ranges, "learned", "isotropic", "the l2 radius", number_format="{:.2f}") == (
         "learned wins for the l2 radius at 0.25 and at 0.75; isotropic wins at 0.00; no difference can be told elsewhere"
     )
     undecided = verdict_ranges([-900.0, -600.0], [CANNOT_TELL, CANNOT_TELL])

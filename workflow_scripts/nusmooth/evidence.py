@@ -119,7 +119,7 @@ def _paired_tables(records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds,
     return thresholds, len(correct_a), paired_counts(certified_a, certified_b)
 
 
-def _difference_frame(thresholds, points: int, cells, difference, lower, upper) -> pd.DataFrame:
+def _difference_frame(thresholds, points: int, cells, *, difference, lower, upper) -> pd.DataFrame:
     both, only_a, only_b, _ = cells
     with np.errstate(invalid="ignore", divide="ignore"):
         accuracy_a, accuracy_b = (both + only_a) / points, (both + only_b) / points
@@ -154,7 +154,8 @@ def paired_differences(
     discordant pairs the difference rests on), ``difference`` and ``lower`` / ``upper``.
     """
     thresholds, points, cells = _paired_tables(records_a, records_b, thresholds, metric)
-    return _difference_frame(thresholds, points, cells, *paired_difference_from_counts(*cells, level=level))
+    difference, lower, upper = paired_difference_from_counts(*cells, level=level)
+    return _difference_frame(thresholds, points, cells, difference=difference, lower=lower, upper=upper)
 
 
 def paired_difference_band(
@@ -170,7 +171,7 @@ def paired_difference_band(
     """
     thresholds, points, cells = _paired_tables(records_a, records_b, thresholds, metric)
     band = paired_band_from_counts(*cells, level=level)
-    frame = _difference_frame(thresholds, points, cells, band.estimate, band.lower, band.upper)
+    frame = _difference_frame(thresholds, points, cells, difference=band.estimate, lower=band.lower, upper=band.upper)
     return frame.assign(band_lower=band.band_lower, band_upper=band.band_upper)
 
 

@@ -70,13 +70,13 @@ def front_area_bounds(correct, areas, level: float, seed: int = 0) -> tuple[np.n
     resamples = max(2000, int(np.ceil(20 / (1 - member_level))))  # >= 10 resamples beyond each end
     lower, upper = np.full(len(correct), -np.inf), np.full(len(correct), np.inf)
     for member, (flags, values) in enumerate(zip(correct, areas)):
-        _, low, high = mean_interval(values[flags], member_level, resamples=resamples, seed=seed + member)
+        _, low, high = mean_interval(values[flags], level=member_level, resamples=resamples, seed=seed + member)
         if not np.isnan(low):
             lower[member], upper[member] = low, high
     return lower, upper
 
 
-def front_verdicts(correct_a, bounds_a, correct_b, bounds_b, thresholds, level: float) -> pd.DataFrame:
+def front_verdicts(correct_a, bounds_a, correct_b, bounds_b, *, thresholds, level: float) -> pd.DataFrame:
     """The verdict at each area threshold from the members' correct flags and mean-area bounds.
 
     ``correct_a``: ``(members of a, points)`` flags; ``bounds_a``: ``(lower, upper)`` arrays of its
@@ -136,7 +136,7 @@ def front_verdicts(correct_a, bounds_a, correct_b, bounds_b, thresholds, level: 
 
 
 def compare_fronts(
-    correct_a, areas_a, correct_b, areas_b, thresholds, level: float = 0.95, seed: int = 0
+    correct_a, areas_a, correct_b, areas_b, *, thresholds, level: float = 0.95, seed: int = 0
 ) -> FrontComparison:
     """Front ``a`` against front ``b`` at each area threshold, every verdict holding at once at ``level``.
 
@@ -154,7 +154,7 @@ def compare_fronts(
     )
     members_a = len(correct_a)
     bounds_a, bounds_b = (lower[:members_a], upper[:members_a]), (lower[members_a:], upper[members_a:])
-    verdicts = front_verdicts(correct_a, bounds_a, correct_b, bounds_b, thresholds, half)
+    verdicts = front_verdicts(correct_a, bounds_a, correct_b, bounds_b, thresholds=thresholds, level=half)
     correct = np.concatenate([correct_a, correct_b])
     areas = np.concatenate([areas_a, areas_b])
     counts = correct.sum(axis=1)

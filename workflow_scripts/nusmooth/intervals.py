@@ -160,6 +160,7 @@ def _studentized_bounds(values: np.ndarray, estimate: float, z: float, resamples
 def mean_interval(
     values,
     level: float = 0.95,
+    *,
     method: str = "bootstrap-t",
     resamples: int = 2000,
     seed: int = 0,
@@ -342,7 +343,7 @@ def _newcombe_interval(both, only_a, only_b, neither, level: float) -> tuple[np.
 
 
 def paired_difference_from_counts(
-    both, only_a, only_b, neither, level: float = 0.95, method: str = "tango-cc"
+    both, only_a, only_b, neither, *, level: float = 0.95, method: str = "tango-cc"
 ) -> Interval:
     """Interval for ``p_a - p_b`` from a paired 2x2 table; elementwise over arrays of counts.
 

@@ -97,6 +97,7 @@ def describe_verdicts(
     a_name: str,
     b_name: str,
     metric: str,
+    *,
     number_format: str = "{:g}",
     nothing: str = "neither certifies any test point",
 ) -> str:
