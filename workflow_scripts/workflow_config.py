@@ -16,7 +16,9 @@ import math
 from pathlib import Path
 
 import yaml
+from config_errors import schema_error_message
 
+from nusmooth.model_files import module_can_be_found, torchscript_file_problem, weights_file_problem
 from nusmooth.model_settings import parse_model_source
 from nusmooth.registry import ARCHITECTURES, DATASETS, PRETRAINED, SPLITS, facts_for, is_configured
 
@@ -112,14 +114,12 @@ def check_config(config: dict, schema_path) -> None:
     """Validate ``config`` in place (after turning the strings of nested --config values back into
     numbers), fill the schema's defaults and the blocks of datasets left implicit, and check what the
     schema cannot state."""
-    from snakemake.utils import validate  # Snakemake's validator fills the defaults, as it always has
-
     coerce_by_schema(config, schema_path)
     # Names in run_datasets without a block of their own (a typo there is then named as such).
     implicit = [n for n in config.get("run_datasets", []) if n not in config.get("datasets", {})]
     for name in implicit:
         config.setdefault("datasets", {})[name] = {}
-    validate(config, str(schema_path))
+    validate_schema(config, schema_path)
     for name, block in config["datasets"].items():
         check_dataset_name(name, block, named_only_in_run_datasets=name in implicit)
         check_split_fractions(name, block["split"])
@@ -143,6 +143,22 @@ def check_config(config: dict, schema_path) -> None:
             )
         if "split_by" in facts.source_keys:
             check_split_unit(name, block["source"])
+
+
+def validate_schema(config: dict, schema_path) -> None:
+    """Snakemake's schema validation (which fills the defaults, as it always has); a violation is a
+    :class:`ConfigError` of one paragraph (config_errors.schema_error_message), never the validator's
+    dump of the schema."""
+    import jsonschema
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema_path))
+    except Exception as error:  # Snakemake's WorkflowError, raised while handling the ValidationError
+        cause = error.__context__
+        if not isinstance(cause, jsonschema.ValidationError):
+            raise
+        raise ConfigError(schema_error_message(cause)) from None
 
 
 def check_split_fractions(name: str, split: dict) -> None:
@@ -200,14 +216,34 @@ def check_dataset_name(name: str, block: dict, named_only_in_run_datasets: bool 
 
 # --- the model block ----------------------------------------------------------------------------
 
-#: Model keys added after the first release: left out of train_base's params (and so of model.pt's
-#: train_config) while unset, so that the checkpoints and params of existing runs stay the same.
-NEW_MODEL_KEYS = ("source", "mean", "std", "train_points")
+#: Model keys added after the first release, with the value that leaves a run as it was: left out of
+#: train_base's params (and so of model.pt's train_config) at that value, so that the checkpoints and
+#: params of existing runs stay the same.
+NEW_MODEL_KEYS = {
+    "source": None,
+    "mean": None,
+    "std": None,
+    "train_points": None,
+    "outputs": "logits",
+    "min_val_accuracy": None,
+}
+
+#: The same for the sigma block (optimize_sigma's params).
+NEW_SIGMA_KEYS = {"stop_when_nothing_counts": True}
+
+
+def _without_unchanged(block: dict, new_keys: dict) -> dict:
+    return {key: value for key, value in block.items() if not (key in new_keys and value == new_keys[key])}
 
 
 def recorded_model_settings(model: dict) -> dict:
     """train_base's model block as it is passed and recorded: without the newer keys that are unset."""
-    return {key: value for key, value in model.items() if not (key in NEW_MODEL_KEYS and value is None)}
+    return _without_unchanged(model, NEW_MODEL_KEYS)
+
+
+def recorded_sigma_settings(sigma: dict) -> dict:
+    """optimize_sigma's sigma block: without the list of constants and the newer keys at their defaults."""
+    return _without_unchanged({key: value for key, value in sigma.items() if key != "inits"}, NEW_SIGMA_KEYS)
 
 
 def check_configured_model(name: str, model: dict, facts) -> None:
@@ -222,6 +258,11 @@ def check_configured_model(name: str, model: dict, facts) -> None:
                 f"TorchScript file {rest} does not exist",
                 "set it to torchscript:<a file written by torch.jit.save>",
             )
+        problem = torchscript_file_problem(rest) if kind == "torchscript" else None
+        if problem is not None:
+            raise ConfigError(f"config key 'datasets.{name}.model.source': {problem}")
+        if kind == "module":
+            check_module_source(name, rest)
         if kind == "torchscript" and weights is not None:
             fail_config(
                 f"datasets.{name}.model.weights",
@@ -240,6 +281,9 @@ def check_configured_model(name: str, model: dict, facts) -> None:
             f"file {weights} does not exist",
             "set it to a state_dict file (torch.save(model.state_dict(), path)), or null to train",
         )
+    problem = weights_file_problem(weights) if weights is not None else None
+    if problem is not None:
+        raise ConfigError(f"config key 'datasets.{name}.model.weights': {problem}")
     for key in ("mean", "std"):
         channels = facts.channels
         if model[key] is not None and channels and len(model[key]) != channels:
@@ -248,6 +292,25 @@ def check_configured_model(name: str, model: dict, facts) -> None:
                 f"{len(model[key])} values for {channels}-channel images",
                 f"give {channels} values (one per channel), or null for the dataset's",
             )
+
+
+def check_module_source(name: str, target: str) -> None:
+    """``module:<module>:<callable>``: the module must be found where train_base will import it from (the
+    same Python path), checked without importing it (its packages may import torch)."""
+    module_name, _, attribute = target.rpartition(":")
+    if not module_name or not attribute:
+        fail_config(
+            f"datasets.{name}.model.source",
+            f"module:{target} does not name a module and a callable",
+            "write module:<importable.module>:<callable>, e.g. module:mypackage.nets:build",
+        )
+    if not module_can_be_found(module_name):
+        fail_config(
+            f"datasets.{name}.model.source",
+            f"module {module_name} cannot be found on the Python path (module:{target})",
+            f"make it importable where snakemake runs (PYTHONPATH=<the folder holding {module_name.split('.')[0]}>, "
+            "or pip install the package), or fix the module's name",
+        )
 
 
 def check_model(name: str, model: dict, facts) -> None:

@@ -10,6 +10,7 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
+from nusmooth.model_files import module_can_be_found, torch_file_kind
 from support import REPO
 from workflow_config import (
     ConfigError,
@@ -52,7 +53,7 @@ BAD_VALUES = [
     ({"run_datasets": ["imagenett"]}, "run_datasets"),
     ({"datasets": {"mnist5k": {"sigma": {"inits": [-0.1]}}}}, "inits"),
     ({"datasets": {"mnist5k": {"fig1": {"n0": 0}}}}, "n0"),
-    ({"datasets": {"mnist5k": {"sweep_eval": {"n": 0}}}}, "'n'"),
+    ({"datasets": {"mnist5k": {"sweep_eval": {"n": 0}}}}, "'datasets.mnist5k.sweep_eval.n'"),
     ({"datasets": {"mnist5k": {"split": {"train": 0.5, "val": 0.2, "test": 0.2}}}}, "datasets.mnist5k.split"),
     ({"datasets": {"mnist5k": {"fig1": {"inits": [0.33]}}}}, "datasets.mnist5k.fig1.inits"),
     ({"datasets": {"mnist5k": {"sigma": {"lr": "fast"}}}}, "lr"),
@@ -183,10 +184,12 @@ def test_each_front_figure_needs_its_datasets():
 
 def paper(tmp_path, kitti_source: dict, imagenet: bool = True) -> dict:
     """The paper preset with data folders that do not exist (the check reads no data) and, for ImageNet,
-    a weights file that exists but is empty (the check asks only that a named file exists)."""
+    a weights file that torch.save wrote but that holds no ResNet-50 (the check reads only its container)."""
+    import torch
+
     datasets = {"kitti": {"source": {"path": "/nonexistent/kitti", **kitti_source}}}
     if imagenet:
-        (tmp_path / "r50.pth").touch()
+        torch.save({"w": torch.zeros(1)}, tmp_path / "r50.pth")
         datasets["imagenet"] = {
             "source": {"path": "/nonexistent/ilsvrc"},
             "model": {"weights": str(tmp_path / "r50.pth")},
@@ -209,3 +212,86 @@ def test_kitti_split_must_be_chosen(tmp_path):
     assert "config key 'datasets.kitti.source.split_by'" in message and "would go unused" in message
     check_config(paper(tmp_path, {"drive_mapping": "/nonexistent/mapping"}), SCHEMA)
     check_config(paper(tmp_path, {"split_by": "frame"}), SCHEMA)
+
+
+# --- a schema violation in one paragraph (issue 27, case 4) ---------------------------------------
+
+TYPOS = [
+    ({"datasets": {"mnist5k": {"fig1": {"test_point": 20}}}}, "datasets.mnist5k.fig1.test_point", "test_points"),
+    ({"datasets": {"mnist5k": {"source": {"fromat": "image_folder"}}}}, "datasets.mnist5k.source.fromat", "format"),
+    ({"datasets": {"mnist5k": {"sorce": {"path": "/data"}}}}, "datasets.mnist5k.sorce", "source"),
+    ({"run_dataset": ["mnist5k"]}, "run_dataset", "run_datasets"),
+]
+
+
+@pytest.mark.parametrize("override,key,closest", TYPOS, ids=[typo[1].rsplit(".", 1)[-1] for typo in TYPOS])
+def test_a_misspelt_key_names_its_path_and_the_closest_key_in_one_paragraph(override, key, closest):
+    message = refusal(layered(override))
+    assert message.startswith(f"config key '{key}': not a key ") and f"Did you mean '{closest}'?" in message
+    assert "\n" not in message and len(message) < 700  # one paragraph, not the schema (70 to 1,728 lines)
+    assert "'description'" not in message and "Failed validating" not in message
+    print(message)
+
+
+def test_a_wrong_type_or_value_names_what_the_key_takes():
+    message = refusal(layered({"datasets": {"mnist5k": {"fig1": {"n": [1000]}}}}))
+    assert message.startswith("config key 'datasets.mnist5k.fig1.n': [1000] is a list, expected an integer.")
+    assert "Estimation samples" in message and "\n" not in message
+    message = refusal(layered({"datasets": {"mnist5k": {"model": {"outputs": "probability"}}}}))
+    assert "is not one of logits, probabilities, log_probabilities (did you mean 'probabilities'?)" in message
+
+
+# --- what a dry run knows of a configured model (issue 27, cases 5 and 6) --------------------------
+
+
+def test_a_module_source_that_cannot_be_found_is_refused_before_any_job(tmp_path):
+    message = refusal(layered(own_dataset(tmp_path, {"source": "module:no_such_package.nets:build"})))
+    assert "config key 'datasets.own.model.source': module no_such_package.nets cannot be found" in message
+    assert "PYTHONPATH" in message
+    message = refusal(layered(own_dataset(tmp_path, {"source": "module:json.no_such_module:build"})))
+    assert "module json.no_such_module cannot be found" in message
+    check_config(layered(own_dataset(tmp_path, {"source": "module:json.decoder:JSONDecoder"})), SCHEMA)
+
+
+def test_a_module_is_found_without_running_its_package(tmp_path, monkeypatch):
+    """Finding the module must not run its packages' __init__ (it may import torch at every DAG build)."""
+    package = tmp_path / "heavy_models"
+    package.mkdir()
+    (package / "__init__.py").write_text(f"open({str(tmp_path / 'ran')!r}, 'w')\n")
+    (package / "nets.py").write_text("def build(num_classes):\n    raise AssertionError\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert module_can_be_found("heavy_models.nets") and not module_can_be_found("heavy_models.other")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_model_files_are_told_apart_by_their_container(tmp_path):
+    import torch
+
+    torch.save({"w": torch.ones(2)}, tmp_path / "weights.pt")
+    torch.save({"w": torch.ones(2)}, tmp_path / "legacy.pt", _use_new_zipfile_serialization=False)
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), tmp_path / "model.ts")
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "weights.pt").read_bytes()[:100])
+    kinds = {name: torch_file_kind(tmp_path / name) for name in ("weights.pt", "legacy.pt", "model.ts", "notes.txt")}
+    assert kinds == {
+        "weights.pt": "torch.save",
+        "legacy.pt": "torch.save",
+        "model.ts": "torchscript",
+        "notes.txt": "other",
+    }
+    assert torch_file_kind(tmp_path / "cut.pt") == "other"
+
+
+def test_a_torchscript_file_as_weights_and_weights_as_torchscript_are_refused_at_the_dry_run(tmp_path):
+    import torch
+
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), tmp_path / "model.ts")
+    torch.save(torch.nn.Linear(2, 2).state_dict(), tmp_path / "weights.pt")
+    message = refusal(layered(own_dataset(tmp_path, {"arch": "mnist_cnn", "weights": str(tmp_path / "model.ts")})))
+    assert "config key 'datasets.own.model.weights'" in message and "it is a TorchScript archive" in message
+    assert f"Fix: set model.source to torchscript:{tmp_path / 'model.ts'} and model.weights to null" in message
+    message = refusal(layered(own_dataset(tmp_path, {"source": f"torchscript:{tmp_path / 'weights.pt'}"})))
+    assert "is not a TorchScript archive: torch.save wrote it" in message and "model.weights" in message
+    (tmp_path / "notes.txt").write_text("not a model\n")
+    message = refusal(layered(own_dataset(tmp_path, {"source": f"torchscript:{tmp_path / 'notes.txt'}"})))
+    assert "is not a TorchScript archive" in message

@@ -4,6 +4,8 @@ to set, makes KITTI's split a choice, and the command line beats the preset."""
 import subprocess
 from pathlib import Path
 
+import torch
+
 from support import REPO
 from support.workflow import SNAKEMAKE
 
@@ -16,9 +18,9 @@ def dry_run(workdir: Path, *config: str) -> subprocess.CompletedProcess:
 
 def imagenet_block(tmp_path: Path) -> str:
     """ImageNet with a data folder that does not exist (a dry run reads no data) and a weights file that
-    exists but is empty: the config check asks only that a named weights file exists; nothing reads it."""
+    torch.save wrote but that holds no ResNet-50: the config check reads only its container."""
     weights = tmp_path / "r50.pth"
-    weights.touch()
+    torch.save({"w": torch.zeros(1)}, weights)
     return f"imagenet: {{source: {{path: /nonexistent/ilsvrc}}, model: {{weights: {weights}}}}}"
 
 

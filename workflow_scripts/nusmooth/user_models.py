@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import inspect
 import io
+import warnings
 from importlib import import_module
+from pathlib import Path
 
 import torch
 from torch import nn
 
 from .io import load_failure_reason
+from .model_files import weights_file_problem
 from .model_settings import ModelConfigError, describe_model, parse_model_source
 from .networks import ARCHITECTURE_BUILDERS, Normalize, build_model, resnet50
 from .registry import PRETRAINED
@@ -75,16 +78,20 @@ def pretrained_model(arch: str, num_classes: int, mean, std, weights_file=None) 
 
 def read_state_dict(path, key: str = "model.weights") -> dict:
     """A state_dict from ``path`` by a safe load (no code in the file runs); a dict holding one under
-    ``state_dict`` (as this pipeline's model.pt, or a training checkpoint) is unwrapped."""
+    ``state_dict`` (as this pipeline's model.pt, or a training checkpoint) is unwrapped. Errors are
+    raised without torch's own (``from None``): its text advises an unsafe load."""
     fix = f"set {key} to a file written by torch.save(model.state_dict(), path)"
+    if not Path(path).is_file():
+        raise ModelConfigError(f"{key}: file not found: {path}. Fix: {fix}")
+    problem = weights_file_problem(path)
+    if problem is not None:
+        raise ModelConfigError(f"{key}: {problem}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as error:
-        raise ModelConfigError(f"{key}: file not found: {path}. Fix: {fix}") from error
     except Exception as error:
         raise ModelConfigError(
             f"{key}: {path} is not a model's weights: {load_failure_reason(error, path)}. Fix: {fix}"
-        ) from error
+        ) from None
     if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
         state = state["state_dict"]
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -110,7 +117,9 @@ def read_torchscript(path, key: str = "model.source") -> nn.Module:
         if data is None:
             with open(path, "rb") as handle:
                 data = handle.read()
-        return torch.jit.load(io.BytesIO(data), map_location="cpu")
+        with warnings.catch_warnings():  # torch deprecates TorchScript; the user's file is one all the same
+            warnings.filterwarnings("ignore", message=r".*torch\.jit\.load.*", category=FutureWarning)
+            return torch.jit.load(io.BytesIO(data), map_location="cpu")
     except FileNotFoundError as error:
         raise ModelConfigError(
             f"{key}: TorchScript file not found: {path}. Fix: set {key} to torchscript:<existing file>"
