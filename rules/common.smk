@@ -26,6 +26,7 @@ from workflow_config import (
     check_results_doc_datasets,
     preset_file,
     recorded_model_settings,
+    recorded_sigma_settings,
 )
 
 SCHEMA = str(Path(workflow.basedir) / "schemas" / "config.schema.yaml")
@@ -101,8 +102,9 @@ def sweep_eval_params(wildcards):
 
 
 def sigma_params(wildcards):
-    """One sweep's settings: the sigma block without the list of initial constants."""
-    return canonical({k: v for k, v in dataset_config(wildcards)["sigma"].items() if k != "inits"})
+    """One sweep's settings: the sigma block without the list of initial constants (and the newer keys
+    at their defaults: workflow_config.recorded_sigma_settings)."""
+    return canonical(recorded_sigma_settings(dataset_config(wildcards)["sigma"]))
 
 
 def fig1_certify_params(wildcards):

@@ -1,7 +1,9 @@
 """train_base: train the dataset's base classifier (no noise augmentation, as in the paper), or
 package pretrained weights (ImageNet) when the config says so, or package given weights / a TorchScript
 model (``model.weights``, ``model.source``) for any dataset. A configured model is checked on one zero
-batch of the dataset's input shape first (classes, channels, size), before any training.
+batch of the dataset's input shape first (classes, channels, size), and its scores on real validation
+images must be the kind ``model.outputs`` declares, before any training; the trained or packaged model
+must be above chance on validation (nusmooth.sanity) before model.pt is written.
 
 A killed job resumes, as optimize_sigma does: after every epoch the trainer's ``state_dict`` goes to
 ``params.resume`` (not an ``output:``, which Snakemake would delete on failure); a rerun with the same
@@ -20,12 +22,16 @@ from nusmooth.model_settings import describe_model, is_packaged
 from nusmooth.checkpoints import configured_checkpoint_extras, save_checkpoint
 from nusmooth.user_models import model_from_config
 from nusmooth.resume import ResumeFile, content_fingerprint, resumed_steps
+from nusmooth.sanity import OUTPUT_PROBE_IMAGES, check_base_model
 from nusmooth.seeds import stream_name, stream_seed
 from nusmooth.training import BaseTrainer, accuracy
 
 
 def main(snakemake):
     device, settings, name = compute_device(snakemake), dict(snakemake.params.model), snakemake.wildcards.dataset
+    # The gate does not change the model: neither recorded in model.pt nor part of the resume identity, so a
+    # run stopped by it resumes after its last epoch once the gate is lowered.
+    min_val_accuracy = settings.pop("min_val_accuracy", None)
     dataset = DATASET.load(snakemake.input.dataset)
     train, val, classes = dataset.splits["train"], dataset.splits["val"], len(dataset.classes)
     mean, std = settings.get("mean") or dataset.mean, settings.get("std") or dataset.std
@@ -35,7 +41,13 @@ def main(snakemake):
             stream_seed(settings["seed"], *stream_name("train_base", dataset=name, purpose="init and dropout"))
         )
     model = model_from_config(
-        settings, num_classes=classes, mean=mean, std=std, input_shape=dataset.input_shape, dataset=name
+        settings,
+        num_classes=classes,
+        mean=mean,
+        std=std,
+        input_shape=dataset.input_shape,
+        dataset=name,
+        probe=val.as_float(OUTPUT_PROBE_IMAGES)[0],
     )
     if packaged:
         model = model.to(device)
@@ -88,6 +100,16 @@ def main(snakemake):
                 )
             )
         history = trainer.history
+    print(
+        check_base_model(
+            history[-1]["val_accuracy"],
+            val.labels,
+            dataset.classes,
+            dataset=name,
+            packaged=packaged,
+            min_val_accuracy=min_val_accuracy,
+        )
+    )
     save_checkpoint(
         snakemake.output.model,
         model,

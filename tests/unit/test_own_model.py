@@ -244,3 +244,55 @@ def test_train_points_subset_is_seeded_stratified_and_exact():
     counts = np.bincount(labels[subset], minlength=10)
     assert counts.tolist() == [20, 20, 20, 20, 20, 10, 10, 10, 5, 5]
     assert np.array_equal(stratified_subset(labels, 10_000, seed=0), np.arange(len(labels)))
+
+
+# --- messages that fit the case (issue 27, case 6) --------------------------------------------------
+
+
+class Pair(nn.Module):
+    """A model returning a tuple (scores and features), as many research models do."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = Tiny(3)
+
+    def forward(self, x):
+        return self.net(x), x.mean(dim=(2, 3))
+
+
+def test_a_model_returning_a_tuple_is_told_to_return_its_scores_not_to_set_classes():
+    model = nn.Sequential(Normalize([0.0] * 3, [1.0] * 3), Pair())
+    with pytest.raises(ModelConfigError) as error:
+        check_model_fits(model, (3, 8, 8), 3, "blobs", "model.source module:x:y")
+    message = str(error.value)
+    assert "returns a tuple of 2 items, not one tensor of scores" in message and "model(x)[0]" in message
+    assert "source.classes" not in message
+    print(message)
+
+
+def test_a_torchscript_file_given_as_weights_says_so_without_torchs_advice(tmp_path):
+    torch.jit.save(torch.jit.script(Tiny(3)), tmp_path / "tiny.ts")
+    with pytest.raises(ModelConfigError) as error:
+        read_state_dict(tmp_path / "tiny.ts")
+    message = str(error.value)
+    assert "it is a TorchScript archive" in message and "model.source to torchscript:" in message
+    assert error.value.__context__ is None  # told before torch.load runs: no torch error (or advice) in the log
+    assert "weights_only" not in message
+
+
+def test_reading_a_torchscript_model_warns_of_nothing(tmp_path, recwarn):
+    torch.jit.save(torch.jit.script(Tiny(3)), tmp_path / "tiny.ts")
+    recwarn.clear()
+    given_weights_model(
+        None, f"torchscript:{tmp_path / 'tiny.ts'}", num_classes=3, mean=[0.0] * 3, std=[1.0] * 3, weights=None
+    )
+    assert not [w for w in recwarn if issubclass(w.category, FutureWarning)]
+
+
+def test_the_value_range_message_names_each_example_once(tmp_path):
+    images = np.linspace(0, 255, 30 * 4 * 4).reshape(30, 4, 4).astype(np.float32)  # 8-bit values stored as floats
+    np.savez(tmp_path / "d.npz", images=images, labels=np.arange(30) % 3)
+    with pytest.raises(DataError) as error:
+        prepare_dataset("floats", SPLIT, {"format": "tensor_file", "path": str(tmp_path / "d.npz")})
+    assert str(error.value).count("[0, 255]") == 2  # the values seen, and one example (was: the example twice)
+    assert "(e.g. [0, 255])" in str(error.value)

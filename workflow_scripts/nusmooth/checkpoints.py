@@ -9,7 +9,7 @@ from torch import nn
 from .artifacts import MODEL
 from .model_settings import parse_model_source
 from .networks import Normalize, build_model
-from .user_models import configured_network
+from .user_models import configured_network, with_outputs_as_logits
 
 
 def save_checkpoint(
@@ -43,6 +43,8 @@ def load_checkpoint(path, device: torch.device | str = "cpu") -> tuple[nn.Module
         model = nn.Sequential(Normalize(payload["mean"], payload["std"]), network)
     else:
         model = build_model(payload["arch"], payload["num_classes"], payload["mean"], payload["std"])
+    # model.outputs (recorded in train_config when not logits): probabilities get their log as logits.
+    model = with_outputs_as_logits(model, payload["train_config"].get("outputs", "logits"))
     model.load_state_dict(payload["state_dict"])
     return model.to(device).eval(), payload
 

@@ -191,10 +191,53 @@ def given_weights_model(arch: str, source: str | None, *, num_classes: int, mean
     return model
 
 
+class LogOfProbabilities(nn.Module):
+    """The log of a model's probabilities (``model.outputs: probabilities``), used as its logits: the
+    argmax stays, and a softmax gives the probabilities back. Clamped at the smallest positive float,
+    so that a probability of 0 gives a finite logit and a zero gradient instead of NaN."""
+
+    def forward(self, probabilities: torch.Tensor) -> torch.Tensor:
+        return probabilities.clamp_min(torch.finfo(probabilities.dtype).tiny).log()
+
+
+def with_outputs_as_logits(model: nn.Sequential, outputs: str) -> nn.Sequential:
+    """``model`` whose scores are logits: :class:`LogOfProbabilities` appended for ``"probabilities"``
+    (log-probabilities and logits are used as they are)."""
+    return nn.Sequential(*model, LogOfProbabilities()) if outputs == "probabilities" else model
+
+
+def raw_scores(model: nn.Sequential) -> nn.Sequential:
+    """``model`` without the :class:`LogOfProbabilities` that :func:`with_outputs_as_logits` appended."""
+    return model[:-1] if isinstance(model[-1], LogOfProbabilities) else model
+
+
+def _scores_problem(out, num_classes: int, dataset: str) -> tuple[str, str] | None:
+    """What is wrong with a forward pass's result ``out`` for a batch of 2 images, and its own fix."""
+    if isinstance(out, (tuple, list)):
+        return (
+            f"a {type(out).__name__} of {len(out)} items, not one tensor of scores",
+            f"make forward return only the (N, {num_classes}) scores (e.g. a wrapper module whose forward returns "
+            "model(x)[0]), and save that model",
+        )
+    if not isinstance(out, torch.Tensor):
+        return f"a {type(out).__name__}, not a tensor of scores", f"make forward return the (N, {num_classes}) scores"
+    if out.dim() != 2 or out.shape[0] != 2:
+        return (
+            f"scores of shape {tuple(out.shape)}, not one row per image",
+            f"flatten or squeeze the extra dimensions at the model's end, so that it returns (N, {num_classes})",
+        )
+    if out.shape[1] != num_classes:
+        return (
+            f"{tuple(out.shape)}; {dataset} has {num_classes} classes, so it must return (2, {num_classes})",
+            f"give a model with {num_classes} outputs, or set datasets.{dataset}.source.classes to the model's classes",
+        )
+    return None
+
+
 def check_model_fits(model: nn.Module, input_shape, num_classes: int, dataset: str, described: str) -> None:
     """One forward pass of a zero batch of the dataset's ``input_shape``: the model must take it and
-    return ``num_classes`` scores per image. A ModelConfigError naming the key and the fix otherwise.
-    ``described`` says which model it is (for the message)."""
+    return one tensor of ``num_classes`` scores per image. A ModelConfigError naming the key and the fix
+    otherwise. ``described`` says which model it is (for the message)."""
     shape = tuple(int(v) for v in input_shape)
     probe = torch.zeros((2, *shape))
     was_training = model.training
@@ -210,20 +253,24 @@ def check_model_fits(model: nn.Module, input_shape, num_classes: int, dataset: s
         ) from error
     finally:
         model.train(was_training)
-    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[1] != num_classes:
-        got = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
+    problem = _scores_problem(out, num_classes, dataset)
+    if problem is not None:
+        what, fix = problem
         raise ModelConfigError(
-            f"datasets.{dataset}.model: {described} returns {got} for a batch of 2 images; {dataset} has {num_classes} "
-            f"classes, so it must return (2, {num_classes}). Fix: give a model with {num_classes} outputs, or set "
-            f"datasets.{dataset}.source.classes to the model's classes"
+            f"datasets.{dataset}.model: for a batch of 2 images, {described} returns {what}. Fix: {fix}"
         )
 
 
-def model_from_config(settings: dict, *, num_classes: int, mean, std, input_shape, dataset: str) -> nn.Sequential:
+def model_from_config(
+    settings: dict, *, num_classes: int, mean, std, input_shape, dataset: str, probe: torch.Tensor | None = None
+) -> nn.Sequential:
     """The model block's model, ``Normalize(mean, std)`` first: pretrained (ImageNet), given weights or
     TorchScript (packaged), or freshly initialised (to train; the caller seeds torch first). Tried on
     one zero batch of ``input_shape`` (eval mode, no gradients: no random number is drawn, so trained
-    weights do not change) before it is returned: a ModelConfigError names the key and the fix."""
+    weights do not change) before it is returned: a ModelConfigError names the key and the fix. A model
+    whose ``outputs`` are probabilities gets their log as logits (:func:`with_outputs_as_logits`);
+    ``probe`` (real images in [0, 1]) checks that its scores are the kind ``outputs`` declares
+    (:func:`nusmooth.sanity.check_model_outputs`)."""
     if settings["pretrained"]:
         return pretrained_model(settings["arch"], num_classes, mean, std, settings["weights"])
     if settings.get("source") or settings.get("weights") is not None:
@@ -238,4 +285,11 @@ def model_from_config(settings: dict, *, num_classes: int, mean, std, input_shap
     else:
         model = build_model(settings["arch"], num_classes, mean, std)
     check_model_fits(model, input_shape, num_classes, dataset, describe_model(settings))
+    model = with_outputs_as_logits(model, settings.get("outputs", "logits"))
+    if probe is not None:
+        from .sanity import check_model_outputs  # sanity reads this module's raw_scores
+
+        check_model_outputs(
+            model, probe, settings.get("outputs", "logits"), dataset=dataset, described=describe_model(settings)
+        )
     return model

@@ -22,6 +22,7 @@ are used as they are. Every choice of sigma is made on validation; test is only 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +30,7 @@ import torch
 
 from ..data import ImageSplit, PreparedDataset, base_info, stratified_split
 from ..registry import SPLITS
+from ..sanity import empty_classes
 from .common import DataError, carve_validation, decode_all, missing, split_pool
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm"}
@@ -54,6 +56,24 @@ def _list_part(folder: Path) -> list[tuple[Path, str]]:
     ]
 
 
+def _refuse_empty_class_folders(name: str, folders: dict[str, Path]) -> None:
+    """A class folder without images would be dropped from the class list, shifting the label of every
+    class sorted after it (a model trained on the full list would then be misread): refused, naming it."""
+    empty = [
+        str((folder / cls).relative_to(folder.parent if part != "pool" else folder))
+        for part, folder in folders.items()
+        for cls in _class_folders(folder)
+        if not any(p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES for p in (folder / cls).iterdir())
+    ]
+    if empty:
+        raise DataError(
+            f"dataset {name}: class folders without images: {', '.join(empty)}. A class without images cannot be "
+            "learned or certified, and dropping it would shift the label of every class after it. Fix: add its "
+            f"images ({', '.join(sorted(IMAGE_SUFFIXES))}), or remove the folder (and the class from "
+            f"datasets.{name}.source.classes)"
+        )
+
+
 def read_image_folder(name: str, root: Path, input_shape, workers: int):
     """``{part: (uint8 images, class names, ids)}`` with part "pool" or the given train/val/test."""
     given = {part: root / part for part in SPLITS if (root / part).is_dir()}
@@ -61,6 +81,7 @@ def read_image_folder(name: str, root: Path, input_shape, workers: int):
         raise DataError(
             f"{root} has {sorted(given)} folders but no train/. Fix: add train/<class>/ images, or put the class folders directly in {root}"
         )
+    _refuse_empty_class_folders(name, given or {"pool": root})
     listed = {part: _list_part(folder) for part, folder in given.items()} if given else {"pool": _list_part(root)}
     for part, items in listed.items():
         if not items:
@@ -174,9 +195,11 @@ def _to_uint8(name: str, images: np.ndarray, value_range, key: str) -> np.ndarra
     values = images.astype(np.float64)
     seen = (float(values.min()), float(values.max())) if values.size else (low, high)
     if not np.isfinite(values).all() or seen[0] < low or seen[1] > high:
+        # The range seen is the usual example itself when the data is 8-bit in floats: name it once.
+        examples = " or ".join(dict.fromkeys(["[0, 255]", f"[{seen[0]:g}, {seen[1]:g}]"]))
         raise DataError(
             f"dataset {name}: {key} has values in [{seen[0]:g}, {seen[1]:g}], outside {stated}. "
-            f"Fix: {_fix(name, 'value_range', f'to the range the data is stored in (e.g. [0, 255] or [{seen[0]:g}, {seen[1]:g}])')}"
+            f"Fix: {_fix(name, 'value_range', f'to the range the data is stored in (e.g. {examples})')}"
         )
     return np.round((values - low) / (high - low) * 255.0).astype(np.uint8)
 
@@ -218,6 +241,25 @@ def read_tensor_file(name: str, path: Path, input_shape, value_range):
 
 
 # --- splits -------------------------------------------------------------------------------------
+
+
+def _refuse_empty_classes(name: str, class_counts: dict, fractions: dict[str, float]) -> None:
+    """Every class needs training images (else the model never learns it) and validation and test
+    images (else the choices and the certified accuracy say nothing about it)."""
+    empty = empty_classes(class_counts)
+    if empty:
+        listed = "; ".join(f"{split}: {', '.join(classes)}" for split, classes in empty.items())
+        totals = {
+            cls: sum(counts[cls] for counts in class_counts.values()) for cls in next(iter(class_counts.values()))
+        }
+        needed = math.ceil(1 / min(fractions.values()))
+        raise DataError(
+            f"dataset {name}: classes without images in a split ({listed}); their image counts in all: "
+            f"{', '.join(f'{cls} {totals[cls]}' for cls in dict.fromkeys(c for cs in empty.values() for c in cs))}. "
+            "Every class needs training, validation and test images. Fix: add images of these classes (a pool split "
+            f"{fractions['train']:g} / {fractions['val']:g} / {fractions['test']:g} needs at least {needed} per class), "
+            f"or remove them from datasets.{name}.source.classes (and their folders or labels)"
+        )
 
 
 def assemble_splits(parts: dict, fractions: dict[str, float], seed: int) -> dict[str, tuple]:
@@ -315,6 +357,7 @@ def prepare_configured(
         f" with given {'/'.join(given)} parts" if given else " (one pool, split seeded and stratified)"
     )
     info = base_info(origin, fractions, seed, splits, order)
+    _refuse_empty_classes(name, info["class_counts"], fractions)
     info.update({"format": format, "given_parts": given})
     members = {s: ids for s, (_, _, ids) in splits_data.items()}
     return PreparedDataset(name, splits, classes=order, mean=mean, std=std, info=info), members
