@@ -17,6 +17,7 @@ from nusmooth.tables import (
     display_grid,
     html_document,
     largest_certifiable,
+    nothing_certified_note,
     paired_difference_table,
     with_intervals_wide,
 )
@@ -58,6 +59,8 @@ def main(snakemake):
         "over the values certified on validation. sigma in [0,1] pixel units; the isotropic sigma is the mean of the "
         "learned vector. A negative difference means the isotropic sigma certifies more points at that threshold."
     )
+    # A run that certifies nothing gets its tables of zeros, saying so first.
+    note = " ".join(filter(None, [nothing_certified_note(grid, curves), note]))
     sections = [
         ("Certified accuracy at fixed areas", with_intervals_wide(tables["area"], "sigma", "certified_accuracy")),
         (

@@ -134,8 +134,10 @@ from nusmooth.tables import (
     certified_accuracy_intervals,
     display_grid,
     largest_certifiable,  # noqa: E402
+    nothing_certified_note,
     paired_difference_table,
     round_grid,
+    threshold_labels,
     with_intervals_wide,
 )
 
@@ -180,9 +182,9 @@ def test_the_display_grid_runs_from_validation_to_the_certifiable_ceiling():
         grid["l2_radius"]["thresholds"], round_grid(low_radius, 1.2, 3)
     )  # the abstention left out
     assert grid["area"]["thresholds"].tolist() == [-900.0, -600.0, -300.0]  # -880 .. -300 in steps of 290, to hundreds
-    assert grid["l2_radius"]["range"] == pytest.approx(
-        (low_radius - 0.05 * (1.2 - low_radius), 1.2 + 0.05 * (1.2 - low_radius))
-    )
+    # The figure's range starts at the smallest validation radius (0.1), so the clean plateau shows.
+    assert grid["l2_radius"]["range"] == pytest.approx((0.1 - 0.05 * 1.1, 1.2 + 0.05 * 1.1))
+    assert grid["area"]["range"][0] == pytest.approx(-900.0 - 0.05 * 600.0)
     with pytest.raises(ValueError, match="validation"):
         display_grid([], ceilings, 3)
 
@@ -222,3 +224,69 @@ def test_paired_difference_table_is_learned_minus_isotropic_with_the_paired_inte
     wide = with_intervals_wide(table, "learned", "difference")
     assert list(wide.columns) == ["learned", "clean accuracy", "l2 radius >= 0.4"]
     assert wide.iloc[0, 2].startswith("-0.800 [")
+
+
+def test_an_outlying_validation_area_does_not_squeeze_figure_1():
+    """The range starts at the smallest validation value (the clean plateau shows), but no further than
+    half the thresholds' span below their low end: an area of a point certified with pA_lower just
+    above 1/2 lies far below every other."""
+    areas = np.r_[np.linspace(-900.0, -500.0, 21), -1e5]
+    grid = display_grid(
+        [fig1_records(areas, [1] * 22, np.r_[np.linspace(0.1, 0.5, 21), 1e-6])], [{"area": -300.0, "l2_radius": 1.2}], 3
+    )
+    low = np.quantile(areas, 0.05)
+    left = low - 0.5 * (-300.0 - low)
+    assert grid["area"]["range"][0] == pytest.approx(left - 0.05 * (-300.0 - left))
+
+
+def test_headings_of_thresholds_stay_distinct_at_any_magnitude():
+    assert threshold_labels([-800.0, -600.0, 0.05]) == ["-800", "-600", "0.05"]  # {:g} where it suffices
+    labels = threshold_labels([-350000.0, -349999.9, -349999.8])
+    assert labels == ["-350000", "-349999.9", "-349999.8"]
+
+
+def test_an_imagenet_layout_run_that_certifies_nothing_gets_tables_of_zeros_saying_so():
+    """Issue 27, case 8, without a full run: a random-weight model at ImageNet's default 224 px
+    (D = 150,528) certifies no validation or test point (n = 8 samples cannot give pA_lower > 1/2 at
+    alpha 0.001: 0.001 ** (1/8) = 0.42); the grid, the tables and their headings must still work. Four
+    points suffice: none can be certified whatever the model says."""
+    import torch
+
+    from nusmooth.data import ImageSplit
+    from nusmooth.records import certify_split
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 4, 8, stride=8), torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(4, 1000)
+    ).eval()
+    split = ImageSplit(torch.randint(0, 256, (4, 3, 224, 224), dtype=torch.uint8), torch.arange(4))
+    sigma = torch.full((3, 224, 224), 0.12)
+
+    def records(seed):
+        settings = dict(num_classes=1000, n0=4, n=8, alpha=0.001, batch_size=16, limit=None, device="cpu")
+        return certify_split(model, split, sigma, generator=torch.Generator().manual_seed(seed), **settings)
+
+    validation, learned, isotropic = records(0), records(1), records(2)
+    assert not np.isfinite(validation["certified_area"]).any()
+    dimension = 3 * 224 * 224
+    choice = {
+        "dimension": dimension,
+        "sum_log_sigma": dimension * np.log(0.12),
+        "min_sigma": 0.12,
+        "isotropic_sigma": 0.12,
+    }
+    ceilings = [largest_certifiable(choice, kind, 1000, 0.001) for kind in ("learned", "isotropic")]
+    grid = display_grid([validation], ceilings, 5)
+    hi = ceilings[0]["area"]
+    assert hi < -100_000 and grid["area"]["range"][0] < hi - dimension * np.log(10.0)  # a decade of radii, not 1.0
+    thresholds = grid["area"]["thresholds"]
+    assert len(thresholds) >= 4 and len(set(threshold_labels(thresholds))) == len(thresholds)
+    curves = {"learned": learned, "isotropic": isotropic}
+    table = certified_accuracy_intervals(curves, thresholds, "area")
+    assert (table["certified_accuracy"] == 0).all()
+    wide = with_intervals_wide(table, "sigma", "certified_accuracy")  # pandas refused duplicate headings here
+    assert wide.shape == (2, 1 + 1 + len(thresholds))
+    differences = paired_difference_table([("learned", learned, "isotropic", isotropic)], thresholds, "area")
+    assert (differences["difference"] == 0).all()
+    note = nothing_certified_note(grid, curves)
+    assert "No validation point was certified correct" in note and "every certified accuracy below is 0" in note

@@ -170,12 +170,25 @@ def certified_accuracy_table(curves: dict[str, pd.DataFrame], thresholds: np.nda
     Rows: one per curve; columns: ``sigma``, ``clean accuracy`` (area -inf), then one per area.
     """
     rows = []
+    labels = threshold_labels(thresholds)
     for name, table in curves.items():
         row = {"sigma": name, "points": len(table), "clean accuracy": clean_accuracy_and_area(table)[0]}
-        for threshold, value in zip(thresholds, certified_accuracy_curve(table, thresholds)):
-            row[f"O_CA >= {threshold:g}"] = float(value)
+        for label, value in zip(labels, certified_accuracy_curve(table, thresholds)):
+            row[f"O_CA >= {label}"] = float(value)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def threshold_labels(thresholds) -> list[str]:
+    """The thresholds as headings show them: ``{:g}`` (6 significant digits) where that tells them
+    apart, else as many more digits as the grid's step needs (an area grid near -350,000 in steps of
+    0.1 needs 7), so that two thresholds never share a heading."""
+    values = [float(v) for v in thresholds]
+    for digits in range(6, 18):
+        labels = [f"{v:.{digits}g}" for v in values]
+        if len(set(labels)) == len(set(values)):
+            return labels
+    return [repr(v) for v in values]
 
 
 def class_counts(labels: np.ndarray, classes: list[str]) -> pd.DataFrame:
@@ -216,8 +229,8 @@ def html_document(title: str, sections: list[tuple[str, pd.DataFrame]], note: st
 #: Figure 1's two views: the record column, the threshold that gives the smoothed classifier's accuracy
 #: (every certified-correct point passes it), and how a threshold reads in a table heading.
 VIEWS = {
-    "area": {"column": "certified_area", "start": -np.inf, "heading": "O_CA >= {:g}", "first": "clean accuracy"},
-    "l2_radius": {"column": "l2_radius", "start": 0.0, "heading": "l2 radius >= {:g}", "first": "clean accuracy"},
+    "area": {"column": "certified_area", "start": -np.inf, "heading": "O_CA >= {}", "first": "clean accuracy"},
+    "l2_radius": {"column": "l2_radius", "start": 0.0, "heading": "l2 radius >= {}", "first": "clean accuracy"},
 }
 
 
@@ -232,7 +245,7 @@ def largest_certifiable(choice: dict, kind: str, n: int, alpha: float) -> dict[s
         sum_log, smallest = choice["sum_log_sigma"], choice["min_sigma"]
     else:
         sum_log, smallest = dimension * np.log(choice["isotropic_sigma"]), choice["isotropic_sigma"]
-    return {"area": float(sum_log + dimension * np.log(radius)), "l2_radius": radius * smallest}
+    return {"area": float(sum_log + dimension * np.log(radius)), "l2_radius": radius * smallest, "dimension": dimension}
 
 
 def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
@@ -248,12 +261,19 @@ def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
 def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]], count: int) -> dict[str, dict]:
     """Figure 1's x-range and the tables' thresholds of each view, from nothing a test point decided.
 
-    The low end is the 5% quantile of the values certified on *validation* (the chosen learned
-    snapshot's and the isotropic sweep's records; areas finite, radii positive); the high end is the
-    largest value Figure 1's sigmas can certify at all (:func:`largest_certifiable`). The validation
+    The thresholds' low end is the 5% quantile of the values certified on *validation* (the chosen
+    learned snapshot's and the isotropic sweep's records; areas finite, radii positive); the high end is
+    the largest value Figure 1's sigmas can certify at all (:func:`largest_certifiable`). The validation
     sweeps certify with fewer samples than Figure 1, so their largest values sit below Figure 1's:
-    the ceiling, not the validation maximum, closes the range. Returns ``{view: {"range": (lo, hi),
-    "thresholds": array}}``.
+    the ceiling, not the validation maximum, closes the range. The figure's range starts further left,
+    at the smallest validation value (so that the curve's clean plateau shows), unless that lies more
+    than half the thresholds' span below their low end (a point certified with pA_lower just above 1/2
+    has an area far below every other: it would squeeze the curve into a corner).
+
+    When validation certified nothing, the area view spans the areas of radii from a tenth of the
+    largest certifiable one to it (``dimension * ln 10`` below the ceiling: the ceilings carry the input
+    dimension), and the l2 view starts at 0. Returns ``{view: {"range": (lo, hi), "thresholds": array,
+    "from_validation": bool}}``.
     """
     if not validation or not ceilings:
         raise ValueError(
@@ -264,15 +284,41 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
         values = np.concatenate([frame[spec["column"]].to_numpy(dtype=float) for frame in validation])
         values = values[np.isfinite(values) & ((values > 0) if view == "l2_radius" else True)]
         hi = max(ceiling[view] for ceiling in ceilings)
-        lo = float(np.quantile(values, 0.05)) if values.size else (0.0 if view == "l2_radius" else hi - 1.0)
-        lo = min(lo, hi)
-        margin = 0.05 * max(hi - lo, 1e-9)
-        shown = (max(lo - margin, 0.0) if view == "l2_radius" else lo - margin, hi + margin)
+        if values.size:
+            lo = min(float(np.quantile(values, 0.05)), hi)
+            left = min(max(float(values.min()), lo - 0.5 * (hi - lo)), lo)
+        else:
+            decade = max(ceiling.get("dimension", 1) for ceiling in ceilings) * np.log(10.0)
+            lo = left = 0.0 if view == "l2_radius" else hi - decade
+        margin = 0.05 * max(hi - left, 1e-9)
+        shown = (max(left - margin, 0.0) if view == "l2_radius" else left - margin, hi + margin)
         # A round threshold at the view's start (r >= 0, when the low end rounds down to 0) would repeat
         # the clean-accuracy row that every table already starts with.
         thresholds = round_grid(lo, hi, count)
-        grid[view] = {"range": shown, "thresholds": thresholds[thresholds > spec["start"]]}
+        grid[view] = {
+            "range": shown,
+            "thresholds": thresholds[thresholds > spec["start"]],
+            "from_validation": bool(values.size),
+        }
     return grid
+
+
+def nothing_certified_note(grid: dict, curves: dict[str, pd.DataFrame]) -> str:
+    """The sentences a table page adds when validation or test certified nothing (its zeros are then
+    the result, not a fault); empty otherwise. ``grid``: :func:`display_grid`'s; ``curves``: the test
+    records of each sigma."""
+    sentences = []
+    if not any(view["from_validation"] for view in grid.values()):
+        sentences.append(
+            "No validation point was certified correct, so the thresholds do not come from validation: they "
+            "span the areas of radii from a tenth of the largest certifiable radius to it (l2 radii from 0)."
+        )
+    if not any(bool(np.asarray(records["correct"]).any()) for records in curves.values()):
+        sentences.append(
+            "No test point was certified correct by any sigma: every certified accuracy below is 0, and so is "
+            "every difference."
+        )
+    return " ".join(sentences)
 
 
 def certified_accuracy_intervals(curves: dict[str, pd.DataFrame], thresholds, view: str) -> pd.DataFrame:
@@ -313,15 +359,24 @@ def paired_difference_table(
     return pd.concat(frames, ignore_index=True)
 
 
-def _threshold_heading(view: str, threshold: float) -> str:
-    return VIEWS[view]["first"] if threshold == VIEWS[view]["start"] else VIEWS[view]["heading"].format(threshold)
+def _threshold_headings(table: pd.DataFrame) -> list[str]:
+    """Each row's column heading: the view's first heading at its start, else the threshold's label
+    among its view's (:func:`threshold_labels`, so that no two thresholds share a heading)."""
+    labels = {}
+    for view, thresholds in table.groupby("view")["threshold"]:
+        grid = sorted({float(t) for t in thresholds} - {VIEWS[view]["start"]})
+        labels[view] = dict(zip(grid, threshold_labels(grid)))
+    return [
+        VIEWS[v]["first"] if t == VIEWS[v]["start"] else VIEWS[v]["heading"].format(labels[v][float(t)])
+        for v, t in zip(table["view"], table["threshold"])
+    ]
 
 
 def with_intervals_wide(table: pd.DataFrame, row: str, value: str) -> pd.DataFrame:
     """A long interval table as a page shows it: one row per ``row``, one column per threshold, cells
     ``value [lower, upper]``."""
     cells = table.assign(
-        heading=[_threshold_heading(v, t) for v, t in zip(table["view"], table["threshold"])],
+        heading=_threshold_headings(table),
         cell=[f"{x:.3f} [{lo:.3f}, {hi:.3f}]" for x, lo, hi in zip(table[value], table["lower"], table["upper"])],
     )
     order = list(dict.fromkeys(cells["heading"]))
