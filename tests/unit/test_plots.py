@@ -10,12 +10,12 @@ from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.sigma_regions import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.io import atomic_write_tsv
 from nusmooth.plotting import (
+    channel_strip,
     enlarge,
     fig1,
     fig1_panel_from_results,
     fig3,
     front_figure,
-    normalise_globally,
     regions_figure,
     save,
 )
@@ -306,15 +306,29 @@ def test_fig1_per_dataset_renders(tmp_path):
     assert_png(tmp_path / "fig1.png")
 
 
-def test_normalise_globally_not_per_channel():
-    sigma = np.stack([np.full((2, 2), 0.1), np.full((2, 2), 0.3), np.array([[0.1, 0.2], [0.3, 0.5]])])
-    image = normalise_globally(sigma)
-    assert image.shape == (2, 2, 3)
-    # Constant channels keep their place on the global scale (per-channel scaling would flatten them).
-    np.testing.assert_allclose(image[..., 0], 0.0)
-    np.testing.assert_allclose(image[..., 1], 0.5)
-    assert image.min() == 0.0 and image.max() == 1.0
-    assert normalise_globally(np.ones((1, 3, 3))).shape == (3, 3)
+def test_a_three_channel_sigma_is_drawn_as_its_channels_on_one_scale():
+    """Each channel side by side in sigma units (blank gaps between): one grey scale and one colour bar
+    read all three, where an RGB composite beside a grey bar meant nothing the bar said."""
+    sigma = np.stack([np.full((2, 8), 0.1), np.full((2, 8), 0.3), np.array([[0.1, 0.2] * 4, [0.3, 0.5] * 4])])
+    strip = channel_strip(sigma)
+    assert strip.shape == (2, 3 * 8 + 2 * 1)
+    np.testing.assert_array_equal(strip[:, :8], sigma[0])
+    np.testing.assert_array_equal(strip[:, 18:], sigma[2])
+    assert np.isnan(strip[:, 8]).all() and np.isnan(strip[:, 17]).all()
+    np.testing.assert_array_equal(channel_strip(np.ones((1, 3, 3))), np.ones((3, 3)))
+    figure = fig3([{"title": "CIFAR-10", "cells": [{"sigma": sigma, "label": "init 0.25"}]}])
+    image = figure.axes[0].get_images()[0]
+    assert image.get_clim() == (0.1, 0.5) and "channels R | G | B" in figure.axes[0].get_title()
+
+
+def test_a_long_title_of_your_own_is_wrapped_not_clipped():
+    title = "scikit-learn digits, own TorchScript CNN trained in plain PyTorch"
+    figure = fig3([{"title": title, "cells": [{"sigma": np.ones((1, 8, 8)), "label": "init 0.25"}]}])
+    shown = figure.axes[0].get_title()
+    assert shown.replace("\n", " ").startswith(title) and shown.count("\n") >= 2
+    figure.canvas.draw()
+    box = figure.axes[0].title.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= figure.bbox.x1  # inside the figure
 
 
 def test_enlarge_is_nearest_neighbour():
@@ -335,7 +349,7 @@ def test_fig3_renders_grey_and_colour_rows(tmp_path):
         {"title": "CIFAR-10", "cells": [{"sigma": rng.uniform(0.01, 0.2, (3, 32, 32)), "label": "init 1"}]},
     ]
     figure = fig3(rows)
-    bars = [ax for ax in figure.axes if ax.get_label() == "<colorbar>"]
+    bars = [ax for ax in figure.axes if ax.get_ylabel() == "$\\sigma$ ([0,1] pixels)"]  # the colour bars
     assert len(bars) == 3
     assert bars[0].get_ylim()[0] == pytest.approx(rows[0]["cells"][0]["sigma"].min())  # colour bar in sigma units
     save(figure, tmp_path / "fig3.pdf", tmp_path / "fig3.png")

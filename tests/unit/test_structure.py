@@ -100,7 +100,7 @@ def test_stage_scripts_are_thin_and_build_no_paths(script):
 
 
 # Import names whose distribution on PyPI is called otherwise.
-DISTRIBUTION = {"PIL": "pillow", "yaml": "pyyaml"}
+DISTRIBUTION = {"PIL": "pillow", "yaml": "pyyaml", "mpl_toolkits": "matplotlib"}
 
 
 def test_pyproject_declares_every_package_the_library_imports():

@@ -3,15 +3,17 @@ the matplotlib figure; the stage scripts save it (vector PDF + PNG, see :func:`s
 
 from __future__ import annotations
 
+import textwrap
+
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.cm as mcm  # noqa: E402
-import matplotlib.colors as mcolors  # noqa: E402
 import matplotlib.patches as mpatches  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.transforms as mtransforms  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from mpl_toolkits.axes_grid1 import make_axes_locatable  # noqa: E402
 
 from .evidence import curve_with_band  # noqa: E402
 from .io import atomic_save_figure  # noqa: E402
@@ -43,6 +45,13 @@ def save(figure, pdf_path, png_path, dpi: int = 200) -> None:
     atomic_save_figure(figure, pdf_path)
     atomic_save_figure(figure, png_path, dpi=dpi)
     plt.close(figure)
+
+
+def legend_below(ax, columns: int = 2) -> None:
+    """The panel's legend under its x-axis label (a fixed distance in points, whatever the panel's
+    height), where it covers no curve, band or error bar; ``tight_layout`` makes room for it."""
+    below = mtransforms.offset_copy(ax.transAxes, fig=ax.figure, y=-30, units="points")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below, ncol=columns, frameon=False)
 
 
 def area_label(sigma_space: str, what: str = "certified area") -> str:
@@ -128,14 +137,14 @@ def banded_panel(ax, curves: list[dict], *, title: str, view: str, x_range: tupl
     ax.set_xlabel(xlabel)
     ax.set_ylabel("certified accuracy (95% band over test points)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", frameon=False)
+    legend_below(ax)
 
 
 def fig1_banded(panels: list[dict], view: str = "area", precision: str = ""):
     """Figure 1 (``view`` "area") or its l2 companion (``"l2_radius"``), one panel per dataset, with
     bands. ``panels`` items: ``title``, ``sigma_space``, ``curves``, ``x_range`` (from validation)."""
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.6), squeeze=False)
+        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
         for ax, panel in zip(axes[0], panels):
             space = panel["sigma_space"]
             xlabel = (
@@ -278,7 +287,7 @@ def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, major
         ax.axhline(majority, color="0.3", linestyle=":", linewidth=1.2, label=f"majority class ({100 * majority:.1f}%)")
     notes = _front_notes(test, cloud, front)
     if notes:
-        # Top right: a front falls from the top left to the bottom right, and the legend sits bottom left.
+        # Top right: a front falls from the top left to the bottom right (the legend sits under the panel).
         ax.text(0.99, 0.99, "\n".join(notes), transform=ax.transAxes, ha="right", va="top", fontsize=6, color="0.3")
     if cloud.empty:
         ax.text(0.5, 0.5, "no point certified", transform=ax.transAxes, ha="center")
@@ -293,7 +302,7 @@ def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, major
     ax.set_xlabel(area_label(space, "mean certified area (test)"))
     ax.set_ylabel("clean accuracy (certified correct, test)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="lower left", frameon=True, framealpha=0.85)
+    legend_below(ax, columns=1)
 
 
 def _one_precision(panels: list[dict]) -> str:
@@ -316,7 +325,7 @@ def front_figure(panels: list[dict], columns: int = 3):
     columns = min(columns, len(panels))
     rows = -(-len(panels) // columns)
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 3.8 * rows), squeeze=False)
+        figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.9 * rows), squeeze=False)
         for ax, panel in zip(axes.flat, panels):
             front_panel(ax, panel["points"], panel["front"], panel["title"], panel.get("majority"))
         for ax in list(axes.flat)[len(panels) :]:
@@ -336,28 +345,47 @@ def enlarge(image: np.ndarray, min_size: int = 112) -> np.ndarray:
     return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
-def normalise_globally(sigma) -> np.ndarray:
-    """``(C, H, W)`` sigma min-max normalised over the whole vector (not per channel, so a colour bias
-    of the model stays visible), as an ``(H, W)`` (one channel) or ``(H, W, C)`` image in [0, 1]."""
+#: Channel names of a 3-channel sigma, in the order Figure 3 shows them left to right.
+RGB = ("R", "G", "B")
+
+
+def channel_strip(sigma) -> np.ndarray:
+    """``(C, H, W)`` sigma as one ``(H, C * W + gaps)`` image in sigma units: the channels side by side,
+    left to right, split by NaN columns (drawn blank), so that one grey scale and one colour bar read
+    every channel (an RGB composite beside a grey bar would not mean what the bar says)."""
     sigma = np.asarray(sigma, dtype=float)
     if sigma.ndim != 3:
         raise ValueError(f"sigma must have shape (C, H, W), got {sigma.shape}")
-    lo, hi = sigma.min(), sigma.max()
-    scaled = (sigma - lo) / (hi - lo) if hi > lo else np.zeros_like(sigma)
-    return scaled[0] if scaled.shape[0] == 1 else np.moveaxis(scaled, 0, -1)
+    gap = np.full((sigma.shape[1], max(1, sigma.shape[2] // 8)), np.nan)
+    parts = [part for channel in sigma for part in (gap, channel)][1:]
+    return np.concatenate(parts, axis=1)
+
+
+def wrapped(title: str, width_inches: float, fontsize: float) -> str:
+    """``title`` broken into lines that fit ``width_inches`` at ``fontsize`` points (about 0.6 em per
+    character), so that a long title of your own is never clipped at the figure's edge."""
+    characters = max(10, int(width_inches * 72 / (0.6 * fontsize)))
+    return "\n".join(textwrap.fill(line, characters) for line in title.split("\n"))
 
 
 def sigma_image(ax, figure, sigma, title: str) -> None:
-    """One Figure 3 cell: the normalised sigma image and a colour bar in sigma units."""
+    """One Figure 3 cell: the sigma image (its channels side by side: :func:`channel_strip`) on one
+    grey scale from the vector's smallest to its largest value, and its colour bar in sigma units."""
     sigma = np.asarray(sigma, dtype=float)
-    image = enlarge(normalise_globally(sigma))
-    ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="none")
+    image = ax.imshow(
+        enlarge(channel_strip(sigma)),
+        cmap=plt.get_cmap("gray").with_extremes(bad="white"),
+        vmin=sigma.min(),
+        vmax=sigma.max(),
+        interpolation="none",
+    )
     ax.set_xticks([])
     ax.set_yticks([])
-    ax.set_title(title)
-    mappable = mcm.ScalarMappable(norm=mcolors.Normalize(sigma.min(), sigma.max()), cmap="gray")
-    bar = figure.colorbar(mappable, ax=ax, fraction=0.046, pad=0.04)
-    bar.set_label(f"$\\sigma$ ({PIXEL_SPACE})" if sigma.shape[0] == 1 else f"$\\sigma$ ({PIXEL_SPACE}, each channel)")
+    channels = "" if sigma.shape[0] == 1 else "\nchannels " + " | ".join(RGB[: sigma.shape[0]])
+    ax.set_title(title + channels)
+    # The bar as tall as the image (a 3-channel strip is wide and low).
+    bar = figure.colorbar(image, cax=make_axes_locatable(ax).append_axes("right", size=0.12, pad=0.08))
+    bar.set_label(f"$\\sigma$ ({PIXEL_SPACE})")
     bar.ax.tick_params(labelsize=7)
 
 
@@ -370,7 +398,8 @@ def fig3(rows: list[dict]):
         figure, axes = plt.subplots(len(rows), columns, figsize=(2.9 * columns, 2.7 * len(rows)), squeeze=False)
         for ax_row, row in zip(axes, rows):
             for ax, cell in zip(ax_row, row["cells"]):
-                sigma_image(ax, figure, cell["sigma"], f"{row['title']}\n{cell['label']}")
+                title = wrapped(f"{row['title']}\n{cell['label']}", 2.4, STYLE["axes.titlesize"])
+                sigma_image(ax, figure, cell["sigma"], title)
             for ax in ax_row[len(row["cells"]) :]:
                 ax.set_visible(False)
         figure.tight_layout()
