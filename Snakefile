@@ -47,6 +47,17 @@ onstart:
         record_lock_owner(Path(".snakemake"))
 
 
+# The run's health on the terminal when it ends, whether it succeeded or not: each dataset's base-model
+# accuracy, sigma sweeps, certified accuracy and figures, read from the run's files
+# (workflow_scripts/nusmooth/run_summary.py).
+onsuccess:
+    print_run_summary()
+
+
+onerror:
+    print_run_summary()
+
+
 rule all:
     default_target: True
     input:

@@ -284,6 +284,16 @@ def final_outputs():
     return [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")] + tables + regions
 
 
+def print_run_summary():
+    """The run summary (nusmooth.run_summary) on the terminal, when there is one to print."""
+    from nusmooth.run_summary import run_summary
+
+    figures = [path for path in final_outputs() if path.startswith("figures/") and path.endswith(".pdf")]
+    summary = run_summary(Path("."), config["run_datasets"], figures)
+    if summary:
+        print(f"\n{summary}\n", file=sys.stderr)
+
+
 # --- SLURM runtime of the GPU jobs (slurm_site: the rates and the cap) ---------------------------
 DEVICE_CHECK_REPORT = device_check_report()
 GPU_TIME_LIMIT = gpu_time_limit()

@@ -9,6 +9,7 @@ table jobs use :func:`run_stage` too and start without torch."""
 import os
 import platform
 import sys
+import time
 import traceback
 import warnings
 
@@ -19,11 +20,17 @@ from nusmooth.seeds import stream_name, stream_seed
 def run_stage(snakemake, main) -> None:
     """Run ``main(snakemake)`` with stdout/stderr in the rule's log and torch on the rule's threads.
 
-    A failure writes the full traceback to the log and its last line (the error and, for the
+    The terminal gets one line when the job starts and one when it ends, with the few words ``main``
+    returns (its key number: an accuracy, a sigma), so that a run's progress shows without opening
+    logs. A failure writes the full traceback to the log and its last line (the error and, for the
     project's own errors, the fix) to the terminal, where the user is looking: Snakemake itself
     only reports the exit status and the log's path.
     """
     terminal = sys.stderr
+    where = ", ".join(f"{key}={value}" for key, value in dict(snakemake.wildcards).items())
+    job = f"{snakemake.rule}" + (f" ({where})" if where else "")
+    started = time.monotonic()
+    _say(terminal, f"{job}: started")
     log = open(snakemake.log[0], "w", buffering=1)
     sys.stdout = sys.stderr = log
     keep_freed_memory_for_reuse()
@@ -33,10 +40,9 @@ def run_stage(snakemake, main) -> None:
         torch.set_num_threads(snakemake.threads)
     print(f"python {platform.python_version()} torch {torch.__version__ if torch else '(not needed)'}")
     try:
-        main(snakemake)
+        outcome = main(snakemake)
     except Exception as error:
         traceback.print_exc()
-        where = ", ".join(f"{key}={value}" for key, value in dict(snakemake.wildcards).items())
         terminal.write(
             f"\nError in rule {snakemake.rule} ({where}): {type(error).__name__}: {error}\n"
             f"(full log: {snakemake.log[0]})\n\n"
@@ -45,6 +51,12 @@ def run_stage(snakemake, main) -> None:
         raise SystemExit(1) from None
     finally:
         log.flush()
+    _say(terminal, f"{job}: done in {time.monotonic() - started:.0f} s" + (f": {outcome}" if outcome else ""))
+
+
+def _say(terminal, line: str) -> None:
+    terminal.write(f"[{time.strftime('%H:%M:%S')}] {line}\n")
+    terminal.flush()
 
 
 # Where a scheduler (or the user) says which GPUs a job was given. SLURM sets the first two for a job

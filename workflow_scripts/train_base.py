@@ -123,6 +123,7 @@ def main(snakemake):
     atomic_write_tsv(pd.DataFrame(history), snakemake.output.history)
     if not packaged:
         resume.remove()
+    return f"validation accuracy {history[-1]['val_accuracy']:.3f}"
 
 
 run_stage(snakemake, main)
