@@ -117,6 +117,17 @@ def test_bad_config_fails_at_once_naming_the_key(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_a_misspelt_key_fits_on_one_screen(tmp_path):
+    """The wiring of the schema's message (issue 27, case 4: one useful line above up to 1,728 lines of
+    schema dump): the key, its path and the closest key, and no schema (the message: test_workflow_config)."""
+    config = tmp_path / "typo.yaml"
+    config.write_text(yaml.safe_dump({"datasets": {"mnist5k": {"fig1": {"test_point": 20}}}}))
+    result = snakemake(tmp_path, "figures/fig1.pdf", "-n", configfile=config)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "Did you mean 'test_points'?" in output, output[-3000:]
+    assert len(output.splitlines()) < 15 and "'description'" not in output
+
+
 def test_an_unknown_preset_lists_the_presets_that_exist(tmp_path):
     """The wiring of the preset file (the message itself: tests/unit/test_workflow_config.py)."""
     result = snakemake(tmp_path, "figures/fig1.pdf", "-n", "--config", "preset=papr")
