@@ -73,7 +73,7 @@ def main(snakemake):
     SWEEP_RECORDS.save(pd.concat(records, ignore_index=True), snakemake.output.records)
     SWEEP_METRICS.save(pd.DataFrame(rows), snakemake.output.metrics)
     best = max(rows, key=lambda row: row["accuracy"])
-    return f"{len(rows)} sigma(s), best certified accuracy {best['accuracy']:.3f} (sub-epoch {best['sub_epoch']})"
+    return f"{len(rows)} sigma(s), best certified-correct share {best['accuracy']:.3f} (sub-epoch {best['sub_epoch']})"
 
 
 run_stage(snakemake, main)
