@@ -17,7 +17,7 @@ report: "report/workflow.rst"
 
 
 wildcard_constraints:
-    dataset="[a-z0-9_]+",
+    dataset=INSTANCE_PATTERN,
     init=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     kind="|".join(SIGMA_KINDS),
     split="|".join(CERTIFIED_SPLITS),
@@ -37,6 +37,8 @@ localrules:
     plot_fig3,
     find_sigma_regions,
     results_doc,
+    plot_convergence,
+    robustness_doc,
 
 
 # Only a run that takes Snakemake's locks records itself as their holder (not one with --nolock),
@@ -70,3 +72,4 @@ include: "rules/sigma.smk"
 include: "rules/certify.smk"
 include: "rules/figures.smk"
 include: "rules/docs.smk"
+include: "rules/robustness.smk"

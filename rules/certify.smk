@@ -18,7 +18,7 @@ rule select_fig1_sigma:
 
 rule certify:
     input:
-        dataset="results/data/{dataset}/dataset.pt",
+        dataset=data_file("dataset.pt"),
         model="results/models/{dataset}/model.pt",
         sigmas="results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
     output:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
-from nusmooth.registry import CERTIFIED_SPLITS, DATASETS, SIGMA_KINDS, facts_for
+from nusmooth.instances import INSTANCE_PATTERN, data_owner, replicate_names
+from nusmooth.model_settings import regime_tag
+from nusmooth.registry import CERTIFIED_SPLITS, SIGMA_KINDS, facts_for
 from nusmooth.cost import (
     FALLBACK_MINUTES,
     GPU_RULES,
@@ -52,6 +54,22 @@ def dataset_config(wildcards):
 def facts_of(name):
     """Dataset facts: the registry's, or those of a dataset of your own from its config block."""
     return facts_for(name, config["datasets"][name])
+
+
+def data_path(dataset, name):
+    """The prepared data file ``name`` that ``dataset`` reads, under results/data/<owner>/: its own, the
+    built-in's for a variant, its block's for a replicate (nusmooth.instances.data_owner), so that data
+    are never prepared twice and every instance of a block is compared on the same points."""
+    return f"results/data/{data_owner(dataset, config['datasets'])}/{name}"
+
+
+def data_file(name):
+    """Input function: :func:`data_path` of the job's dataset."""
+
+    def path(wildcards):
+        return data_path(wildcards.dataset, name)
+
+    return path
 
 
 # --- each job's own parameters: a change elsewhere in the config must not rerun it ----------------
@@ -148,7 +166,7 @@ def fig1_inits(dataset):
 def evaluate_inputs(wildcards):
     """A learned sweep is certified from its snapshots; an isotropic constant needs only the model."""
     inputs = {
-        "dataset": f"results/data/{wildcards.dataset}/dataset.pt",
+        "dataset": data_path(wildcards.dataset, "dataset.pt"),
         "model": f"results/models/{wildcards.dataset}/model.pt",
     }
     if wildcards.kind == "learned":
@@ -266,12 +284,13 @@ def fig4_inputs(wildcards):
     return {
         "points": fig2_points(fig4_datasets()),
         "fronts": fig2_fronts(fig4_datasets()),
-        "class_counts": expand("results/data/{dataset}/class_counts.tsv", dataset=fig4_datasets()),
+        "class_counts": [data_path(d, "class_counts.tsv") for d in fig4_datasets()],
     }
 
 
 def final_outputs():
-    """Everything the default target (`all`) builds: every figure and table of the configured datasets."""
+    """Everything the default target (`all`) builds: every figure and table of the configured datasets,
+    and the Figure-1 tables of their replicates."""
     datasets = config["run_datasets"]
     figures = ["fig1", "fig1_l2", "fig3"] + ["fig2"] * bool(fig2_datasets())
     figures += ["fig4"] * bool(fig4_datasets())
@@ -281,6 +300,12 @@ def final_outputs():
         f"results/tables/{d}/{name}.tsv" for d in datasets for name in ("certified_accuracy_l2", "paired_differences")
     ]
     regions = [f"results/sigma_regions/{d}/summary.html" for d in datasets]
+    figures += [f"convergence_{d}" for d in datasets]
+    tables += [
+        f"results/tables/{instance}/{name}"
+        for instance in replicate_instances()
+        for name in ("certified_accuracy.html", "certified_accuracy_l2.tsv", "paired_differences.tsv")
+    ]
     return [f"figures/{name}.{ext}" for name in figures for ext in ("pdf", "png")] + tables + regions
 
 
@@ -302,11 +327,11 @@ GPU_TIME_LIMIT = gpu_time_limit()
 def gpu_runtime(rule):
     """Resource function: the minutes a job of ``rule`` asks SLURM for, scaled by the job's own work
     (nusmooth.cost.job_runtime_minutes). A dataset of your own has no known size before its data are
-    read: its jobs ask for FALLBACK_MINUTES."""
+    read: its jobs ask for FALLBACK_MINUTES (a variant or replicate of a built-in dataset has its sizes)."""
 
     def runtime(wildcards, attempt):
         name = wildcards.dataset
-        if name not in DATASETS:
+        if not facts_of(name).pool_sizes:
             return min(FALLBACK_MINUTES, GPU_TIME_LIMIT or FALLBACK_MINUTES)
         block = config["datasets"][name]
         rates = None
@@ -367,8 +392,109 @@ def results_doc_inputs(wildcards):
 
 def results_command():
     """Params: the command that regenerates docs/results.md from this configuration."""
+    return page_command("docs/results.md")
+
+
+# --- replicates, sigma learning's convergence, docs/robustness.md (rules/robustness.smk) ------------
+
+
+def instances_of(name):
+    """The dataset name of every replicate of block ``name``, replicate 1 (the block itself) first."""
+    return replicate_names(name, config["datasets"][name]["replicates"])
+
+
+def replicate_instances():
+    """Replicates 2, 3, ... of every dataset of run_datasets (`all` builds their Figure-1 tables)."""
+    return [instance for name in config["run_datasets"] for instance in instances_of(name)[1:]]
+
+
+def convergence_sweeps(name):
+    """Params: instance, replicate and constant of every Figure-1 sweep of block ``name`` and its
+    replicates, in the order of convergence_inputs."""
+    return [
+        {"instance": instance, "replicate": replicate, "init": float(init)}
+        for replicate, instance in enumerate(instances_of(name), start=1)
+        for init in config["datasets"][name]["fig1"]["inits"]
+    ]
+
+
+def convergence_inputs(wildcards):
+    """The history, snapshots and validation metrics of every sweep of convergence_sweeps, and the
+    data summary (its training points give the steps per sub-epoch)."""
+    sweeps = convergence_sweeps(wildcards.dataset)
+    return {
+        "summary": data_path(wildcards.dataset, "summary.json"),
+        "histories": [f"results/sigma/{s['instance']}/init_{path_number(s['init'])}/history.tsv" for s in sweeps],
+        "snapshots": [f"results/sigma/{s['instance']}/init_{path_number(s['init'])}/snapshots.pt" for s in sweeps],
+        "validation": [f"results/sweep/{s['instance']}/learned_{path_number(s['init'])}/val.tsv" for s in sweeps],
+    }
+
+
+def regime_title(wildcards):
+    """Params: the block's title, naming how its base model was trained (a noise-trained block's and a
+    variant's own title names it already: workflow_config.regime_title)."""
+    block = dataset_config(wildcards)
+    return block["title"] or f"{facts_of(wildcards.dataset).title}\n{regime_tag(block['model'])}"
+
+
+def robustness_instances():
+    """Every replicate of every block of run_datasets, block by block."""
+    return [instance for name in config["run_datasets"] for instance in instances_of(name)]
+
+
+def robustness_blocks():
+    """Params: every block of run_datasets with its replicates, the dataset whose data it reads, that
+    dataset's title, and its config block (with alpha)."""
+    blocks = []
+    for name in config["run_datasets"]:
+        owner = data_owner(name, config["datasets"])
+        blocks.append(
+            {
+                "name": name,
+                "dataset": owner,
+                "title": facts_of(owner).title,
+                "instances": instances_of(name),
+                "config": {**config["datasets"][name], "alpha": config["alpha"]},
+            }
+        )
+    return blocks
+
+
+def robustness_shown():
+    """(figure under figures/, its copy under docs/robustness/) of every image docs/robustness.md shows."""
+    names = [f"{kind}_{name}" for name in config["run_datasets"] for kind in ("fig1", "convergence")]
+    return [(f"figures/{name}.png", f"docs/robustness/{name}.png") for name in names]
+
+
+def robustness_jobs(wildcards):
+    """Params: Figure 1's GPU jobs (nusmooth.cost) of every replicate, with their benchmark files."""
+    benchmark = {name: getattr(rules, name).benchmark for name in GPU_RULES}
+    listed = []
+    for instance in robustness_instances():
+        for job in figure_jobs(instance, config["datasets"][instance])["fig1"]:
+            values = dict(job.wildcards)
+            listed.append({"rule": job.rule, "wildcards": values, "benchmark": benchmark[job.rule].format(**values)})
+    return listed
+
+
+def robustness_inputs(wildcards):
+    instances = robustness_instances()
+    return fig1_inputs(instances)(wildcards) | {
+        "sigmas": fig1_files(instances, "sigmas.pt"),
+        "models": [f"results/models/{instance}/model.pt" for instance in instances],
+        "histories": [f"results/models/{instance}/history.tsv" for instance in instances],
+        "convergence": [f"results/convergence/{name}/sub_epochs.tsv" for name in config["run_datasets"]],
+        "figures": [figure for figure, _ in robustness_shown()],
+        "benchmarks": [job["benchmark"] for job in robustness_jobs(wildcards)],
+    }
+
+
+def page_command(target):
+    """The command that regenerates the page ``target`` from this configuration: its preset and the
+    data path of each dataset whose data the run reads (a variant's are its built-in's)."""
     preset = config.get("preset", "default")
-    paths = {d: config["datasets"][d]["source"]["path"] for d in config["run_datasets"]}
+    owners = dict.fromkeys(data_owner(name, config["datasets"]) for name in config["run_datasets"])
+    paths = {d: config["datasets"][d]["source"]["path"] for d in owners}
     given = ", ".join(f"{d}: {{source: {{path: {p}}}}}" for d, p in paths.items() if p is not None)
-    command = f"snakemake docs/results.md --cores 2 --resources gpu=1 --config preset={preset}"
+    command = f"snakemake {target} --cores 2 --resources gpu=1 --config preset={preset}"
     return command + (f" 'datasets={{{given}}}'" if given else "")

@@ -195,7 +195,7 @@ rule plot_fig3:
 rule find_sigma_regions:
     input:
         unpack(fig1_sigma_inputs(None)),
-        mean_image="results/data/{dataset}/mean_val_image.pt",
+        mean_image=data_file("mean_val_image.pt"),
     output:
         pixels="results/sigma_regions/{dataset}/pixels.tsv",
         summary=report(

@@ -1,6 +1,6 @@
 rule optimize_sigma:
     input:
-        dataset="results/data/{dataset}/dataset.pt",
+        dataset=data_file("dataset.pt"),
         model="results/models/{dataset}/model.pt",
     output:
         snapshots="results/sigma/{dataset}/init_{init}/snapshots.pt",

@@ -1,6 +1,6 @@
 rule train_base:
     input:
-        dataset="results/data/{dataset}/dataset.pt",
+        dataset=data_file("dataset.pt"),
     output:
         model="results/models/{dataset}/model.pt",
         history="results/models/{dataset}/history.tsv",

@@ -1,5 +1,5 @@
-"""train_base: train the dataset's base classifier (no noise augmentation, as in the paper), or
-package pretrained weights (ImageNet) when the config says so, or package given weights / a TorchScript
+"""train_base: train the dataset's base classifier (without noise, as in the paper, or with Gaussian
+noise augmentation of ``model.train_noise`` drawn from a stream of its own), or package pretrained weights (ImageNet) when the config says so, or package given weights / a TorchScript
 model (``model.weights``, ``model.source``) for any dataset. A configured model is checked on one zero
 batch of the dataset's input shape first (classes, channels, size), and its scores on real validation
 images must be the kind ``model.outputs`` declares, before any training; the trained or packaged model
@@ -79,6 +79,7 @@ def main(snakemake):
         )
         configure_backends(device, cudnn_benchmark=snakemake.params.compute["cudnn_benchmark"])
         model = prepare_model(model, channels_last=snakemake.params.compute["channels_last"], compile=False)
+        noise = settings.get("train_noise", 0)  # recorded only when set (workflow_config.recorded_model_settings)
         trainer = BaseTrainer(
             model,
             lr=settings["lr"],
@@ -88,6 +89,12 @@ def main(snakemake):
                 torch.device("cpu"), settings["seed"], "train_base", dataset=name, purpose="order"
             ),
             optimizer_name=settings["optimizer"],
+            train_noise=noise,
+            noise_generator=(
+                stream_generator(device, settings["seed"], "train_base", dataset=name, purpose="noise")
+                if noise
+                else None
+            ),
         )
         for _ in resumed_steps(resume, trainer, settings["epochs"]):
             print(

@@ -12,14 +12,16 @@ nothing heavy (no torch): it runs at every DAG build.
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 
 import yaml
 from config_errors import schema_error_message
 
+from nusmooth.instances import replicate_names
 from nusmooth.model_files import module_can_be_found, torchscript_file_problem, weights_file_problem
-from nusmooth.model_settings import parse_model_source
+from nusmooth.model_settings import is_packaged, parse_model_source, regime_tag
 from nusmooth.registry import ARCHITECTURES, DATASETS, PRETRAINED, SPLITS, facts_for, is_configured
 
 
@@ -119,9 +121,17 @@ def check_config(config: dict, schema_path) -> None:
     implicit = [n for n in config.get("run_datasets", []) if n not in config.get("datasets", {})]
     for name in implicit:
         config.setdefault("datasets", {})[name] = {}
+    given = {name: set(block) for name, block in config.get("datasets", {}).items() if isinstance(block, dict)}
+    for name in given:  # a variant reads its built-in's data, whose block then exists with its defaults
+        of = config["datasets"][name].get("of")
+        if isinstance(of, str) and of in DATASETS:
+            config["datasets"].setdefault(of, {})
     validate_schema(config, schema_path)
     for name, block in config["datasets"].items():
-        check_dataset_name(name, block, named_only_in_run_datasets=name in implicit)
+        if block["of"] is None:
+            check_dataset_name(name, block, named_only_in_run_datasets=name in implicit)
+        else:
+            share_variant_data(name, config["datasets"], given[name])
         check_split_fractions(name, block["split"])
         missing = set(block["fig1"]["inits"]) - set(block["sigma"]["inits"])
         if missing:
@@ -131,6 +141,8 @@ def check_config(config: dict, schema_path) -> None:
                 "list only constants that have a sigma sweep",
             )
         check_model(name, block["model"], facts_for(name, block))
+        check_train_noise(name, block["model"])
+        block["title"] = regime_title(name, block)
     for name in config["run_datasets"]:
         block = config["datasets"][name]
         facts = facts_for(name, block)
@@ -143,6 +155,7 @@ def check_config(config: dict, schema_path) -> None:
             )
         if "split_by" in facts.source_keys:
             check_split_unit(name, block["source"])
+    add_replicates(config["datasets"])
 
 
 def validate_schema(config: dict, schema_path) -> None:
@@ -214,6 +227,55 @@ def check_dataset_name(name: str, block: dict, named_only_in_run_datasets: bool 
         )
 
 
+# --- variants and replicates (nusmooth.instances) ------------------------------------------------
+
+#: The keys of a dataset block that a variant takes from the built-in dataset it is ``of``: its data.
+VARIANT_DATA_KEYS = ("source", "split")
+
+
+def share_variant_data(name: str, datasets: dict, given: set) -> None:
+    """Variant ``name`` (``datasets.<name>.of``) of a built-in dataset: its block takes the built-in's
+    data settings (so the cost of its jobs is counted from them); the variant may not set its own."""
+    of = datasets[name]["of"]
+    if name in DATASETS:
+        fail_config(
+            f"datasets.{name}.of",
+            f"{name} is a built-in dataset; a variant of one needs a name of its own",
+            f"name the variant, e.g. datasets.{name}_noise: {{of: {name}, model: {{train_noise: 0.25}}}}",
+        )
+    if of not in DATASETS:
+        fail_config(
+            f"datasets.{name}.of",
+            f"{of!r} is not a built-in dataset ({', '.join(DATASETS)}); a variant reads a built-in's data",
+            "name one of these, or describe data of your own in datasets.<name>.source (docs/datasets.md)",
+        )
+    for key in VARIANT_DATA_KEYS:
+        if key in given:
+            fail_config(
+                f"datasets.{name}.{key}",
+                f"set on a variant of {of}, which reads {of}'s prepared data",
+                f"set it in datasets.{of}.{key} (shared by both blocks, so that they are compared on the same points)",
+            )
+        datasets[name][key] = copy.deepcopy(datasets[of][key])
+
+
+def regime_title(name: str, block: dict) -> str | None:
+    """The panel title of a block: its own; else, for a variant or a noise-trained base model, the
+    dataset's title over the way its base model was trained (two lines); else None (the registry's)."""
+    if block["title"] is not None or (block["of"] is None and not block["model"]["train_noise"]):
+        return block["title"]
+    return f"{facts_for(name, block).title}\n{regime_tag(block['model'])}"
+
+
+def add_replicates(datasets: dict) -> None:
+    """A block of every replicate ``r >= 2`` of each block (``replicates``), named by
+    :func:`nusmooth.instances.replicate_name`: a copy of the block's settings (its own dicts), so that
+    every input function reads an instance as it reads a dataset."""
+    for name, block in list(datasets.items()):
+        for instance in replicate_names(name, block["replicates"])[1:]:
+            datasets[instance] = copy.deepcopy(block)
+
+
 # --- the model block ----------------------------------------------------------------------------
 
 #: Model keys added after the first release, with the value that leaves a run as it was: left out of
@@ -226,6 +288,8 @@ NEW_MODEL_KEYS = {
     "train_points": None,
     "outputs": "logits",
     "min_val_accuracy": None,
+    # No noise augmentation: the paper's training, the checkpoints of every earlier run.
+    "train_noise": 0,
 }
 
 #: The same for the sigma block (optimize_sigma's params).
@@ -244,6 +308,18 @@ def recorded_model_settings(model: dict) -> dict:
 def recorded_sigma_settings(sigma: dict) -> dict:
     """optimize_sigma's sigma block: without the list of constants and the newer keys at their defaults."""
     return _without_unchanged({key: value for key, value in sigma.items() if key != "inits"}, NEW_SIGMA_KEYS)
+
+
+def check_train_noise(name: str, model: dict) -> None:
+    """Noise augmentation is a way of training: a packaged model (pretrained, given weights, TorchScript)
+    is not trained here."""
+    if model["train_noise"] and is_packaged(model):
+        fail_config(
+            f"datasets.{name}.model.train_noise",
+            f"{model['train_noise']:g}, but the model is packaged (model.pretrained, model.weights or a TorchScript "
+            "model.source), not trained here",
+            "set train_noise to 0, or leave the weights out so that train_base trains the model",
+        )
 
 
 def check_configured_model(name: str, model: dict, facts) -> None:

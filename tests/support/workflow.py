@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 from support import REPO
 
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -39,3 +41,12 @@ def planned_jobs(dry_run_output: str) -> set[tuple[str, str]]:
     if rule is not None:
         jobs.add((rule, wildcards))
     return jobs
+
+
+def grown(tmp_path: Path, change) -> Path:
+    """A copy of the tiny config changed by ``change(config)``, written to ``tmp_path`` (keys sorted)."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    change(config)
+    path = tmp_path / "grown.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path

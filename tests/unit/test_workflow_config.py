@@ -11,6 +11,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.utils import update_config
 
 from nusmooth.model_files import module_can_be_found, torch_file_kind
+from nusmooth.model_settings import regime_tag, training_regime
 from support import REPO
 from workflow_config import (
     ConfigError,
@@ -295,3 +296,76 @@ def test_a_torchscript_file_as_weights_and_weights_as_torchscript_are_refused_at
     (tmp_path / "notes.txt").write_text("not a model\n")
     message = refusal(layered(own_dataset(tmp_path, {"source": f"torchscript:{tmp_path / 'notes.txt'}"})))
     assert "is not a TorchScript archive" in message
+
+
+# --- training regimes, variants and replicates ------------------------------------------------------
+
+NOISY_VARIANT = {
+    "run_datasets": ["mnist5k", "mnist5k_noise"],
+    "datasets": {"mnist5k_noise": {"of": "mnist5k", "replicates": 3, "model": {"train_noise": 0.25}}},
+}
+
+
+def test_a_variant_reads_its_built_ins_data_and_its_title_names_its_training():
+    config = layered(TINY, NOISY_VARIANT)
+    check_config(config, SCHEMA)
+    variant, own = config["datasets"]["mnist5k_noise"], config["datasets"]["mnist5k"]
+    assert variant["split"] == own["split"] and variant["source"] == own["source"]
+    assert variant["split"] is not own["split"]  # its own dicts: Snakemake updates config dicts in place
+    assert variant["title"] == "MNIST (5k subset)\nnoise-trained base model, sigma 0.25"
+    assert own["title"] is None  # the paper's regime keeps its title (and its figures)
+    assert variant["model"]["epochs"] == 14  # everything but the data is its own (the schema's default)
+
+
+def test_replicates_run_as_copies_of_their_block_under_their_own_names():
+    config = layered(TINY, NOISY_VARIANT)
+    check_config(config, SCHEMA)
+    names = [name for name in config["datasets"] if name.startswith("mnist5k_noise")]
+    assert names == ["mnist5k_noise", "mnist5k_noise-r2", "mnist5k_noise-r3"]
+    copy_of = config["datasets"]["mnist5k_noise-r3"]
+    assert (
+        copy_of == config["datasets"]["mnist5k_noise"]
+        and copy_of["model"] is not config["datasets"]["mnist5k_noise"]["model"]
+    )
+    assert "mnist5k-r2" not in config["datasets"]  # replicates: 1, the default
+
+
+@pytest.mark.parametrize(
+    "block,key,words",
+    [
+        ({"of": "mnist5"}, "datasets.mnist5k_noise.of", "'mnist5' is not a built-in dataset"),
+        ({"of": "mnist5k", "split": {"seed": 1}}, "datasets.mnist5k_noise.split", "set it in datasets.mnist5k.split"),
+        ({"of": "mnist5k", "source": {"path": "/data"}}, "datasets.mnist5k_noise.source", "reads mnist5k's prepared"),
+    ],
+    ids=["unknown of", "split on a variant", "source on a variant"],
+)
+def test_a_variant_that_cannot_read_its_data_is_refused_with_the_fix(block, key, words):
+    message = refusal(layered(TINY, {"datasets": {"mnist5k_noise": block}}))
+    assert key in message and words in message and "Fix:" in message
+
+
+def test_a_variant_under_a_built_in_name_and_noise_on_packaged_weights_are_refused(tmp_path):
+    message = refusal(layered(TINY, {"datasets": {"mnist": {"of": "mnist5k"}}}))
+    assert "datasets.mnist.of" in message and "needs a name of its own" in message
+    import torch
+
+    weights = tmp_path / "w.pt"
+    torch.save(torch.nn.Linear(2, 2).state_dict(), weights)  # a real weights file: an empty one is refused first
+    message = refusal(
+        layered(TINY, {"datasets": {"mnist5k": {"model": {"train_noise": 0.25, "weights": str(weights)}}}})
+    )
+    assert "datasets.mnist5k.model.train_noise" in message and "packaged" in message
+
+
+def test_no_noise_is_left_out_of_the_recorded_settings_and_noise_is_recorded():
+    config = layered(TINY)
+    check_config(config, SCHEMA)
+    model = config["datasets"]["mnist5k"]["model"]
+    assert model["train_noise"] == 0 and "train_noise" not in recorded_model_settings(model)
+    assert recorded_model_settings(dict(model, train_noise=0.25))["train_noise"] == 0.25
+    # What a model file's train_config says of its training, in the words of titles and captions.
+    assert training_regime(recorded_model_settings(model)) == "base model trained without noise, as in the paper"
+    noisy = recorded_model_settings(dict(model, train_noise=0.25))
+    assert training_regime(noisy) == "base model trained with Gaussian noise, sigma 0.25"
+    assert regime_tag(noisy) == "noise-trained base model, sigma 0.25"
+    assert regime_tag(recorded_model_settings(model)) == "base model trained without noise"

@@ -7,18 +7,10 @@ import subprocess
 import pytest
 import yaml
 
-from support.workflow import REPO, SNAKEMAKE, TINY_CONFIG, planned_jobs, snakemake
+from support.workflow import REPO, SNAKEMAKE, TINY_CONFIG, grown, planned_jobs, snakemake
 
 TINY = yaml.safe_load(TINY_CONFIG.read_text())
 SHARED_MNIST = REPO.parent / "shared" / "data" / "mnist"
-
-
-def grown(tmp_path, change):
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    change(config)
-    path = tmp_path / "grown.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 def plan(workdir, configfile, target="all"):
@@ -83,6 +75,7 @@ def test_a_new_figure_1_constant_certifies_it_and_redraws_figure_1_and_3(tiny_al
         ("tabulate_certified_accuracy", "dataset=mnist5k"),
         ("plot_fig3", ""),
         ("find_sigma_regions", "dataset=mnist5k"),
+        ("plot_convergence", "dataset=mnist5k"),
         ("all", ""),
     }
 

@@ -107,3 +107,23 @@ def test_cpu_preset_plans_full_mnist_and_fashion_mnist_up_to_the_results_page(tm
     assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 2 * 2 and counts["evaluate_sigma"] == 2 * 3 * 2 * 2
     assert counts["results_doc"] == 1 and counts["measure_pass_rates"] == 1
     assert "results/certify/fashion_mnist/fig1_init_0.25/learned.tsv" in log and "mnist5k" not in log
+
+
+def test_robustness_preset_plans_both_regimes_and_every_replicate_up_to_its_page(tmp_path):
+    """docs/robustness.md's one command: 8 replicates (MNIST 3 + 3, Fashion-MNIST 1 + 1) of Figure 1's
+    jobs on two prepared datasets, a convergence figure per block, and the page."""
+    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [SNAKEMAKE, "docs/robustness.md", "-n", "--snakefile", str(REPO / "Snakefile")]
+    command += ["--directory", str(tmp_path), "--config", "preset=robustness"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    log = result.stdout + result.stderr
+    counts = {
+        line.split()[0]: int(line.split()[1])
+        for line in log.splitlines()
+        if len(line.split()) == 2 and line.split()[1].isdigit()
+    }
+    assert counts["prepare_data"] == 2 and counts["train_base"] == 8 and counts["optimize_sigma"] == 8
+    assert counts["evaluate_sigma"] == 8 * 2 and counts["certify"] == 8 * 2 and counts["plot_convergence"] == 4
+    assert counts["robustness_doc"] == 1 and "results/models/mnist_noise-r3/model.pt" in log
+    assert "results/data/mnist_noise" not in log and "mnist5k" not in log

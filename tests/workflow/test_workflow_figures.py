@@ -36,7 +36,7 @@ def snakemake(workdir, *args, check=True):
 
 
 def test_all_figures_and_tables(run):
-    for name in ("fig1", "fig1_l2", "fig2", "fig3", "fig1_mnist5k", "regions_mnist5k"):
+    for name in ("fig1", "fig1_l2", "fig2", "fig3", "fig1_mnist5k", "regions_mnist5k", "convergence_mnist5k"):
         assert (run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF"), name
         assert (run / "figures" / f"{name}.png").stat().st_size > 10_000, name
     for table in (
@@ -112,6 +112,7 @@ def test_report_is_self_contained_with_every_figure(run):
         "fig3.png",
         "fig1_mnist5k.png",
         "regions_mnist5k.png",
+        "convergence_mnist5k.png",
         "fig2_front.html",
         "certified_accuracy.html",
         "paired_differences.tsv",

@@ -29,6 +29,7 @@ from .io import (
     atomic_write_tsv_gz,
     load_artifact,
 )
+from .convergence import COLUMNS as CONVERGENCE_COLUMNS
 from .registry import SIGMA_KINDS, SPLITS
 
 
@@ -368,6 +369,30 @@ PAIRED_DIFFERENCES = Artifact(
         "precision",
     ),
 )
+DATA_SUMMARY = Artifact(
+    "summary of the prepared dataset (JSON): images per split and class",
+    "results/data/{dataset}/summary.json",
+    "prepare_data",
+    keys=("counts", "classes", "input_shape"),
+)
+BASE_HISTORY = Artifact(
+    "the base model's training, one row per epoch (clean validation accuracy)",
+    "results/models/{dataset}/history.tsv",
+    "train_base",
+    keys=("epoch", "train_loss", "val_accuracy"),
+)
+SIGMA_HISTORY = Artifact(
+    "one sigma sweep's optimisation, one row per sub-epoch",
+    "results/sigma/{dataset}/init_{init}/history.tsv",
+    "optimize_sigma",
+    keys=("sub_epoch", "learning_rate", "mean_loss", "counted_fraction", "skipped_batches"),
+)
+CONVERGENCE = Artifact(
+    "sigma learning per sub-epoch of every Figure-1 sweep of a block and its replicates (nusmooth.convergence)",
+    "results/convergence/{dataset}/sub_epochs.tsv",
+    "plot_convergence",
+    keys=("instance", "replicate", "init", *CONVERGENCE_COLUMNS),
+)
 PASS_RATES = Artifact(
     "passes per second of each kind and architecture on the machine that ran the measurement (JSON)",
     "results/cost/pass_rates.json",
@@ -400,6 +425,10 @@ ALL = (
     PAIRED_DIFFERENCES,
     REGION_SUMMARY,
     PASS_RATES,
+    DATA_SUMMARY,
+    BASE_HISTORY,
+    SIGMA_HISTORY,
+    CONVERGENCE,
 )
 
 

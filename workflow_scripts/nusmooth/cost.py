@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass
 
 from .model_settings import is_packaged
-from .registry import ARCHITECTURES, CERTIFIED_SPLITS, CHOOSING_SPLIT, DATASETS, SIGMA_KINDS, SPLITS
+from .registry import ARCHITECTURES, CERTIFIED_SPLITS, CHOOSING_SPLIT, SIGMA_KINDS, SPLITS, facts_for
 
 #: The three kinds of pass, in report order.
 PASS_KINDS = ("forward", "forward_backward", "training")
@@ -86,11 +86,12 @@ def path_number(value) -> str:
 
 
 def split_sizes(name: str, block: dict) -> dict[str, int]:
-    """Images in train / val / test of built-in dataset ``name`` under config ``block``.
+    """Images in train / val / test of built-in dataset ``name`` (or a variant or replicate of one) under
+    config ``block``.
 
     The preparers split stratified by class, so each part may differ from these by less than one
     image per class; ImageNet's parts and the official test splits are exact."""
-    pool = DATASETS[name].pool_sizes
+    pool = facts_for(name, block).pool_sizes
     source = block.get("source", {}) or {}
     if set(SPLITS) <= set(pool):  # fixed-size parts (ImageNet's subset)
         return {part: int(source.get(f"{part}_images") or pool[part]) for part in SPLITS}
@@ -107,7 +108,7 @@ def split_sizes(name: str, block: dict) -> dict[str, int]:
 
 def arch_of(name: str, block: dict) -> str:
     """The architecture of dataset ``name``'s model: the config's, else the dataset's (the paper's)."""
-    return block["model"].get("arch") or DATASETS[name].arch
+    return block["model"].get("arch") or facts_for(name, block).arch
 
 
 def limited(count: int, limit: int | None) -> int:
@@ -163,7 +164,7 @@ def figure_jobs(name: str, block: dict) -> dict[str, list[Job]]:
     figure1 = train + sigma(fig1_inits) + sweep(fig1_inits, SIGMA_KINDS, [CHOOSING_SPLIT]) + certify
     figure3 = train + sigma(fig1_inits) + sweep(fig1_inits, ["learned"], [CHOOSING_SPLIT])  # the chosen vectors
     fronts = train + sigma(inits) + sweep(inits, SIGMA_KINDS, CERTIFIED_SPLITS)
-    front_figure = "fig4" if DATASETS[name].majority_dominated else "fig2"
+    front_figure = "fig4" if facts_for(name, block).majority_dominated else "fig2"
     everything = list(dict.fromkeys(figure1 + fronts))
     return {"fig1": figure1, front_figure: fronts, "fig3": figure3, "all": everything}
 

@@ -12,7 +12,9 @@ schema's two enums (a test fails until they agree).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+
+from .instances import split_replicate
 
 # --- conventions every stage shares ----------------------------------------------------------------
 
@@ -289,10 +291,16 @@ def facts_for(name: str, block: dict | None = None) -> DatasetFacts:
     A configured dataset is never majority-dominated (it goes to Figure 2) and has no official test
     split (train, validation and test are cut from the data by ``split``, unless the folder gives
     them). ``input_shape`` / ``channels`` are None when the config leaves them to the data.
+
+    A variant of a built-in dataset (``block["of"]``) and a replicate of one (``mnist-r2``,
+    :mod:`nusmooth.instances`) have the built-in's facts under their own name and title.
     """
     if name in DATASETS:
         return DATASETS[name]
     block = block or {}
+    built_in = block.get("of") or split_replicate(name)[0]
+    if built_in in DATASETS:
+        return replace(DATASETS[built_in], name=name, title=block.get("title") or DATASETS[built_in].title)
     source = block.get("source") or {}
     kind = source.get("format")
     if kind not in CONFIGURED_FORMATS:

@@ -1,4 +1,5 @@
-"""Training base classifiers (the paper's recipe: Adadelta, learning rate x gamma per epoch)."""
+"""Training base classifiers (the paper's recipe: Adadelta, learning rate x gamma per epoch), with or
+without Gaussian noise augmentation of the training images (Cohen et al.'s training)."""
 
 from __future__ import annotations
 
@@ -31,14 +32,21 @@ def accuracy(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, devic
 
 
 class BaseTrainer:
-    """Plain cross-entropy training of a base classifier (no noise augmentation, as in the paper), one
-    epoch per :meth:`run_epoch`: the optimiser steps, then the learning rate decays by ``gamma``.
+    """Cross-entropy training of a base classifier, one epoch per :meth:`run_epoch`: the optimiser
+    steps, then the learning rate decays by ``gamma``.
+
+    ``train_noise`` > 0 adds Gaussian noise of that standard deviation to every training image, in
+    [0,1] pixel space (before the model's normalisation) and unclamped, as Cohen et al. train; the noise
+    is drawn from ``noise_generator`` (on ``device``), a stream of its own, so the batch order and
+    dropout draw what they would draw without it. The validation accuracy is measured on clean images.
+    0 (the default) is the paper's training: no noise is drawn, nothing else changes.
 
     Resumes as :class:`nusmooth.surrogate.SigmaOptimizer` does: :meth:`state_dict` holds everything
-    needed to continue (weights, optimiser, schedule, the shuffling stream ``generator``, the global
-    CPU and CUDA random states that dropout draws from, the history); :meth:`load_state_dict` on a
-    fresh trainer continues from the next epoch exactly as an uninterrupted run would (on the same
-    device; on another one, with the same weights and optimiser state).
+    needed to continue (weights, optimiser, schedule, the shuffling stream ``generator``, the noise
+    stream, the global CPU and CUDA random states that dropout draws from, the history);
+    :meth:`load_state_dict` on a fresh trainer continues from the next epoch exactly as an
+    uninterrupted run would (on the same device; on another one, with the same weights and optimiser
+    state).
     """
 
     def __init__(
@@ -50,13 +58,21 @@ class BaseTrainer:
         device,
         generator: torch.Generator,
         optimizer_name: str = "adadelta",
+        train_noise: float = 0.0,
+        noise_generator: torch.Generator | None = None,
     ):
+        if train_noise < 0:
+            raise ValueError(f"train_noise is a standard deviation, >= 0; got {train_noise}")
+        if train_noise > 0 and noise_generator is None:
+            raise ValueError("noise augmentation needs a noise_generator: a stream of its own (nusmooth.seeds)")
         optimizers = {"adadelta": torch.optim.Adadelta, "sgd": torch.optim.SGD, "adam": torch.optim.Adam}
         self.model = model.to(device)
         self.device = device
         self.optimizer = optimizers[optimizer_name](self.model.parameters(), lr=lr)
         self.schedule = torch.optim.lr_scheduler.ExponentialLR(self.optimizer, gamma=gamma)
         self.generator = generator
+        self.train_noise = float(train_noise)
+        self.noise_generator = noise_generator
         self.history: list[dict] = []
 
     @property
@@ -76,6 +92,7 @@ class BaseTrainer:
             "optimizer": self.optimizer.state_dict(),
             "schedule": self.schedule.state_dict(),
             "generator": self.generator.get_state(),
+            "noise_generator": None if self.noise_generator is None else self.noise_generator.get_state(),
             "cpu_rng": torch.get_rng_state(),
             "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
             "history": list(self.history),
@@ -86,6 +103,8 @@ class BaseTrainer:
         self.optimizer.load_state_dict(state["optimizer"])
         self.schedule.load_state_dict(state["schedule"])
         self.generator.set_state(state["generator"])
+        if self.noise_generator is not None:
+            self.noise_generator.set_state(state["noise_generator"])
         torch.set_rng_state(state["cpu_rng"])
         cuda_rng = state.get("cuda_rng")
         if torch.cuda.is_available() and cuda_rng is not None and len(cuda_rng) == torch.cuda.device_count():
@@ -102,8 +121,9 @@ class BaseTrainer:
         progress: bool = False,
         eval_batch_size: int | None = None,
     ) -> dict:
-        """One pass over ``train`` (uint8 images, labels) in the generator's order, the learning-rate
-        decay, then the clean accuracy on ``val``; returns (and records) the epoch's stats.
+        """One pass over ``train`` (uint8 images, labels) in the generator's order (each batch with its
+        noise when ``train_noise`` is set), the learning-rate decay, then the clean accuracy on ``val``;
+        returns (and records) the epoch's stats.
         ``epochs`` only labels the progress bar (``progress``: a tqdm bar on stderr, the rule's log)."""
         epoch = self.epochs_done + 1
         self.model.train()
@@ -119,6 +139,10 @@ class BaseTrainer:
         )
         for x, y in bar:
             x, y = x.to(self.device), y.to(self.device)
+            if self.train_noise:
+                x = x + self.train_noise * torch.randn(
+                    x.shape, generator=self.noise_generator, device=x.device, dtype=x.dtype
+                )
             loss = nn.functional.cross_entropy(self.model(x), y)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
