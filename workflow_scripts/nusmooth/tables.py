@@ -231,8 +231,20 @@ def largest_certifiable(choice: dict, kind: str, n: int, alpha: float) -> dict[s
     if kind == "learned":
         sum_log, smallest = choice["sum_log_sigma"], choice["min_sigma"]
     else:
-        sum_log, smallest = dimension * np.log(choice["isotropic_sigma"]), choice["isotropic_sigma"]
+        constant = isotropic_constant(choice, kind)
+        sum_log, smallest = dimension * np.log(constant), constant
     return {"area": float(sum_log + dimension * np.log(radius)), "l2_radius": radius * smallest}
+
+
+#: The entry of select_fig1_sigma's record that holds each isotropic kind's constant.
+ISOTROPIC_CONSTANTS = {"isotropic": "isotropic_sigma", "geometric": "geometric_sigma"}
+
+
+def isotropic_constant(choice: dict, kind: str) -> float:
+    """The constant sigma of Figure 1's isotropic ``kind`` (registry.FIG1_KINDS) tied to one learned vector."""
+    if kind not in ISOTROPIC_CONSTANTS:
+        raise ValueError(f"{kind!r} is not an isotropic kind of Figure 1; kinds: {sorted(ISOTROPIC_CONSTANTS)}")
+    return float(choice[ISOTROPIC_CONSTANTS[kind]])
 
 
 def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
@@ -245,7 +257,9 @@ def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(lo, hi, count) / step) * step)
 
 
-def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]], count: int) -> dict[str, dict]:
+def display_grid(
+    validation: list[pd.DataFrame], ceilings: list[dict[str, float]], count: int, *, band_count: int | None = None
+) -> dict[str, dict]:
     """Figure 1's x-range and the tables' thresholds of each view, from nothing a test point decided.
 
     The low end is the 5% quantile of the values certified on *validation* (the chosen learned
@@ -253,7 +267,8 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
     largest value Figure 1's sigmas can certify at all (:func:`largest_certifiable`). The validation
     sweeps certify with fewer samples than Figure 1, so their largest values sit below Figure 1's:
     the ceiling, not the validation maximum, closes the range. Returns ``{view: {"range": (lo, hi),
-    "thresholds": array}}``.
+    "thresholds": array}}``, with ``"band"`` too when ``band_count`` is given: ``band_count`` round
+    thresholds over the same span, the grid every simultaneous band, verdict and envelope choice runs over.
     """
     if not validation or not ceilings:
         raise ValueError(
@@ -272,6 +287,9 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
         # the clean-accuracy row that every table already starts with.
         thresholds = round_grid(lo, hi, count)
         grid[view] = {"range": shown, "thresholds": thresholds[thresholds > spec["start"]]}
+        if band_count is not None:
+            band = round_grid(lo, hi, band_count)
+            grid[view]["band"] = band[band > spec["start"]]
     return grid
 
 
