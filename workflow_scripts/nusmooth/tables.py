@@ -11,7 +11,6 @@ from scipy.special import ndtri
 
 from .artifacts import FIG2_FRONT, SWEEP_METRICS
 from .blanket import blanket_mask
-from .evidence import curve_with_band, paired_differences
 from .records import certified_accuracy_curve, clean_accuracy_and_area
 from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT, SIGMA_KINDS
 
@@ -291,44 +290,6 @@ def display_grid(
             band = round_grid(lo, hi, band_count)
             grid[view]["band"] = band[band > spec["start"]]
     return grid
-
-
-def certified_accuracy_intervals(curves: dict[str, pd.DataFrame], thresholds, view: str) -> pd.DataFrame:
-    """Certified accuracy of each named record table at the view's start (the clean accuracy) and at
-    each threshold, with its Wilson 95% interval over the test points; one row per (curve, threshold)."""
-    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
-    frames = []
-    for name, records in curves.items():
-        band = curve_with_band(records, full, view)
-        band.insert(0, "sigma", name)
-        band.insert(1, "view", view)
-        frames.append(band)
-    return pd.concat(frames, ignore_index=True)
-
-
-def paired_difference_table(
-    pairs: list[tuple[str, pd.DataFrame, str, pd.DataFrame]], thresholds, view: str
-) -> pd.DataFrame:
-    """Learned minus isotropic certified accuracy at each threshold of ``view`` (the clean accuracy
-    first), with Newcombe's paired 95% interval over the test points both were certified on; one row
-    per (pair, threshold). ``pairs``: ``(learned name, learned records, isotropic name, isotropic records)``."""
-    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
-    frames = []
-    for learned_name, learned, isotropic_name, isotropic in pairs:
-        table = paired_differences(learned, isotropic, full, view)
-        table = table.rename(
-            columns={
-                "accuracy_a": "accuracy_learned",
-                "accuracy_b": "accuracy_isotropic",
-                "only_a": "only_learned",
-                "only_b": "only_isotropic",
-            }
-        )
-        table.insert(0, "learned", learned_name)
-        table.insert(1, "isotropic", isotropic_name)
-        table.insert(2, "view", view)
-        frames.append(table)
-    return pd.concat(frames, ignore_index=True)
 
 
 def _threshold_heading(view: str, threshold: float) -> str:
