@@ -19,6 +19,7 @@ report: "report/workflow.rst"
 wildcard_constraints:
     dataset=INSTANCE_PATTERN,
     init=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
+    constant=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     kind="|".join(SIGMA_KINDS),
     split="|".join(CERTIFIED_SPLITS),
 
@@ -28,7 +29,10 @@ wildcard_constraints:
 localrules:
     all,
     select_fig1_sigma,
+    choose_envelope,
     tabulate_fig2,
+    compare_fig2_fronts,
+    tabulate_sigma_learning,
     tabulate_certified_accuracy,
     plot_fig1,
     plot_fig1_dataset,

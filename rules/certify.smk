@@ -16,6 +16,8 @@ rule select_fig1_sigma:
         "../workflow_scripts/select_fig1_sigma.py"
 
 
+# Figure 1's learned vector and the isotropic constants tied to it (its arithmetic mean, `isotropic`,
+# the paper's comparator, and its geometric mean, `geometric`), each certified on test.
 rule certify:
     input:
         dataset=data_file("dataset.pt"),
@@ -27,6 +29,8 @@ rule certify:
         "logs/certify/{dataset}/fig1_init_{init}/{kind}.log",
     benchmark:
         "benchmarks/results/certify/{dataset}/fig1_init_{init}/{kind}.tsv"
+    wildcard_constraints:
+        kind="|".join(FIG1_KINDS),
     conda:
         "../envs/pytorch.yaml"
     threads: 2
@@ -40,3 +44,51 @@ rule certify:
         compute=compute_params,
     script:
         "../workflow_scripts/certify.py"
+
+
+# The isotropic envelope (docs/method.md, "Three comparators"): every constant of its grid certified on
+# validation with Figure 1's n0 / n / alpha; choose_envelope takes the best at each threshold of
+# Figure 1's band grid; only the chosen constants are certified on test (which ones is known only
+# after validation: choose_envelope is a checkpoint, and the rules that read the envelope ask it).
+rule certify_envelope:
+    input:
+        dataset="results/data/{dataset}/dataset.pt",
+        model="results/models/{dataset}/model.pt",
+    output:
+        certificates="results/certify/{dataset}/envelope/sigma_{constant}/{split}.tsv",
+    log:
+        "logs/certify_envelope/{dataset}/sigma_{constant}/{split}.log",
+    benchmark:
+        "benchmarks/results/certify_envelope/{dataset}/sigma_{constant}/{split}.tsv"
+    conda:
+        "../envs/pytorch.yaml"
+    threads: 2
+    resources:
+        gpu=1,
+        runtime=gpu_runtime("certify_envelope"),
+    params:
+        fig1=envelope_certify_params,
+        alpha=config["alpha"],
+        batch_size=config["certify_batch_size"],
+        compute=compute_params,
+    script:
+        "../workflow_scripts/certify.py"
+
+
+checkpoint choose_envelope:
+    input:
+        unpack(fig1_inputs(None, certificates=False)),
+        validation=envelope_files(CHOOSING_SPLIT),
+    output:
+        choice="results/certify/{dataset}/envelope/choice.tsv",
+    log:
+        "logs/choose_envelope/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        constants=envelope_constants_param,
+        n=fig1_sample_counts(None),
+        alpha=config["alpha"],
+        band_thresholds=config["figures"]["band_thresholds"],
+    script:
+        "../workflow_scripts/choose_envelope.py"

@@ -8,17 +8,28 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow_scripts"))
 
 from nusmooth.instances import INSTANCE_PATTERN, data_owner, replicate_names
 from nusmooth.model_settings import regime_tag
-from nusmooth.registry import CERTIFIED_SPLITS, SIGMA_KINDS, facts_for
+from nusmooth.registry import (
+    CERTIFIED_SPLITS,
+    CHOOSING_SPLIT,
+    FIG1_KINDS,
+    SHOWN_SPLIT,
+    SIGMA_KINDS,
+    facts_for,
+)
+from nusmooth.artifacts import ENVELOPE_CHOICE
 from nusmooth.cost import (
     FALLBACK_MINUTES,
     GPU_RULES,
     Job,
     arch_of,
+    chosen_on_validation,
     device_check_rates,
+    envelope_constants,
     figure_jobs,
     job_runtime_minutes,
     path_number,
 )
+from nusmooth.envelope import chosen_constants
 from slurm_site import device_check_report, gpu_time_limit
 from workflow_locks import clear_stale_locks, record_lock_owner
 from workflow_config import (
@@ -128,7 +139,15 @@ def sigma_params(wildcards):
 def fig1_certify_params(wildcards):
     """Figure 1's certification settings, without the list of constants or the selection rule."""
     fig1 = dataset_config(wildcards)["fig1"]
-    return {key: fig1[key] for key in sorted(("n0", "n", "test_points", "seed"))}
+    return {"n": fig1["n"], "n0": fig1["n0"], "points": fig1["test_points"], "seed": fig1["seed"]}
+
+
+def envelope_certify_params(wildcards):
+    """An envelope constant's certification: Figure 1's settings, on the validation points that choose
+    (fig1.envelope.val_points) or on Figure 1's test points."""
+    fig1 = dataset_config(wildcards)["fig1"]
+    points = fig1["envelope"]["val_points"] if wildcards.split == CHOOSING_SPLIT else fig1["test_points"]
+    return {"n": fig1["n"], "n0": fig1["n0"], "points": points, "seed": fig1["seed"]}
 
 
 def compute_params(wildcards):
@@ -186,6 +205,28 @@ def sweep_metrics(wildcards):
     )
 
 
+def sweep_test_records(wildcards):
+    """The test records of every sweep of a dataset (Figure 2's front members are among them)."""
+    return expand(
+        "results/sweep/{dataset}/{kind}_{init}/{split}_records.tsv.gz",
+        dataset=wildcards.dataset,
+        kind=SIGMA_KINDS,
+        init=sigma_inits(wildcards.dataset),
+        split=SHOWN_SPLIT,
+    )
+
+
+def sweep_validation_records(kind):
+    """Input function: the validation records of every sweep of ``kind``, in sigma.inits' order."""
+
+    def files(wildcards):
+        return [
+            f"results/sweep/{wildcards.dataset}/{kind}_{i}/val_records.tsv.gz" for i in sigma_inits(wildcards.dataset)
+        ]
+
+    return files
+
+
 def fig1_pairs(datasets):
     """(dataset, init) of every Figure-1 vector, in a fixed order shared by inputs and params."""
     return [(d, i) for d in datasets for i in fig1_inits(d)]
@@ -201,21 +242,83 @@ def fig1_validation_records(datasets, kind):
     return [f"results/sweep/{d}/{kind}_{i}/val_records.tsv.gz" for d, i in fig1_pairs(datasets)]
 
 
-def fig1_inputs(datasets):
-    """Input function: the choice, both certificate tables and the sigmas of each Figure-1 vector,
-    and the validation records their thresholds and x-ranges are taken from."""
+def fig1_inputs(datasets, certificates=True):
+    """Input function: the choice of each Figure-1 vector and the validation records its thresholds and
+    x-ranges are taken from; with ``certificates``, the test certificates of every vector and of the
+    isotropic sigmas tied to it, and each dataset's envelope choice (its test certificates:
+    envelope_test_inputs)."""
 
     def inputs(wildcards):
         chosen = datasets if datasets is not None else [wildcards.dataset]
-        return {
+        files = {
             "choices": fig1_files(chosen, "choice.json"),
-            "learned": fig1_files(chosen, "learned.tsv"),
-            "isotropic": fig1_files(chosen, "isotropic.tsv"),
             "val_learned": fig1_validation_records(chosen, "learned"),
             "val_isotropic": fig1_validation_records(chosen, "isotropic"),
         }
+        if certificates:
+            files |= {kind: fig1_files(chosen, f"{kind}.tsv") for kind in FIG1_KINDS}
+            files["envelope_choices"] = [ENVELOPE_CHOICE.pattern.format(dataset=d) for d in chosen]
+        return files
 
     return inputs
+
+
+def envelope_test_inputs(datasets):
+    """Input function: the test certificates of each dataset's chosen envelope constants. Apart from
+    fig1_inputs: only this list waits for the choose_envelope checkpoint, so a dry run still plans
+    every other job."""
+
+    def inputs(wildcards):
+        chosen = datasets if datasets is not None else [wildcards.dataset]
+        return [path for d in chosen for path in envelope_test_files(d)]
+
+    return inputs
+
+
+# --- the isotropic envelope (rules/certify.smk) --------------------------------------------------
+
+
+def envelope_file(dataset, constant, split):
+    return f"results/certify/{dataset}/envelope/sigma_{constant}/{split}.tsv"
+
+
+def envelope_files(split):
+    """Input function: every constant's certificates on ``split`` (validation: the whole grid)."""
+
+    def files(wildcards):
+        constants = envelope_constants(dataset_config(wildcards))
+        return [envelope_file(wildcards.dataset, c, split) for c in constants]
+
+    return files
+
+
+def envelope_constants_param(wildcards):
+    """Params: the grid's constants, in the order of envelope_files' files."""
+    return [float(c) for c in envelope_constants(dataset_config(wildcards))]
+
+
+def envelope_grids(datasets):
+    """Params: each dataset's envelope grid (how many constants the envelope chose from, in the legend)."""
+
+    def grids(wildcards):
+        chosen = datasets if datasets is not None else [wildcards.dataset]
+        return {d: envelope_constants(config["datasets"][d]) for d in chosen}
+
+    return grids
+
+
+def envelope_choice(dataset):
+    """The envelope's choice file of ``dataset``, once the checkpoint has written it."""
+    return checkpoints.choose_envelope.get(dataset=dataset).output.choice
+
+
+def chosen_envelope_constants(dataset):
+    """The constants chosen on validation (nusmooth.envelope.chosen_constants' order), as paths name them."""
+    return [path_number(c) for c in chosen_constants(ENVELOPE_CHOICE.load(envelope_choice(dataset)))]
+
+
+def envelope_test_files(dataset):
+    return [envelope_file(dataset, c, SHOWN_SPLIT) for c in chosen_envelope_constants(dataset)]
 
 
 def fig1_sigma_inputs(datasets):
@@ -297,8 +400,11 @@ def final_outputs():
     figures += [f"fig1_{d}" for d in datasets] + [f"regions_{d}" for d in datasets]
     tables = [f"results/tables/{d}/{name}.html" for d in datasets for name in ("fig2_front", "certified_accuracy")]
     tables += [
-        f"results/tables/{d}/{name}.tsv" for d in datasets for name in ("certified_accuracy_l2", "paired_differences")
+        f"results/tables/{d}/{name}.tsv"
+        for d in datasets
+        for name in ("certified_accuracy_l2", "paired_differences", "accuracy_during_learning")
     ]
+    tables += [f"results/tables/{d}/front_verdict_ranges.tsv" for d in fig2_datasets() + fig4_datasets()]
     regions = [f"results/sigma_regions/{d}/summary.html" for d in datasets]
     figures += [f"convergence_{d}" for d in datasets]
     tables += [
@@ -349,7 +455,10 @@ RESULTS_DOC_TABLES = {
     "area": "results/tables/{dataset}/certified_accuracy.tsv",
     "l2": "results/tables/{dataset}/certified_accuracy_l2.tsv",
     "differences": "results/tables/{dataset}/paired_differences.tsv",
+    "ranges": "results/tables/{dataset}/verdict_ranges.tsv",
     "front": "results/tables/{dataset}/fig2_front.tsv",
+    "front_ranges": "results/tables/{dataset}/front_verdict_ranges.tsv",
+    "learning": "results/tables/{dataset}/accuracy_during_learning.tsv",
     "regions": "results/sigma_regions/{dataset}/summary.tsv",
 }
 
@@ -365,26 +474,56 @@ def results_doc_figures():
     return [copy for _, copy in results_doc_shown()]
 
 
-def results_doc_jobs(wildcards):
-    """Params: every GPU job of each dataset (nusmooth.cost's job list) with its benchmark file."""
+def gpu_job_records(jobs):
+    """Each job as the page reads it: its rule, wildcards and benchmark file."""
     benchmark = {name: getattr(rules, name).benchmark for name in GPU_RULES}
+    return [
+        {
+            "rule": job.rule,
+            "wildcards": dict(job.wildcards),
+            "benchmark": benchmark[job.rule].format(**dict(job.wildcards)),
+        }
+        for job in jobs
+    ]
+
+
+def planned_gpu_jobs():
+    """Every GPU job of the configured datasets that the DAG plans before any job has run (nusmooth.cost)."""
     check_results_doc_datasets(config["run_datasets"])
-    listed = []
+    jobs = []
     for dataset in config["run_datasets"]:
-        for job in figure_jobs(dataset, config["datasets"][dataset])["all"]:
-            values = dict(job.wildcards)
-            listed.append({"rule": job.rule, "wildcards": values, "benchmark": benchmark[job.rule].format(**values)})
-    return listed
+        jobs += [j for j in figure_jobs(dataset, config["datasets"][dataset])["all"] if not chosen_on_validation(j)]
+    return jobs
+
+
+def chosen_envelope_jobs():
+    """The envelope's test jobs its choice asked for (known once choose_envelope has run)."""
+    return [
+        Job("certify_envelope", (("dataset", d), ("constant", c), ("split", SHOWN_SPLIT)))
+        for d in config["run_datasets"]
+        for c in chosen_envelope_constants(d)
+    ]
+
+
+def results_doc_jobs(wildcards):
+    """Params: every GPU job of each dataset that ran, with its benchmark file."""
+    return gpu_job_records(planned_gpu_jobs() + chosen_envelope_jobs())
+
+
+def results_doc_envelope_benchmarks(wildcards):
+    """Input function: the benchmark files of the envelope's test jobs (apart: they wait for the checkpoint)."""
+    return [job["benchmark"] for job in gpu_job_records(chosen_envelope_jobs())]
 
 
 def results_doc_inputs(wildcards):
     datasets = config["run_datasets"]
     inputs = {name: [pattern.format(dataset=d) for d in datasets] for name, pattern in RESULTS_DOC_TABLES.items()}
     inputs |= {
+        "envelope_choices": [ENVELOPE_CHOICE.pattern.format(dataset=d) for d in datasets],
         "choices": fig1_files(datasets, "choice.json"),
         "sigmas": fig1_files(datasets, "sigmas.pt"),
         "figures": [figure for figure, _ in results_doc_shown()],
-        "benchmarks": [job["benchmark"] for job in results_doc_jobs(wildcards)],
+        "benchmarks": [job["benchmark"] for job in gpu_job_records(planned_gpu_jobs())],
         "prepare": [rules.prepare_data.benchmark.format(dataset=d) for d in datasets],
     }
     return inputs

@@ -5,6 +5,7 @@
 rule plot_fig1:
     input:
         unpack(fig1_inputs(config["run_datasets"])),
+        envelope_tests=envelope_test_inputs(config["run_datasets"]),
     output:
         pdf="figures/fig1.pdf",
         png=report(
@@ -28,6 +29,8 @@ rule plot_fig1:
         datasets=fig1_keys(config["run_datasets"]),
         n=fig1_sample_counts(config["run_datasets"]),
         alpha=config["alpha"],
+        band_thresholds=config["figures"]["band_thresholds"],
+        envelope_constants=envelope_grids(config["run_datasets"]),
         titles=titles_of(config["run_datasets"]),
     script:
         "../workflow_scripts/plot_fig1.py"
@@ -36,6 +39,7 @@ rule plot_fig1:
 rule plot_fig1_dataset:
     input:
         unpack(fig1_inputs(None)),
+        envelope_tests=envelope_test_inputs(None),
     output:
         pdf="figures/fig1_{dataset}.pdf",
         png=report(
@@ -55,6 +59,8 @@ rule plot_fig1_dataset:
         datasets=fig1_keys(None),
         n=fig1_sample_counts(None),
         alpha=config["alpha"],
+        band_thresholds=config["figures"]["band_thresholds"],
+        envelope_constants=envelope_grids(None),
         titles=titles_of(None),
     script:
         "../workflow_scripts/plot_fig1.py"
@@ -63,6 +69,7 @@ rule plot_fig1_dataset:
 rule tabulate_certified_accuracy:
     input:
         unpack(fig1_inputs(None)),
+        envelope_tests=envelope_test_inputs(None),
     output:
         tsv=report(
             "results/tables/{dataset}/certified_accuracy.tsv",
@@ -82,6 +89,13 @@ rule tabulate_certified_accuracy:
             category="Figure 1: certified accuracy",
             subcategory="{dataset}",
         ),
+        bands="results/tables/{dataset}/paired_bands.tsv",
+        ranges=report(
+            "results/tables/{dataset}/verdict_ranges.tsv",
+            caption="../report/verdict_ranges.rst",
+            category="Figure 1: certified accuracy",
+            subcategory="{dataset}",
+        ),
         html=report(
             "results/tables/{dataset}/certified_accuracy.html",
             caption="../report/certified_accuracy.rst",
@@ -94,6 +108,7 @@ rule tabulate_certified_accuracy:
         "../envs/pytorch.yaml"
     params:
         table_areas=config["figures"]["table_areas"],
+        band_thresholds=config["figures"]["band_thresholds"],
         datasets=fig1_keys(None),
         n=fig1_sample_counts(None),
         alpha=config["alpha"],
@@ -124,6 +139,46 @@ rule tabulate_fig2:
         "../envs/pytorch.yaml"
     script:
         "../workflow_scripts/tabulate_fig2.py"
+
+
+# Figure 2's fronts compared with intervals that hold together (nusmooth.front_comparison), at each area
+# of a grid over the members' validation mean areas, on the members' test records.
+rule compare_fig2_fronts:
+    input:
+        front="results/tables/{dataset}/fig2_front.tsv",
+        records=sweep_test_records,
+    output:
+        verdicts="results/tables/{dataset}/front_verdicts.tsv",
+        ranges=report(
+            "results/tables/{dataset}/front_verdict_ranges.tsv",
+            caption="../report/verdict_ranges.rst",
+            category="Figure 2: clean accuracy",
+            subcategory="{dataset}",
+        ),
+    log:
+        "logs/compare_fig2_fronts/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    params:
+        band_thresholds=config["figures"]["band_thresholds"],
+    script:
+        "../workflow_scripts/compare_fig2_fronts.py"
+
+
+# Section 4.2 of the paper: does the validation accuracy stay close to the accuracy at initialization
+# while sigma is learned? Each learned sweep against the isotropic sweep at its initial constant.
+rule tabulate_sigma_learning:
+    input:
+        learned=sweep_validation_records("learned"),
+        initial=sweep_validation_records("isotropic"),
+    output:
+        table="results/tables/{dataset}/accuracy_during_learning.tsv",
+    log:
+        "logs/tabulate_sigma_learning/{dataset}.log",
+    conda:
+        "../envs/pytorch.yaml"
+    script:
+        "../workflow_scripts/tabulate_sigma_learning.py"
 
 
 rule plot_fig2:

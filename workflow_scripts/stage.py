@@ -147,9 +147,20 @@ def fig1_results(snakemake) -> list:
         choices=inputs.choices,
         learned=inputs.learned,
         isotropic=inputs.isotropic,
+        geometric=inputs.geometric,
         val_learned=inputs.val_learned,
         val_isotropic=inputs.val_isotropic,
     )
+
+
+def envelope_results(snakemake) -> dict:
+    """Each dataset's isotropic envelope among the rule's Figure-1 inputs (rules/common.smk's
+    fig1_inputs: a choice file per dataset, then the chosen constants' test certificates)."""
+    from nusmooth.artifacts import load_envelopes
+
+    datasets = list(dict.fromkeys(snakemake.params.datasets))
+    inputs = snakemake.input
+    return load_envelopes(datasets, choices=inputs.envelope_choices, tests=inputs.envelope_tests)
 
 
 def base_model(snakemake, device):

@@ -29,15 +29,23 @@ def fig1_result(seed: int, learned_share: float, isotropic_areas=(-2000, -800), 
     rng = np.random.default_rng(seed)
     learned = records(rng.random(points) < learned_share, rng.uniform(-1500, -200, points))
     isotropic = records(rng.random(points) < 0.6, rng.uniform(*isotropic_areas, points))
+    geometric = records(rng.random(points) < 0.65, rng.uniform(*isotropic_areas, points))
     choice = {
         "init": 0.25,
         "sub_epoch": 3,
         "isotropic_sigma": 0.4,
+        "geometric_sigma": 0.35,
         "dimension": 784,
         "sum_log_sigma": 784 * math.log(0.35),
         "min_sigma": 0.1,
     }
     validation = [records(rng.random(100) < 0.8, rng.uniform(-1800, -300, 100)) for _ in range(2)]
     return Fig1Result(
-        dataset="mnist", choice=choice, learned=learned, isotropic=isotropic, validation=validation, sources=[]
+        dataset="mnist",
+        choice=choice,
+        learned=learned,
+        isotropic=isotropic,
+        geometric=geometric,
+        validation=validation,
+        sources=[],
     )

@@ -27,11 +27,12 @@ def snakemake(
 def planned_jobs(dry_run_output: str) -> set[tuple[str, str]]:
     """``(rule, wildcards)`` of every job a dry run lists, wildcards as Snakemake prints them
     ("dataset=mnist5k, init=1"; empty for a rule without wildcards). Each job's block starts with
-    "rule NAME:" or "localrule NAME:"; its "wildcards:" line comes before the next block."""
+    "rule NAME:", "localrule NAME:", "checkpoint NAME:" or "localcheckpoint NAME:"; its "wildcards:"
+    line comes before the next block."""
     jobs, rule, wildcards = set(), None, ""
     for line in dry_run_output.splitlines():
         text = line.strip()
-        start = re.fullmatch(r"(?:local)?rule (\w+):", text)
+        start = re.fullmatch(r"(?:local)?(?:rule|checkpoint) (\w+):", text)
         if start:
             if rule is not None:
                 jobs.add((rule, wildcards))

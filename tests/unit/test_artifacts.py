@@ -54,6 +54,7 @@ def sigma_list():
 CHOICE = {
     "init": 0.25,
     "isotropic_sigma": 0.3,
+    "geometric_sigma": 0.28,
     "rule": "largest area",
     "sigma_space": "[0,1] pixels",
     "sub_epoch": 2,
@@ -132,12 +133,14 @@ def test_snapshots_round_trip_and_bytes(tmp_path):
 
 def test_fig1_sigmas_round_trip_and_bytes(tmp_path):
     learned = sigma_list()[0]
-    isotropic = float(learned.mean())
-    FIG1_SIGMAS.save(Fig1Sigmas.of(learned, isotropic), tmp_path / "sigmas.pt")
-    atomic_torch_save({"learned": learned, "isotropic": torch.tensor(isotropic)}, tmp_path / "before.pt")
+    isotropic, geometric = float(learned.mean()), float(learned.log().mean().exp())
+    FIG1_SIGMAS.save(Fig1Sigmas.of(learned, isotropic=isotropic, geometric=geometric), tmp_path / "sigmas.pt")
+    before = {"learned": learned, "isotropic": torch.tensor(isotropic), "geometric": torch.tensor(geometric)}
+    atomic_torch_save(before, tmp_path / "before.pt")
     assert (tmp_path / "sigmas.pt").read_bytes() == (tmp_path / "before.pt").read_bytes()
     loaded = FIG1_SIGMAS.load(tmp_path / "sigmas.pt")
     assert torch.equal(loaded.of_kind("learned"), learned) and float(loaded.of_kind("isotropic")) == isotropic
+    assert float(loaded.of_kind("geometric")) == geometric
     with pytest.raises(ValueError, match="unknown sigma kind"):
         loaded.of_kind("mean")
 
@@ -173,7 +176,7 @@ def test_table_round_trip(tmp_path, spec):
 TORCH_KINDS = {
     DATASET: lambda: tiny_dataset().to_payload(),
     SNAPSHOTS: lambda: {"init": 0.25, "sigmas": torch.stack(sigma_list()), "sub_epochs": [1, 2, 3], "pixel_space": "x"},
-    FIG1_SIGMAS: lambda: {"learned": sigma_list()[0], "isotropic": torch.tensor(0.5)},
+    FIG1_SIGMAS: lambda: {"learned": sigma_list()[0], "isotropic": torch.tensor(0.5), "geometric": torch.tensor(0.4)},
     MEAN_VAL_IMAGE: lambda: {"mean_image": sigma_list()[0], "points": 7},
     MODEL: lambda: {
         "arch": "mnist_cnn",
@@ -235,11 +238,12 @@ def test_missing_file_names_the_rule_that_writes_it(tmp_path, spec):
 
 def test_wrong_dtype_or_rank_names_the_key(tmp_path):
     path = tmp_path / "sigmas.pt"
-    atomic_torch_save({"learned": torch.zeros(4, 4), "isotropic": torch.tensor(0.5)}, path)
+    rest = {"isotropic": torch.tensor(0.5), "geometric": torch.tensor(0.4)}
+    atomic_torch_save({"learned": torch.zeros(4, 4), **rest}, path)
     with pytest.raises(ArtifactError, match=r"'learned' has 2 dimensions \(4, 4\), not 3") as caught:
         FIG1_SIGMAS.load(path)
     assert_names(caught.value, path, "select_fig1_sigma")
-    atomic_torch_save({"learned": torch.zeros(1, 4, 4, dtype=torch.int64), "isotropic": torch.tensor(0.5)}, path)
+    atomic_torch_save({"learned": torch.zeros(1, 4, 4, dtype=torch.int64), **rest}, path)
     with pytest.raises(ArtifactError, match=r"'learned' has dtype torch.int64, not floating"):
         FIG1_SIGMAS.load(path)
 
@@ -299,10 +303,10 @@ def test_a_foreign_pickle_never_runs_and_is_named(tmp_path):
 
 
 def rule_outputs() -> dict[str, list[str]]:
-    """rule name -> the paths its ``output:`` block names, from rules/*.smk."""
+    """rule name -> the paths its ``output:`` block names, from rules/*.smk (checkpoints are rules too)."""
     outputs = {}
     for smk in sorted((REPO / "rules").glob("*.smk")):
-        for block in re.split(r"^rule ", smk.read_text(), flags=re.M)[1:]:
+        for block in re.split(r"^(?:rule|checkpoint) ", smk.read_text(), flags=re.M)[1:]:
             name = block.split(":", 1)[0]
             section = re.search(r"^    output:\n((?:        .*\n)+)", block, re.M)
             paths = re.findall(r'"([^"]+)"', section.group(1)) if section else []

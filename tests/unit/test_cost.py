@@ -37,9 +37,16 @@ def test_mnist_jobs_of_the_paper_preset_in_closed_form():
     assert cost.job_work(isotropic, "mnist", MNIST) == cost.Work(forward=1 * 6667 * 576)
     certify = job("certify", dataset="mnist", init="0.3081", kind="learned")
     assert cost.job_work(certify, "mnist", MNIST) == cost.Work(forward=10000 * 1100)
+    envelope_val = job("certify_envelope", dataset="mnist", constant="0.12", split="val")
+    envelope_test = job("certify_envelope", dataset="mnist", constant="0.12", split="test")
+    assert cost.job_work(envelope_val, "mnist", MNIST) == cost.Work(forward=1000 * 1100)  # fig1.envelope.val_points
+    assert cost.job_work(envelope_test, "mnist", MNIST) == cost.Work(forward=10000 * 1100)
+    assert cost.chosen_on_validation(envelope_test) and not cost.chosen_on_validation(envelope_val)
     jobs = cost.figure_jobs("mnist", MNIST)
-    assert len(jobs["all"]) == 1 + 20 + 20 * 2 * 2 + 2 * 2
-    assert len(jobs["fig1"]) == 1 + 2 + 2 * 2 + 2 * 2 and len(jobs["fig3"]) == 1 + 2 + 2
+    # Figure 1: 2 constants x (learned, arithmetic and geometric mean), the envelope's 7 constants on
+    # validation and, as a bound, on test.
+    assert len(jobs["all"]) == 1 + 20 + 20 * 2 * 2 + 2 * 3 + 7 * 2
+    assert len(jobs["fig1"]) == 1 + 2 + 2 * 2 + 2 * 3 + 7 * 2 and len(jobs["fig3"]) == 1 + 2 + 2
     assert set(jobs["fig2"]) | set(jobs["fig1"]) == set(jobs["all"]) and "fig4" not in jobs
     assert "fig4" in cost.figure_jobs("kitti", PRESET["datasets"]["kitti"])
     stages = cost.stage_work("mnist", MNIST)

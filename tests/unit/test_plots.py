@@ -10,9 +10,11 @@ from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.sigma_regions import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.io import atomic_write_tsv
 from nusmooth.plotting import (
+    FIG1_LINESTYLES,
     channel_strip,
     enlarge,
     fig1,
+    fig1_banded,
     fig1_panel_from_results,
     fig3,
     front_figure,
@@ -329,6 +331,28 @@ def test_a_long_title_of_your_own_is_wrapped_not_clipped():
     figure.canvas.draw()
     box = figure.axes[0].title.get_window_extent()
     assert box.x0 >= 0 and box.x1 <= figure.bbox.x1  # inside the figure
+
+
+def test_fig1_draws_each_comparator_in_its_own_style_and_the_envelope_once(tmp_path):
+    rng = np.random.default_rng(4)
+
+    def records():
+        table = certificates(rng, 60)
+        return table.assign(idx=np.arange(60), l2_radius=np.where(table["correct"] == 1, 0.3, 0.0))
+
+    choice = {"init": 0.25, "isotropic_sigma": 0.3, "geometric_sigma": 0.28, "sigma_space": "[0,1] pixels"}
+    results = [{"choice": choice, "learned": records(), "isotropic": records(), "geometric": records()}]
+    band = pd.DataFrame({"threshold": [-800.0, -600.0], "certified_accuracy": [0.7, 0.4], "lower": 0.2, "upper": 0.9})
+    panel = fig1_panel_from_results("mnist", results, {"band": band, "constants": 7})
+    figure = fig1_banded([dict(panel, x_range=(-900.0, -400.0))], "area", "fp32")
+    lines = figure.axes[0].get_lines()
+    assert [line.get_linestyle() for line in lines] == ["-", "--", ":", "-."]  # learned, AM, GM, envelope
+    assert FIG1_LINESTYLES == {"learned": "-", "am": "--", "gm": ":", "envelope": "-."}
+    labels = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert labels[1].startswith("AM") and labels[2].startswith("GM") and labels[3] == "isotropic envelope (7 constants)"
+    np.testing.assert_array_equal(lines[3].get_xdata(), band["threshold"])  # the envelope's own grid
+    save(figure, tmp_path / "fig1.pdf", tmp_path / "fig1.png")
+    assert_png(tmp_path / "fig1.png")
 
 
 def test_enlarge_is_nearest_neighbour():

@@ -129,13 +129,10 @@ def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_interva
 
 # --- Figure 1's tables: thresholds from validation, intervals over test points --------------------
 
-from nusmooth.intervals import paired_difference_interval, proportion_interval  # noqa: E402
-from nusmooth.tables import (
-    certified_accuracy_intervals,
+from nusmooth.tables import (  # noqa: E402
     display_grid,
-    largest_certifiable,  # noqa: E402
+    largest_certifiable,
     nothing_certified_note,
-    paired_difference_table,
     round_grid,
     threshold_labels,
     with_intervals_wide,
@@ -193,37 +190,12 @@ def test_the_display_grid_never_repeats_the_clean_row():
     """Radii from 0.01 round down to a threshold of 0.0 (r >= 0 is the clean row every table starts
     with): the full Fashion-MNIST run hit it, and the tables' pivot failed on the duplicate."""
     validation = [fig1_records(np.full(21, -900.0), [1] * 21, np.linspace(0.01, 0.5, 21))]
-    grid = display_grid(validation, [{"area": -300.0, "l2_radius": 0.6}], 5)
+    grid = display_grid(validation, [{"area": -300.0, "l2_radius": 0.6}], 5, band_count=40)
     assert 0.0 in round_grid(np.quantile(np.linspace(0.01, 0.5, 21), 0.05), 0.6, 5)
     assert (grid["l2_radius"]["thresholds"] > 0).all() and len(grid["l2_radius"]["thresholds"]) == 4
-    table = certified_accuracy_intervals({"learned": LEARNED}, grid["l2_radius"]["thresholds"], "l2_radius")
-    assert table["threshold"].is_unique
-
-
-def test_certified_accuracy_intervals_count_by_hand():
-    table = certified_accuracy_intervals({"learned": LEARNED}, [-680.0], "area")
-    assert list(table["threshold"]) == [-np.inf, -680.0]
-    assert list(table["certified"]) == [3, 1]  # correct: idx 0, 1, 3; of those only idx 1 has area >= -680
-    low, high = proportion_interval(1, 5)[1:]
-    assert table.loc[1, ["lower", "upper"]].tolist() == pytest.approx([low, high])
-    l2 = certified_accuracy_intervals({"isotropic": ISOTROPIC}, [0.5], "l2_radius")
-    assert list(l2["certified"]) == [4, 3] and (l2["view"] == "l2_radius").all()
-
-
-def test_paired_difference_table_is_learned_minus_isotropic_with_the_paired_interval():
-    table = paired_difference_table([("L", LEARNED, "I", ISOTROPIC)], [0.4], "l2_radius")
-    learned = LEARNED["correct"].to_numpy().astype(bool) & (LEARNED["l2_radius"].to_numpy() >= 0.4)
-    isotropic = ISOTROPIC["correct"].to_numpy().astype(bool) & (ISOTROPIC["l2_radius"].to_numpy() >= 0.4)
-    expected = paired_difference_interval(learned, isotropic)
-    row = table.iloc[1]
-    assert row["difference"] == pytest.approx(-0.8) and row["difference"] == pytest.approx(expected.estimate)
-    assert [row["lower"], row["upper"]] == pytest.approx([expected.lower, expected.upper])
-    # 4 discordant points of 5, all one way, do not exclude 0 (an exact sign test gives p = 2 / 16).
-    assert row["lower"] < row["difference"] < 0 < row["upper"]
-    assert (row["only_learned"], row["only_isotropic"]) == (0, 4)
-    wide = with_intervals_wide(table, "learned", "difference")
-    assert list(wide.columns) == ["learned", "clean accuracy", "l2 radius >= 0.4"]
-    assert wide.iloc[0, 2].startswith("-0.800 [")
+    band = grid["l2_radius"]["band"]
+    assert (band > 0).all() and np.all(np.diff(band) > 0) and 30 <= len(band) <= 40  # round, so a few merge
+    assert band[0] <= grid["l2_radius"]["thresholds"][0] and band[-1] == pytest.approx(0.6)
 
 
 def test_an_outlying_validation_area_does_not_squeeze_figure_1():
@@ -253,6 +225,7 @@ def test_an_imagenet_layout_run_that_certifies_nothing_gets_tables_of_zeros_sayi
     import torch
 
     from nusmooth.data import ImageSplit
+    from nusmooth.evidence import certified_flags, curve_with_band, paired_difference_from_flags
     from nusmooth.records import certify_split
 
     torch.manual_seed(0)
@@ -282,11 +255,14 @@ def test_an_imagenet_layout_run_that_certifies_nothing_gets_tables_of_zeros_sayi
     thresholds = grid["area"]["thresholds"]
     assert len(thresholds) >= 4 and len(set(threshold_labels(thresholds))) == len(thresholds)
     curves = {"learned": learned, "isotropic": isotropic}
-    table = certified_accuracy_intervals(curves, thresholds, "area")
+    shown = np.r_[-np.inf, thresholds]
+    table = pd.concat(
+        [curve_with_band(records, shown, "area").assign(sigma=name, view="area") for name, records in curves.items()]
+    )
     assert (table["certified_accuracy"] == 0).all()
     wide = with_intervals_wide(table, "sigma", "certified_accuracy")  # pandas refused duplicate headings here
     assert wide.shape == (2, 1 + 1 + len(thresholds))
-    differences = paired_difference_table([("learned", learned, "isotropic", isotropic)], thresholds, "area")
-    assert (differences["difference"] == 0).all()
+    flags = [certified_flags(records, shown, "area")[1] for records in curves.values()]
+    assert (paired_difference_from_flags(shown, *flags)["difference"] == 0).all()
     note = nothing_certified_note(grid, curves)
     assert "No validation point was certified correct" in note and "every certified accuracy below is 0" in note

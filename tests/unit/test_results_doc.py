@@ -1,7 +1,6 @@
-"""nusmooth.results_doc: the verdicts on the paper's claims follow the intervals, the tables carry the
-numbers of the run's files, and the cost tables the counts of nusmooth.cost; nusmooth.pass_rates runs."""
-
-import math
+"""nusmooth.results_doc: the tables carry the numbers of the run's files (every comparator beside the
+learned sigma, the semi-axes beyond the pixel box), the sizing the counts of nusmooth.cost, and the cost
+tables too; nusmooth.pass_rates runs. The claims' rules: tests/unit/test_claims.py."""
 
 import numpy as np
 import pandas as pd
@@ -14,49 +13,16 @@ from nusmooth import cost, pass_rates
 from nusmooth.provenance import checkout_commit
 from nusmooth.results_doc import (
     accuracy_rows,
-    area_claim,
-    border_claim,
     config_yaml,
     paper_cost_tables,
     pair_label,
+    predicted_minutes,
+    semi_axes_beyond_box,
     stage_time_rows,
     vector_stats,
 )
 
 LEARNED = "learned: init 0.25, sub-epoch 3, mean 0.43"
-ISOTROPIC = "isotropic 0.43"
-
-
-def differences(rows):
-    """Paired rows (threshold, accuracy_learned, accuracy_isotropic, difference, lower, upper)."""
-    frame = pd.DataFrame(
-        rows, columns=["threshold", "accuracy_learned", "accuracy_isotropic", "difference", "lower", "upper"]
-    )
-    return frame.assign(learned=LEARNED, isotropic=ISOTROPIC, view="area", points=100, only_learned=3, only_isotropic=1)
-
-
-def test_area_claim_reads_the_paired_intervals():
-    clean = (-math.inf, 0.9, 0.8, 0.1, 0.05, 0.15)
-    supports = differences([clean, (-800, 0.8, 0.7, 0.1, 0.02, 0.18), (-400, 0.6, 0.55, 0.05, -0.01, 0.11)])
-    verdict = area_claim(supports)
-    assert verdict.verdict == "supports"
-    assert "1 of 2" in verdict.because and "O_CA >= -800: +0.10 [+0.02, +0.18]" in verdict.because
-    against = differences([(-800, 0.5, 0.7, -0.2, -0.3, -0.1), (0, 0.0, 0.0, 0.0, -0.04, 0.04)])
-    assert area_claim(against).verdict == "contradicts"
-    assert "1 of 1" not in area_claim(against).because  # the row where neither certifies is left out
-    mixed = differences([(-800, 0.8, 0.7, 0.1, 0.02, 0.18), (300, 0.0, 0.15, -0.15, -0.23, -0.08)])
-    verdict = area_claim(mixed, learned_ceiling=237.0)
-    assert verdict.verdict == "mixed" and "beyond the learned sigma's ceiling, 237" in verdict.because
-    unclear = differences([(-800, 0.8, 0.78, 0.02, -0.03, 0.07)])
-    assert area_claim(unclear).verdict == "cannot tell"
-    assert area_claim(differences([(-800, 0.0, 0.0, 0.0, -0.04, 0.04)])).verdict == "cannot tell"
-
-
-def test_border_claim_needs_both_the_ratio_and_the_robust_region():
-    assert border_claim(2.0, 1.0, 0.38, 3).verdict == "supports"
-    assert border_claim(0.8, 0.1, 0.38, 3).verdict == "contradicts"
-    assert border_claim(1.2, 0.2, 0.38, 3).verdict == "mixed"
-    assert "2.00 times" in border_claim(2.0, 1.0, 0.38, 3).because
 
 
 def test_vector_stats_of_a_sigma_large_on_the_border():
@@ -67,25 +33,62 @@ def test_vector_stats_of_a_sigma_large_on_the_border():
         "sum_log_sigma": float(np.log(sigma).sum()),
         "min_sigma": 0.2,
         "isotropic_sigma": float(sigma.mean()),
+        "geometric_sigma": float(np.exp(np.log(sigma).mean())),
     }
     stats = vector_stats(sigma, choice, 1000, 0.001)
     assert stats["border_centre_ratio"] == pytest.approx(3.0) and stats["border"] == 3
     assert stats["ceiling_isotropic"] > stats["ceiling_learned"]  # arithmetic mean >= geometric mean
+    assert stats["ceiling_geometric"] == pytest.approx(stats["ceiling_learned"], rel=1e-12)  # the same sum log sigma
+    # Phi^-1(0.001 ** (1 / 1000)) = 2.4633: 0.6 x 2.4633 > 1 on the 3-pixel border (300 of 784 pixels), 0.2 x 2.4633 < 1.
+    assert stats["beyond_box_learned"] == 784 - 22 * 22 and stats["dimension"] == 784
+    assert stats["beyond_box_isotropic"] == 0  # the arithmetic mean, 0.357: 0.88 < 1
+    assert stats["regions"]["left side"] > stats["regions"]["centre"]
 
 
-def test_accuracy_rows_pair_each_threshold_with_both_curves():
+def test_semi_axes_beyond_the_box_at_the_largest_certifiable_region():
+    radius = 2.4633  # Phi^-1(0.001 ** (1 / 1000)), docs/method.md
+    sigma = np.array([0.40, 0.41, 1.0 / radius - 1e-4, 1.0 / radius + 1e-4])
+    assert semi_axes_beyond_box(sigma, 1000, 0.001) == 2  # 0.41 and the one just above 1 / radius
+    assert semi_axes_beyond_box(np.full(784, 0.527), 1000, 0.001) == 784  # 0.527 x 2.4633 = 1.30
+
+
+def test_accuracy_rows_give_every_comparator_beside_the_learned_sigma():
+    thresholds = [-800.0]
     table = pd.DataFrame(
         {
-            "sigma": [LEARNED, ISOTROPIC],
-            "threshold": [-800.0, -800.0],
-            "certified_accuracy": [0.8, 0.7],
-            "lower": [0.71, 0.6],
-            "upper": [0.87, 0.78],
+            "sigma": [LEARNED, "I", "G", "isotropic envelope"],
+            "threshold": thresholds * 4,
+            "certified_accuracy": [0.8, 0.7, 0.75, 0.78],
+            "lower": [0.71, 0.6, 0.66, 0.69],
+            "upper": [0.87, 0.78, 0.82, 0.85],
+            "constant": [np.nan, 0.43, 0.41, 0.35],
         }
     )
-    rows = accuracy_rows(table, differences([(-800.0, 0.8, 0.7, 0.1, 0.02, 0.18)]), "area")
+    differences = pd.DataFrame(
+        {
+            "learned": LEARNED,
+            "comparator": ["am", "gm", "envelope"],
+            "isotropic": ["I", "G", "isotropic 0.35 (envelope)"],
+            "view": "area",
+            "threshold": thresholds * 3,
+            "difference": [0.1, 0.05, 0.02],
+            "lower": [0.02, -0.01, -0.03],
+            "upper": [0.18, 0.11, 0.07],
+        }
+    )
+    rows = accuracy_rows(table, differences, "area")
     assert rows == [
-        ["init 0.25", "O_CA >= -800", "0.80 [0.71, 0.87]", "0.70 [0.60, 0.78]", "+0.10 [+0.02, +0.18]", "3 / 1"]
+        [
+            "init 0.25",
+            "O_CA >= -800",
+            "0.80 [0.71, 0.87]",
+            "0.70 [0.60, 0.78]",
+            "0.75 [0.66, 0.82]",
+            "0.78 [0.69, 0.85] (sigma 0.35)",
+            "+0.10 [+0.02, +0.18]",
+            "+0.05 [-0.01, +0.11]",
+            "+0.02 [-0.03, +0.07]",
+        ]
     ]
     assert pair_label(LEARNED) == "init 0.25"
 
@@ -107,6 +110,17 @@ def test_paper_cost_tables_carry_the_counted_work():
     assert f"| {mnist.forward_backward / 500 / 3600:,.0f} |" in text
     assert "**every dataset**" in text and "not measured" not in text
     assert "not measured" in paper_cost_tables(preset, None, None)
+
+
+def test_the_predicted_minutes_are_the_cost_of_every_job_at_the_rates():
+    block = yaml.safe_load((REPO / "presets" / "cpu.yaml").read_text())["datasets"]["mnist"]
+    report = type("Report", (), {"name": "mnist", "block": block})()
+    rates = {"mnist_cnn": {"forward": 6000.0, "forward_backward": 2000.0, "training": 1000.0}}
+    work = cost.figure_work("mnist", block)["all"]
+    assert predicted_minutes([report, report], rates) == pytest.approx(2 * work.seconds(rates["mnist_cnn"]) / 60)
+    envelope = block["fig1"]["envelope"]
+    bound = len(envelope["constants"]) * (envelope["val_points"] + block["fig1"]["test_points"]) * 1100
+    assert cost.stage_work("mnist", block)["certify_envelope"].forward == bound  # every constant on test: a bound
 
 
 def test_the_pages_configuration_is_yaml_with_sorted_keys():

@@ -5,7 +5,7 @@ import itertools
 import pytest
 import yaml
 
-from nusmooth.registry import CERTIFIED_SPLITS, SHOWN_SPLIT, SIGMA_KINDS
+from nusmooth.registry import CERTIFIED_SPLITS, ENVELOPE_KIND, FIG1_KINDS, SHOWN_SPLIT, SIGMA_KINDS
 from nusmooth.seeds import STREAM_PARTS, stream_name, stream_seed
 from support.workflow import REPO
 
@@ -46,8 +46,13 @@ def test_streams_of_the_paper_preset_never_collide():
                 for kind, split in itertools.product(SIGMA_KINDS, CERTIFIED_SPLITS)
             ]
             names += [
-                stream_name("certify", dataset=dataset, init=init, kind=kind, split=SHOWN_SPLIT) for kind in SIGMA_KINDS
+                stream_name("certify", dataset=dataset, init=init, kind=kind, split=SHOWN_SPLIT) for kind in FIG1_KINDS
             ]
+        names += [  # the envelope's constants on both splits: never a Figure-1 stream, never each other's
+            stream_name("certify", dataset=dataset, init=f"{c:g}", kind=ENVELOPE_KIND, split=split)
+            for c in block["fig1"]["envelope"]["constants"]
+            for split in CERTIFIED_SPLITS
+        ]
         names += [
             stream_name("train_base", dataset=dataset, purpose=p) for p in ("init and dropout", "subset", "order")
         ]

@@ -37,6 +37,8 @@ def test_a_new_sigma_constant_runs_its_sweep_and_the_figure_2_aggregates(tiny_al
         ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1, split=val"),
         ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1, split=test"),
         ("tabulate_fig2", "dataset=mnist5k"),
+        ("compare_fig2_fronts", "dataset=mnist5k"),
+        ("tabulate_sigma_learning", "dataset=mnist5k"),
         ("plot_fig2", ""),
         ("all", ""),
     }
@@ -53,6 +55,7 @@ def test_more_test_points_in_the_sweeps_rerun_only_their_test_evaluations(tiny_a
             for init in inits
         ),
         ("tabulate_fig2", "dataset=mnist5k"),
+        ("compare_fig2_fronts", "dataset=mnist5k"),
         ("plot_fig2", ""),
         ("all", ""),
     }
@@ -70,12 +73,28 @@ def test_a_new_figure_1_constant_certifies_it_and_redraws_figure_1_and_3(tiny_al
         ("select_fig1_sigma", f"dataset=mnist5k, init={init}"),
         ("certify", f"dataset=mnist5k, init={init}, kind=learned"),
         ("certify", f"dataset=mnist5k, init={init}, kind=isotropic"),
+        ("certify", f"dataset=mnist5k, init={init}, kind=geometric"),
+        # The new vector's ceilings move the band grid, so the envelope is chosen again (on validation:
+        # its validation certificates are kept); its test jobs follow once the checkpoint has run.
+        ("choose_envelope", "dataset=mnist5k"),
         ("plot_fig1", ""),
         ("plot_fig1_dataset", "dataset=mnist5k"),
         ("tabulate_certified_accuracy", "dataset=mnist5k"),
         ("plot_fig3", ""),
         ("find_sigma_regions", "dataset=mnist5k"),
         ("plot_convergence", "dataset=mnist5k"),
+        ("all", ""),
+    }
+
+
+def test_a_new_envelope_constant_is_certified_on_validation_and_chosen_again(tiny_all, tmp_path):
+    config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["fig1"]["envelope"]["constants"].append(0.1))
+    assert plan(tiny_all, config) == {
+        ("certify_envelope", "dataset=mnist5k, constant=0.1, split=val"),
+        ("choose_envelope", "dataset=mnist5k"),
+        ("plot_fig1", ""),
+        ("plot_fig1_dataset", "dataset=mnist5k"),
+        ("tabulate_certified_accuracy", "dataset=mnist5k"),
         ("all", ""),
     }
 

@@ -44,7 +44,9 @@ def test_paper_preset_dry_run_lists_every_dataset(tmp_path):
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
     assert counts["prepare_data"] == 5 and counts["train_base"] == 5 and counts["plot_fig1"] == 1
-    assert counts["certify"] == 2 * 2 * 5  # learned + isotropic, two Figure-1 constants per dataset
+    assert counts["certify"] == 3 * 2 * 5  # learned, arithmetic and geometric mean; two Figure-1 constants per dataset
+    # The envelope's grid on validation (its test jobs follow the choose_envelope checkpoint).
+    assert counts["certify_envelope"] == 2 * 7 + 3 * 4 and counts["choose_envelope"] == 5
 
 
 def test_paper_preset_without_imagenet_path_says_what_to_set(tmp_path):
@@ -104,7 +106,8 @@ def test_cpu_preset_plans_full_mnist_and_fashion_mnist_up_to_the_results_page(tm
         for line in log.splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
-    assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 2 * 2 and counts["evaluate_sigma"] == 2 * 3 * 2 * 2
+    assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 2 * 3 and counts["evaluate_sigma"] == 2 * 3 * 2 * 2
+    assert counts["certify_envelope"] == 2 * 7  # each dataset's envelope grid on validation
     assert counts["results_doc"] == 1 and counts["measure_pass_rates"] == 1
     assert "results/certify/fashion_mnist/fig1_init_0.25/learned.tsv" in log and "mnist5k" not in log
 

@@ -32,7 +32,13 @@ TOY = {
         "stop_when_nothing_counts": False,
     },
     "sweep_eval": {"n0": 8, "n": 16, "val_points": 6, "test_points": 6},
-    "fig1": {"inits": [0.25], "n0": 8, "n": 16, "test_points": 6},
+    "fig1": {
+        "inits": [0.25],
+        "n0": 8,
+        "n": 16,
+        "test_points": 6,
+        "envelope": {"constants": [0.25, 0.5], "val_points": 6},
+    },
 }
 
 
@@ -56,7 +62,8 @@ def assert_all_figures(work: Path, name: str, figure: str = "fig2") -> None:
     for stem in ("fig1", "fig1_l2", "fig3", figure, f"fig1_{name}", f"regions_{name}"):
         for ext in ("pdf", "png"):
             assert (work / "figures" / f"{stem}.{ext}").stat().st_size > 1000, f"{stem}.{ext}"
-    for table in ("fig2_front.html", "certified_accuracy.html", "certified_accuracy_l2.tsv", "paired_differences.tsv"):
+    tables = ("certified_accuracy.html", "certified_accuracy_l2.tsv", "paired_differences.tsv", "verdict_ranges.tsv")
+    for table in ("fig2_front.html", "front_verdict_ranges.tsv", "accuracy_during_learning.tsv", *tables):
         assert (work / "results" / "tables" / name / table).is_file(), table
 
 

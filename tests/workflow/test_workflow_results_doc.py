@@ -36,7 +36,21 @@ def test_results_page_is_built_from_the_run_and_rerun_is_a_no_op(tiny_all, tmp_p
         assert f"](results/{name}.png)" in page
         assert (run / f"docs/results/{name}.png").read_bytes() == (run / f"figures/{name}.png").read_bytes()
     assert "MNIST's learned sigma is large on the black border" in page and "test rates" in page
-    for rule in ("train_base", "optimize_sigma", "evaluate_sigma", "certify"):
+    # Every verdict range of every comparator, in words, and a claim row per comparator.
+    ranges = pd.read_csv(run / f"results/tables/{DATASET}/verdict_ranges.tsv", sep="\t")
+    from nusmooth.comparisons import SHORT_NAMES, ranges_of
+    from nusmooth.verdicts import describe_verdicts
+
+    for (view, comparator), group in ranges.groupby(["view", "comparator"]):
+        metric, number = {"area": ("O_CA", "{:.0f}"), "l2_radius": ("r", "{:.3g}")}[view]
+        assert (
+            describe_verdicts(ranges_of(group), "learned", SHORT_NAMES[comparator], metric, number_format=number)
+            in page
+        )
+    for comparator in ("the envelope", "the arithmetic mean (AM)", "the geometric mean (GM)", "the isotropic front"):
+        assert f"| {comparator} | **" in page
+    assert "the accuracy stays close to its accuracy at initialization" in page
+    for rule in ("train_base", "optimize_sigma", "evaluate_sigma", "certify", "certify_envelope"):
         assert f"| {rule} |" in page
     config = yaml.safe_load(page.split("```yaml\n")[1].split("```")[0])
     assert config["run_datasets"] == [DATASET] and config["datasets"][DATASET]["fig1"]["n"] == 64

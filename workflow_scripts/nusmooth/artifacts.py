@@ -30,7 +30,7 @@ from .io import (
     load_artifact,
 )
 from .convergence import COLUMNS as CONVERGENCE_COLUMNS
-from .registry import SIGMA_KINDS, SPLITS
+from .registry import FIG1_KINDS, SIGMA_KINDS, SPLITS
 
 
 @dataclass(frozen=True, eq=False)  # one object per kind: compared (and hashed) by identity
@@ -126,21 +126,23 @@ class SigmaSnapshots(_Record):
 
 @dataclass(frozen=True)
 class Fig1Sigmas(_Record):
-    """Figure 1's learned sigma vector and the isotropic sigma it is compared with (0-d tensor)."""
+    """Figure 1's learned sigma vector and the isotropic sigmas tied to it (0-d tensors): ``isotropic`` at
+    its arithmetic mean (the paper's comparator), ``geometric`` at its geometric mean."""
 
     learned: object
     isotropic: object
+    geometric: object
 
     @classmethod
-    def of(cls, learned, isotropic: float) -> Fig1Sigmas:
+    def of(cls, learned, *, isotropic: float, geometric: float) -> Fig1Sigmas:
         import torch
 
-        return cls(learned, torch.tensor(isotropic))
+        return cls(learned, torch.tensor(isotropic), torch.tensor(geometric))
 
     def of_kind(self, kind: str):
-        """The sigma that certificates of ``kind`` ("learned" or "isotropic") use."""
-        if kind not in SIGMA_KINDS:
-            raise ValueError(f"unknown sigma kind {kind!r}; choose one of {list(SIGMA_KINDS)}")
+        """The sigma that certificates of ``kind`` (one of registry.FIG1_KINDS) use."""
+        if kind not in FIG1_KINDS:
+            raise ValueError(f"unknown sigma kind {kind!r}; choose one of {list(FIG1_KINDS)}")
         return getattr(self, kind)
 
 
@@ -186,11 +188,11 @@ SNAPSHOTS = Artifact(
     record=SigmaSnapshots.from_payload,
 )
 FIG1_SIGMAS = Artifact(
-    "Figure 1's learned sigma and its isotropic counterpart",
+    "Figure 1's learned sigma and its isotropic counterparts",
     "results/certify/{dataset}/fig1_init_{init}/sigmas.pt",
     "select_fig1_sigma",
-    keys=SIGMA_KINDS,
-    tensors={"learned": ("floating", 3), "isotropic": ("floating", 0)},
+    keys=FIG1_KINDS,
+    tensors={"learned": ("floating", 3), "isotropic": ("floating", 0), "geometric": ("floating", 0)},
     record=Fig1Sigmas.from_payload,
 )
 FIG1_CHOICE = Artifact(
@@ -200,6 +202,7 @@ FIG1_CHOICE = Artifact(
     keys=(
         "init",
         "isotropic_sigma",
+        "geometric_sigma",
         "rule",
         "sigma_space",
         "sub_epoch",
@@ -223,26 +226,40 @@ CLASS_COUNTS = Artifact(
     "summarize_test_split",
     keys=("split", "class_index", "class", "count", "share"),
 )
+_CERTIFICATE_COLUMNS = (
+    "idx",
+    "label",
+    "predict",
+    "pa_lower",
+    "phi_inv_pa_lower",
+    "certified_area",
+    "correct",
+    "time",
+    "n_a",
+    "n",
+    "l2_radius",
+    "geometric_mean_radius",
+    "sigma_space",
+    "precision",
+)
 CERTIFICATES = Artifact(
     "certificates, one row per test point",
     "results/certify/{dataset}/fig1_init_{init}/{kind}.tsv",
     "certify",
-    keys=(
-        "idx",
-        "label",
-        "predict",
-        "pa_lower",
-        "phi_inv_pa_lower",
-        "certified_area",
-        "correct",
-        "time",
-        "n_a",
-        "n",
-        "l2_radius",
-        "geometric_mean_radius",
-        "sigma_space",
-        "precision",
-    ),
+    keys=_CERTIFICATE_COLUMNS,
+)
+ENVELOPE_CERTIFICATES = Artifact(
+    "certificates of one constant of the isotropic envelope's grid, one row per point (validation: every "
+    "constant of the grid; test: the constants chosen on validation)",
+    "results/certify/{dataset}/envelope/sigma_{constant}/{split}.tsv",
+    "certify_envelope",
+    keys=_CERTIFICATE_COLUMNS,
+)
+ENVELOPE_CHOICE = Artifact(
+    "the isotropic envelope's constant at each threshold of Figure 1's grid, chosen on validation",
+    "results/certify/{dataset}/envelope/choice.tsv",
+    "choose_envelope",
+    keys=("view", "threshold", "constant", "val_certified", "val_points", "val_accuracy", "precision"),
 )
 SWEEP_METRICS = Artifact(
     "sweep metrics, one row per snapshot",
@@ -349,24 +366,80 @@ CERTIFIED_ACCURACY_L2 = Artifact(
     "tabulate_certified_accuracy",
     keys=_CERTIFIED_ACCURACY_COLUMNS,
 )
+_PAIRED_COLUMNS = (
+    "learned",
+    "comparator",
+    "isotropic",
+    "view",
+    "threshold",
+    "points",
+    "accuracy_learned",
+    "accuracy_isotropic",
+    "only_learned",
+    "only_isotropic",
+    "difference",
+    "lower",
+    "upper",
+    "precision",
+)
 PAIRED_DIFFERENCES = Artifact(
-    "learned minus isotropic certified accuracy at each threshold, with Newcombe's paired intervals",
+    "learned minus each comparator's certified accuracy at the tables' thresholds, with paired 95% intervals",
     "results/tables/{dataset}/paired_differences.tsv",
     "tabulate_certified_accuracy",
+    keys=_PAIRED_COLUMNS,
+)
+PAIRED_BANDS = Artifact(
+    "learned minus each comparator over the whole band grid, with the simultaneous 95% band and its verdict",
+    "results/tables/{dataset}/paired_bands.tsv",
+    "tabulate_certified_accuracy",
+    keys=_PAIRED_COLUMNS + ("band_lower", "band_upper", "verdict"),
+)
+#: One row per contiguous range of grid thresholds with one verdict (nusmooth.verdicts).
+_VERDICT_RANGE_COLUMNS = (
+    "comparison",
+    "comparator",
+    "view",
+    "verdict",
+    "first",
+    "last",
+    "thresholds",
+    "grid",
+    "learned_ceiling",
+    "precision",
+)
+VERDICT_RANGES = Artifact(
+    "where the learned sigma and each comparator win on Figure 1's band grid, as ranges of thresholds",
+    "results/tables/{dataset}/verdict_ranges.tsv",
+    "tabulate_certified_accuracy",
+    keys=_VERDICT_RANGE_COLUMNS,
+)
+FRONT_VERDICTS = Artifact(
+    "Figure 2's fronts compared at each area of a grid (nusmooth.front_comparison)",
+    "results/tables/{dataset}/front_verdicts.tsv",
+    "compare_fig2_fronts",
+    keys=("threshold", "verdict", "best_learned", "best_isotropic", "accuracy_learned", "accuracy_isotropic"),
+)
+FRONT_VERDICT_RANGES = Artifact(
+    "where each of Figure 2's fronts wins, as ranges of mean certified areas",
+    "results/tables/{dataset}/front_verdict_ranges.tsv",
+    "compare_fig2_fronts",
+    keys=_VERDICT_RANGE_COLUMNS,
+)
+LEARNING_ACCURACY = Artifact(
+    "validation accuracy after each sub-epoch of sigma learning against the accuracy at its initial constant",
+    "results/tables/{dataset}/accuracy_during_learning.tsv",
+    "tabulate_sigma_learning",
     keys=(
-        "learned",
-        "isotropic",
-        "view",
-        "threshold",
+        "init",
+        "sub_epoch",
         "points",
+        "accuracy_initial",
         "accuracy_learned",
-        "accuracy_isotropic",
-        "only_learned",
-        "only_isotropic",
         "difference",
         "lower",
         "upper",
-        "precision",
+        "tolerance",
+        "verdict",
     ),
 )
 DATA_SUMMARY = Artifact(
@@ -416,6 +489,8 @@ ALL = (
     MEAN_VAL_IMAGE,
     CLASS_COUNTS,
     CERTIFICATES,
+    ENVELOPE_CERTIFICATES,
+    ENVELOPE_CHOICE,
     SWEEP_METRICS,
     SWEEP_RECORDS,
     FIG2_POINTS,
@@ -423,6 +498,11 @@ ALL = (
     CERTIFIED_ACCURACY,
     CERTIFIED_ACCURACY_L2,
     PAIRED_DIFFERENCES,
+    PAIRED_BANDS,
+    VERDICT_RANGES,
+    FRONT_VERDICTS,
+    FRONT_VERDICT_RANGES,
+    LEARNING_ACCURACY,
     REGION_SUMMARY,
     PASS_RATES,
     DATA_SUMMARY,
@@ -538,21 +618,23 @@ def _load_table(spec: Artifact, path):
 
 @dataclass(frozen=True, kw_only=True)
 class Fig1Result:
-    """One Figure-1 vector of one dataset: the choice, both sigmas' test certificates, and the
-    validation records (chosen learned snapshot, isotropic sweep of the same constant) that fix the
-    thresholds and x-ranges."""
+    """One Figure-1 vector of one dataset: the choice, the test certificates of the learned sigma and of
+    its isotropic counterparts at the arithmetic (``isotropic``) and geometric (``geometric``) means,
+    and the validation records (chosen learned snapshot, isotropic sweep of the same constant) that fix
+    the thresholds and x-ranges."""
 
     dataset: str
     choice: dict
     learned: object  # DataFrame of certificates
     isotropic: object
+    geometric: object
     validation: list
-    #: Every file read, in the order ``[learned, isotropic, validation...]`` (names frames in errors).
+    #: Every file read, in the order ``[learned, isotropic, geometric, validation...]`` (names frames in errors).
     sources: list
 
     @property
     def frames(self) -> list:
-        return [self.learned, self.isotropic, *self.validation]
+        return [self.learned, self.isotropic, self.geometric, *self.validation]
 
 
 def load_fig1_results(
@@ -561,15 +643,16 @@ def load_fig1_results(
     choices: Sequence,
     learned: Sequence,
     isotropic: Sequence,
+    geometric: Sequence,
     val_learned: Sequence,
     val_isotropic: Sequence,
 ) -> list[Fig1Result]:
     """The Figure-1 vectors of plot_fig1 / tabulate_certified_accuracy: one file of each list per vector
-    (its choice, its learned and isotropic certificates, the validation records of its learned and
-    isotropic sweeps), and ``datasets`` the dataset of each, in the same order."""
+    (its choice, its learned, arithmetic-mean and geometric-mean certificates, the validation records
+    of its learned and isotropic sweeps), and ``datasets`` the dataset of each, in the same order."""
     results = []
-    for dataset, choice_path, learned, isotropic, val_learned, val_isotropic in zip(
-        datasets, choices, learned, isotropic, val_learned, val_isotropic, strict=True
+    for dataset, choice_path, learned, isotropic, geometric, val_learned, val_isotropic in zip(
+        datasets, choices, learned, isotropic, geometric, val_learned, val_isotropic, strict=True
     ):
         choice = FIG1_CHOICE.load(choice_path)
         chosen = SWEEP_RECORDS.load(val_learned)
@@ -580,8 +663,44 @@ def load_fig1_results(
                 choice=choice,
                 learned=CERTIFICATES.load(learned),
                 isotropic=CERTIFICATES.load(isotropic),
+                geometric=CERTIFICATES.load(geometric),
                 validation=validation,
-                sources=[learned, isotropic, val_learned, val_isotropic],
+                sources=[learned, isotropic, geometric, val_learned, val_isotropic],
             )
         )
     return results
+
+
+@dataclass(frozen=True, kw_only=True)
+class EnvelopeResult:
+    """The isotropic envelope of one dataset: its choice on validation (one constant per view and
+    threshold) and the test certificates of every chosen constant, by constant."""
+
+    dataset: str
+    choice: object  # DataFrame (ENVELOPE_CHOICE)
+    test: dict
+    sources: list
+
+    @property
+    def frames(self) -> list:
+        return [self.choice, *self.test.values()]
+
+
+def load_envelopes(datasets: Sequence[str], *, choices: Sequence, tests: Sequence) -> dict[str, EnvelopeResult]:
+    """Each dataset's envelope: its choice file and the test certificates of its chosen constants, in
+    the order of :func:`nusmooth.envelope.chosen_constants` (the order rules/common.smk lists them in).
+    ``tests`` holds every dataset's files one after the other; each file is taken by its constant."""
+    from .envelope import chosen_constants
+
+    envelopes, remaining = {}, list(tests)
+    for dataset, choice_path in zip(datasets, choices, strict=True):
+        choice = ENVELOPE_CHOICE.load(choice_path)
+        constants = chosen_constants(choice)
+        mine, remaining = remaining[: len(constants)], remaining[len(constants) :]
+        if len(mine) != len(constants):
+            raise ValueError(f"{dataset}: the envelope chose {len(constants)} constants but {len(mine)} files came")
+        test = {constant: ENVELOPE_CERTIFICATES.load(path) for constant, path in zip(constants, mine)}
+        envelopes[dataset] = EnvelopeResult(dataset=dataset, choice=choice, test=test, sources=[choice_path, *mine])
+    if remaining:
+        raise ValueError(f"{len(remaining)} envelope certificate files beyond the chosen constants: {remaining[:3]}")
+    return envelopes

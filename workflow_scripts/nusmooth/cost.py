@@ -14,7 +14,10 @@ or ``ASSUMED_GPU_FLOPS`` until a GPU has been measured); a SLURM job's ``runtime
 own seconds (``runtime_minutes``).
 
 Job sets mirror the Snakefile's DAG (``figure_jobs``); tests/workflow/test_cost_dag.py compares them
-with Snakemake's own dry run.
+with Snakemake's own dry run. One kind of job is known only after a validation job has run: the test
+certification of the isotropic envelope's constants, of which only those chosen on validation run
+(``chosen_on_validation``). Before the run ``figure_jobs`` counts every constant of the grid, a bound;
+after it, the jobs that ran are those of the choice (``docs/results.md`` times those).
 """
 
 from __future__ import annotations
@@ -23,7 +26,16 @@ import math
 from dataclasses import dataclass
 
 from .model_settings import is_packaged
-from .registry import ARCHITECTURES, CERTIFIED_SPLITS, CHOOSING_SPLIT, SIGMA_KINDS, SPLITS, facts_for
+from .registry import (
+    ARCHITECTURES,
+    CERTIFIED_SPLITS,
+    CHOOSING_SPLIT,
+    FIG1_KINDS,
+    SHOWN_SPLIT,
+    SIGMA_KINDS,
+    SPLITS,
+    facts_for,
+)
 
 #: The three kinds of pass, in report order.
 PASS_KINDS = ("forward", "forward_backward", "training")
@@ -45,7 +57,7 @@ FALLBACK_MINUTES = 240
 #: Rules that resume from their last epoch / sub-epoch: a job longer than its partition's time limit
 #: is resubmitted and goes on. The other GPU rules (evaluate_sigma, certify) start over.
 RESUMABLE_RULES = ("train_base", "optimize_sigma")
-GPU_RULES = ("train_base", "optimize_sigma", "evaluate_sigma", "certify")
+GPU_RULES = ("train_base", "optimize_sigma", "evaluate_sigma", "certify", "certify_envelope")
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,10 @@ def job_work(job: Job, name: str, block: dict) -> Work:
     if job.rule == "certify":
         fig1 = block["fig1"]
         return Work(forward=limited(sizes["test"], fig1.get("test_points")) * (int(fig1["n0"]) + int(fig1["n"])))
+    if job.rule == "certify_envelope":
+        fig1, split = block["fig1"], wildcards["split"]
+        limit = fig1["envelope"]["val_points"] if split == CHOOSING_SPLIT else fig1.get("test_points")
+        return Work(forward=limited(sizes[split], limit) * (int(fig1["n0"]) + int(fig1["n"])))
     raise ValueError(f"no work is counted for rule {job.rule!r} (GPU rules: {', '.join(GPU_RULES)})")
 
 
@@ -158,15 +174,33 @@ def figure_jobs(name: str, block: dict) -> dict[str, list[Job]]:
             _job("evaluate_sigma", dataset=name, kind=k, init=i, split=s) for k in kinds for i in chosen for s in splits
         ]
 
-    certify = [_job("certify", dataset=name, init=i, kind=k) for i in fig1_inits for k in SIGMA_KINDS]
+    certify = [_job("certify", dataset=name, init=i, kind=k) for i in fig1_inits for k in FIG1_KINDS]
+    # The envelope: every constant on validation; on test, the chosen ones (here every one, a bound).
+    envelope = [
+        _job("certify_envelope", dataset=name, constant=c, split=s)
+        for s in CERTIFIED_SPLITS
+        for c in envelope_constants(block)
+    ]
     # Figure 1: the validation sweep of each Figure-1 constant chooses the snapshot (learned) and
-    # sets the display thresholds (both kinds); then both kinds are certified on test.
-    figure1 = train + sigma(fig1_inits) + sweep(fig1_inits, SIGMA_KINDS, [CHOOSING_SPLIT]) + certify
+    # sets the display thresholds (both kinds); then the learned vector and its isotropic
+    # counterparts are certified on test, and the envelope beside them.
+    figure1 = train + sigma(fig1_inits) + sweep(fig1_inits, SIGMA_KINDS, [CHOOSING_SPLIT]) + certify + envelope
     figure3 = train + sigma(fig1_inits) + sweep(fig1_inits, ["learned"], [CHOOSING_SPLIT])  # the chosen vectors
     fronts = train + sigma(inits) + sweep(inits, SIGMA_KINDS, CERTIFIED_SPLITS)
     front_figure = "fig4" if facts_for(name, block).majority_dominated else "fig2"
     everything = list(dict.fromkeys(figure1 + fronts))
     return {"fig1": figure1, front_figure: fronts, "fig3": figure3, "all": everything}
+
+
+def envelope_constants(block: dict) -> list[str]:
+    """The isotropic envelope's grid of dataset config ``block``, as its paths name them."""
+    return [path_number(c) for c in block["fig1"]["envelope"]["constants"]]
+
+
+def chosen_on_validation(job: Job) -> bool:
+    """A job that runs only when a validation job chose it (an envelope constant's test certification):
+    the DAG lists it only after the choice, and ``figure_jobs`` counts it as a bound."""
+    return job.rule == "certify_envelope" and dict(job.wildcards)["split"] == SHOWN_SPLIT
 
 
 def stage_work(name: str, block: dict) -> dict[str, Work]:
@@ -216,6 +250,14 @@ def runtime_minutes(seconds: float, attempt: int = 1, resumable: bool = False, l
     return min(minutes, limit) if limit else minutes
 
 
+#: The config keys that set how many points each job that cannot resume certifies.
+POINT_KEYS = {
+    "evaluate_sigma": "sweep_eval.val_points / test_points",
+    "certify": "fig1.test_points",
+    "certify_envelope": "fig1.envelope.val_points / fig1.test_points",
+}
+
+
 class RuntimeLimitError(ValueError):
     """A job that cannot resume needs more time than the partition allows."""
 
@@ -234,6 +276,6 @@ def job_runtime_minutes(
             "GPU partition allows "
             f"{limit}, and {job.rule} cannot resume. Fix: use a partition with a longer limit "
             "(NUSMOOTH_SLURM_GPU_PARTITION, NUSMOOTH_SLURM_GPU_MAX_RUNTIME), or certify fewer points "
-            f"(datasets.{name}.{'fig1.test_points' if job.rule == 'certify' else 'sweep_eval.val_points / test_points'})"
+            f"(datasets.{name}.{POINT_KEYS[job.rule]})"
         )
     return runtime_minutes(seconds, attempt, resumable=resumable, limit=limit)

@@ -96,27 +96,37 @@ def curve_with_band(
     )
 
 
-def _aligned(records_a: pd.DataFrame, records_b: pd.DataFrame) -> pd.DataFrame:
-    """``records_b`` reordered to the point order of ``records_a``; refused unless both hold the same points."""
-    ids_a, ids_b = pd.Index(records_a[POINT_ID]), pd.Index(records_b[POINT_ID])
+def _aligned_to(point_ids, records: pd.DataFrame, name: str, *, reference: str = "the other") -> pd.DataFrame:
+    """``records`` reordered to ``point_ids``; refused unless both hold the same points."""
+    ids_a, ids_b = pd.Index(point_ids), pd.Index(records[POINT_ID])
     only_a, only_b = ids_a.difference(ids_b), ids_b.difference(ids_a)
     if len(only_a) or len(only_b):
         raise ValueError(
             f"a paired difference needs both methods certified on the same test points, but {len(only_a)} point(s) "
-            f"are only in records_a (e.g. {only_a[:5].tolist()}) and {len(only_b)} only in records_b (e.g. "
+            f"are only in {reference} (e.g. {only_a[:5].tolist()}) and {len(only_b)} only in {name} (e.g. "
             f"{only_b[:5].tolist()}). Fix: certify both on the same split and limit, or select the common points first"
         )
-    return records_b.set_index(POINT_ID).loc[ids_a].reset_index()
+    return records.set_index(POINT_ID).loc[ids_a].reset_index()
 
 
-def _paired_tables(records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str) -> tuple:
-    """``(thresholds, points, (both, only_a, only_b, neither))``: the paired 2x2 table at each threshold."""
-    correct_a, values_a = _checked(records_a, metric, "records_a")
-    _checked(records_b, metric, "records_b")
-    correct_b, values_b = _checked(_aligned(records_a, records_b), metric, "records_b")
-    thresholds, certified_a = _certified_at(correct_a, values_a, thresholds)
-    _, certified_b = _certified_at(correct_b, values_b, thresholds)
-    return thresholds, len(correct_a), paired_counts(certified_a, certified_b)
+def certified_flags(
+    records: pd.DataFrame,
+    thresholds,
+    metric: str = "area",
+    *,
+    point_ids=None,
+    name: str = "records",
+    reference: str = "the other",
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(thresholds, (T, P) booleans)``: point p certified correct with metric >= threshold t.
+
+    With ``point_ids`` (those of ``reference``) the points are taken in that order and must be exactly
+    those of ``records`` (what pairs two methods' flags); otherwise in the records' order."""
+    _checked(records, metric, name)
+    if point_ids is not None:
+        records = _aligned_to(point_ids, records, name, reference=reference)
+    correct, values = _checked(records, metric, name)
+    return _certified_at(correct, values, thresholds)
 
 
 def _difference_frame(thresholds, points: int, cells, *, difference, lower, upper) -> pd.DataFrame:
@@ -138,6 +148,33 @@ def _difference_frame(thresholds, points: int, cells, *, difference, lower, uppe
     )
 
 
+def paired_difference_from_flags(thresholds, certified_a, certified_b, level: float = 0.95) -> pd.DataFrame:
+    """:func:`paired_differences` from ``(T, P)`` flags of two methods on the same points (same order):
+    the pointwise paired interval at each threshold, each on its own."""
+    cells = paired_counts(np.asarray(certified_a), np.asarray(certified_b))
+    difference, lower, upper = paired_difference_from_counts(*cells, level=level)
+    points = np.shape(certified_a)[-1]
+    return _difference_frame(thresholds, points, cells, difference=difference, lower=lower, upper=upper)
+
+
+def paired_band_from_flags(thresholds, certified_a, certified_b, level: float = 0.95) -> pd.DataFrame:
+    """:func:`paired_difference_from_flags` plus ``band_lower`` / ``band_upper``, the simultaneous band
+    over all ``T`` thresholds at once (:func:`nusmooth.bands.paired_band_from_counts`)."""
+    cells = paired_counts(np.asarray(certified_a), np.asarray(certified_b))
+    band = paired_band_from_counts(*cells, level=level)
+    points = np.shape(certified_a)[-1]
+    frame = _difference_frame(thresholds, points, cells, difference=band.estimate, lower=band.lower, upper=band.upper)
+    return frame.assign(band_lower=band.band_lower, band_upper=band.band_upper)
+
+
+def _paired_flags(records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str) -> tuple:
+    thresholds, certified_a = certified_flags(records_a, thresholds, metric, name="records_a")
+    _, certified_b = certified_flags(
+        records_b, thresholds, metric, point_ids=records_a[POINT_ID], name="records_b", reference="records_a"
+    )
+    return thresholds, certified_a, certified_b
+
+
 def paired_differences(
     records_a: pd.DataFrame, records_b: pd.DataFrame, thresholds, metric: str = "area", level: float = 0.95
 ) -> pd.DataFrame:
@@ -153,9 +190,7 @@ def paired_differences(
     ``only_a`` / ``only_b`` (points certified correct at that threshold by one of the two only: the
     discordant pairs the difference rests on), ``difference`` and ``lower`` / ``upper``.
     """
-    thresholds, points, cells = _paired_tables(records_a, records_b, thresholds, metric)
-    difference, lower, upper = paired_difference_from_counts(*cells, level=level)
-    return _difference_frame(thresholds, points, cells, difference=difference, lower=lower, upper=upper)
+    return paired_difference_from_flags(*_paired_flags(records_a, records_b, thresholds, metric), level=level)
 
 
 def paired_difference_band(
@@ -169,10 +204,7 @@ def paired_difference_band(
     band is what a verdict over the grid reads (:func:`nusmooth.verdicts.band_verdicts`); pass the
     whole display grid, not a few thresholds picked after looking.
     """
-    thresholds, points, cells = _paired_tables(records_a, records_b, thresholds, metric)
-    band = paired_band_from_counts(*cells, level=level)
-    frame = _difference_frame(thresholds, points, cells, difference=band.estimate, lower=band.lower, upper=band.upper)
-    return frame.assign(band_lower=band.band_lower, band_upper=band.band_upper)
+    return paired_band_from_flags(*_paired_flags(records_a, records_b, thresholds, metric), level=level)
 
 
 def front_point_with_intervals(

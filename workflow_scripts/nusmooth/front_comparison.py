@@ -173,3 +173,44 @@ def compare_fronts(
         }
     )
     return FrontComparison(members, verdicts)
+
+
+# --- Figure 2's front tables and sweep records (tabulate_fig2's and evaluate_sigma's files) -------------
+
+#: What identifies a front member among a sweep's records.
+MEMBER = ["kind", "init", "sub_epoch"]
+
+
+def front_members(front: pd.DataFrame, records: pd.DataFrame, kind: str, *, point_ids) -> tuple[np.ndarray, np.ndarray]:
+    """``(correct, areas)``, each ``(members, points)``, of the front of ``kind`` in ``front`` (a
+    FIG2_FRONT table, in its order) from the sweeps' test ``records`` (SWEEP_RECORDS rows), points in
+    the order of ``point_ids``; every member must have been certified on exactly those points."""
+    mine = front[front["kind"] == kind].sort_values("front_position")
+    if mine.empty:
+        raise ValueError(f"the front table has no {kind} member; rerun tabulate_fig2")
+    correct, areas = [], []
+    for member in mine.itertuples():
+        rows = records[
+            (records["kind"] == kind) & (records["init"] == member.init) & (records["sub_epoch"] == member.sub_epoch)
+        ]
+        if len(rows) != len(point_ids) or set(rows["idx"]) != set(point_ids):
+            raise ValueError(
+                f"{kind} front member init {member.init:g} sub-epoch {member.sub_epoch}: its test records hold "
+                f"{len(rows)} points, not the {len(point_ids)} every member is compared on; rerun evaluate_sigma"
+            )
+        rows = rows.set_index("idx").loc[list(point_ids)]
+        correct.append(rows["correct"].to_numpy().astype(bool))
+        areas.append(np.where(correct[-1], rows["certified_area"].to_numpy(dtype=float), -np.inf))
+    return np.array(correct), np.array(areas)
+
+
+def front_grid(front: pd.DataFrame, count: int) -> np.ndarray:
+    """``count`` round areas spanning the front members' *validation* mean areas (the grid is fixed by
+    what chose the fronts, never by test records)."""
+    from .tables import round_grid
+
+    areas = front["val_mean_area"].to_numpy(dtype=float)
+    areas = areas[np.isfinite(areas)]
+    if areas.size == 0:
+        raise ValueError("no front member has a validation mean area: nothing to compare the fronts at")
+    return round_grid(float(areas.min()), float(areas.max()), count)

@@ -78,7 +78,7 @@ def certified_accuracy_panel(ax, curves: list[dict], title: str, sigma_space: st
             accuracy,
             where="post",
             color=curve["color"],
-            linestyle="--" if curve["isotropic"] else "-",
+            linestyle=curve.get("linestyle", "--" if curve.get("isotropic") else "-"),
             label=curve["label"],
             linewidth=1.4,
         )
@@ -109,42 +109,58 @@ def precision_note(figure, precision: str) -> None:
         )
 
 
+#: How Figure 1 draws each sigma: the learned vector solid and its comparators in their own line styles
+#: (each init in its own colour; the envelope, one per dataset, in black).
+FIG1_LINESTYLES = {"learned": "-", "am": "--", "gm": ":", "envelope": "-."}
+ENVELOPE_COLOR = "black"
+
+
 def banded_panel(ax, curves: list[dict], *, title: str, view: str, x_range: tuple[float, float], xlabel: str) -> None:
     """A Figure 1 panel (``view`` "area") or its l2 companion (``view`` "l2_radius") with pointwise bands.
 
-    Each curve dict: ``table`` (per-point records), ``label``, ``color``, ``isotropic`` (dashed). The
-    curve and its Wilson 95% band over the test points come from :func:`nusmooth.evidence.curve_with_band`
-    on a grid over ``x_range``, which the caller takes from validation records (never from test).
+    Each curve dict: ``label``, ``color``, ``linestyle``, and either ``table`` (per-point records:
+    the curve and its Wilson 95% band over the test points come from
+    :func:`nusmooth.evidence.curve_with_band` on a grid over ``x_range``, which the caller takes from
+    validation records, never from test) or ``band`` (a curve already computed at its own thresholds:
+    the envelope's, :func:`nusmooth.envelope.envelope_curve`).
     """
     thresholds = np.linspace(x_range[0], x_range[1], 400)
     for curve in curves:
-        band = curve_with_band(curve["table"], thresholds, view)
+        band = curve["band"] if "band" in curve else curve_with_band(curve["table"], thresholds, view)
+        x = band["threshold"].to_numpy() if "band" in curve else thresholds
         ax.step(
-            thresholds,
+            x,
             band["certified_accuracy"],
             where="post",
             color=curve["color"],
-            linestyle="--" if curve["isotropic"] else "-",
+            linestyle=curve["linestyle"],
             label=curve["label"],
             linewidth=1.4,
         )
         ax.fill_between(
-            thresholds, band["lower"], band["upper"], step="post", color=curve["color"], alpha=0.2, linewidth=0
+            x,
+            band["lower"],
+            band["upper"],
+            step="post",
+            color=curve["color"],
+            alpha=curve.get("alpha", 0.15),
+            linewidth=0,
         )
     ax.set_xlim(*x_range)
     ax.set_ylim(0, 1.02)
     ax.set_title(title)
     ax.set_xlabel(xlabel)
-    ax.set_ylabel("certified accuracy (95% band over test points)")
+    ax.set_ylabel("certified accuracy\n(95% band over test points)")
     ax.grid(alpha=0.3)
-    legend_below(ax)
+    legend_below(ax)  # seven curves' legend inside would cover them
 
 
 def fig1_banded(panels: list[dict], view: str = "area", precision: str = ""):
     """Figure 1 (``view`` "area") or its l2 companion (``"l2_radius"``), one panel per dataset, with
     bands. ``panels`` items: ``title``, ``sigma_space``, ``curves``, ``x_range`` (from validation)."""
+    rows = -(-max(len(panel["curves"]) for panel in panels) // 2)  # legend rows below each panel
     with plt.rc_context(STYLE):
-        figure, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 4.4), squeeze=False)
+        figure, axes = plt.subplots(1, len(panels), figsize=(5.0 * len(panels), 3.8 + 0.18 * rows), squeeze=False)
         for ax, panel in zip(axes[0], panels):
             space = panel["sigma_space"]
             xlabel = (
@@ -158,9 +174,10 @@ def fig1_banded(panels: list[dict], view: str = "area", precision: str = ""):
     return figure
 
 
-def fig1_panel_from_results(dataset: str, results: list[dict]) -> dict:
+def fig1_panel_from_results(dataset: str, results: list[dict], envelope: dict | None = None) -> dict:
     """Build a Figure 1 panel from per-init results: dicts with ``choice`` (select_fig1_sigma's JSON),
-    ``learned`` and ``isotropic`` (certificate tables)."""
+    ``learned`` and ``isotropic`` (certificate tables) and, when certified, ``geometric``; ``envelope``:
+    ``{"band": its curve (envelope_curve), "constants": how many the grid holds}``, drawn once."""
     colors = plt.get_cmap("tab10").colors
     curves = []
     for i, result in enumerate(sorted(results, key=lambda r: r["choice"]["init"])):
@@ -169,16 +186,36 @@ def fig1_panel_from_results(dataset: str, results: list[dict]) -> dict:
             {
                 "table": result["learned"],
                 "color": color,
-                "isotropic": False,
-                "label": f"non-isotropic, init $\\sigma$={choice['init']:g} (mean {choice['isotropic_sigma']:.3f})",
+                "linestyle": FIG1_LINESTYLES["learned"],
+                "alpha": 0.2,
+                "label": f"learned $\\sigma$, init {choice['init']:g}",
             }
         )
         curves.append(
             {
                 "table": result["isotropic"],
                 "color": color,
-                "isotropic": True,
-                "label": f"isotropic $\\sigma$={choice['isotropic_sigma']:.3f}",
+                "linestyle": FIG1_LINESTYLES["am"],
+                "label": f"AM $\\sigma$={choice['isotropic_sigma']:.3f} (init {choice['init']:g})",
+            }
+        )
+        if "geometric" in result:
+            curves.append(
+                {
+                    "table": result["geometric"],
+                    "color": color,
+                    "linestyle": FIG1_LINESTYLES["gm"],
+                    "label": f"GM $\\sigma$={choice['geometric_sigma']:.3f} (init {choice['init']:g})",
+                }
+            )
+    if envelope is not None:
+        curves.append(
+            {
+                "band": envelope["band"],
+                "color": ENVELOPE_COLOR,
+                "linestyle": FIG1_LINESTYLES["envelope"],
+                "alpha": 0.1,
+                "label": f"isotropic envelope ({envelope['constants']} constants)",
             }
         )
     space = results[0]["choice"]["sigma_space"] if results else PIXEL_SPACE

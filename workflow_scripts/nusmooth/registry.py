@@ -29,6 +29,21 @@ CERTIFIED_SPLITS = (CHOOSING_SPLIT, SHOWN_SPLIT)
 #: The two kinds of sigma every comparison pairs: a learned vector and the isotropic constant.
 SIGMA_KINDS = ("learned", "isotropic")
 
+#: Figure 1's comparators of a learned vector, each an isotropic sigma certified on the same test
+#: points (docs/method.md, "Three comparators"): ``am``, the constant at the vector's arithmetic mean
+#: (the paper's); ``gm``, at its geometric mean (the same sum of log sigma, so the same largest
+#: certifiable area); ``envelope``, at each threshold the best constant of a grid on validation (one
+#: per dataset, not tied to the vector). The envelope is the strongest: by construction the best
+#: isotropic sigma of its grid at every threshold on validation, so the headline verdict uses it.
+COMPARATORS = ("am", "gm", "envelope")
+STRONGEST_COMPARATOR = "envelope"
+#: Certificate kind of the comparators tied to one learned vector
+#: (``results/certify/{dataset}/fig1_init_{init}/{kind}.tsv``), and every kind Figure 1 certifies so.
+COMPARATOR_KINDS = {"am": "isotropic", "gm": "geometric"}
+FIG1_KINDS = ("learned", *COMPARATOR_KINDS.values())
+#: The ``kind`` of the envelope's certificates in their random streams (nusmooth.seeds: certify).
+ENVELOPE_KIND = "envelope"
+
 #: Class index of an abstention of the smoothed classifier.
 ABSTAIN = -1
 

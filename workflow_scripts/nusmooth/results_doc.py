@@ -11,30 +11,56 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import yaml
+from scipy.special import ndtri
 
 from . import cost
-from .registry import ARCHITECTURES, SIGMA_KINDS
+from .claims import Verdict, border_claim, curve_claim, front_claim, learning_claim, region_means, regions_claim
+from .comparisons import COMPARATOR_NAMES, ENVELOPE_LABEL, SHORT_NAMES, ranges_of
+from .envelope import chosen_constants
+from .registry import ARCHITECTURES, COMPARATORS, FIG1_KINDS, STRONGEST_COMPARATOR
 from .sigma_regions import border_and_centre
-from .tables import largest_certifiable
+from .tables import isotropic_constant, largest_certifiable
+from .verdicts import describe_verdicts
 
 #: The paper's claims this page checks, in its words' substance.
-AREA_CLAIM = "the learned sigma certifies more test points than the isotropic sigma at equal certified area"
-BORDER_CLAIM = "MNIST's learned sigma is large on the black border"
+AREA_CLAIM = "the learned sigma certifies more test points than an isotropic sigma at equal certified area (Figure 1)"
+FRONT_CLAIM = "significantly better robustness guarantees than isotropic smoothing (Figure 2's fronts)"
+BORDER_CLAIM = "MNIST's learned sigma is large on the black border (Figure 3)"
+REGIONS_CLAIM = (
+    "Fashion-MNIST's sigma is low on the left side and the bottom right corner, high in the centre and the top "
+    "right (section 5.3)"
+)
+LEARNING_CLAIM = "the accuracy stays close to its accuracy at initialization while sigma is learned (section 4.2)"
+
+
+def semi_axes_beyond_box(sigma, n: int, alpha: float) -> int:
+    """How many semi-axes ``sigma_i * Phi^-1(pA_lower)`` of the largest region ``sigma`` can certify
+    (``pA_lower = alpha ** (1 / n)``) are longer than the side 1 of the pixel box [0,1]^D: along those
+    the certified ellipsoid reaches outside the images' space, and O_CA counts that volume too."""
+    return int(np.sum(np.asarray(sigma, dtype=float) * float(ndtri(alpha ** (1.0 / n))) > 1.0))
 
 
 def vector_stats(sigma, choice: dict, n: int, alpha: float) -> dict:
-    """Mean, min and max of a learned sigma vector, its border / centre means (sigma_regions), and the
-    largest certified area it and its isotropic counterpart can give any point (tables.largest_certifiable)."""
-    ceilings = {kind: largest_certifiable(choice, kind, n, alpha)["area"] for kind in SIGMA_KINDS}
+    """Mean, min and max of a learned sigma vector, its border / centre means (sigma_regions), the
+    regions of section 5.3 (claims.region_means), the largest certified area it and its isotropic
+    counterparts can give any point (tables.largest_certifiable), and how many semi-axes of those
+    largest regions leave the pixel box (learned, and each isotropic constant: all or none)."""
+    ceilings = {kind: largest_certifiable(choice, kind, n, alpha)["area"] for kind in FIG1_KINDS}
+    beyond = {"learned": semi_axes_beyond_box(sigma, n, alpha)}
+    for kind in FIG1_KINDS[1:]:
+        beyond[kind] = semi_axes_beyond_box(np.full(np.shape(sigma), isotropic_constant(choice, kind)), n, alpha)
     return {
         "mean": float(sigma.mean()),
         "min": float(sigma.min()),
         "max": float(sigma.max()),
+        "dimension": int(np.size(sigma)),
         **border_and_centre(sigma),
-        "ceiling_learned": ceilings["learned"],
-        "ceiling_isotropic": ceilings["isotropic"],
+        "regions": region_means(sigma),
+        **{f"ceiling_{kind}": ceilings[kind] for kind in FIG1_KINDS},
+        **{f"beyond_box_{kind}": beyond[kind] for kind in FIG1_KINDS},
     }
 
 
@@ -61,100 +87,54 @@ def pair_label(learned: str) -> str:
     return learned.removeprefix("learned: ").split(",")[0]
 
 
+def _cell(table: pd.DataFrame, sigma: str, threshold: float) -> pd.Series:
+    return table[(table["sigma"] == sigma) & (table["threshold"] == threshold)].iloc[0]
+
+
 def accuracy_rows(table: pd.DataFrame, differences: pd.DataFrame, view: str) -> list[list[str]]:
-    """One row per Figure-1 pair and threshold of ``view``: learned and isotropic certified accuracy
-    (Wilson intervals) and their paired difference (Newcombe interval), with the points only one of
-    them certifies."""
+    """One row per Figure-1 pair and threshold of ``view``: the learned sigma's certified accuracy and
+    each comparator's (Wilson intervals; the envelope's with the constant chosen there), then learned
+    minus each comparator (Tango's paired interval, pointwise)."""
     rows = []
-    for pair in differences[differences["view"] == view].itertuples():
-        learned = table[(table["sigma"] == pair.learned) & (table["threshold"] == pair.threshold)].iloc[0]
-        isotropic = table[(table["sigma"] == pair.isotropic) & (table["threshold"] == pair.threshold)].iloc[0]
-        rows.append(
-            [
-                pair_label(pair.learned),
-                threshold_label(view, pair.threshold),
-                with_interval(learned.certified_accuracy, learned.lower, learned.upper),
-                with_interval(isotropic.certified_accuracy, isotropic.lower, isotropic.upper),
-                with_interval(pair.difference, pair.lower, pair.upper, sign=True),
-                f"{pair.only_learned} / {pair.only_isotropic}",
-            ]
-        )
+    mine = differences[differences["view"] == view]
+    for (learned, threshold), group in mine.groupby(["learned", "threshold"], sort=False):
+        by = {row.comparator: row for row in group.itertuples()}
+        cells = [pair_label(learned), threshold_label(view, threshold)]
+        learned_row = _cell(table, learned, threshold)
+        cells.append(with_interval(learned_row.certified_accuracy, learned_row.lower, learned_row.upper))
+        for comparator in COMPARATORS:
+            sigma = ENVELOPE_LABEL if comparator == STRONGEST_COMPARATOR else by[comparator].isotropic
+            row = _cell(table, sigma, threshold)
+            shown = with_interval(row.certified_accuracy, row.lower, row.upper)
+            cells.append(f"{shown} (sigma {row.constant:.3g})" if comparator == STRONGEST_COMPARATOR else shown)
+        for comparator in COMPARATORS:
+            pair = by[comparator]
+            cells.append(with_interval(pair.difference, pair.lower, pair.upper, sign=True))
+        rows.append(cells)
     return rows
 
 
 def accuracy_table(table: pd.DataFrame, differences: pd.DataFrame, view: str) -> str:
-    header = [
-        "pair",
-        "threshold",
-        "learned",
-        "isotropic",
-        "learned - isotropic (paired)",
-        "only learned / only isotropic",
-    ]
+    names = [SHORT_NAMES[c] for c in COMPARATORS]
+    header = ["pair", "threshold", "learned", *names, *(f"learned - {name}" for name in names)]
     return markdown_table(header, accuracy_rows(table, differences, view))
 
 
-@dataclass(frozen=True)
-class Verdict:
-    """Whether a run supports a claim: ``supports``, ``contradicts``, ``mixed`` or ``cannot tell``,
-    and the sentence with the numbers behind it."""
-
-    verdict: str
-    because: str
+#: How each view's thresholds read in a verdict sentence.
+VIEW_METRICS = {"area": ("O_CA", "{:.0f}"), "l2_radius": ("r", "{:.3g}")}
 
 
-def area_claim(differences: pd.DataFrame, learned_ceiling: float | None = None) -> Verdict:
-    """The paired area-view differences of one dataset against AREA_CLAIM. A threshold counts for the
-    claim when the whole 95% interval lies above 0, against it when below 0; thresholds where neither
-    sigma certifies any point, and the clean (any area) row, say nothing about areas and are left out.
-    A threshold above ``learned_ceiling`` (the largest area the learned sigma can certify at all) is
-    marked as such."""
-    area = differences[(differences["view"] == "area") & ~differences["threshold"].map(math.isinf)]
-    informative = area[(area["accuracy_learned"] > 0) | (area["accuracy_isotropic"] > 0)]
-    above = informative[informative["lower"] > 0]
-    below = informative[informative["upper"] < 0]
-
-    def listed(rows):
-        return "; ".join(
-            f"O_CA >= {r.threshold:g}: {with_interval(r.difference, r.lower, r.upper, sign=True)}"
-            + (
-                f" (beyond the learned sigma's ceiling, {learned_ceiling:.0f})"
-                if learned_ceiling is not None and r.threshold > learned_ceiling
-                else ""
-            )
-            for r in rows.itertuples()
+def range_rows(ranges: pd.DataFrame) -> list[list[str]]:
+    """One row per (pair, comparator, view) of VERDICT_RANGES: the ranges in words (verdicts.describe_verdicts)."""
+    rows = []
+    for (comparison, view, comparator), group in ranges.groupby(["comparison", "view", "comparator"], sort=False):
+        metric, number_format = VIEW_METRICS[view]
+        words = describe_verdicts(
+            ranges_of(group), "learned", SHORT_NAMES[comparator], metric, number_format=number_format
         )
-
-    counts = (
-        f"{len(above)} of {len(informative)} area thresholds where a sigma certifies anything have a paired "
-        f"interval above 0, {len(below)} below 0"
-    )
-    if len(informative) == 0:
-        return Verdict("cannot tell", "neither sigma certifies any test point at the tabulated areas")
-    if len(above) and not len(below):
-        return Verdict("supports", f"{counts} ({listed(above)})")
-    if len(below) and not len(above):
-        return Verdict("contradicts", f"{counts} ({listed(below)})")
-    if len(above) and len(below):
-        return Verdict("mixed", f"{counts}: above at {listed(above)}; below at {listed(below)}")
-    return Verdict("cannot tell", f"{counts}: every interval contains 0")
-
-
-def border_claim(ratio: float, border_share: float, border_share_of_image: float, border: int) -> Verdict:
-    """MNIST's learned vector against BORDER_CLAIM: its mean sigma on the outer ``border`` pixels over
-    its mean inside, and the share of its largest-sigma pixels (the robust region) on that border
-    against the border's share of the image. One learned vector: there is no interval over
-    training runs, so the verdict reads the direction and size only."""
-    numbers = (
-        f"mean sigma on the outer {border}-pixel border is {ratio:.2f} times the mean inside it; "
-        f"{100 * border_share:.0f}% of the 5% largest-sigma pixels lie on that border, which is "
-        f"{100 * border_share_of_image:.0f}% of the image"
-    )
-    if ratio > 1 and border_share > border_share_of_image:
-        return Verdict("supports", numbers)
-    if ratio < 1 and border_share < border_share_of_image:
-        return Verdict("contradicts", numbers)
-    return Verdict("mixed", numbers)
+        ceiling = number_format.format(group["learned_ceiling"].iloc[0])
+        rows.append([comparison, "area" if view == "area" else "l2 radius", SHORT_NAMES[comparator], words, ceiling])
+    return rows
 
 
 def timed_by_rule(timed: Sequence[tuple[cost.Job, float]], name: str, block: dict) -> dict[str, tuple]:
@@ -270,7 +250,11 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
 
 
 #: What each non-resumable GPU rule is split by (one job each), for the cost table.
-SPLIT_UNITS = {"evaluate_sigma": "kind, constant and split", "certify": "constant and kind"}
+SPLIT_UNITS = {
+    "evaluate_sigma": "kind, constant and split",
+    "certify": "constant and kind",
+    "certify_envelope": "constant and split (test: only the constants chosen on validation; counted: all)",
+}
 
 
 def rates_table(cpu_rates: dict[str, dict], machine: str) -> str:
@@ -302,15 +286,26 @@ class DatasetReport:
     area: pd.DataFrame
     l2: pd.DataFrame
     differences: pd.DataFrame
+    #: VERDICT_RANGES: where the learned sigma and each comparator win (Figure 1).
+    ranges: pd.DataFrame
     front: pd.DataFrame
+    #: FRONT_VERDICT_RANGES: where each of Figure 2's fronts wins.
+    front_ranges: pd.DataFrame
+    #: LEARNING_ACCURACY: each sub-epoch's validation accuracy against the accuracy at initialization.
+    learning: pd.DataFrame
+    #: ENVELOPE_CHOICE: the envelope's constant at each threshold, chosen on validation.
+    envelope: pd.DataFrame
     regions: pd.DataFrame
     choices: list[dict]
-    #: Per Figure-1 vector (same order as ``choices``): sigma_regions.border_and_centre plus the
-    #: learned vector's mean, min and max.
+    #: Per Figure-1 vector (same order as ``choices``): :func:`vector_stats`.
     sigma_stats: list[dict]
     #: (job, wall seconds) of every GPU job, from Snakemake's benchmark files.
     timed: list[tuple[cost.Job, float]]
     prepare_seconds: float
+
+
+#: The datasets whose learned sigma the border claim and section 5.3's region claim are about.
+BORDER_DATASETS, REGIONS_DATASETS = ("mnist", "mnist5k"), ("fashion_mnist",)
 
 
 def front_rows(front: pd.DataFrame) -> list[list[str]]:
@@ -336,14 +331,31 @@ def sigma_rows(report: DatasetReport) -> list[list[str]]:
             [
                 f"{choice['init']:g}",
                 choice["sub_epoch"],
-                f"{stats['mean']:.3f}",
+                f"{stats['mean']:.3f} / {choice['geometric_sigma']:.3f}",
                 f"{stats['min']:.3f} / {stats['max']:.3f}",
                 f"{stats['border_sigma']:.3f} / {stats['centre_sigma']:.3f}",
                 f"{stats['border_centre_ratio']:.2f}",
                 f"{stats['ceiling_learned']:.0f} / {stats['ceiling_isotropic']:.0f}",
+                f"{stats['beyond_box_learned']} / {stats['beyond_box_isotropic']} / {stats['beyond_box_geometric']}"
+                f" of {stats['dimension']}",
             ]
         )
     return rows
+
+
+def learning_rows(learning: pd.DataFrame) -> list[list[str]]:
+    return [
+        [
+            f"{r.init:g}",
+            r.sub_epoch,
+            r.points,
+            f"{r.accuracy_initial:.3f}",
+            f"{r.accuracy_learned:.3f}",
+            with_interval(r.difference, r.lower, r.upper, sign=True),
+            r.verdict,
+        ]
+        for r in learning.itertuples()
+    ]
 
 
 def robust_border_share(report: DatasetReport, init) -> tuple[float, float]:
@@ -352,55 +364,99 @@ def robust_border_share(report: DatasetReport, init) -> tuple[float, float]:
     return float(row.border_share), float(row.border_share_of_image)
 
 
-def claims(reports: Sequence[DatasetReport]) -> list[tuple[str, str, Verdict]]:
-    """(claim, dataset and Figure-1 pair, verdict) of every check this run allows."""
+def claims(reports: Sequence[DatasetReport]) -> list[tuple[str, str, str, Verdict]]:
+    """(claim, dataset and what of it, comparator, verdict) of every check this run allows; Figure 1's
+    strongest comparator first for each learned vector (the headline)."""
     found = []
+    order = [STRONGEST_COMPARATOR] + [c for c in COMPARATORS if c != STRONGEST_COMPARATOR]
     for r in reports:
-        for learned, differences in r.differences.groupby("learned", sort=False):
-            stats = next(st for c, st in zip(r.choices, r.sigma_stats) if pair_label(learned) == f"init {c['init']:g}")
-            verdict = area_claim(differences, stats["ceiling_learned"])
-            found.append((AREA_CLAIM, f"{r.title}, {pair_label(learned)}", verdict))
+        area = r.ranges[r.ranges["view"] == "area"]
+        for comparison, ranges in area.groupby("comparison", sort=False):
+            for comparator in order:
+                verdict = curve_claim(ranges[ranges["comparator"] == comparator], SHORT_NAMES[comparator], "O_CA")
+                found.append((AREA_CLAIM, f"{r.title}, {comparison}", COMPARATOR_NAMES[comparator], verdict))
     for r in reports:
-        if r.name in ("mnist", "mnist5k"):
-            choice, stats = r.choices[0], r.sigma_stats[0]
-            share, of_image = robust_border_share(r, choice["init"])
-            verdict = border_claim(stats["border_centre_ratio"], share, of_image, stats["border"])
-            found.append((BORDER_CLAIM, r.title, verdict))
+        found.append((FRONT_CLAIM, r.title, "the isotropic front", front_claim(r.front_ranges)))
+    for r in reports:
+        for choice, stats in zip(r.choices, r.sigma_stats, strict=True):
+            where = f"{r.title}, init {choice['init']:g}"
+            if r.name in BORDER_DATASETS:
+                share, of_image = robust_border_share(r, choice["init"])
+                verdict = border_claim(stats["border_centre_ratio"], share, of_image, stats["border"])
+                found.append((BORDER_CLAIM, where, "", verdict))
+            if r.name in REGIONS_DATASETS:
+                found.append((REGIONS_CLAIM, where, "", regions_claim(stats["regions"])))
+    for r in reports:
+        for init, rows in r.learning.groupby("init", sort=True):
+            verdict = learning_claim(rows)
+            found.append((LEARNING_CLAIM, f"{r.title}, init {init:g}", "the sweep at its initial constant", verdict))
     return found
+
+
+def envelope_sentence(report: DatasetReport) -> str:
+    envelope = report.block["fig1"]["envelope"]
+    chosen = ", ".join(f"{c:g}" for c in chosen_constants(report.envelope))
+    grid = ", ".join(f"{c:g}" for c in envelope["constants"])
+    points = int(report.envelope["val_points"].iloc[0])
+    return (
+        f"The envelope chose on {points:,} validation points among the constants {grid}; it took {chosen}, and only "
+        "those were certified on test."
+    )
 
 
 def dataset_section(report: DatasetReport, figures: dict[str, str]) -> str:
     fig1 = report.block["fig1"]
     points = int(report.area["points"].iloc[0])
+    grid = int(report.ranges["grid"].iloc[0])
     parts = [
         f"## {report.title}",
         f"![Figure 1, {report.title}]({figures['fig1']})",
         f"Figure 1's sigmas certified on {points:,} test points with n0 = {fig1['n0']}, n = {fig1['n']}, "
-        f"alpha = {report.block['alpha']}; each cell is the certified accuracy with its 95% Wilson interval over "
-        "the test points, the difference is learned minus isotropic with Newcombe's paired 95% interval. "
-        "The isotropic sigma is the mean of the learned vector.",
+        f"alpha = {report.block['alpha']}. Each learned sigma against three isotropic comparators: AM, the constant "
+        "at its arithmetic mean (the paper's); GM, at its geometric mean (the same sum of log sigma, so the same "
+        "largest certifiable area); and the envelope, at each threshold the constant of a grid with the best "
+        f"certified accuracy on validation (the strongest: docs/method.md). {envelope_sentence(report)} Each cell is "
+        "a certified accuracy with its 95% Wilson interval over the test points (the envelope's with the constant "
+        "chosen at that threshold); a difference is learned minus the comparator with Tango's paired 95% interval "
+        "(pointwise: the verdicts below read the simultaneous band).",
         "**Certified area** (`O_CA = sum log sigma + D log Phi^-1(pA_lower)`, sigma in [0,1] pixel units):",
         accuracy_table(report.area, report.differences, "area"),
         "**l2 radius** (`r = Phi^-1(pA_lower) min sigma`, the largest l2 ball inside the certified ellipsoid):",
         accuracy_table(report.l2, report.differences, "l2_radius"),
-        "**The learned sigma** (the snapshot chosen on validation; border = the outer pixels, 1/8 of the side):",
+        f"**Where each side wins** (the simultaneous 95% band of learned minus comparator over {grid} thresholds "
+        'of each view, from the validation range to the largest certifiable value; docs/method.md, "Verdicts"):',
+        markdown_table(
+            ["pair", "view", "comparator", "verdict ranges", "learned sigma's ceiling"], range_rows(report.ranges)
+        ),
+        "**The learned sigma** (the snapshot chosen on validation; border = the outer pixels, 1/8 of the side; the "
+        "last column counts the semi-axes `sigma_i Phi^-1(pA_lower)` of the largest region each sigma can certify "
+        "that are longer than the pixel box's side 1, where O_CA counts volume outside the images' space):",
         markdown_table(
             [
                 "init",
                 "sub-epoch",
-                "mean",
+                "mean: AM / GM",
                 "min / max",
                 "border / centre mean",
                 "border / centre ratio",
-                "largest certifiable O_CA, learned / isotropic",
+                "largest certifiable O_CA: learned and GM / AM",
+                "semi-axes beyond the box: learned / AM / GM",
             ],
             sigma_rows(report),
         ),
         f"![Robust and non-robust regions, {report.title}]({figures['regions']})",
+        "**Accuracy while sigma is learned** (validation accuracy after each sub-epoch against the sweep at the "
+        "initial constant, on the same validation points; the difference's interval holds for all sub-epochs of a "
+        "sweep at once; close = within the tolerance):",
+        markdown_table(
+            ["init", "sub-epoch", "points", "at the initial constant", "after the sub-epoch", "difference", "verdict"],
+            learning_rows(report.learning),
+        ),
         "**Figure 2's fronts** (chosen on validation, shown on "
         f"{int(report.front['test_points'].iloc[0]):,} test points with n = {int(report.front['n'].iloc[0])}; "
-        "accuracy with Wilson and mean area with BCa 95% intervals):",
+        "accuracy with Wilson and mean area with studentized bootstrap 95% intervals):",
         markdown_table(["kind", "init", "mean sigma", "test accuracy", "test mean O_CA"], front_rows(report.front)),
+        f"Compared: {front_claim(report.front_ranges).because}.",
     ]
     return "\n\n".join(parts)
 
@@ -420,6 +476,22 @@ def timing_section(reports: Sequence[DatasetReport]) -> str:
     )
 
 
+#: How the claims table reads, in words (the rules themselves: nusmooth.claims and docs/method.md).
+CLAIM_RULES = (
+    "How to read the verdicts (docs/method.md, \"The paper's claims, checked\"). Figure 1's claim is read per "
+    "learned sigma and comparator from the simultaneous 95% band over the whole grid of thresholds: **supports** "
+    "when the learned sigma wins somewhere within its reach (up to its ceiling, the largest area it can certify at "
+    "all) and the comparator nowhere there, **contradicts** the reverse, **mixed** both, **cannot tell** neither; "
+    "the ranges are given in full, and a comparator's win beyond the learned sigma's ceiling is stated but not "
+    "counted (the learned sigma certifies nothing there by construction: the AM constant reaches further, since the "
+    "arithmetic mean is at least the geometric one). The first row of each learned sigma is the headline: the "
+    "envelope is by construction the best isotropic constant of its grid at every threshold on validation, the "
+    "strongest of the three. Figure 2's claim reads the fronts' comparison the same way. The border, region and "
+    "learning verdicts read one learned vector or one sweep: they rest on one training run, and no interval over "
+    "training runs exists for them."
+)
+
+
 def page(
     reports: Sequence[DatasetReport],
     *,
@@ -432,7 +504,9 @@ def page(
     config: dict,
     cost_section: str,
 ) -> str:
-    claim_rows = [[claim, title, f"**{v.verdict}**", v.because] for claim, title, v in claims(reports)]
+    claim_rows = [
+        [claim, title, comparator, f"**{v.verdict}**", v.because] for claim, title, comparator, v in claims(reports)
+    ]
     parts = [
         "# Results: " + ", ".join(r.title for r in reports),
         "<!-- Generated by workflow_scripts/write_results_doc.py (rule results_doc) from the run's tables. "
@@ -442,12 +516,8 @@ def page(
         "Snakemake's benchmark files; the configuration is at the end. Intervals are 95% and over the test "
         'points, not over the noise of certification or of training (docs/method.md, "Intervals").',
         "## The paper's claims, checked",
-        markdown_table(["claim", "dataset", "this run", "numbers"], claim_rows),
-        "A paired interval entirely above 0 counts for the learned sigma, entirely below 0 against it; "
-        "an interval containing 0 cannot tell. Near the top of the area range the isotropic sigma with the "
-        "same mean can certify areas the learned one cannot reach at all: its sum of log sigma is larger "
-        "(arithmetic mean >= geometric mean); each dataset's table of the learned sigma gives both ceilings. "
-        "The border verdict reads one learned vector: no interval over training runs exists for it.",
+        markdown_table(["claim", "dataset", "compared with", "this run", "numbers"], claim_rows),
+        CLAIM_RULES,
     ]
     parts += [dataset_section(report, figures[report.name]) for report in reports]
     parts += [
@@ -474,6 +544,28 @@ def sizing_rows(reports: Sequence[DatasetReport], cpu_rates: dict[str, dict]) ->
         for rule, (_, seconds, work) in timed_by_rule(report.timed, report.name, report.block).items():
             rows.append([report.title, rule, f"{work.seconds(rates) / 60:.1f}", f"{seconds / 60:.1f}"])
     return rows
+
+
+def predicted_minutes(reports: Sequence[DatasetReport], cpu_rates: dict[str, dict]) -> float:
+    """The minutes nusmooth.cost predicts for every GPU job of the run's configuration at ``cpu_rates``,
+    before any job has run: the envelope's test certification counted for every constant of its grid."""
+    total = 0.0
+    for report in reports:
+        rates = cpu_rates[cost.arch_of(report.name, report.block)]
+        total += cost.figure_work(report.name, report.block)["all"].seconds(rates) / 60
+    return total
+
+
+def sizing_sentence(reports: Sequence[DatasetReport], cpu_rates: dict[str, dict]) -> str:
+    measured = sum(seconds for report in reports for _, seconds in report.timed) / 60
+    chosen = sum(len(chosen_constants(r.envelope)) for r in reports)
+    grid = sum(len(r.block["fig1"]["envelope"]["constants"]) for r in reports)
+    return (
+        f"Before the run, `nusmooth.cost` predicts {predicted_minutes(reports, cpu_rates):.1f} minutes of GPU-rule "
+        f"work at these rates, counting the envelope's test certification for all {grid} constants of its grids (a "
+        f"bound: the validation choice took {chosen}); the GPU jobs took {measured:.1f} minutes (the table above; "
+        "data preparation and the local jobs of seconds each come on top)."
+    )
 
 
 def cost_section(
@@ -513,5 +605,6 @@ def cost_section(
             markdown_table(
                 ["dataset", "rule", "predicted minutes", "measured minutes"], sizing_rows(reports, cpu_rates)
             ),
+            sizing_sentence(reports, cpu_rates),
         ]
     )

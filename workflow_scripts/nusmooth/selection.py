@@ -57,3 +57,14 @@ def choose_fig1_snapshot(metrics: pd.DataFrame, accuracy_tolerance: float) -> Fi
     sub_epoch = select_snapshot(validation, accuracy_tolerance)
     row = validation[validation["sub_epoch"] == sub_epoch].iloc[0]
     return Fig1Choice(sub_epoch, {"accuracy": float(row["accuracy"]), "mean_area": float(row["mean_area"])})
+
+
+def isotropic_counterparts(learned) -> dict[str, float]:
+    """The constants of Figure 1's isotropic comparators tied to a learned vector: ``isotropic_sigma``,
+    its arithmetic mean (the paper's comparator, "about the mean"), and ``geometric_sigma``, its
+    geometric mean ``exp(mean log sigma)``: the constant with the same ``sum log sigma``, hence the same
+    largest certifiable area (by the AM-GM inequality the arithmetic mean is at least as large)."""
+    values = np.asarray(learned, dtype=np.float64)
+    if values.size == 0 or not np.all(values > 0):
+        raise ValueError("a learned sigma must be a non-empty vector of positive numbers")
+    return {"isotropic_sigma": float(values.mean()), "geometric_sigma": float(np.exp(np.log(values).mean()))}

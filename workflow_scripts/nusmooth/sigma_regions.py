@@ -115,3 +115,29 @@ def region_summary(sigma, fraction: float, border: int | None = None) -> pd.Data
             }
         )
     return pd.DataFrame(rows)
+
+
+#: Section 5.3 of the paper on Fashion-MNIST's sigma: "the left side and bottom right corner have very
+#: low variances, whereas the center and top right have high variances". The regions, in quarters of the
+#: image's height H and width W (rows from the top, columns from the left; 7 pixels for 28):
+#: left side: every row, the left quarter of the columns; bottom right corner: the bottom quarter of the
+#: rows and the right quarter of the columns; centre: the middle half of the rows and of the columns;
+#: top right corner: the top quarter of the rows, the right quarter of the columns. They do not overlap.
+LOW_REGIONS = ("left side", "bottom right corner")
+HIGH_REGIONS = ("centre", "top right corner")
+
+
+def paper_regions(shape: tuple[int, int]) -> dict[str, np.ndarray]:
+    """Boolean ``(H, W)`` masks of the four regions of :data:`LOW_REGIONS` and :data:`HIGH_REGIONS`."""
+    height, width = shape
+    rows, cols = np.arange(height)[:, None], np.arange(width)[None, :]
+    top, bottom = rows < height // 4, rows >= height - height // 4
+    left, right = cols < width // 4, cols >= width - width // 4
+    middle = (rows >= height // 4) & (rows < height - height // 4) & (cols >= width // 4) & (cols < width - width // 4)
+    masks = {
+        "left side": np.broadcast_to(left, shape),
+        "bottom right corner": bottom & right,
+        "centre": middle,
+        "top right corner": top & right,
+    }
+    return {name: np.asarray(mask, dtype=bool) for name, mask in masks.items()}

@@ -11,7 +11,6 @@ from scipy.special import ndtri
 
 from .artifacts import FIG2_FRONT, SWEEP_METRICS
 from .blanket import blanket_mask
-from .evidence import curve_with_band, paired_differences
 from .records import certified_accuracy_curve, clean_accuracy_and_area
 from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT, SIGMA_KINDS
 
@@ -244,8 +243,20 @@ def largest_certifiable(choice: dict, kind: str, n: int, alpha: float) -> dict[s
     if kind == "learned":
         sum_log, smallest = choice["sum_log_sigma"], choice["min_sigma"]
     else:
-        sum_log, smallest = dimension * np.log(choice["isotropic_sigma"]), choice["isotropic_sigma"]
+        constant = isotropic_constant(choice, kind)
+        sum_log, smallest = dimension * np.log(constant), constant
     return {"area": float(sum_log + dimension * np.log(radius)), "l2_radius": radius * smallest, "dimension": dimension}
+
+
+#: The entry of select_fig1_sigma's record that holds each isotropic kind's constant.
+ISOTROPIC_CONSTANTS = {"isotropic": "isotropic_sigma", "geometric": "geometric_sigma"}
+
+
+def isotropic_constant(choice: dict, kind: str) -> float:
+    """The constant sigma of Figure 1's isotropic ``kind`` (registry.FIG1_KINDS) tied to one learned vector."""
+    if kind not in ISOTROPIC_CONSTANTS:
+        raise ValueError(f"{kind!r} is not an isotropic kind of Figure 1; kinds: {sorted(ISOTROPIC_CONSTANTS)}")
+    return float(choice[ISOTROPIC_CONSTANTS[kind]])
 
 
 def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
@@ -258,7 +269,9 @@ def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(lo, hi, count) / step) * step)
 
 
-def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]], count: int) -> dict[str, dict]:
+def display_grid(
+    validation: list[pd.DataFrame], ceilings: list[dict[str, float]], count: int, *, band_count: int | None = None
+) -> dict[str, dict]:
     """Figure 1's x-range and the tables' thresholds of each view, from nothing a test point decided.
 
     The thresholds' low end is the 5% quantile of the values certified on *validation* (the chosen
@@ -273,7 +286,8 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
     When validation certified nothing, the area view spans the areas of radii from a tenth of the
     largest certifiable one to it (``dimension * ln 10`` below the ceiling: the ceilings carry the input
     dimension), and the l2 view starts at 0. Returns ``{view: {"range": (lo, hi), "thresholds": array,
-    "from_validation": bool}}``.
+    "from_validation": bool}}``, with ``"band"`` too when ``band_count`` is given: ``band_count`` round
+    thresholds over the same span, the grid every simultaneous band, verdict and envelope choice runs over.
     """
     if not validation or not ceilings:
         raise ValueError(
@@ -300,6 +314,9 @@ def display_grid(validation: list[pd.DataFrame], ceilings: list[dict[str, float]
             "thresholds": thresholds[thresholds > spec["start"]],
             "from_validation": bool(values.size),
         }
+        if band_count is not None:
+            band = round_grid(lo, hi, band_count)
+            grid[view]["band"] = band[band > spec["start"]]
     return grid
 
 
@@ -319,44 +336,6 @@ def nothing_certified_note(grid: dict, curves: dict[str, pd.DataFrame]) -> str:
             "every difference."
         )
     return " ".join(sentences)
-
-
-def certified_accuracy_intervals(curves: dict[str, pd.DataFrame], thresholds, view: str) -> pd.DataFrame:
-    """Certified accuracy of each named record table at the view's start (the clean accuracy) and at
-    each threshold, with its Wilson 95% interval over the test points; one row per (curve, threshold)."""
-    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
-    frames = []
-    for name, records in curves.items():
-        band = curve_with_band(records, full, view)
-        band.insert(0, "sigma", name)
-        band.insert(1, "view", view)
-        frames.append(band)
-    return pd.concat(frames, ignore_index=True)
-
-
-def paired_difference_table(
-    pairs: list[tuple[str, pd.DataFrame, str, pd.DataFrame]], thresholds, view: str
-) -> pd.DataFrame:
-    """Learned minus isotropic certified accuracy at each threshold of ``view`` (the clean accuracy
-    first), with Newcombe's paired 95% interval over the test points both were certified on; one row
-    per (pair, threshold). ``pairs``: ``(learned name, learned records, isotropic name, isotropic records)``."""
-    full = np.concatenate([[VIEWS[view]["start"]], np.asarray(thresholds, dtype=float)])
-    frames = []
-    for learned_name, learned, isotropic_name, isotropic in pairs:
-        table = paired_differences(learned, isotropic, full, view)
-        table = table.rename(
-            columns={
-                "accuracy_a": "accuracy_learned",
-                "accuracy_b": "accuracy_isotropic",
-                "only_a": "only_learned",
-                "only_b": "only_isotropic",
-            }
-        )
-        table.insert(0, "learned", learned_name)
-        table.insert(1, "isotropic", isotropic_name)
-        table.insert(2, "view", view)
-        frames.append(table)
-    return pd.concat(frames, ignore_index=True)
 
 
 def _threshold_headings(table: pd.DataFrame) -> list[str]:
