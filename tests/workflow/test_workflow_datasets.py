@@ -22,7 +22,8 @@ from support.workflow import snakemake
 TOY = {
     "model": {"epochs": 1, "batch_size": 16, "train_points": 32},
     "sigma": {"inits": [0.25], "sub_epochs": 1, "n_train": 2, "train_points": 8, "batch_size": 8},
-    "sweep_eval": {"n0": 8, "n": 16, "val_points": 6, "test_points": 6},
+    # One racing stage: six points are one block anyway (the tiny run races in two).
+    "sweep_eval": {"n0": 8, "n": 16, "val_points": 6, "test_points": 6, "racing": {"stages": [1.0]}},
     "fig1": {"inits": [0.25], "n0": 8, "n": 16, "test_points": 6},
 }
 
