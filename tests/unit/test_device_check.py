@@ -9,6 +9,8 @@ import yaml
 
 from support import REPO
 
+from nusmooth.cost import GPU_RULES
+
 sys.path.insert(0, str(REPO / "benchmarks"))
 import device_check  # noqa: E402
 
@@ -59,7 +61,7 @@ def test_quick_run_extrapolates_every_stage_and_figure_of_the_paper_preset(quick
     for name, per_precision in quick_report["hours"].items():
         for precision, hours in per_precision.items():
             stages, figures = hours["stages"], hours["figures"]
-            assert set(stages) == {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
+            assert set(stages) == set(GPU_RULES)
             pretrained = PRESET["datasets"][name]["model"].get("pretrained", False)
             assert (stages["train_base"] == 0) == pretrained, (name, stages["train_base"])
             assert all(math.isfinite(v) and v > 0 for key, v in stages.items() if key != "train_base"), (
