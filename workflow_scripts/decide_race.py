@@ -18,7 +18,9 @@ def main(snakemake):
         alpha=snakemake.params.alpha,
         protected_inits=snakemake.params.protected_inits,
     )
-    records = pd.concat([RACE_BLOCK.load(path) for path in snakemake.input.blocks], ignore_index=True)
+    blocks = [RACE_BLOCK.load(path) for path in snakemake.input.blocks]
+    # A block of no candidate (all dropped, or an empty stage) has no rows and no column types: left out.
+    records = pd.concat([block for block in blocks if len(block)], ignore_index=True)
     previous = RACE_DECISION.load(snakemake.input.previous) if hasattr(snakemake.input, "previous") else None
     decision = decide_stage(records, plan, stage, previous)
     print(

@@ -81,11 +81,11 @@ def _check_candidates(points: pd.DataFrame, fronts: dict) -> None:
         )
     validation = points[points["split"] == CHOOSING_SPLIT]
     test = points[points["split"] == SHOWN_SPLIT]
-    chosen_only_on_test = test[~among(test, set(zip(*(validation[c] for c in SNAPSHOT))))]
-    if not chosen_only_on_test.empty:
+    test_only = test[~among(test, set(zip(*(validation[c] for c in SNAPSHOT))))]
+    if not test_only.empty:
         raise ValueError(
             f"snapshots with test metrics but none on {CHOOSING_SPLIT!r} (fronts are chosen there): "
-            f"{chosen_only_on_test[SNAPSHOT].values.tolist()}; rerun the validation sweep for them"
+            f"{test_only[SNAPSHOT].values.tolist()}; rerun the validation sweep for them"
         )
     shown = set(zip(test["kind"], test["init"].astype(float), test["sub_epoch"].astype(int)))
     unshown = sorted(member_keys(fronts, "certified") - shown)
