@@ -22,12 +22,15 @@ wildcard_constraints:
     constant=r"[0-9]+(\.[0-9]+)?(e-?[0-9]+)?",
     kind="|".join(SIGMA_KINDS),
     split="|".join(CERTIFIED_SPLITS),
+    stage="[1-9][0-9]*",
 
 
 # Plots, tables and the snapshot choice take seconds: on a cluster they run on the submit host
 # instead of waiting in the queue as jobs of their own.
 localrules:
     all,
+    decide_race,
+    choose_fronts,
     select_fig1_sigma,
     choose_envelope,
     tabulate_fig2,

@@ -5,7 +5,10 @@ configuration (nusmooth.cost), hours on this CPU and on a GPU, and each GPU job'
     python benchmarks/paper_cost.py --rates results/cost/pass_rates.json   # + CPU hours (rule measure_pass_rates)
     python benchmarks/paper_cost.py --device-check gpu.json           # GPU hours at a device check's rates
 
-Prints Markdown tables (the same as docs/results.md's "The paper preset's cost")."""
+Prints Markdown tables (the same as docs/results.md's "The paper preset's cost"), then the ratio of the
+full sweep's work to this pipeline's for Figures 2 and 4 of every dataset: first for all their GPU work
+(sigma learning included, which racing does not change), last for the forward passes of the
+validation and test sweeps (the work that racing and certifying only the fronts on test change)."""
 
 import argparse
 import json
@@ -16,7 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "workflow_scripts"))
 
 from nusmooth.provenance import read_preset  # noqa: E402
-from nusmooth.results_doc import paper_cost_tables  # noqa: E402
+from nusmooth.results_doc import paper_cost_tables, saving_lines  # noqa: E402
 
 
 def main(argv=None):
@@ -27,7 +30,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     cpu = json.loads(args.rates.read_text())["rates"] if args.rates else None
     gpu = json.loads(args.device_check.read_text()) if args.device_check else None
-    print(paper_cost_tables(read_preset(args.preset), cpu, gpu))
+    preset = read_preset(args.preset)
+    print(paper_cost_tables(preset, cpu, gpu))
+    print()
+    print("\n".join(saving_lines(preset)))
 
 
 if __name__ == "__main__":

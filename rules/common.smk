@@ -118,16 +118,38 @@ def source_params(wildcards):
 
 def sweep_eval_params(wildcards):
     """One split's sweep certification settings: the other split's point count is not a param, so
-    changing it never reruns this split."""
+    changing it never reruns this split. The validation split is raced in stages (their fractions);
+    the test split is not."""
+    block = dataset_config(wildcards)["sweep_eval"]
+    settings = {"n0": block["n0"], "n": block["n"], "seed": block["seed"], "points": block[f"{wildcards.split}_points"]}
+    if wildcards.split == "val":
+        settings["stages"] = block["racing"]["stages"]
+    return canonical(settings)
+
+
+def race_params(wildcards):
+    """A racing stage's certification settings: the validation split's (its error rate is the decisions')."""
     block = dataset_config(wildcards)["sweep_eval"]
     return canonical(
         {
             "n0": block["n0"],
             "n": block["n"],
             "seed": block["seed"],
-            "points": block[f"{wildcards.split}_points"],
+            "points": block["val_points"],
+            "stages": block["racing"]["stages"],
         }
     )
+
+
+def front_test_params(wildcards):
+    """The test split's sweep certification settings, for the fronts' members."""
+    block = dataset_config(wildcards)["sweep_eval"]
+    return canonical({"n0": block["n0"], "n": block["n"], "seed": block["seed"], "points": block["test_points"]})
+
+
+def protected_inits(wildcards):
+    """Params: Figure 1's constants, whose sweeps the race never drops (sorted: a reordered list reruns nothing)."""
+    return sorted(float(i) for i in dataset_config(wildcards)["fig1"]["inits"])
 
 
 def sigma_params(wildcards):
@@ -182,7 +204,13 @@ def fig1_inits(dataset):
     return [path_number(v) for v in config["datasets"][dataset]["fig1"]["inits"]]
 
 
-def evaluate_inputs(wildcards):
+def race_stage_count(dataset):
+    """The configured racing stages of a dataset's validation sweeps: jobs race_stage 1..count-1, then
+    evaluate_sigma (split val) as the last stage."""
+    return len(config["datasets"][dataset]["sweep_eval"]["racing"]["stages"])
+
+
+def sweep_inputs(wildcards):
     """A learned sweep is certified from its snapshots; an isotropic constant needs only the model."""
     inputs = {
         "dataset": data_path(wildcards.dataset, "dataset.pt"),
@@ -193,16 +221,88 @@ def evaluate_inputs(wildcards):
     return inputs
 
 
-def sweep_metrics(wildcards):
-    """Every Figure-2 point of a dataset: learned snapshots and isotropic constants, on validation
-    (which chooses the fronts) and test (which the figures show)."""
-    return expand(
-        "results/sweep/{dataset}/{kind}_{init}/{split}.tsv",
-        dataset=wildcards.dataset,
-        kind=SIGMA_KINDS,
-        init=sigma_inits(wildcards.dataset),
-        split=CERTIFIED_SPLITS,
-    )
+def raced(wildcards):
+    """Whether the sweep of the wildcards reads the race's decisions: not Figure 1's sweeps, which run to
+    the end, so that Figure 1 needs its own sweeps only."""
+    return wildcards.init not in fig1_inits(wildcards.dataset)
+
+
+def race_stage_inputs(wildcards):
+    """Stage s of a raced sweep goes on with the candidates the decision of stage s - 1 kept."""
+    inputs = sweep_inputs(wildcards)
+    stage = int(wildcards.stage)
+    if stage > 1 and raced(wildcards):
+        inputs["decision"] = f"results/sweep/{wildcards.dataset}/race/decision_{stage - 1}.json"
+    return inputs
+
+
+def stage_blocks(dataset, kind, init, stages):
+    return [f"results/sweep/{dataset}/{kind}_{init}/val_stage{s}_records.tsv.gz" for s in stages]
+
+
+def evaluate_inputs(wildcards):
+    """On validation, the race's last stage: the earlier stages' blocks of the sweep and the last
+    decision (a raced sweep); on test, the model and the sigmas only."""
+    inputs = sweep_inputs(wildcards)
+    last = race_stage_count(wildcards.dataset)
+    if wildcards.split == "val" and last > 1:
+        inputs["blocks"] = stage_blocks(wildcards.dataset, wildcards.kind, wildcards.init, range(1, last))
+        if raced(wildcards):
+            inputs["decision"] = f"results/sweep/{wildcards.dataset}/race/decision_{last - 1}.json"
+    return inputs
+
+
+def sweeps(dataset):
+    """(kind, init) of every sweep of a dataset."""
+    return [(kind, init) for kind in SIGMA_KINDS for init in sigma_inits(dataset)]
+
+
+def decide_inputs(wildcards):
+    """Stage s's decision reads every sweep's records of stages 1..s, their stage-s summaries (the
+    points and the input dimension) and the decision of stage s - 1."""
+    stage, name = int(wildcards.stage), wildcards.dataset
+    inputs = {
+        "stages": [f"results/sweep/{name}/{kind}_{init}/val_stage{stage}.json" for kind, init in sweeps(name)],
+        "blocks": [path for kind, init in sweeps(name) for path in stage_blocks(name, kind, init, range(1, stage + 1))],
+    }
+    if stage > 1:
+        inputs["previous"] = f"results/sweep/{name}/race/decision_{stage - 1}.json"
+    return inputs
+
+
+def validation_metrics(wildcards):
+    """Every sweep's validation metrics: the candidates the fronts are chosen from."""
+    return [f"results/sweep/{wildcards.dataset}/{kind}_{init}/val.tsv" for kind, init in sweeps(wildcards.dataset)]
+
+
+def certify_front_inputs(wildcards):
+    """A kind's front members on test: the model, the fronts, and every learned sweep's snapshots (any
+    of them may hold a member)."""
+    name = wildcards.dataset
+    snapshots = [f"results/sigma/{name}/init_{init}/snapshots.pt" for init in sigma_inits(name)]
+    return {
+        "dataset": f"results/data/{name}/dataset.pt",
+        "model": f"results/models/{name}/model.pt",
+        "fronts": f"results/sweep/{name}/val_fronts.json",
+        "snapshots": snapshots if wildcards.kind == "learned" else [],
+    }
+
+
+def fig2_table_inputs(wildcards):
+    """Figure 2's points: every sweep's validation metrics and the fronts chosen on them; on test, the
+    fronts' members, or every candidate with sweep_eval.test_cloud."""
+    name = wildcards.dataset
+    inputs = {"metrics": validation_metrics(wildcards), "fronts": f"results/sweep/{name}/val_fronts.json"}
+    if config["datasets"][name]["sweep_eval"]["test_cloud"]:
+        inputs["cloud"] = [f"results/sweep/{name}/{kind}_{init}/test.tsv" for kind, init in sweeps(name)]
+    else:
+        inputs["front_tests"] = [f"results/sweep/{name}/front_{kind}/test.tsv" for kind in SIGMA_KINDS]
+    return inputs
+
+
+def cloud_splits(datasets):
+    """Params: the split of each panel's faint markers (test with sweep_eval.test_cloud, else validation)."""
+    return ["test" if config["datasets"][d]["sweep_eval"]["test_cloud"] else "val" for d in datasets]
 
 
 def sweep_test_records(wildcards):
@@ -444,7 +544,15 @@ def gpu_runtime(rule):
         if DEVICE_CHECK_REPORT is not None:
             rates = device_check_rates(DEVICE_CHECK_REPORT, arch_of(name, block))
         job = Job(rule, tuple(wildcards.items()))
-        return job_runtime_minutes(job, name, block, rates=rates, attempt=attempt, limit=GPU_TIME_LIMIT)
+        return job_runtime_minutes(
+            job,
+            name,
+            block,
+            rates=rates,
+            attempt=attempt,
+            limit=GPU_TIME_LIMIT,
+            batch_size=config["certify_batch_size"],
+        )
 
     return runtime
 

@@ -118,7 +118,7 @@ rule tabulate_certified_accuracy:
 
 rule tabulate_fig2:
     input:
-        metrics=sweep_metrics,
+        unpack(fig2_table_inputs),
     output:
         points=report(
             "results/tables/{dataset}/fig2_points.tsv",
@@ -199,6 +199,7 @@ rule plot_fig2:
     params:
         datasets=fig2_datasets(),
         titles=titles_of(fig2_datasets()),
+        clouds=cloud_splits(fig2_datasets()),
     script:
         "../workflow_scripts/plot_fronts.py"
 
@@ -221,6 +222,7 @@ rule plot_fig4:
     params:
         datasets=fig4_datasets(),
         titles=titles_of(fig4_datasets()),
+        clouds=cloud_splits(fig4_datasets()),
     script:
         "../workflow_scripts/plot_fronts.py"
 

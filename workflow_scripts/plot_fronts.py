@@ -1,5 +1,6 @@
-"""plot_fig2 / plot_fig4: clean accuracy vs certified area, one panel per dataset: every snapshot's
-test metrics faint, and each method's front (chosen on validation) drawn with its test metrics, as
+"""plot_fig2 / plot_fig4: clean accuracy vs certified area, one panel per dataset: every candidate's
+validation metrics faint (test metrics with sweep_eval.test_cloud: params.clouds names each panel's
+split), and each method's front (chosen on validation) drawn with its test metrics, as
 tabulate_fig2's front table lists them (the figure draws that table; it does not choose again).
 Figure 4 (its rule gives class counts) adds the accuracy of always predicting the test split's
 majority class."""
@@ -19,11 +20,15 @@ def main(snakemake):
     paths = list(snakemake.input.points)
     tables = [FIG2_POINTS.load(path) for path in paths]
     check_one_precision(tables, paths)  # one precision across the panels
-    for dataset, points, front_path, counts_path in zip(datasets, tables, snakemake.input.fronts, counts, strict=True):
+    clouds = snakemake.params.clouds
+    for dataset, points, front_path, counts_path, cloud in zip(
+        datasets, tables, snakemake.input.fronts, counts, clouds, strict=True
+    ):
         panel = {
             "title": title_of(dataset, snakemake.params.titles),
             "points": points,
             "front": FIG2_FRONT.load(front_path),
+            "cloud": cloud,
         }
         if counts_path is not None:
             balance = CLASS_COUNTS.load(counts_path)

@@ -180,3 +180,69 @@ def base_model(snakemake, device):
         compute["precision"],
         fingerprint,
     )
+
+
+# --- the sweeps' jobs (race_stage, evaluate_sigma, certify_front) ---------------------------------
+
+
+def sweep_job(snakemake, dataset, split: str, stage: int | None = None):
+    """The rule's :class:`nusmooth.sweeps.SweepJob`: stage ``stage`` (None: the last) of the sweep
+    ``(kind, init)`` of its wildcards on ``split`` of ``dataset``, from ``params.evaluation`` (n0, n,
+    points and, on validation, the racing stages; the test split is one stage), ``params.batch_size``,
+    the sweep's snapshots (learned) and the race's decision before this stage when the rule reads one."""
+    from nusmooth.artifacts import RACE_DECISION, SNAPSHOTS
+    from nusmooth.racing import whole_batch_points, workflow_schedule
+    from nusmooth.sweeps import SweepJob, sweep_candidates
+
+    settings, inputs, wildcards = snakemake.params.evaluation, snakemake.input, snakemake.wildcards
+    snapshots = SNAPSHOTS.load(inputs.snapshots) if hasattr(inputs, "snapshots") else None
+    points = (
+        len(dataset.splits[split])
+        if settings["points"] is None
+        else min(len(dataset.splits[split]), settings["points"])
+    )
+    unit = whole_batch_points(settings["n0"], settings["n"], snakemake.params.batch_size)
+    schedule = workflow_schedule(points, settings.get("stages", (1.0,)), unit)
+    return SweepJob(
+        kind=wildcards.kind,
+        init=wildcards.init,
+        stage=len(schedule) if stage is None else stage,
+        schedule=schedule,
+        candidates=sweep_candidates(wildcards.kind, wildcards.init, snapshots),
+        decision=RACE_DECISION.load(inputs.decision) if hasattr(inputs, "decision") else None,
+        raced="stages" in settings,
+    )
+
+
+def certify_for_sweeps(snakemake, dataset, split: str, members, device, active=None):
+    """Records of ``members`` (``(kind, init, sub_epoch, sigma)``) on ``split``, each with a fresh generator
+    of its own sweep's stream (evaluate_sigma / dataset / kind / init / split: common random numbers, the
+    same noise whichever job certifies it) and ``params.evaluation``'s settings; no rows and no model
+    loaded when there is no member."""
+    from nusmooth.records import BLOCK_COLUMNS
+    from nusmooth.sweeps import certify_candidates
+
+    import pandas as pd
+
+    if not members:
+        return pd.DataFrame(columns=BLOCK_COLUMNS)
+    settings, name = snakemake.params.evaluation, snakemake.wildcards.dataset
+    model, precision, _ = base_model(snakemake, device)
+    return certify_candidates(
+        model,
+        dataset.splits[split],
+        members,
+        split_name=split,
+        new_generator=lambda kind, init: stream_generator(
+            device, settings["seed"], "evaluate_sigma", dataset=name, kind=kind, init=init, split=split
+        ),
+        active=active,
+        num_classes=len(dataset.classes),
+        n0=settings["n0"],
+        n=settings["n"],
+        alpha=snakemake.params.alpha,
+        batch_size=snakemake.params.batch_size,
+        limit=settings["points"],
+        device=device,
+        precision=precision,
+    )

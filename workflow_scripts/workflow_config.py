@@ -143,6 +143,7 @@ def check_config(config: dict, schema_path) -> None:
         check_model(name, block["model"], facts_for(name, block))
         check_train_noise(name, block["model"])
         block["title"] = regime_title(name, block)
+        check_racing_stages(name, block["sweep_eval"]["racing"]["stages"])
     for name in config["run_datasets"]:
         block = config["datasets"][name]
         facts = facts_for(name, block)
@@ -172,6 +173,16 @@ def validate_schema(config: dict, schema_path) -> None:
         if not isinstance(cause, jsonschema.ValidationError):
             raise
         raise ConfigError(schema_error_message(cause)) from None
+
+
+def check_racing_stages(name: str, stages: list) -> None:
+    """The race's fractions of the validation points (the schema checks each lies in (0, 1])."""
+    if any(b <= a for a, b in zip(stages, stages[1:])) or stages[-1] != 1:
+        fail_config(
+            f"datasets.{name}.sweep_eval.racing.stages",
+            f"{stages} do not increase to 1 (every validation point)",
+            "list increasing fractions ending with 1, e.g. [0.125, 0.25, 0.5, 1.0], or [1.0] for no race",
+        )
 
 
 def check_split_fractions(name: str, split: dict) -> None:

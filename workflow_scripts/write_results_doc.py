@@ -25,7 +25,8 @@ def dataset_report(name, position, snakemake) -> DatasetReport:
     choices = [artifacts.FIG1_CHOICE.load(p) for p in own_fig1_files(inputs.choices, name, snakemake)]
     sigmas = [artifacts.FIG1_SIGMAS.load(p).learned.numpy() for p in own_fig1_files(inputs.sigmas, name, snakemake)]
     jobs = [j for j in snakemake.params.jobs if j["wildcards"]["dataset"] == name]
-    block = {**snakemake.params.config["datasets"][name], "alpha": snakemake.params.config["alpha"]}
+    config = snakemake.params.config
+    block = {**config["datasets"][name], "alpha": config["alpha"], "certify_batch_size": config["certify_batch_size"]}
     return DatasetReport(
         name=name,
         title=title_of(name, snakemake.params.titles),

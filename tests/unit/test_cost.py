@@ -24,17 +24,22 @@ def job(rule, **wildcards):
 
 def test_mnist_jobs_of_the_paper_preset_in_closed_form():
     """53,333 / 6,667 / 10,000 images; 20 constants, 5 sub-epochs, 64 copies; sweeps n0 + n = 576 on
-    every point; Figure 1 n0 + n = 1,100 on the 10,000 test points."""
+    every validation point (racing's four stages, at their worst case: nothing dropped; blocks of whole
+    batches of 125 points) and on the test points of at most 10 front members per kind; Figure 1
+    n0 + n = 1,100 on the 10,000 test points."""
     assert cost.split_sizes("mnist", MNIST) == {"train": 53333, "val": 6667, "test": 10000}
     assert cost.job_work(job("train_base", dataset="mnist"), "mnist", MNIST) == cost.Work(
         training=14 * 53333, forward=14 * 6667
     )
     sweep = job("optimize_sigma", dataset="mnist", init="0.3081")
     assert cost.job_work(sweep, "mnist", MNIST) == cost.Work(forward_backward=5 * 53333 * 64)
-    learned = job("evaluate_sigma", dataset="mnist", kind="learned", init="0.3081", split="test")
-    isotropic = job("evaluate_sigma", dataset="mnist", kind="isotropic", init="0.3081", split="val")
-    assert cost.job_work(learned, "mnist", MNIST) == cost.Work(forward=5 * 10000 * 576)
-    assert cost.job_work(isotropic, "mnist", MNIST) == cost.Work(forward=1 * 6667 * 576)
+    assert cost.validation_schedule("mnist", MNIST, 1000) == (875, 1750, 3375, 6667)
+    stages = [job("race_stage", dataset="mnist", kind="learned", init="0.3081", stage=str(s)) for s in (1, 2, 3)]
+    assert [cost.job_work(j, "mnist", MNIST).forward for j in stages] == [5 * b * 576 for b in (875, 875, 1625)]
+    last = job("evaluate_sigma", dataset="mnist", kind="isotropic", init="0.3081", split="val")
+    assert cost.job_work(last, "mnist", MNIST) == cost.Work(forward=1 * (6667 - 3375) * 576)
+    front = job("certify_front", dataset="mnist", kind="learned")
+    assert cost.job_work(front, "mnist", MNIST) == cost.Work(forward=10 * 10000 * 576)
     certify = job("certify", dataset="mnist", init="0.3081", kind="learned")
     assert cost.job_work(certify, "mnist", MNIST) == cost.Work(forward=10000 * 1100)
     envelope_val = job("certify_envelope", dataset="mnist", constant="0.12", split="val")
@@ -44,13 +49,43 @@ def test_mnist_jobs_of_the_paper_preset_in_closed_form():
     assert cost.chosen_on_validation(envelope_test) and not cost.chosen_on_validation(envelope_val)
     jobs = cost.figure_jobs("mnist", MNIST)
     # Figure 1: 2 constants x (learned, arithmetic and geometric mean), the envelope's 7 constants on
-    # validation and, as a bound, on test.
-    assert len(jobs["all"]) == 1 + 20 + 20 * 2 * 2 + 2 * 3 + 7 * 2
-    assert len(jobs["fig1"]) == 1 + 2 + 2 * 2 + 2 * 3 + 7 * 2 and len(jobs["fig3"]) == 1 + 2 + 2
+    # validation and, as a bound, on test; the sweeps: three racing stages and the last per sweep.
+    assert len(jobs["all"]) == 1 + 20 + 20 * 2 * 4 + 2 + 2 * 3 + 7 * 2
+    assert len(jobs["fig1"]) == 1 + 2 + 2 * 2 * 4 + 2 * 3 + 7 * 2 and len(jobs["fig3"]) == 1 + 2 + 2 * 4
     assert set(jobs["fig2"]) | set(jobs["fig1"]) == set(jobs["all"]) and "fig4" not in jobs
     assert "fig4" in cost.figure_jobs("kitti", PRESET["datasets"]["kitti"])
-    stages = cost.stage_work("mnist", MNIST)
-    assert stages["evaluate_sigma"].forward == 20 * (5 + 1) * (6667 + 10000) * 576
+    work = cost.stage_work("mnist", MNIST)
+    assert work["race_stage"].forward + work["evaluate_sigma"].forward == 20 * (5 + 1) * 6667 * 576
+    assert work["certify_front"].forward == 2 * 10 * 10000 * 576
+
+
+def test_the_full_sweep_is_the_pipeline_before_racing():
+    """One validation and one test job per sweep, every candidate on every point."""
+    full = cost.full_sweep(MNIST)
+    jobs = cost.figure_jobs("mnist", full)
+    assert (
+        len(jobs["all"]) == 1 + 20 + 20 * 2 * 2 + 2 * 3 + 7 * 2
+        and {j.rule for j in jobs["all"]} & {"race_stage"} == set()
+    )
+    learned = job("evaluate_sigma", dataset="mnist", kind="learned", init="0.3081", split="test")
+    assert cost.job_work(learned, "mnist", full) == cost.Work(forward=5 * 10000 * 576)
+    assert cost.stage_work("mnist", full)["evaluate_sigma"].forward == 20 * (5 + 1) * (6667 + 10000) * 576
+    # The validation work is the same (racing is counted at its worst case); the test work falls from
+    # 120 candidates to 20 front members: (6,667 + 10,000) / (6,667 + 10,000 / 6) = 2.0.
+    before = cost.figure_work("mnist", full, rules=cost.SWEEP_RULES)["fig2"].forward
+    after = cost.figure_work("mnist", MNIST, rules=cost.SWEEP_RULES)["fig2"].forward
+    assert before / after == pytest.approx(120 * 16667 / (120 * 6667 + 20 * 10000))
+
+
+def test_the_sweep_defaults_are_the_schemas():
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+    sweep = schema["$defs"]["dataset"]["properties"]["sweep_eval"]["properties"]
+    assert cost.SWEEP_DEFAULTS == {
+        "racing": {key: value["default"] for key, value in sweep["racing"]["properties"].items()},
+        "test_front_members": sweep["test_front_members"]["default"],
+        "test_cloud": sweep["test_cloud"]["default"],
+    }
+    assert cost.CERTIFY_BATCH_SIZE == schema["properties"]["certify_batch_size"]["default"]
 
 
 def test_a_packaged_model_costs_no_training():

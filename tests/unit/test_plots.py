@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 from matplotlib.collections import LineCollection, PathCollection
 
+from nusmooth.fronts import choose_fronts
 from nusmooth.records import certified_accuracy_curve, clean_accuracy_and_area
 from nusmooth.sigma_regions import NON_ROBUST, ROBUST, extreme_masks, region_pixels, region_summary
 from nusmooth.io import atomic_write_tsv
@@ -34,14 +35,29 @@ from support.workflow import REPO
 
 
 def evidence(accuracy, area):
-    """The precision and 95% interval columns of a metrics row (made-up widths around the values)."""
+    """The precision, 95% interval and race columns of a metrics row (made-up widths around the values;
+    every candidate complete)."""
     return {
         "precision": "fp32",
         "accuracy_lower": max(accuracy - 0.05, 0.0),
         "accuracy_upper": min(accuracy + 0.05, 1.0),
         "mean_area_lower": area - 20.0,
         "mean_area_upper": area + 20.0,
+        "race_stage": 0,
+        "complete": True,
     }
+
+
+def fronts_of(frames, cap=None):
+    """The fronts choose_fronts takes from the frames' validation rows."""
+    metrics = pd.concat(frames, ignore_index=True)
+    return choose_fronts(metrics[metrics["split"] == "val"], test_front_members=cap)
+
+
+def with_fronts(frames, cap=None):
+    """sweep_points as tabulate_fig2 makes them, and their fronts."""
+    fronts = fronts_of(frames, cap)
+    return sweep_points(frames, fronts=fronts), fronts
 
 
 def sweep_metrics(kind, init, sub_epochs, rng):
@@ -78,7 +94,7 @@ def points():
     frames[-1].loc[
         nothing, ["accuracy", "mean_area", "accuracy_lower", "accuracy_upper", "mean_area_lower", "mean_area_upper"]
     ] = [0.0, np.nan, 0.0, 0.0, np.nan, np.nan]
-    return sweep_points(frames)
+    return sweep_points(frames, fronts=fronts_of(frames))
 
 
 def certificates(rng, points=30):
@@ -146,14 +162,13 @@ def disagreeing():
     ]
     isotropic_val = [(0.12, 0, 0.97, -1000.0), (0.25, 0, 0.90, -750.0), (0.5, 0, 0.60, -350.0)]
     isotropic_test = [(0.12, 0, 0.96, -990.0), (0.25, 0, 0.91, -760.0), (0.5, 0, 0.0, np.nan)]
-    return sweep_points(
-        [
-            snapshot_rows("learned", "val", learned_val),
-            snapshot_rows("learned", "test", learned_test),
-            snapshot_rows("isotropic", "val", isotropic_val),
-            snapshot_rows("isotropic", "test", isotropic_test),
-        ]
-    )
+    frames = [
+        snapshot_rows("learned", "val", learned_val),
+        snapshot_rows("learned", "test", learned_test),
+        snapshot_rows("isotropic", "val", isotropic_val),
+        snapshot_rows("isotropic", "test", isotropic_test),
+    ]
+    return sweep_points(frames, fronts=fronts_of(frames))
 
 
 def members(front, kind):
@@ -161,7 +176,7 @@ def members(front, kind):
 
 
 def test_fronts_are_chosen_on_validation(disagreeing):
-    front = front_table(disagreeing)
+    front = front_table(disagreeing, fronts_of([disagreeing]))
     assert members(front, "learned") == [(0.25, 1), (0.25, 2), (0.25, 4), (0.5, 1)]
     assert members(front, "isotropic") == [(0.12, 0), (0.25, 0), (0.5, 0)]
     learned = front[front["kind"] == "learned"]
@@ -178,7 +193,7 @@ def test_fronts_are_chosen_on_validation(disagreeing):
 
 
 def test_front_member_without_test_area_is_listed_and_named(disagreeing):
-    front = front_table(disagreeing)
+    front = front_table(disagreeing, fronts_of([disagreeing]))
     isotropic = front[front["kind"] == "isotropic"].set_index("init")
     assert isotropic["drawn"].tolist() == [True, True, False]
     assert isotropic.loc[0.5, "test_accuracy"] == 0.0 and np.isnan(isotropic.loc[0.5, "test_mean_area"])
@@ -187,16 +202,19 @@ def test_front_member_without_test_area_is_listed_and_named(disagreeing):
     assert "$\\sigma$=0.5 (chosen on validation): no test area, not drawn" in notes
 
 
-def panel(title, points, **extra):
-    """A Figure 2/4 panel as plot_fronts builds it: the points and their front table."""
-    return {"title": title, "points": points, "front": front_table(points), **extra}
+def panel(title, points, fronts=None, cloud="test", **extra):
+    """A Figure 2/4 panel as plot_fronts builds it: the points and their front table (the fixtures
+    certify every candidate on test: sweep_eval.test_cloud)."""
+    front = front_table(points, fronts or fronts_of([points]))
+    return {"title": title, "points": points, "front": front, "cloud": cloud, **extra}
 
 
 def test_the_figure_draws_the_written_front_table(tmp_path, disagreeing):
     """plot_fig2 draws tabulate_fig2's front table read back from its TSV: the same lines as the table
     computed in memory (one computation of the front, no drift between table and figure)."""
-    atomic_write_tsv(front_table(disagreeing), tmp_path / "front.tsv")
-    written = {"title": "A", "points": disagreeing, "front": pd.read_csv(tmp_path / "front.tsv", sep="\t")}
+    atomic_write_tsv(front_table(disagreeing, fronts_of([disagreeing])), tmp_path / "front.tsv")
+    front = pd.read_csv(tmp_path / "front.tsv", sep="\t")
+    written = {"title": "A", "points": disagreeing, "front": front, "cloud": "test"}
     for ours, theirs in zip(
         front_lines(front_figure([written]).axes[0]), front_lines(front_figure([panel("A", disagreeing)]).axes[0])
     ):
@@ -253,25 +271,62 @@ def test_the_accuracy_axis_shows_each_front_members_whole_interval(disagreeing):
     assert ax.get_ylim()[0] <= 0.2
 
 
-def test_sweep_points_needs_both_splits_of_every_snapshot(disagreeing):
+def test_sweep_points_need_the_fronts_test_rows_and_every_validation_row(disagreeing):
     metrics = disagreeing.drop(columns="on_val_front")
-    one_split = metrics.drop(index=metrics.index[(metrics["split"] == "test") & (metrics["init"] == 0.12)])
-    with pytest.raises(ValueError, match="one split only"):
-        sweep_points([one_split])
+    fronts = fronts_of([metrics])
+    front_member = (metrics["split"] == "test") & (metrics["kind"] == "isotropic") & (metrics["init"] == 0.12)
+    with pytest.raises(ValueError, match="front members with no 'test' metrics"):
+        sweep_points([metrics[~front_member]], fronts=fronts)
+    not_on_front = (metrics["split"] == "test") & (metrics["kind"] == "learned") & (metrics["sub_epoch"] == 3)
+    assert len(sweep_points([metrics[~not_on_front]], fronts=fronts)) == len(metrics) - 1  # no cloud row: fine
+    with pytest.raises(ValueError, match="none on 'val'"):
+        sweep_points([metrics[~((metrics["split"] == "val") & (metrics["init"] == 0.5))]], fronts=fronts)
     with pytest.raises(ValueError, match="twice"):
-        sweep_points([metrics, metrics[metrics["kind"] == "isotropic"]])
+        sweep_points([metrics, metrics[metrics["kind"] == "isotropic"]], fronts=fronts)
     with pytest.raises(ValueError, match="only 'val' and 'test'"):
-        sweep_points([metrics.assign(split="train")])
+        sweep_points([metrics.assign(split="train")], fronts=fronts)
 
 
 def test_front_table_needs_sweep_points():
+    rows = snapshot_rows("learned", "val", [(0.25, 1, 0.9, -1.0)])
     with pytest.raises(ValueError, match="sweep_points"):
-        front_table(snapshot_rows("learned", "val", [(0.25, 1, 0.9, -1.0)]))
+        front_table(rows, fronts_of([rows]))
 
 
 def test_sweep_points_rejects_old_tables():
     with pytest.raises(ValueError, match="lack columns"):
-        sweep_points([pd.DataFrame({"accuracy": [0.5]})])
+        sweep_points([pd.DataFrame({"accuracy": [0.5]})], fronts={"kinds": {}})
+
+
+def test_the_cloud_shows_validation_and_a_capped_front_says_so():
+    """Without sweep_eval.test_cloud the faint markers are every candidate's validation metrics (racing's
+    dropped candidate hollow), the test split holds only the certified front members, and a front capped
+    for the test split is named with its size."""
+    learned_val = [(0.25, e, 1.0 - 0.02 * e, -1000.0 + 100 * e) for e in range(1, 6)]  # five on the front
+    frames = [snapshot_rows("learned", "val", learned_val), snapshot_rows("isotropic", "val", [(0.25, 0, 0.9, -800.0)])]
+    frames[0].loc[4, "complete"] = False  # the last one was dropped: its numbers are of its first points
+    fronts = fronts_of(frames, cap=2)
+    certified = [(m["init"], m["sub_epoch"]) for m in fronts["kinds"]["learned"]["certified"]]
+    assert certified == [(0.25, 1), (0.25, 4)] and len(fronts["kinds"]["learned"]["front"]) == 4
+    tests = [
+        snapshot_rows("learned", "test", [(i, e, 0.9, -700.0) for i, e in certified]),
+        snapshot_rows("isotropic", "test", [(0.25, 0, 0.85, -790.0)]),
+    ]
+    points = sweep_points(frames + tests, fronts=fronts)
+    front = front_table(points, fronts)
+    assert front.loc[front["kind"] == "learned", "val_front_size"].tolist() == [4, 4]
+    ax = front_figure([{"title": "A", "points": points, "front": front, "cloud": "val"}]).axes[0]
+    clouds = [c for c in ax.collections if isinstance(c, PathCollection)]
+    drawn = sorted(tuple(xy) for collection in clouds for xy in collection.get_offsets().tolist())
+    validation = points[points["split"] == "val"]
+    assert drawn == sorted(zip(validation["mean_area"], validation["accuracy"]))
+    labels = [text.get_text() for text in ax.get_legend().get_texts()]
+    assert any("all points (validation)" in label for label in labels)
+    assert any("dropped by racing" in label for label in labels)
+    notes = " ".join(text.get_text() for text in ax.texts)
+    assert "2 of its 4 validation members certified on test" in notes
+    assert "1 candidate(s) dropped by racing" in notes
+    assert "faint: validation" in ax.get_xlabel()
 
 
 def test_fig2_and_fig4_render(tmp_path, points):

@@ -4,6 +4,7 @@ stage's decision from records, the records and metrics of raced candidates, and 
 chooses differently from the full sweep (the benchmark's simulation, small)."""
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -27,6 +28,8 @@ from nusmooth.racing import (
     raced_records,
     stage_block,
     stage_points,
+    workflow_plan,
+    workflow_schedule,
 )
 from nusmooth.selection import select_snapshot
 
@@ -49,6 +52,15 @@ def test_stage_points_take_each_fraction_of_the_points_and_end_with_all():
     assert [stage_block((100, 200, 400), s) for s in (1, 2, 3)] == [range(0, 100), range(100, 200), range(200, 400)]
 
 
+def test_the_workflow_schedule_keeps_one_count_per_configured_stage():
+    """The workflow's DAG has one job per configured stage, fixed before the data are read: stages that
+    coincide stay, as stages with an empty block."""
+    assert workflow_schedule(400, unit=125) == (125, 125, 250, 400)
+    assert stage_points(400, unit=125) == (125, 250, 400)
+    assert workflow_schedule(20, (0.5, 1.0), unit=32) == (20, 20)
+    assert stage_block((125, 125, 250, 400), 2) == range(125, 125)
+
+
 @pytest.mark.parametrize("fractions", [(0.5,), (0.5, 0.25, 1), (0, 1), (0.5, 1.5)])
 def test_a_schedule_that_does_not_end_with_every_point_is_refused(fractions):
     with pytest.raises(ValueError, match="fractions"):
@@ -57,7 +69,7 @@ def test_a_schedule_that_does_not_end_with_every_point_is_refused(fractions):
 
 def test_a_plan_refuses_what_it_cannot_race_with():
     settings = dict(accuracy_tolerance=0.01, fig1_inits=(), num_elements=DIMENSION, alpha=ALPHA)
-    with pytest.raises(ValueError, match="increasing"):
+    with pytest.raises(ValueError, match="non-decreasing"):
         RacingPlan(schedule=(200, 100), error_rate=0.05, **settings)
     with pytest.raises(ValueError, match="error_rate"):
         RacingPlan(schedule=(100, 200), error_rate=1.0, **settings)
@@ -355,6 +367,38 @@ def test_figure_1s_possible_choices_are_never_dropped(clear_and_close):
     assert ("isotropic", 0.5, 0) not in named(race_all(isotropic, plan_for())[-1]["survivors"])
 
 
+def test_a_stage_with_an_empty_block_decides_nothing_and_costs_no_error(clear_and_close):
+    """(100, 100, 800): the second stage certified no new point, so it drops nothing, and the error rate
+    is split over the one deciding stage, as for the schedule (100, 800)."""
+    settings = dict(accuracy_tolerance=0.01, fig1_inits=(), num_elements=DIMENSION, alpha=ALPHA)
+    repeated = RacingPlan(schedule=(100, 100, 800), error_rate=0.05, **settings)
+    merged = RacingPlan(schedule=(100, 800), error_rate=0.05, **settings)
+    assert [repeated.deciding(s) for s in (1, 2, 3)] == [True, False, False]
+    assert repeated.stage_level(4) == merged.stage_level(4) == 0.05 / 4
+    first = decide_stage(clear_and_close, repeated, 1)
+    second = decide_stage(clear_and_close, repeated, 2, first)
+    assert first["dropped"] and second["dropped"] == first["dropped"] and second["survivors"] == first["survivors"]
+    assert second["stage"] == 2 and second["points"] == 100
+
+
+def test_protected_constants_are_never_dropped(clear_and_close):
+    """The workflow protects Figure 1's sweeps whole: the dominated learned sweep of 0.5 stays when 0.5 is
+    protected, and still rules others out as a running candidate."""
+    plan = bench.simulation_plan(POINTS, 0.05)
+    protected = RacingPlan(**{**asdict(plan), "protected_inits": (0.5,)})
+    assert named(race_all(clear_and_close, plan)[0]["dropped"]) == {("learned", 0.5, 1)}
+    assert race_all(clear_and_close, protected)[0]["dropped"] == []
+
+
+def test_the_workflow_plan_comes_from_the_stages_summaries():
+    summary = {"schedule": [125, 250, 400], "num_elements": 784}
+    plan = workflow_plan([summary, summary], error_rate=0.05, alpha=ALPHA, protected_inits=[0.25])
+    assert plan.schedule == (125, 250, 400) and plan.num_elements == 784 and plan.protected_inits == (0.25,)
+    assert plan.fig1_inits == ()  # Figure 1's sweeps are protected whole: no choice left to preserve
+    with pytest.raises(ValueError, match="disagree"):
+        workflow_plan([summary, {**summary, "schedule": [400]}], error_rate=0.05, alpha=ALPHA)
+
+
 def test_records_that_cannot_decide_a_stage_are_refused(clear_and_close):
     plan = plan_for()
     first = decide_stage(clear_and_close, plan, 1)
@@ -385,13 +429,13 @@ def test_a_raced_candidates_metrics_come_from_its_records_and_say_how_far_it_wen
     dropped = candidate_records("learned", 0.5, 1, sigma=0.2, accuracy=0.5, lost=14)
     partial = raced_records(dropped[dropped["idx"] < 100], 1)
     assert (partial["race_stage"] == 1).all()
-    row = raced_metrics(partial, plan)
+    row = raced_metrics(partial, plan.val_points)
     assert row == {**snapshot_metrics(partial), "race_stage": 1, "complete": False}
     assert row["points"] == 100
     survivor = raced_records(candidate_records("learned", 0.12, 1, sigma=0.3, accuracy=1.0), 4)
-    assert raced_metrics(survivor, plan)["complete"] is True
+    assert raced_metrics(survivor, plan.val_points)["complete"] is True
     with pytest.raises(ValueError, match="one race_stage"):
-        raced_metrics(pd.concat([partial, survivor]), plan)
+        raced_metrics(pd.concat([partial, survivor]), plan.val_points)
 
 
 # --- how often racing chooses differently from the full sweep ---------------------------------------------------

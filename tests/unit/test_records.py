@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from nusmooth.artifacts import CERTIFICATES
-from nusmooth.records import RECORD_COLUMNS, certificate_table, clean_accuracy_and_area, sweep_records
+from nusmooth.records import BLOCK_COLUMNS, RECORD_COLUMNS, certificate_table, clean_accuracy_and_area, sweep_records
 from nusmooth.evidence import snapshot_metrics
 from nusmooth.intervals import MIN_MEAN_POINTS
 from nusmooth.io import atomic_write_tsv_gz
+from nusmooth.fronts import choose_fronts
 from nusmooth.tables import check_one_precision, front_table, sweep_points
 
 
@@ -52,7 +53,7 @@ def test_certificate_table_keeps_its_columns_first_and_adds_the_evidence(table):
 
 def test_sweep_records_and_the_metrics_row_they_give(table):
     records = sweep_records(table, kind="learned", init="0.25", sub_epoch=3, split="val", precision="fp32")
-    assert list(records.columns) == RECORD_COLUMNS
+    assert list(records.columns) == BLOCK_COLUMNS == RECORD_COLUMNS[:-1]  # the sweep's files add race_stage
     assert (records["sub_epoch"] == 3).all() and (records["init"] == 0.25).all()
     metrics = snapshot_metrics(records)
     accuracy, mean_area = clean_accuracy_and_area(table)
@@ -110,6 +111,8 @@ def metrics_row(kind, init, split, accuracy, area, precision="fp32"):
         "accuracy_upper": accuracy + 0.05,
         "mean_area_lower": area - 30,
         "mean_area_upper": area + 10,
+        "race_stage": 0,
+        "complete": True,
     }
 
 
@@ -120,9 +123,10 @@ def test_sweep_points_refuse_mixed_precisions_and_the_front_carries_test_interva
     test = pd.DataFrame(
         [metrics_row("isotropic", 0.25, "test", 0.85, -720.0), metrics_row("isotropic", 0.5, "test", 0.7, -520.0)]
     )
+    fronts = choose_fronts(val, test_front_members=None)
     with pytest.raises(ValueError, match="bf16: b.tsv"):
-        sweep_points([val, test.assign(precision="bf16")], sources=["a.tsv", "b.tsv"])
-    front = front_table(sweep_points([val, test], sources=["a.tsv", "b.tsv"]))
+        sweep_points([val, test.assign(precision="bf16")], fronts=fronts, sources=["a.tsv", "b.tsv"])
+    front = front_table(sweep_points([val, test], fronts=fronts, sources=["a.tsv", "b.tsv"]), fronts)
     assert list(front["test_accuracy_lower"]) == [0.75, 0.6] and list(front["test_mean_area_upper"]) == [-710.0, -510.0]
     assert list(front["precision"]) == ["fp32", "fp32"]
 

@@ -59,6 +59,10 @@ BAD_VALUES = [
     ({"datasets": {"mnist5k": {"fig1": {"inits": [0.33]}}}}, "datasets.mnist5k.fig1.inits"),
     ({"datasets": {"mnist5k": {"sigma": {"lr": "fast"}}}}, "lr"),
     ({"typo_key": 1}, "typo_key"),
+    ({"datasets": {"mnist5k": {"sweep_eval": {"racing": {"stages": [0.5, 0.25, 1.0]}}}}}, "racing.stages"),
+    ({"datasets": {"mnist5k": {"sweep_eval": {"racing": {"stages": [0.25, 0.5]}}}}}, "racing.stages"),
+    ({"datasets": {"mnist5k": {"sweep_eval": {"racing": {"error_rate": 1.0}}}}}, "error_rate"),
+    ({"datasets": {"mnist5k": {"sweep_eval": {"test_front_members": 1}}}}, "test_front_members"),
 ]
 
 

@@ -21,11 +21,11 @@ PRESET = yaml.safe_load((REPO / "presets" / "paper.yaml").read_text())
 PATHS = "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}}, kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}"
 
 
-def dry_run(workdir, target, *extra, env=None):
+def dry_run(workdir, target, *extra, env=None, paths=PATHS):
     (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
     command = [SNAKEMAKE, target, "-n", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *extra]
     done = subprocess.run(
-        [*command, "--config", "preset=paper", PATHS], capture_output=True, text=True, timeout=600, env=env
+        [*command, "--config", "preset=paper", paths], capture_output=True, text=True, timeout=600, env=env
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     return done.stdout
@@ -47,6 +47,22 @@ def gpu_jobs(output: str) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("figure", ["fig1", "fig3"])
 def test_each_figure_counts_the_jobs_snakemake_plans(tmp_path, figure):
     assert gpu_jobs(dry_run(tmp_path, f"figures/{figure}.pdf")) == counted(figure)
+
+
+def test_the_full_sweep_counts_the_jobs_snakemake_plans(tmp_path):
+    """The cost table's "before" (nusmooth.cost.FULL_SWEEP: one validation job per sweep, every candidate
+    on test) is a configuration the pipeline runs: its jobs are the ones Snakemake plans for it."""
+    full = yaml.safe_dump(cost.FULL_SWEEP, default_flow_style=True, width=1000).strip()
+    blocks = {name: f"sweep_eval: {full}" for name in PRESET["run_datasets"]}
+    blocks["imagenet"] += ", source: {path: /nonexistent/ilsvrc}"
+    blocks["kitti"] += ", source: {path: /nonexistent/kitti, split_by: frame}"
+    datasets = "datasets={" + ", ".join(f"{name}: {{{block}}}" for name, block in blocks.items()) + "}"
+    expected = set()
+    for name in PRESET["run_datasets"]:
+        for job in cost.figure_jobs(name, cost.full_sweep(PRESET["datasets"][name]))["all"]:
+            expected.add((job.rule, ", ".join(f"{k}={v}" for k, v in job.wildcards)))
+    assert gpu_jobs(dry_run(tmp_path, "all", paths=datasets)) == expected
+    assert {rule for rule, _ in expected} == {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
 
 
 def test_slurm_profile_asks_each_job_for_its_own_runtime(tmp_path):

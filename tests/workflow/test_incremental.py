@@ -28,36 +28,55 @@ def test_the_same_config_written_in_another_key_order_plans_nothing(tiny_all, tm
     assert plan(tiny_all, grown(tmp_path, lambda c: None)) == set()  # safe_dump sorts every key
 
 
-def test_a_new_sigma_constant_runs_its_sweep_and_the_figure_2_aggregates(tiny_all, tmp_path):
+#: The jobs that follow a change of any sweep's validation metrics: the fronts are chosen again, their
+#: members certified on test, and Figure 2 redrawn.
+FRONTS_AGAIN = {
+    ("choose_fronts", "dataset=mnist5k"),
+    ("certify_front", "dataset=mnist5k, kind=learned"),
+    ("certify_front", "dataset=mnist5k, kind=isotropic"),
+    ("tabulate_fig2", "dataset=mnist5k"),
+    ("compare_fig2_fronts", "dataset=mnist5k"),
+    ("plot_fig2", ""),
+    ("all", ""),
+}
+
+
+def test_a_new_sigma_constant_runs_its_sweep_and_the_race_after_its_first_stage(tiny_all, tmp_path):
+    """The new constant's sweeps run their first racing stage; the race's decision then has a new
+    candidate set, so every raced sweep's later stages run again (here the last, the tiny config racing
+    in two stages). The first stages of the other constants and Figure 1's sweeps (0.25, which read no
+    decision) do not rerun."""
     config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sigma"]["inits"].append(1.0))
     assert plan(tiny_all, config) == {
         ("optimize_sigma", "dataset=mnist5k, init=1"),
-        ("evaluate_sigma", "dataset=mnist5k, kind=learned, init=1, split=val"),
-        ("evaluate_sigma", "dataset=mnist5k, kind=learned, init=1, split=test"),
-        ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1, split=val"),
-        ("evaluate_sigma", "dataset=mnist5k, kind=isotropic, init=1, split=test"),
-        ("tabulate_fig2", "dataset=mnist5k"),
-        ("compare_fig2_fronts", "dataset=mnist5k"),
+        ("race_stage", "dataset=mnist5k, kind=learned, init=1, stage=1"),
+        ("race_stage", "dataset=mnist5k, kind=isotropic, init=1, stage=1"),
+        ("decide_race", "dataset=mnist5k, stage=1"),
+        *(
+            ("evaluate_sigma", f"dataset=mnist5k, kind={kind}, init={init}, split=val")
+            for kind in ("learned", "isotropic")
+            for init in ("0.5", "1")
+        ),
+        *FRONTS_AGAIN,
         ("tabulate_sigma_learning", "dataset=mnist5k"),
-        ("plot_fig2", ""),
-        ("all", ""),
     }
 
 
-def test_more_test_points_in_the_sweeps_rerun_only_their_test_evaluations(tiny_all, tmp_path):
-    """Figure 1's choice reads validation metrics only, so test-side changes never reach Figure 1."""
+def test_more_test_points_in_the_sweeps_rerun_only_the_fronts_test_certification(tiny_all, tmp_path):
+    """Figure 1's choice and the fronts read validation metrics only, so test-side changes never reach them."""
     config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sweep_eval"].update(test_points=7))
-    inits = [f"{init:g}" for init in TINY["datasets"]["mnist5k"]["sigma"]["inits"]]
+    assert plan(tiny_all, config) == FRONTS_AGAIN - {("choose_fronts", "dataset=mnist5k")}
+
+
+def test_a_larger_error_rate_reruns_the_decisions_and_later_stages_only(tiny_all, tmp_path):
+    config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["sweep_eval"]["racing"].update(error_rate=0.2))
     assert plan(tiny_all, config) == {
+        ("decide_race", "dataset=mnist5k, stage=1"),
         *(
-            ("evaluate_sigma", f"dataset=mnist5k, kind={kind}, init={init}, split=test")
+            ("evaluate_sigma", f"dataset=mnist5k, kind={kind}, init=0.5, split=val")
             for kind in ("learned", "isotropic")
-            for init in inits
         ),
-        ("tabulate_fig2", "dataset=mnist5k"),
-        ("compare_fig2_fronts", "dataset=mnist5k"),
-        ("plot_fig2", ""),
-        ("all", ""),
+        *FRONTS_AGAIN,
     }
 
 
@@ -69,7 +88,14 @@ def test_a_new_figure_1_constant_certifies_it_and_redraws_figure_1_and_3(tiny_al
     )
     config = grown(tmp_path, lambda c: c["datasets"]["mnist5k"]["fig1"]["inits"].append(extra))
     init = f"{extra:g}"
+    # Figure 1's sweeps run to the end: the new constant's last validation stage no longer reads the
+    # race's decision, so it certifies every candidate; the fronts follow its metrics.
     assert plan(tiny_all, config) == {
+        *(
+            ("evaluate_sigma", f"dataset=mnist5k, kind={kind}, init={init}, split=val")
+            for kind in ("learned", "isotropic")
+        ),
+        *FRONTS_AGAIN,
         ("select_fig1_sigma", f"dataset=mnist5k, init={init}"),
         ("certify", f"dataset=mnist5k, init={init}, kind=learned"),
         ("certify", f"dataset=mnist5k, init={init}, kind=isotropic"),

@@ -106,8 +106,12 @@ def test_cpu_preset_plans_full_mnist_and_fashion_mnist_up_to_the_results_page(tm
         for line in log.splitlines()
         if len(line.split()) == 2 and line.split()[1].isdigit()
     }
-    assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 2 * 3 and counts["evaluate_sigma"] == 2 * 3 * 2 * 2
+    assert counts["prepare_data"] == 2 and counts["certify"] == 2 * 2 * 3
+    # Per dataset, constant and kind: three racing stages, then the last (evaluate_sigma, validation);
+    # the test split certifies each kind's front members (one job per kind).
+    assert counts["race_stage"] == 2 * 3 * 2 * 3 and counts["evaluate_sigma"] == 2 * 3 * 2
     assert counts["certify_envelope"] == 2 * 7  # each dataset's envelope grid on validation
+    assert counts["decide_race"] == 2 * 3 and counts["certify_front"] == 2 * 2
     assert counts["results_doc"] == 1 and counts["measure_pass_rates"] == 1
     assert "results/certify/fashion_mnist/fig1_init_0.25/learned.tsv" in log and "mnist5k" not in log
 

@@ -67,23 +67,50 @@ def test_fig1_choice_follows_the_rule_on_validation_metrics(tiny_all):
         assert choice["isotropic_sigma"] == pytest.approx(float(learned.mean()), rel=1e-6)
 
 
-def test_sweep_metrics_cover_validation_and_test(tiny_all):
-    folder = tiny_all / "results/sweep/mnist5k/learned_0.25"
-    for split in ("val", "test"):
-        assert set(pd.read_csv(folder / f"{split}.tsv", sep="\t")["split"]) == {split}
-    metrics = pd.concat([pd.read_csv(folder / f"{split}.tsv", sep="\t") for split in ("val", "test")])
-    assert sorted(metrics.loc[metrics["split"] == "val", "sub_epoch"]) == [1, 2]
-    assert metrics["accuracy"].between(0, 1).all()
+def test_sweep_metrics_cover_validation_and_the_fronts_on_test(tiny_all):
+    sweep = tiny_all / "results/sweep/mnist5k"
+    validation = pd.read_csv(sweep / "learned_0.25/val.tsv", sep="\t")
+    assert set(validation["split"]) == {"val"} and sorted(validation["sub_epoch"]) == [1, 2]
+    fronts = json.loads((sweep / "val_fronts.json").read_text())
+    for kind in SIGMA_KINDS:
+        test = pd.read_csv(sweep / f"front_{kind}/test.tsv", sep="\t")
+        assert set(test["split"]) == {"test"} and test["complete"].all() and (test["race_stage"] == 0).all()
+        certified = [(m["init"], m["sub_epoch"]) for m in fronts["kinds"][kind]["certified"]]
+        assert sorted(zip(test["init"], test["sub_epoch"])) == sorted(certified)
+        assert test["accuracy"].between(0, 1).all()
+    assert not [p for kind in SIGMA_KINDS for p in sweep.glob(f"{kind}_*/test.tsv")]  # no cloud on test
+
+
+def test_the_validation_sweep_races_in_two_stages(tiny_all):
+    """The tiny config races its 20 validation points in blocks of 16 and 4; Figure 1's sweeps (0.25)
+    read no decision and run to the end; every record says the stage it reached."""
+    sweep = tiny_all / "results/sweep/mnist5k"
+    decision = json.loads((sweep / "race/decision_1.json").read_text())
+    assert decision["plan"]["schedule"] == [16, 20] and decision["points"] == 16 and decision["candidates"] == 6
+    assert decision["plan"]["protected_inits"] == [0.25]
+    block = json.loads((sweep / "learned_0.5/val_stage1.json").read_text())
+    assert block["block"] == [0, 16] and block["certified"] == [1, 2] and block["num_elements"] == 784
+    gone = {(d["kind"], d["init"], d["sub_epoch"]): d["stage"] for d in decision["dropped"]}
+    for path in sweep.glob("*_*/val_records.tsv.gz"):
+        records = pd.read_csv(path, sep="\t")
+        for (kind, init, sub_epoch), rows in records.groupby(["kind", "init", "sub_epoch"]):
+            stage = gone.get((kind, init, sub_epoch), 2)
+            assert (rows["race_stage"] == stage).all() and sorted(rows["idx"]) == list(range([16, 20][stage - 1]))
 
 
 def streams_by_job(logs) -> dict[str, set[tuple[str, str]]]:
-    """Every job's (stream, seed) pairs, from its log (one log file per job), keyed by the log path."""
+    """Every job's (stream, seed) pairs, from its log (one log file per job), keyed by the log path; the
+    jobs of one raced validation sweep (its racing stages and its last stage, evaluate_sigma on val)
+    are one owner: they certify blocks of one sweep with its one stream, by design."""
     import re
 
-    return {
-        str(log.relative_to(logs)): set(re.findall(r"random stream (\S+): seed (\d+)", log.read_text()))
-        for log in logs.rglob("*.log")
-    }
+    jobs = {}
+    for log in logs.rglob("*.log"):
+        name = str(log.relative_to(logs))
+        sweep = re.fullmatch(r"(?:race_stage/(.+)/stage\d+|evaluate_sigma/(.+)/val)\.log", name)
+        owner = f"validation sweep {sweep.group(1) or sweep.group(2)}" if sweep else name
+        jobs.setdefault(owner, set()).update(re.findall(r"random stream (\S+): seed (\d+)", log.read_text()))
+    return jobs
 
 
 def test_every_stage_logs_its_own_random_stream(tiny_all):
@@ -161,3 +188,30 @@ def test_lint_and_both_formatters_are_clean():
         timeout=300,
     )
     assert python.returncode == 0, python.stderr[-3000:]
+
+
+def test_racing_chooses_what_the_full_sweep_chooses(tiny_all, tmp_path):
+    """The same fronts and Figure 1 choice with dropping switched off (error_rate 0: the full sweep, same
+    jobs): every candidate's records are then whole, and each candidate the race kept has the full
+    sweep's records to the bit (the blocks carry the full sweep's noise)."""
+    from support import copy_run
+
+    run = copy_run(tiny_all, tmp_path / "run")
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["datasets"]["mnist5k"]["sweep_eval"]["racing"]["error_rate"] = 0.0
+    (tmp_path / "full.yaml").write_text(yaml.safe_dump(config))
+    sweep, choice = "results/sweep/mnist5k", "results/certify/mnist5k/fig1_init_0.25/choice.json"
+    targets = [f"{sweep}/val_fronts.json", choice]
+    result = snakemake(run, *targets, "--cores", "2", "--resources", "gpu=1", configfile=tmp_path / "full.yaml")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    full_decision = json.loads((run / f"{sweep}/race/decision_1.json").read_text())
+    assert full_decision["dropped"] == [] and full_decision["plan"]["error_rate"] == 0.0
+    for path in targets:
+        assert (run / path).read_text() == (tiny_all / path).read_text(), path
+    for path in sorted((tiny_all / sweep).glob("*_*/val_records.tsv.gz")):
+        raced, full = (pd.read_csv(root / path.relative_to(tiny_all), sep="\t") for root in (tiny_all, run))
+        kept = full.merge(raced[["kind", "init", "sub_epoch", "idx"]], on=["kind", "init", "sub_epoch", "idx"])
+        assert len(full) == full.groupby(["kind", "init", "sub_epoch"]).ngroups * 20
+        pd.testing.assert_frame_equal(
+            kept.drop(columns="race_stage"), raced.drop(columns="race_stage"), check_exact=True
+        )

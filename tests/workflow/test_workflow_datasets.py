@@ -31,7 +31,8 @@ TOY = {
         "batch_size": 8,
         "stop_when_nothing_counts": False,
     },
-    "sweep_eval": {"n0": 8, "n": 16, "val_points": 6, "test_points": 6},
+    # One racing stage: six points are one block anyway (the tiny run races in two).
+    "sweep_eval": {"n0": 8, "n": 16, "val_points": 6, "test_points": 6, "racing": {"stages": [1.0]}},
     "fig1": {
         "inits": [0.25],
         "n0": 8,

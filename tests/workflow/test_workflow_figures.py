@@ -78,11 +78,16 @@ def blanket_by_definition(group) -> list[tuple]:
 def test_fronts_come_from_the_sweeps(run):
     import pandas as pd
 
+    import json
+
     points = pd.read_csv(run / "results/tables/mnist5k/fig2_points.tsv", sep="\t")
-    # 2 constants x (2 learned snapshots + 1 isotropic) x 2 splits.
-    assert len(points) == 12
-    assert set(points["split"]) == {"val", "test"}
     validation = points[points["split"] == "val"]
+    assert len(validation) == 6  # 2 constants x (2 learned snapshots + 1 isotropic)
+    # On test: the fronts' members that choose_fronts certified, and nothing else.
+    fronts = json.loads((run / "results/sweep/mnist5k/val_fronts.json").read_text())
+    certified = {(m["kind"], m["init"], m["sub_epoch"]) for c in fronts["kinds"].values() for m in c["certified"]}
+    test = points[points["split"] == "test"]
+    assert set(zip(test["kind"], test["init"], test["sub_epoch"])) == certified and len(test) == len(certified)
     for _, group in validation.groupby("kind"):  # the front is chosen on validation: its most accurate point is on it
         assert group.loc[group["accuracy"] == group["accuracy"].max(), "on_val_front"].any()
     # The flagged snapshots are the blanket of each kind's validation rows, computed here apart from

@@ -261,52 +261,98 @@ ENVELOPE_CHOICE = Artifact(
     "choose_envelope",
     keys=("view", "threshold", "constant", "val_certified", "val_points", "val_accuracy", "precision"),
 )
+#: A sweep metrics row: the candidate, its numbers over the points it was certified on, the settings,
+#: and how far the validation race took it (``race_stage``: the last stage it ran in, 0 on the test
+#: split, which is not raced; ``complete``: it has every point of the split, so fronts and choices may
+#: read it).
+_SWEEP_METRIC_COLUMNS = (
+    "kind",
+    "init",
+    "sub_epoch",
+    "split",
+    "accuracy",
+    "mean_area",
+    "points",
+    "sigma_mean",
+    "n0",
+    "n",
+    "alpha",
+    "sigma_space",
+    "precision",
+    "accuracy_lower",
+    "accuracy_upper",
+    "mean_area_lower",
+    "mean_area_upper",
+    "race_stage",
+    "complete",
+)
+#: One row per candidate and point: the certificate, and (last) the stage of the race it reached.
+_SWEEP_RECORD_COLUMNS = (
+    "kind",
+    "init",
+    "sub_epoch",
+    "split",
+    "idx",
+    "label",
+    "predict",
+    "n_a",
+    "n",
+    "pa_lower",
+    "phi_inv_pa_lower",
+    "certified_area",
+    "l2_radius",
+    "geometric_mean_radius",
+    "correct",
+    "precision",
+    "race_stage",
+)
 SWEEP_METRICS = Artifact(
     "sweep metrics, one row per snapshot",
     "results/sweep/{dataset}/{kind}_{init}/{split}.tsv",
     "evaluate_sigma",
-    keys=(
-        "kind",
-        "init",
-        "sub_epoch",
-        "split",
-        "accuracy",
-        "mean_area",
-        "points",
-        "sigma_mean",
-        "n0",
-        "n",
-        "alpha",
-        "sigma_space",
-        "precision",
-        "accuracy_lower",
-        "accuracy_upper",
-        "mean_area_lower",
-        "mean_area_upper",
-    ),
+    keys=_SWEEP_METRIC_COLUMNS,
 )
 SWEEP_RECORDS = Artifact(
     "sweep certificates, one row per snapshot and point (gzip TSV)",
     "results/sweep/{dataset}/{kind}_{init}/{split}_records.tsv.gz",
     "evaluate_sigma",
-    keys=(
-        "kind",
-        "init",
-        "sub_epoch",
-        "split",
-        "idx",
-        "label",
-        "predict",
-        "n_a",
-        "n",
-        "pa_lower",
-        "phi_inv_pa_lower",
-        "certified_area",
-        "l2_radius",
-        "geometric_mean_radius",
-        "correct",
-        "precision",
-    ),
+    keys=_SWEEP_RECORD_COLUMNS,
+)
+RACE_BLOCK = Artifact(
+    "one racing stage's validation certificates of a sweep's running candidates (gzip TSV)",
+    "results/sweep/{dataset}/{kind}_{init}/val_stage{stage}_records.tsv.gz",
+    "race_stage",
+    keys=_SWEEP_RECORD_COLUMNS[:-1],
+)
+RACE_STAGE = Artifact(
+    "what one racing stage of a sweep certified: its block, its candidates, the points and input size",
+    "results/sweep/{dataset}/{kind}_{init}/val_stage{stage}.json",
+    "race_stage",
+    keys=("kind", "init", "stage", "schedule", "val_points", "num_elements", "block", "certified"),
+)
+RACE_DECISION = Artifact(
+    "one racing stage's decision of a dataset: the candidates that go on (nusmooth.racing.decide_stage)",
+    "results/sweep/{dataset}/race/decision_{stage}.json",
+    "decide_race",
+    keys=("stage", "points", "plan", "candidates", "levels", "survivors", "dropped", "bounds"),
+)
+VAL_FRONTS = Artifact(
+    "each kind's Figure 2 front chosen on validation, and the members certified on test",
+    "results/sweep/{dataset}/val_fronts.json",
+    "choose_fronts",
+    keys=("rule", "test_front_members", "kinds"),
+)
+FRONT_TEST_METRICS = Artifact(
+    "test metrics of one kind's front members, one row per member",
+    "results/sweep/{dataset}/front_{kind}/test.tsv",
+    "certify_front",
+    keys=_SWEEP_METRIC_COLUMNS,
+)
+FRONT_TEST_RECORDS = Artifact(
+    "test certificates of one kind's front members, one row per member and point (gzip TSV)",
+    "results/sweep/{dataset}/front_{kind}/test_records.tsv.gz",
+    "certify_front",
+    keys=_SWEEP_RECORD_COLUMNS,
 )
 FIG2_POINTS = Artifact(
     "Figure 2's points of one dataset",
@@ -340,6 +386,7 @@ FIG2_FRONT = Artifact(
         "test_mean_area_lower",
         "test_mean_area_upper",
         "precision",
+        "val_front_size",
     ),
 )
 
@@ -493,6 +540,12 @@ ALL = (
     ENVELOPE_CHOICE,
     SWEEP_METRICS,
     SWEEP_RECORDS,
+    RACE_BLOCK,
+    RACE_STAGE,
+    RACE_DECISION,
+    VAL_FRONTS,
+    FRONT_TEST_METRICS,
+    FRONT_TEST_RECORDS,
     FIG2_POINTS,
     FIG2_FRONT,
     CERTIFIED_ACCURACY,

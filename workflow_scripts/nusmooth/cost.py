@@ -17,7 +17,10 @@ Job sets mirror the Snakefile's DAG (``figure_jobs``); tests/workflow/test_cost_
 with Snakemake's own dry run. One kind of job is known only after a validation job has run: the test
 certification of the isotropic envelope's constants, of which only those chosen on validation run
 (``chosen_on_validation``). Before the run ``figure_jobs`` counts every constant of the grid, a bound;
-after it, the jobs that ran are those of the choice (``docs/results.md`` times those).
+after it, the jobs that ran are those of the choice (``docs/results.md`` times those). The validation sweep's racing stages are counted at their worst case
+(nothing dropped: racing depends on the data, and a count must be a bound), so the sweeps' work falls
+only with the test split's (the fronts' members instead of every candidate); :data:`FULL_SWEEP` gives
+the pipeline as it ran before racing, for the "before" of the cost table.
 """
 
 from __future__ import annotations
@@ -57,7 +60,29 @@ FALLBACK_MINUTES = 240
 #: Rules that resume from their last epoch / sub-epoch: a job longer than its partition's time limit
 #: is resubmitted and goes on. The other GPU rules (evaluate_sigma, certify) start over.
 RESUMABLE_RULES = ("train_base", "optimize_sigma")
-GPU_RULES = ("train_base", "optimize_sigma", "evaluate_sigma", "certify", "certify_envelope")
+GPU_RULES = (
+    "train_base",
+    "optimize_sigma",
+    "race_stage",
+    "evaluate_sigma",
+    "certify_front",
+    "certify",
+    "certify_envelope",
+)
+#: The rules of the sweeps (validation and test): the forward-pass work that racing and certifying only
+#: the fronts on test change.
+SWEEP_RULES = ("race_stage", "evaluate_sigma", "certify_front")
+#: Defaults of the keys a preset file may leave out, as schemas/config.schema.yaml gives them
+#: (tests/unit/test_cost.py holds them to it).
+SWEEP_DEFAULTS = {
+    "racing": {"stages": [0.125, 0.25, 0.5, 1.0], "error_rate": 0.05},
+    "test_front_members": 10,
+    "test_cloud": False,
+}
+CERTIFY_BATCH_SIZE = 1000
+#: The sweeps as the pipeline ran them before racing: one validation job per sweep, every candidate
+#: certified on test (the "before" of the cost table, computed by the same code).
+FULL_SWEEP = {"racing": {"stages": [1.0], "error_rate": 0.0}, "test_front_members": None, "test_cloud": True}
 
 
 @dataclass(frozen=True)
@@ -127,8 +152,44 @@ def limited(count: int, limit: int | None) -> int:
     return count if limit is None else min(count, int(limit))
 
 
-def job_work(job: Job, name: str, block: dict) -> Work:
-    """Passes of one job of dataset ``name`` (config ``block``)."""
+def sweep_settings(block: dict) -> dict:
+    """The dataset's ``sweep_eval`` block with the schema's defaults of the keys it leaves out."""
+    sweep = {**SWEEP_DEFAULTS, **block["sweep_eval"]}
+    sweep["racing"] = {**SWEEP_DEFAULTS["racing"], **(block["sweep_eval"].get("racing") or {})}
+    return sweep
+
+
+def full_sweep(block: dict) -> dict:
+    """``block`` with the sweeps as they ran before racing (:data:`FULL_SWEEP`)."""
+    return {**block, "sweep_eval": {**block["sweep_eval"], **FULL_SWEEP}}
+
+
+def candidates_per_sweep(block: dict, kind: str) -> int:
+    """A learned sweep's snapshots (one per sub-epoch) or an isotropic sweep's one constant."""
+    return int(block["sigma"]["sub_epochs"]) if kind == "learned" else 1
+
+
+def validation_schedule(name: str, block: dict, batch_size: int) -> tuple[int, ...]:
+    """Validation points certified after each racing stage (nusmooth.racing.workflow_schedule)."""
+    from .racing import whole_batch_points, workflow_schedule  # scipy: only when a sweep is counted
+
+    sweep = sweep_settings(block)
+    points = limited(split_sizes(name, block)["val"], sweep.get("val_points"))
+    return workflow_schedule(points, sweep["racing"]["stages"], whole_batch_points(sweep["n0"], sweep["n"], batch_size))
+
+
+def front_members_certified(block: dict, kind: str) -> int:
+    """The most front members of ``kind`` the test split certifies: ``test_front_members``, or every
+    candidate of the kind when there are fewer (or no cap)."""
+    cap = sweep_settings(block)["test_front_members"]
+    candidates = len(block["sigma"]["inits"]) * candidates_per_sweep(block, kind)
+    return candidates if cap is None else min(int(cap), candidates)
+
+
+def job_work(job: Job, name: str, block: dict, *, batch_size: int = CERTIFY_BATCH_SIZE) -> Work:
+    """Passes of one job of dataset ``name`` (config ``block``; ``batch_size``: the config's
+    ``certify_batch_size``, which rounds the racing stages' blocks to whole batches). A racing stage
+    counts every candidate of its sweep (its worst case: nothing dropped)."""
     sizes, wildcards = split_sizes(name, block), dict(job.wildcards)
     if job.rule == "train_base":
         if is_packaged(block["model"]):
@@ -140,11 +201,19 @@ def job_work(job: Job, name: str, block: dict) -> Work:
         sigma = block["sigma"]
         points = limited(sizes["train"], sigma.get("train_points"))
         return Work(forward_backward=int(sigma["sub_epochs"]) * points * int(sigma["n_train"]))
-    if job.rule == "evaluate_sigma":
-        sweep, split = block["sweep_eval"], wildcards["split"]
-        candidates = int(block["sigma"]["sub_epochs"]) if wildcards["kind"] == "learned" else 1
-        points = limited(sizes[split], sweep.get(f"{split}_points"))
-        return Work(forward=candidates * points * (int(sweep["n0"]) + int(sweep["n"])))
+    if job.rule in SWEEP_RULES:
+        sweep = sweep_settings(block)
+        per_point = int(sweep["n0"]) + int(sweep["n"])
+        if job.rule == "certify_front":
+            points = limited(sizes["test"], sweep.get("test_points"))
+            return Work(forward=front_members_certified(block, wildcards["kind"]) * points * per_point)
+        candidates = candidates_per_sweep(block, wildcards["kind"])
+        if wildcards.get("split") == "test":
+            return Work(forward=candidates * limited(sizes["test"], sweep.get("test_points")) * per_point)
+        schedule = validation_schedule(name, block, batch_size)
+        stage = int(wildcards["stage"]) if job.rule == "race_stage" else len(schedule)
+        start = schedule[stage - 2] if stage > 1 else 0
+        return Work(forward=candidates * (schedule[stage - 1] - start) * per_point)
     if job.rule == "certify":
         fig1 = block["fig1"]
         return Work(forward=limited(sizes["test"], fig1.get("test_points")) * (int(fig1["n0"]) + int(fig1["n"])))
@@ -169,11 +238,26 @@ def figure_jobs(name: str, block: dict) -> dict[str, list[Job]]:
     def sigma(chosen):
         return [_job("optimize_sigma", dataset=name, init=i) for i in chosen]
 
-    def sweep(chosen, kinds, splits):
-        return [
-            _job("evaluate_sigma", dataset=name, kind=k, init=i, split=s) for k in kinds for i in chosen for s in splits
+    sweep = sweep_settings(block)
+    stages = len(sweep["racing"]["stages"])
+
+    def validation(chosen, kinds):  # the racing stages, then the last stage (evaluate_sigma, val)
+        raced = [
+            _job("race_stage", dataset=name, kind=k, init=i, stage=str(s))
+            for k in kinds
+            for i in chosen
+            for s in range(1, stages)
+        ]
+        return raced + [
+            _job("evaluate_sigma", dataset=name, kind=k, init=i, split=CHOOSING_SPLIT) for k in kinds for i in chosen
         ]
 
+    if sweep["test_cloud"]:  # every candidate on test
+        test = [
+            _job("evaluate_sigma", dataset=name, kind=k, init=i, split=SHOWN_SPLIT) for k in SIGMA_KINDS for i in inits
+        ]
+    else:  # the fronts' members only
+        test = [_job("certify_front", dataset=name, kind=k) for k in SIGMA_KINDS]
     certify = [_job("certify", dataset=name, init=i, kind=k) for i in fig1_inits for k in FIG1_KINDS]
     # The envelope: every constant on validation; on test, the chosen ones (here every one, a bound).
     envelope = [
@@ -182,11 +266,12 @@ def figure_jobs(name: str, block: dict) -> dict[str, list[Job]]:
         for c in envelope_constants(block)
     ]
     # Figure 1: the validation sweep of each Figure-1 constant chooses the snapshot (learned) and
-    # sets the display thresholds (both kinds); then the learned vector and its isotropic
-    # counterparts are certified on test, and the envelope beside them.
-    figure1 = train + sigma(fig1_inits) + sweep(fig1_inits, SIGMA_KINDS, [CHOOSING_SPLIT]) + certify + envelope
-    figure3 = train + sigma(fig1_inits) + sweep(fig1_inits, ["learned"], [CHOOSING_SPLIT])  # the chosen vectors
-    fronts = train + sigma(inits) + sweep(inits, SIGMA_KINDS, CERTIFIED_SPLITS)
+    # sets the display thresholds (both kinds); then the learned vector and its isotropic counterparts
+    # are certified on test, and the envelope beside them. Figure 1's sweeps read none of the race's
+    # decisions (they run to the end), so they need no other sweep.
+    figure1 = train + sigma(fig1_inits) + validation(fig1_inits, SIGMA_KINDS) + certify + envelope
+    figure3 = train + sigma(fig1_inits) + validation(fig1_inits, ["learned"])  # the chosen vectors
+    fronts = train + sigma(inits) + validation(inits, SIGMA_KINDS) + test
     front_figure = "fig4" if facts_for(name, block).majority_dominated else "fig2"
     everything = list(dict.fromkeys(figure1 + fronts))
     return {"fig1": figure1, front_figure: fronts, "fig3": figure3, "all": everything}
@@ -203,18 +288,21 @@ def chosen_on_validation(job: Job) -> bool:
     return job.rule == "certify_envelope" and dict(job.wildcards)["split"] == SHOWN_SPLIT
 
 
-def stage_work(name: str, block: dict) -> dict[str, Work]:
+def stage_work(name: str, block: dict, *, batch_size: int = CERTIFY_BATCH_SIZE) -> dict[str, Work]:
     """Work of each GPU rule of dataset ``name`` summed over its jobs (everything once)."""
     totals = {rule: Work() for rule in GPU_RULES}
     for job in figure_jobs(name, block)["all"]:
-        totals[job.rule] += job_work(job, name, block)
+        totals[job.rule] += job_work(job, name, block, batch_size=batch_size)
     return totals
 
 
-def figure_work(name: str, block: dict) -> dict[str, Work]:
+def figure_work(name: str, block: dict, *, batch_size: int = CERTIFY_BATCH_SIZE, rules=GPU_RULES) -> dict[str, Work]:
+    """Work of each figure's jobs (:func:`figure_jobs`), counting the jobs of ``rules`` only (the sweeps':
+    :data:`SWEEP_RULES`)."""
     total = {}
     for figure, jobs in figure_jobs(name, block).items():
-        total[figure] = sum((job_work(job, name, block) for job in jobs), Work())
+        mine = [job for job in jobs if job.rule in rules]
+        total[figure] = sum((job_work(job, name, block, batch_size=batch_size) for job in mine), Work())
     return total
 
 
@@ -250,9 +338,11 @@ def runtime_minutes(seconds: float, attempt: int = 1, resumable: bool = False, l
     return min(minutes, limit) if limit else minutes
 
 
-#: The config keys that set how many points each job that cannot resume certifies.
-POINT_KEYS = {
+#: The keys that shrink a job that cannot resume, by rule (RuntimeLimitError's fix).
+FEWER_POINTS = {
+    "race_stage": "sweep_eval.val_points, or more sweep_eval.racing.stages",
     "evaluate_sigma": "sweep_eval.val_points / test_points",
+    "certify_front": "sweep_eval.test_points / test_front_members",
     "certify": "fig1.test_points",
     "certify_envelope": "fig1.envelope.val_points / fig1.test_points",
 }
@@ -263,12 +353,21 @@ class RuntimeLimitError(ValueError):
 
 
 def job_runtime_minutes(
-    job: Job, name: str, block: dict, *, rates: dict[str, float] | None = None, attempt: int = 1, limit=None
+    job: Job,
+    name: str,
+    block: dict,
+    *,
+    rates: dict[str, float] | None = None,
+    attempt: int = 1,
+    limit=None,
+    batch_size: int = CERTIFY_BATCH_SIZE,
 ) -> int:
     """The SLURM runtime of ``job`` (see ``runtime_minutes``). A job that starts over when stopped
     and whose computed time alone (no margin, no start-up) exceeds ``limit`` could never finish: that
     raises RuntimeLimitError. Shorter ones are capped at the limit."""
-    seconds = job_work(job, name, block).seconds(rates or assumed_gpu_rates(arch_of(name, block)))
+    seconds = job_work(job, name, block, batch_size=batch_size).seconds(
+        rates or assumed_gpu_rates(arch_of(name, block))
+    )
     resumable = job.rule in RESUMABLE_RULES
     if limit and not resumable and seconds / 60 > limit:
         raise RuntimeLimitError(
@@ -276,6 +375,6 @@ def job_runtime_minutes(
             "GPU partition allows "
             f"{limit}, and {job.rule} cannot resume. Fix: use a partition with a longer limit "
             "(NUSMOOTH_SLURM_GPU_PARTITION, NUSMOOTH_SLURM_GPU_MAX_RUNTIME), or certify fewer points "
-            f"(datasets.{name}.{POINT_KEYS[job.rule]})"
+            f"(datasets.{name}.{FEWER_POINTS[job.rule]})"
         )
     return runtime_minutes(seconds, attempt, resumable=resumable, limit=limit)

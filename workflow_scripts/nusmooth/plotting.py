@@ -32,6 +32,9 @@ STYLE = {
     "ytick.labelsize": 8,
 }
 
+#: The splits as a legend or note names them.
+SPLIT_NAMES = {"val": "validation", "test": "test"}
+
 #: The two methods, drawn the same way in every figure: solid = learned (non-isotropic), dashed = isotropic.
 METHODS = {
     "learned": {"label": "non-isotropic (learned $\\sigma$)", "color": "tab:blue", "linestyle": "-", "marker": "o"},
@@ -232,17 +235,27 @@ def _member_name(row) -> str:
     return f"init $\\sigma$={row.init:g} sub-epoch {row.sub_epoch}"
 
 
-def _front_notes(points: pd.DataFrame, cloud: pd.DataFrame, front: pd.DataFrame) -> list[str]:
-    """What the panel leaves out, so that nothing is dropped silently."""
+def _front_notes(points: pd.DataFrame, cloud: pd.DataFrame, front: pd.DataFrame, split: str) -> list[str]:
+    """What the panel leaves out, so that nothing is dropped silently: ``points`` are the cloud's split's
+    rows, ``cloud`` those drawn."""
     notes = []
     missing = len(points) - len(cloud)
     if missing:
-        notes.append(f"{missing} point(s) with no certified-correct test point not drawn")
+        notes.append(f"{missing} point(s) with no certified-correct {SPLIT_NAMES[split]} point not drawn")
+    dropped = int((~points["complete"].astype(bool)).sum()) if "complete" in points.columns else 0
+    if dropped:
+        notes.append(f"{dropped} candidate(s) dropped by racing: hollow, at their first validation points")
     for kind, style in METHODS.items():
-        hidden = front[(front["kind"] == kind) & ~front["drawn"]]
+        mine = front[front["kind"] == kind]
+        hidden = mine[~mine["drawn"]]
         if len(hidden):
             members = ", ".join(_member_name(row) for row in hidden.itertuples())
             notes.append(f"{style['label']} front: {members} (chosen on validation): no test area, not drawn")
+        if len(mine) and "val_front_size" in mine.columns and int(mine["val_front_size"].iloc[0]) > len(mine):
+            notes.append(
+                f"{style['label']} front: {len(mine)} of its {int(mine['val_front_size'].iloc[0])} validation members "
+                "certified on test, evenly along the validation area"
+            )
     return notes
 
 
@@ -270,32 +283,51 @@ def front_error_bars(ax, line: pd.DataFrame, color) -> None:
     )
 
 
-def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, majority: float | None = None) -> None:
-    """Figure 2/4 panel from one dataset's sweep points of both splits (:func:`nusmooth.tables.sweep_points`)
-    and its front table (:func:`nusmooth.tables.front_table`, as tabulate_fig2 writes it: the panel
-    draws that table, it does not choose the front again).
+def _cloud(ax, cloud: pd.DataFrame, style: dict, split: str) -> None:
+    """The faint markers of one method: every candidate's metrics on ``split``; on validation, racing's
+    dropped candidates (``complete`` false: numbers of their first points only) hollow."""
+    complete = cloud["complete"].astype(bool) if "complete" in cloud.columns else pd.Series(True, index=cloud.index)
+    for rows, hollow in ((cloud[complete], False), (cloud[~complete], True)):
+        if rows.empty:
+            continue
+        ax.scatter(
+            rows["mean_area"],
+            rows["accuracy"],
+            s=14,
+            facecolors="none" if hollow else style["color"],
+            edgecolors=style["color"],
+            marker=style["marker"],
+            alpha=0.25,
+            linewidths=0.8 if hollow else 0,
+            label=f"{style['label']}: " + ("dropped by racing" if hollow else f"all points ({SPLIT_NAMES[split]})"),
+        )
 
-    Faint markers: the test metrics of every snapshot. Lines: each method's front, whose members are
-    chosen by the blanket on the validation split, drawn at their test metrics and joined in the
-    table's order (that of the validation front), so a line may turn back where test and validation
-    disagree. Front members without a test area are named in a note.
-    ``majority``: accuracy of always predicting the most frequent class, drawn as a line.
+
+def front_panel(
+    ax,
+    points: pd.DataFrame,
+    front: pd.DataFrame,
+    title: str,
+    *,
+    majority: float | None = None,
+    cloud_split: str = "val",
+) -> None:
+    """Figure 2/4 panel from one dataset's sweep points (:func:`nusmooth.tables.sweep_points`) and its
+    front table (:func:`nusmooth.tables.front_table`, as tabulate_fig2 writes it: the panel draws that
+    table, it does not choose the front again).
+
+    Faint markers: every candidate's metrics on ``cloud_split``: validation by default (every candidate
+    is certified there; racing's dropped ones hollow), test with ``sweep_eval.test_cloud``. Lines: each
+    method's front, whose members are chosen by the blanket on the validation split, drawn at their test
+    metrics and joined in the table's order (that of the validation front), so a line may turn back where
+    test and validation disagree. Front members without a test area, and fronts capped for the test
+    split, are named in a note. ``majority``: accuracy of always predicting the most frequent class,
+    drawn as a line.
     """
-    test = points[points["split"] == SHOWN_SPLIT]
-    cloud = test[np.isfinite(test["mean_area"].astype(float))]
+    shown = points[points["split"] == cloud_split]
+    cloud = shown[np.isfinite(shown["mean_area"].astype(float))]
     for kind, style in METHODS.items():
-        mine = cloud[cloud["kind"] == kind]
-        if not mine.empty:
-            ax.scatter(
-                mine["mean_area"],
-                mine["accuracy"],
-                s=14,
-                color=style["color"],
-                marker=style["marker"],
-                alpha=0.25,
-                linewidths=0,
-                label=f"{style['label']}: all points",
-            )
+        _cloud(ax, cloud[cloud["kind"] == kind], style, cloud_split)
         line = front[(front["kind"] == kind) & front["drawn"]]
         if line.empty:
             continue
@@ -322,7 +354,7 @@ def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, major
                 )
     if majority is not None:
         ax.axhline(majority, color="0.3", linestyle=":", linewidth=1.2, label=f"majority class ({100 * majority:.1f}%)")
-    notes = _front_notes(test, cloud, front)
+    notes = _front_notes(shown, cloud, front, cloud_split)
     if notes:
         # Top right: a front falls from the top left to the bottom right (the legend sits under the panel).
         ax.text(0.99, 0.99, "\n".join(notes), transform=ax.transAxes, ha="right", va="top", fontsize=6, color="0.3")
@@ -336,8 +368,9 @@ def front_panel(ax, points: pd.DataFrame, front: pd.DataFrame, title: str, major
     low = min(lows)
     ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.01)
     ax.set_title(title)
-    ax.set_xlabel(area_label(space, "mean certified area (test)"))
-    ax.set_ylabel("clean accuracy (certified correct, test)")
+    where = "test" if cloud_split == SHOWN_SPLIT else "lines: test; faint: validation"
+    ax.set_xlabel(area_label(space, f"mean certified area ({where})"))
+    ax.set_ylabel(f"clean accuracy (certified correct, {where})")
     ax.grid(alpha=0.3)
     legend_below(ax, columns=1)
 
@@ -355,8 +388,9 @@ def _one_precision(panels: list[dict]) -> str:
 
 def front_figure(panels: list[dict], columns: int = 3):
     """Figure 2 (or 4): one panel per dataset; ``panels`` items: ``title``, ``points`` (the dataset's
-    sweep points of both splits, as :func:`nusmooth.tables.sweep_points` returns them), ``front``
-    (its :func:`nusmooth.tables.front_table`), optional ``majority``."""
+    sweep points, as :func:`nusmooth.tables.sweep_points` returns them), ``front`` (its
+    :func:`nusmooth.tables.front_table`), optional ``majority`` and ``cloud`` (the split of the faint
+    markers: ``"val"``, or ``"test"`` with ``sweep_eval.test_cloud``)."""
     if not panels:
         raise ValueError("no dataset to draw")
     columns = min(columns, len(panels))
@@ -364,7 +398,14 @@ def front_figure(panels: list[dict], columns: int = 3):
     with plt.rc_context(STYLE):
         figure, axes = plt.subplots(rows, columns, figsize=(4.6 * columns, 4.9 * rows), squeeze=False)
         for ax, panel in zip(axes.flat, panels):
-            front_panel(ax, panel["points"], panel["front"], panel["title"], panel.get("majority"))
+            front_panel(
+                ax,
+                panel["points"],
+                panel["front"],
+                panel["title"],
+                majority=panel.get("majority"),
+                cloud_split=panel.get("cloud", "val"),
+            )
         for ax in list(axes.flat)[len(panels) :]:
             ax.set_visible(False)
         figure.tight_layout(rect=(0, 0.03, 1, 1))

@@ -55,6 +55,13 @@ def stage_points(val_points: int, fractions=DEFAULT_FRACTIONS, unit: int = 1) ->
     (increasing, the last 1), rounded up to a multiple of ``unit`` (at most ``val_points``), with repeats
     merged (few points make stages coincide). With ``unit`` from :func:`whole_batch_points` every block
     fills whole forward batches, so no copy of a point outside the block is forwarded."""
+    return tuple(sorted(set(workflow_schedule(val_points, fractions, unit))))
+
+
+def workflow_schedule(val_points: int, fractions=DEFAULT_FRACTIONS, unit: int = 1) -> tuple[int, ...]:
+    """:func:`stage_points` with one count per fraction, repeats kept: the workflow runs one job per
+    configured stage whatever the number of points (its DAG is fixed before any data are read), so a
+    stage whose count repeats the previous one certifies an empty block and decides nothing."""
     fractions = [float(f) for f in fractions]
     if val_points < 1 or unit < 1:
         raise ValueError(f"val_points and unit must be >= 1, got {val_points} and {unit}")
@@ -62,7 +69,7 @@ def stage_points(val_points: int, fractions=DEFAULT_FRACTIONS, unit: int = 1) ->
         raise ValueError(f"stage fractions must lie in (0, 1] and end with 1 (all points), got {fractions}")
     if any(b <= a for a, b in zip(fractions, fractions[1:])):
         raise ValueError(f"stage fractions must increase, got {fractions}")
-    return tuple(sorted({min(math.ceil(f * val_points / unit) * unit, val_points) for f in fractions}))
+    return tuple(min(math.ceil(f * val_points / unit) * unit, val_points) for f in fractions)
 
 
 def whole_batch_points(n0: int, n: int, batch_size: int) -> int:
@@ -83,10 +90,14 @@ def stage_block(schedule, stage: int) -> range:
 class RacingPlan:
     """What a race is decided with, fixed before any record exists.
 
-    ``schedule``: validation points after each stage (:func:`stage_points`; the last is ``val_points``).
+    ``schedule``: validation points after each stage (:func:`stage_points`, or :func:`workflow_schedule`
+    whose repeated counts are stages with an empty block; the last is ``val_points``).
     ``error_rate``: the probability that racing drops a candidate that matters, at most (union bound); 0
     switches dropping off (every candidate is certified on every point: the full sweep).
     ``accuracy_tolerance`` and ``fig1_inits``: Figure 1's rule and the learned sweeps it chooses in.
+    ``protected_inits``: constants whose candidates (both kinds) are never dropped. The workflow protects
+    Figure 1's sweeps whole, so that Figure 1 reads the full sweep's records of its own sweeps and waits
+    for no other sweep (its ``fig1_inits`` is then empty: no choice is left to preserve).
     ``num_elements`` (the input dimension D), ``alpha`` and the records' ``n`` fix the certified areas a
     point can have (:func:`area_levels`).
     """
@@ -97,11 +108,12 @@ class RacingPlan:
     fig1_inits: tuple[float, ...]
     num_elements: int
     alpha: float
+    protected_inits: tuple[float, ...] = ()
 
     def __post_init__(self):
         schedule = tuple(int(m) for m in self.schedule)
-        if not schedule or schedule[0] < 1 or any(b <= a for a, b in zip(schedule, schedule[1:])):
-            raise ValueError(f"schedule must be increasing point counts >= 1, got {self.schedule}")
+        if not schedule or schedule[0] < 1 or any(b < a for a, b in zip(schedule, schedule[1:])):
+            raise ValueError(f"schedule must be non-decreasing point counts >= 1, got {self.schedule}")
         if not 0 <= self.error_rate < 1:
             raise ValueError(f"error_rate must lie in [0, 1), got {self.error_rate}")
         if self.accuracy_tolerance < 0:
@@ -113,15 +125,48 @@ class RacingPlan:
             )
         object.__setattr__(self, "schedule", schedule)
         object.__setattr__(self, "fig1_inits", tuple(float(i) for i in self.fig1_inits))
+        object.__setattr__(self, "protected_inits", tuple(float(i) for i in self.protected_inits))
 
     @property
     def val_points(self) -> int:
         return self.schedule[-1]
 
+    def deciding(self, stage: int) -> bool:
+        """Whether stage ``stage`` (1-based) may drop candidates: it certified new points, and not yet all."""
+        new_points = stage == 1 or self.schedule[stage - 1] > self.schedule[stage - 2]
+        return new_points and self.schedule[stage - 1] < self.val_points
+
     def stage_level(self, candidates: int) -> float:
         """Bonferroni: each (candidate, deciding stage) gets ``error_rate / (candidates x deciding stages)``
         for its four one-sided bounds (accuracy and mean area, lower and upper)."""
-        return self.error_rate / (candidates * max(len(self.schedule) - 1, 1))
+        deciding = sum(self.deciding(stage) for stage in range(1, len(self.schedule) + 1))
+        return self.error_rate / (candidates * max(deciding, 1))
+
+
+def workflow_plan(stage_summaries, *, error_rate: float, alpha: float, protected_inits=()) -> RacingPlan:
+    """The plan of a workflow's race from what its stage jobs certified (one summary per sweep of one
+    stage: :meth:`nusmooth.sweeps.SweepJob.summary`), which must agree on the schedule and the input
+    dimension. ``protected_inits``: Figure 1's constants, whose sweeps run to the end (the plan then needs
+    no Figure 1 rule: ``fig1_inits`` is empty)."""
+    summaries = list(stage_summaries)
+    if not summaries:
+        raise ValueError("no stage summaries: a race needs at least one sweep")
+    layouts = {(tuple(s["schedule"]), int(s["num_elements"])) for s in summaries}
+    if len(layouts) != 1:
+        raise ValueError(
+            f"the sweeps' stages disagree on the schedule or the input dimension: {sorted(layouts)}; rerun the "
+            "race_stage jobs of one configuration"
+        )
+    ((schedule, num_elements),) = layouts
+    return RacingPlan(
+        schedule=schedule,
+        error_rate=error_rate,
+        accuracy_tolerance=0.0,
+        fig1_inits=(),
+        num_elements=num_elements,
+        alpha=alpha,
+        protected_inits=tuple(protected_inits),
+    )
 
 
 # --- bounds on the full sweep's metrics from its first points ------------------------------------------
@@ -298,7 +343,7 @@ def candidate_roles(kind, init, plan: RacingPlan) -> dict[str, np.ndarray]:
     """:func:`drop_rule`'s ``kind`` codes, ``fig1_sweep`` indices and ``protected`` marks of candidates
     given by their kinds and initial constants: a learned candidate of one of Figure 1's constants is in
     that constant's sweep; an isotropic candidate of one of them is protected (Figure 1's thresholds and
-    x-range read all its validation records)."""
+    x-range read all its validation records); every candidate of a constant in ``protected_inits`` is too."""
     kind, init = np.asarray(kind), np.asarray(init, dtype=float)
     unknown = sorted(set(kind.tolist()) - set(SIGMA_KINDS))
     if unknown:
@@ -308,7 +353,7 @@ def candidate_roles(kind, init, plan: RacingPlan) -> dict[str, np.ndarray]:
     return {
         "kind": (~learned).astype(int),
         "fig1_sweep": np.where(learned, sweep, -1),
-        "protected": ~learned & (sweep >= 0),
+        "protected": (~learned & (sweep >= 0)) | np.isin(init, plan.protected_inits),
     }
 
 
@@ -371,9 +416,9 @@ def decide_stage(records: pd.DataFrame, plan: RacingPlan, stage: int, previous: 
     ``records``: per-point validation records (:func:`nusmooth.records.sweep_records`'s columns) of every
     candidate of one dataset, the dropped ones included (they fix the number of candidates the error
     rate is split over); only the points before the stage's count are read. ``previous``: the decision
-    of stage ``stage - 1`` (None at stage 1); its dropped candidates stay dropped. At the last stage
-    nothing is dropped (the survivors' metrics are then the full sweep's). Deterministic: the same
-    records give the same dict.
+    of stage ``stage - 1`` (None at stage 1); its dropped candidates stay dropped. Once every point is
+    seen nothing is dropped (the survivors' metrics are then the full sweep's), nor at a stage that
+    certified no new point (:meth:`RacingPlan.deciding`). Deterministic: the same records give the same dict.
 
     Returns a JSON-ready dict: ``stage``, ``points``, ``plan``, ``candidates`` (how many were raced),
     ``levels`` (the one-sided levels used),
@@ -418,7 +463,7 @@ def decide_stage(records: pd.DataFrame, plan: RacingPlan, stage: int, previous: 
         stage=stage,
         level=level,
     )
-    if plan.error_rate > 0 and stage < len(plan.schedule):
+    if plan.error_rate > 0 and plan.deciding(stage):
         decision = drop_rule(
             acc_lo,
             acc_up,
@@ -429,7 +474,7 @@ def decide_stage(records: pd.DataFrame, plan: RacingPlan, stage: int, previous: 
             total=plan.val_points,
             tolerance=plan.accuracy_tolerance,
         )
-    else:  # dropping switched off, or the last stage: every running candidate is the full sweep's
+    else:  # dropping switched off, all points seen, or no new point: every running candidate goes on
         decision = {"dropped": np.zeros(len(table), dtype=bool)}
     keys = [_candidate_key(row) for _, row in table.iterrows()]
     dropped_now = [
@@ -480,14 +525,14 @@ def raced_records(records: pd.DataFrame, stage_reached: int) -> pd.DataFrame:
     return records.assign(race_stage=int(stage_reached))
 
 
-def raced_metrics(records: pd.DataFrame, plan: RacingPlan) -> dict:
+def raced_metrics(records: pd.DataFrame, total_points: int) -> dict:
     """A candidate's metrics row from its raced records (:func:`raced_records`): the sweep's numbers over
     the points it was certified on (:func:`nusmooth.evidence.snapshot_metrics`), its ``race_stage``, and
-    ``complete``: True only when it has every validation point. A dropped candidate's row is marked by
+    ``complete``: True only when it has every one of the ``total_points`` points (``val_points``). A dropped candidate's row is marked by
     ``complete = False`` and ``points`` below ``val_points``; its accuracy and mean area are those of its
     first points, with intervals over them, and no front or choice may read them as full-sweep numbers."""
     stages = records["race_stage"].unique()
     if len(stages) != 1:
         raise ValueError(f"one candidate's raced records carry one race_stage, got {sorted(stages)}")
     metrics = snapshot_metrics(records)
-    return {**metrics, "race_stage": int(stages[0]), "complete": metrics["points"] == plan.val_points}
+    return {**metrics, "race_stage": int(stages[0]), "complete": bool(metrics["points"] == total_points)}

@@ -44,16 +44,20 @@ def certificate_table(
     )
 
 
-#: Columns of a sweep's per-point records (``{split}_records.tsv.gz``), in order; see :func:`sweep_records`.
+#: Columns of a sweep's per-point records (``{split}_records.tsv.gz``), in order: those of
+#: :func:`sweep_records`, then ``race_stage`` (:func:`nusmooth.racing.raced_records`).
 RECORD_COLUMNS = list(SWEEP_RECORDS.keys)
+#: Columns of the records of one block of points (:func:`sweep_records`; a racing stage's file).
+BLOCK_COLUMNS = [column for column in RECORD_COLUMNS if column != "race_stage"]
 
 
 def sweep_records(
     table: pd.DataFrame, *, kind: str, init: float, sub_epoch: int, split: str, precision: str
 ) -> pd.DataFrame:
-    """One snapshot's certificate table as per-point records: the rows every sweep number is computed from."""
+    """One snapshot's certificate table as per-point records: the rows every sweep number is computed from
+    (:data:`BLOCK_COLUMNS`; the sweep's files add the stage it reached, :func:`nusmooth.racing.raced_records`)."""
     records = table.assign(kind=kind, init=float(init), sub_epoch=int(sub_epoch), split=split, precision=precision)
-    return records[RECORD_COLUMNS]
+    return records[BLOCK_COLUMNS]
 
 
 def clean_accuracy_and_area(table: pd.DataFrame) -> tuple[float, float]:

@@ -20,7 +20,7 @@ from . import cost
 from .claims import Verdict, border_claim, curve_claim, front_claim, learning_claim, region_means, regions_claim
 from .comparisons import COMPARATOR_NAMES, ENVELOPE_LABEL, SHORT_NAMES, ranges_of
 from .envelope import chosen_constants
-from .registry import ARCHITECTURES, COMPARATORS, FIG1_KINDS, STRONGEST_COMPARATOR
+from .registry import ARCHITECTURES, COMPARATORS, FIG1_KINDS, STRONGEST_COMPARATOR, facts_for
 from .sigma_regions import border_and_centre
 from .tables import isotropic_constant, largest_certifiable
 from .verdicts import describe_verdicts
@@ -142,7 +142,8 @@ def timed_by_rule(timed: Sequence[tuple[cost.Job, float]], name: str, block: dic
     grouped = {}
     for rule in cost.GPU_RULES:
         mine = [(job, seconds) for job, seconds in timed if job.rule == rule]
-        work = sum((cost.job_work(job, name, block) for job, _ in mine), cost.Work())
+        batch_size = block.get("certify_batch_size", cost.CERTIFY_BATCH_SIZE)  # the run's, beside its dataset block
+        work = sum((cost.job_work(job, name, block, batch_size=batch_size) for job, _ in mine), cost.Work())
         grouped[rule] = (len(mine), sum(seconds for _, seconds in mine), work)
     return grouped
 
@@ -175,17 +176,21 @@ def cpu_hours(work: cost.Work, cpu_rates: dict[str, dict] | None, arch: str) -> 
 def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_report: dict | None) -> str:
     """The paper preset's work per stage and per figure, hours at this CPU's measured rates and on a
     GPU (a device check's rates when ``gpu_report`` is given, else ``cost.ASSUMED_GPU_FLOPS``), and
-    the SLURM runtime each job of a stage asks for; the last row sums every dataset's ``all``."""
+    the SLURM runtime each job of a stage asks for; the last row sums every dataset's ``all``. Each
+    figure's work is given before (the full sweep, :data:`nusmooth.cost.FULL_SWEEP`) and after."""
     stage_rows, figure_rows = [], []
-    total = {"jobs": 0, "pflop": 0.0, "cpu": 0.0, "gpu": 0.0}
+    total = {"jobs": 0, "before": 0.0, "pflop": 0.0, "cpu": 0.0, "gpu_before": 0.0, "gpu": 0.0}
+    batch_size = preset.get("certify_batch_size", cost.CERTIFY_BATCH_SIZE)
     for name in preset["run_datasets"]:
         block = preset["datasets"][name]
         arch = cost.arch_of(name, block)
         gpu = cost.device_check_rates(gpu_report, arch) if gpu_report else cost.assumed_gpu_rates(arch)
         jobs = cost.figure_jobs(name, block)
-        for rule, work in cost.stage_work(name, block).items():
+        for rule, work in cost.stage_work(name, block, batch_size=batch_size).items():
             mine = [job for job in jobs["all"] if job.rule == rule]
-            minutes = [cost.job_runtime_minutes(job, name, block, rates=gpu) for job in mine]
+            if not mine:
+                continue
+            minutes = [cost.job_runtime_minutes(job, name, block, rates=gpu, batch_size=batch_size) for job in mine]
             how = "resumes" if rule in cost.RESUMABLE_RULES else "one job per " + SPLIT_UNITS[rule]
             stage_rows.append(
                 [
@@ -200,31 +205,37 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
                     how,
                 ]
             )
-        per_figure = cost.figure_work(name, block)
+        per_figure = cost.figure_work(name, block, batch_size=batch_size)
+        before = cost.figure_work(name, cost.full_sweep(block), batch_size=batch_size)
         for figure, work in per_figure.items():
-            pflop, gpu_hours = work.flops(arch) / 1e15, hours(work, gpu)
             figure_rows.append(
                 [
                     name,
                     figure,
                     len(jobs[figure]),
-                    readable(pflop),
+                    readable(before[figure].flops(arch) / 1e15),
+                    readable(work.flops(arch) / 1e15),
                     cpu_hours(work, cpu_rates, arch),
-                    readable(gpu_hours),
+                    readable(hours(before[figure], gpu)),
+                    readable(hours(work, gpu)),
                 ]
             )
         everything = per_figure["all"]
         total["jobs"] += len(jobs["all"])
+        total["before"] += before["all"].flops(arch) / 1e15
         total["pflop"] += everything.flops(arch) / 1e15
         total["cpu"] += hours(everything, cpu_rates[arch]) if cpu_rates else 0.0
+        total["gpu_before"] += hours(before["all"], gpu)
         total["gpu"] += hours(everything, gpu)
     figure_rows.append(
         [
             "**every dataset**",
             "all",
             total["jobs"],
+            readable(total["before"]),
             readable(total["pflop"]),
             readable(total["cpu"]) if cpu_rates else "not measured",
+            readable(total["gpu_before"]),
             readable(total["gpu"]),
         ]
     )
@@ -244,14 +255,53 @@ def paper_cost_tables(preset: dict, cpu_rates: dict[str, dict] | None, gpu_repor
         stage_rows,
     )
     figures = markdown_table(
-        ["dataset", "figure (alone)", "GPU jobs", "PFLOP", "CPU hours (this machine)", gpu_label], figure_rows
+        [
+            "dataset",
+            "figure (alone)",
+            "GPU jobs",
+            "PFLOP before (full sweep)",
+            "PFLOP",
+            "CPU hours (this machine)",
+            f"{gpu_label} before",
+            gpu_label,
+        ],
+        figure_rows,
     )
     return stages + "\n\n" + figures
 
 
+def front_figure_savings(preset: dict) -> dict[str, float]:
+    """Figures 2 and 4 of every dataset of ``preset``, the full sweep's work over this pipeline's (FLOPs):
+    ``all`` every GPU job (sigma learning included, which racing does not change), ``sweeps`` the
+    forward passes of the validation and test sweeps (what it changes)."""
+    sums = {"all": [0.0, 0.0], "sweeps": [0.0, 0.0]}
+    batch_size = preset.get("certify_batch_size", cost.CERTIFY_BATCH_SIZE)
+    for name in preset["run_datasets"]:
+        block, arch = preset["datasets"][name], cost.arch_of(name, preset["datasets"][name])
+        figure = "fig4" if facts_for(name, block).majority_dominated else "fig2"
+        for part, rules in (("all", cost.GPU_RULES), ("sweeps", cost.SWEEP_RULES)):
+            for side, setting in enumerate((cost.full_sweep(block), block)):
+                work = cost.figure_work(name, setting, batch_size=batch_size, rules=rules)[figure]
+                sums[part][side] += work.flops(arch) if part == "all" else cost.Work(forward=work.forward).flops(arch)
+    return {part: before / after for part, (before, after) in sums.items()}
+
+
+def saving_lines(preset: dict) -> list[str]:
+    """The two ratios of :func:`front_figure_savings`, the sweeps' last (the figure this issue changes)."""
+    savings = front_figure_savings(preset)
+    return [
+        f"Figures 2 and 4, every dataset, all GPU work (sigma learning included, which racing does not change): "
+        f"full sweep / this pipeline = {savings['all']:.2f}",
+        f"Figures 2 and 4, every dataset, forward-pass FLOPs of the validation and test sweeps: "
+        f"full sweep / this pipeline = {savings['sweeps']:.2f}",
+    ]
+
+
 #: What each non-resumable GPU rule is split by (one job each), for the cost table.
 SPLIT_UNITS = {
+    "race_stage": "kind, constant and racing stage",
     "evaluate_sigma": "kind, constant and split",
+    "certify_front": "kind (its front's members)",
     "certify": "constant and kind",
     "certify_envelope": "constant and split (test: only the constants chosen on validation; counted: all)",
 }
@@ -593,13 +643,19 @@ def cost_section(
             "input) or 3 (training). Per-pass times on this CPU (`nusmooth.pass_rates`, float32, random weights):",
             rates_table(cpu_rates, machine),
             f"{gpu}. Each GPU job asks SLURM for max({cost.MIN_MINUTES}, {cost.START_MINUTES} + "
-            f"{cost.SAFETY_FACTOR:g} x its computed minutes), capped by the partition's limit.",
+            f"{cost.SAFETY_FACTOR:g} x its computed minutes), capped by the partition's limit. The validation "
+            "sweep's racing stages are counted at their worst case (nothing dropped: racing depends on the data), "
+            "the test split at `sweep_eval.test_front_members` members per front; *before* is the full sweep as the "
+            "pipeline ran it before racing (every candidate on every validation and test point: "
+            "`nusmooth.cost.FULL_SWEEP`), counted by the same code.",
             paper_cost_tables(preset, cpu_rates, gpu_report),
+            "\n".join(f"- {line}" for line in saving_lines(preset)),
             f"The longest single request is {largest} minutes. `train_base` and `optimize_sigma` save their state "
             "after every epoch / sub-epoch: a job that runs past its limit is resubmitted and goes on. "
-            "`evaluate_sigma` and `certify` start over, so they are split into small jobs (one per kind, constant "
-            "and split; one per constant and kind); a partition limit below the computed time of one of them stops the run "
-            "before anything is submitted, naming the job and the fix.",
+            "`race_stage`, `evaluate_sigma`, `certify_front` and `certify` start over, so they are split into small "
+            "jobs (one per kind, constant and racing stage; per kind, constant and split; per kind; per constant and "
+            "kind); a partition limit below the computed time of one of them stops the run before anything is "
+            "submitted, naming the job and the fix.",
             "**How this run was sized.** The CPU preset's work at the per-pass rates above predicts each stage's "
             "minutes; what the jobs took (start-up of every job included):",
             markdown_table(

@@ -52,6 +52,11 @@ def choose_fig1_snapshot(metrics: pd.DataFrame, accuracy_tolerance: float) -> Fi
             f"no {CHOOSING_SPLIT!r} rows in the sweep's metrics (splits {sorted(set(metrics['split']))}); "
             "Figure 1's snapshot is chosen on validation: certify the sweep on the validation split"
         )
+    if "complete" in validation.columns and not validation["complete"].astype(bool).all():
+        raise ValueError(
+            "some of the sweep's snapshots lack validation points (complete = False: dropped by the race), but "
+            "Figure 1's sweeps run to the end. Fix: rerun evaluate_sigma for this sweep with this config"
+        )
     if validation["sub_epoch"].duplicated().any():
         raise ValueError("a sub-epoch appears twice among the validation rows; pass one sweep's val.tsv once")
     sub_epoch = select_snapshot(validation, accuracy_tolerance)

@@ -10,7 +10,7 @@ import pandas as pd
 from scipy.special import ndtri
 
 from .artifacts import FIG2_FRONT, SWEEP_METRICS
-from .blanket import blanket_mask
+from .fronts import among, front_sizes, member_keys
 from .records import certified_accuracy_curve, clean_accuracy_and_area
 from .registry import CERTIFIED_SPLITS, CHOOSING_SPLIT, SHOWN_SPLIT, SIGMA_KINDS
 
@@ -26,7 +26,10 @@ FRONT_SPLITS_NOTE = (
     "val_mean_area); Figures 2 and 4 draw the same snapshots' test-split metrics (test_accuracy, "
     "test_mean_area), joined in the order of the validation front, so the line may turn back where the "
     "test metrics disagree with the validation ones. A front member that certifies no test point "
-    "correctly has no test area: it is listed with drawn = False and named in the figure, not drawn."
+    "correctly has no test area: it is listed with drawn = False and named in the figure, not drawn. "
+    "Only candidates with every validation point (complete) can be on a front. At most "
+    "sweep_eval.test_front_members members of a front are certified on test and listed: a front of more "
+    "members (val_front_size) keeps that many, spread evenly along its validation mean area, both ends kept."
 )
 
 #: Columns of :func:`front_table`, in order.
@@ -60,8 +63,9 @@ def check_one_precision(frames: list[pd.DataFrame], sources: list[str] | None = 
     return next(iter(seen), "")
 
 
-def _check_snapshots(points: pd.DataFrame) -> None:
-    """Every snapshot must have exactly one row on each of the two splits."""
+def _check_candidates(points: pd.DataFrame, fronts: dict) -> None:
+    """Every candidate has one validation row; test rows belong to candidates, one per candidate; every
+    front member certified on test has its test row."""
     unknown = set(points["split"]) - {CHOOSING_SPLIT, SHOWN_SPLIT}
     if unknown:
         raise ValueError(
@@ -74,20 +78,29 @@ def _check_snapshots(points: pd.DataFrame) -> None:
             f"sweep metrics list a snapshot twice on one split:\n{repeated[SNAPSHOT + ['split']].to_string()}\n"
             "each sweep metrics file must be given once; check the list of sweep metrics passed in"
         )
-    splits = points.groupby(SNAPSHOT)["split"].nunique()
-    incomplete = splits[splits < 2]
-    if not incomplete.empty:
+    validation = points[points["split"] == CHOOSING_SPLIT]
+    test = points[points["split"] == SHOWN_SPLIT]
+    test_only = test[~among(test, set(zip(*(validation[c] for c in SNAPSHOT))))]
+    if not test_only.empty:
         raise ValueError(
-            f"snapshots certified on one split only (the fronts are chosen on {CHOOSING_SPLIT!r} and "
-            f"shown on {SHOWN_SPLIT!r}): {incomplete.index.tolist()}; rerun evaluate_sigma for them"
+            f"snapshots with test metrics but none on {CHOOSING_SPLIT!r} (fronts are chosen there): "
+            f"{test_only[SNAPSHOT].values.tolist()}; rerun the validation sweep for them"
+        )
+    shown = set(zip(test["kind"], test["init"].astype(float), test["sub_epoch"].astype(int)))
+    unshown = sorted(member_keys(fronts, "certified") - shown)
+    if unshown:
+        raise ValueError(
+            f"front members with no {SHOWN_SPLIT!r} metrics: {unshown}; rerun the test certification of the fronts "
+            "(rule certify_front, or evaluate_sigma with sweep_eval.test_cloud)"
         )
 
 
-def sweep_points(metrics: list[pd.DataFrame], sources: list[str] | None = None) -> pd.DataFrame:
-    """All sweep rows of one dataset (both splits) in one table, with ``on_val_front``: the snapshot is
-    kept by the blanket among the *validation* rows of its kind (learned / isotropic). The mark is set on
-    the snapshot's validation and test rows alike, so the test rows say which points the figures join.
-    ``sources``: the files the frames were read from, named when their precisions differ."""
+def sweep_points(metrics: list[pd.DataFrame], *, fronts: dict, sources: list[str] | None = None) -> pd.DataFrame:
+    """All sweep rows of one dataset in one table: every candidate's validation row, and the test rows
+    (every candidate's with ``sweep_eval.test_cloud``, else the fronts' members'), with ``on_val_front``:
+    the candidate is on its kind's front chosen on validation (``fronts``, :func:`nusmooth.fronts.choose_fronts`).
+    The mark is set on the validation and test rows alike, so the test rows say which points the figures
+    join. ``sources``: the files the frames were read from, named when their precisions differ."""
     if not metrics:
         raise ValueError("no sweep metrics given")
     points = pd.concat(metrics, ignore_index=True)
@@ -95,16 +108,20 @@ def sweep_points(metrics: list[pd.DataFrame], sources: list[str] | None = None) 
     if missing:
         raise ValueError(f"sweep metrics lack columns {sorted(missing)}; rerun evaluate_sigma")
     check_one_precision(metrics, sources)
-    _check_snapshots(points)
-    choosing = points[points["split"] == CHOOSING_SPLIT]
-    chosen = []
-    for _, group in choosing.groupby("kind"):
-        kept = blanket_mask(group["accuracy"].to_numpy(), group["mean_area"].to_numpy())
-        chosen.append(group.loc[kept, SNAPSHOT])
-    chosen = pd.concat(chosen, ignore_index=True)
-    key = pd.MultiIndex.from_frame(points[SNAPSHOT])
-    points["on_val_front"] = key.isin(pd.MultiIndex.from_frame(chosen))
+    _check_candidates(points, fronts)
+    points["on_val_front"] = among(points, member_keys(fronts, "front"))
     return points.sort_values(["split", "kind", "init", "sub_epoch"], kind="stable").reset_index(drop=True)
+
+
+def capped_note(fronts: dict) -> str:
+    """A sentence for each front capped for the test split (empty when none is): how many of its
+    validation members the test split certified."""
+    return "".join(
+        f" The {kind} front has {len(chosen['front'])} members on validation; {len(chosen['certified'])} of them, "
+        "spread evenly along its validation mean area, are certified on test and listed."
+        for kind, chosen in fronts["kinds"].items()
+        if chosen["capped"]
+    )
 
 
 def _kind_order(kinds: pd.Series) -> pd.Series:
@@ -113,18 +130,20 @@ def _kind_order(kinds: pd.Series) -> pd.Series:
     return kinds.map(lambda kind: known.get(kind, len(known)))
 
 
-def front_table(points: pd.DataFrame) -> pd.DataFrame:
-    """Each method's front, one row per member: chosen on validation, shown on test.
+def front_table(points: pd.DataFrame, fronts: dict) -> pd.DataFrame:
+    """Each method's front, one row per member certified on test: chosen on validation, shown on test.
 
-    ``points``: the output of :func:`sweep_points`. Per kind, the rows are in the order of the
-    validation front (increasing validation area; ``front_position`` counts from 1), which is the order
-    the figures join them in. ``val_*`` are the metrics that chose the member, ``test_*`` the ones drawn;
-    ``drawn`` is false when the member certifies no test point correctly (no test area). See
-    :data:`FRONT_SPLITS_NOTE`.
+    ``points``: the output of :func:`sweep_points` with the same ``fronts``. Per kind, the rows are in
+    the order of the validation front (increasing validation area; ``front_position`` counts from 1),
+    which is the order the figures join them in. ``val_*`` are the metrics that chose the member,
+    ``test_*`` the ones drawn; ``drawn`` is false when the member certifies no test point correctly (no
+    test area); ``val_front_size`` counts the whole validation front (more than the kind's rows when the
+    front was capped). See :data:`FRONT_SPLITS_NOTE`.
     """
     if "on_val_front" not in points.columns:
         raise ValueError("points lack the on_val_front column; build them with tables.sweep_points")
-    chosen = points[(points["split"] == CHOOSING_SPLIT) & points["on_val_front"]]
+    validation = points[points["split"] == CHOOSING_SPLIT]
+    chosen = validation[among(validation, member_keys(fronts, "certified"))]
     shown = points[points["split"] == SHOWN_SPLIT]
     measured = ["accuracy", "mean_area", "points", *INTERVAL_COLUMNS]
     front = chosen.merge(
@@ -146,6 +165,7 @@ def front_table(points: pd.DataFrame) -> pd.DataFrame:
         na_position="first",
     )
     front["front_position"] = front.groupby("kind").cumcount() + 1
+    front["val_front_size"] = front["kind"].map(front_sizes(fronts)).astype(int)
     return front[FRONT_COLUMNS].reset_index(drop=True)
 
 
