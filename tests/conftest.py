@@ -1,8 +1,9 @@
 """Fixtures shared by every test level (tests/unit, tests/workflow, tests/cluster); plain helpers are
 in tests/support. Makes the library (workflow_scripts/nusmooth) and the tests' support package
-importable, as the stage scripts see the library, and runs the tiny end-to-end workflow once per test
-session for every test that reads it."""
+importable, as the stage scripts see the library, and makes what several tests read once per session:
+the tiny end-to-end run, and the paper preset's dry run through the SLURM profile."""
 
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,8 @@ import pytest
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1] / "workflow_scripts")]
 
-from support.workflow import snakemake  # noqa: E402 (needs the path above)
+from support import REPO  # noqa: E402 (needs the path above)
+from support.workflow import paper_dry_run, snakemake  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -25,3 +27,15 @@ def tiny_all(tmp_path_factory):
     report = snakemake(workdir, "--report", str(workdir / "report.html"))
     assert report.returncode == 0, report.stdout[-3000:] + report.stderr[-3000:]
     return workdir
+
+
+@pytest.fixture(scope="session")
+def paper_dag(tmp_path_factory):
+    """`snakemake all -n` of the paper preset with the SLURM profile (no check of a cluster, GPU jobs
+    capped at 1,000 minutes): the whole 1,000-job DAG and each job's resources, planned once."""
+    env = {**os.environ, "NUSMOOTH_SLURM_SKIP_CHECK": "1", "NUSMOOTH_SLURM_GPU_MAX_RUNTIME": "1000"}
+    done = paper_dry_run(
+        tmp_path_factory.mktemp("paper_dag"), "all", "--profile", str(REPO / "profiles/slurm"), env=env
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    return done

@@ -22,6 +22,19 @@ def snakemake(
     return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
 
 
+#: The paper preset's ImageNet and KITTI paths: a dry run reads no data, so paths that do not exist do.
+PAPER_PATHS = "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}}, kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}"
+
+
+def paper_dry_run(workdir: Path, target: str, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """``snakemake TARGET -n ARGS...`` with the paper preset, in ``workdir`` with the default config.yaml."""
+    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [SNAKEMAKE, target, "-n", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    return subprocess.run(
+        [*command, "--config", "preset=paper", PAPER_PATHS], capture_output=True, text=True, timeout=600, env=env
+    )
+
+
 def planned_jobs(dry_run_output: str) -> set[tuple[str, str]]:
     """``(rule, wildcards)`` of every job a dry run lists, wildcards as Snakemake prints them
     ("dataset=mnist5k, init=1"; empty for a rule without wildcards). Each job's block starts with
