@@ -11,15 +11,22 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_CONFIG = REPO / "tests" / "config_tiny.yaml"
 
 
-def snakemake(
-    workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG, timeout: int = 900
-) -> subprocess.CompletedProcess:
+def snakemake_command(workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG) -> list[str]:
     """``snakemake TARGETS... --directory workdir`` with this repository's Snakefile (targets first:
     --resources and --configfile are greedy)."""
     command = [SNAKEMAKE, *args, "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
     if configfile is not None:
         command += ["--configfile", str(configfile)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return command
+
+
+def snakemake(
+    workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run :func:`snakemake_command`, its output captured."""
+    return subprocess.run(
+        snakemake_command(workdir, *args, configfile=configfile), capture_output=True, text=True, timeout=timeout
+    )
 
 
 #: The paper preset's ImageNet and KITTI paths: a dry run reads no data, so paths that do not exist do.
