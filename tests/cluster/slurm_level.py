@@ -50,14 +50,14 @@ from slurm_cluster import (
 from workflow_locks import process_start
 from stage import ALLOW_CPU_VARIABLE
 from support import REPO
+from support.tiny_run import TINY_RUN
+from support.workflow_outputs import OUTPUT_DIRS
 
 # Not copied from the checkout's top level: outputs and state of runs there, environments, caches.
 NOT_COPIED = {".git", ".venv", ".snakemake", "results", "figures", "logs", "benchmarks", ".pytest_cache", ".hypothesis"}
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 TARGET = "figures/fig1.pdf"
 CONFIG = ["--configfile", "tests/config_tiny.yaml"]
-# The README's local command, on the tiny configuration.
-LOCAL_COMMAND = [str(SNAKEMAKE), TARGET, "--cores", "4", "--resources", "gpu=1", *CONFIG]
 # The README's cluster command; only the first status check is made sooner than the profile's.
 SLURM_COMMAND = [
     str(SNAKEMAKE),
@@ -172,10 +172,36 @@ def requested(dry_run_output: str) -> dict[str, dict[str, float]]:
     return asked
 
 
-def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int, dict[str, dict[str, float]]]:
+def local_plan(workdir: Path, env) -> str:
+    """A local dry run of TARGET on the tiny config with every job planned (--forceall) and more cores
+    than any rule asks for, so that each job's `threads:` is printed uncapped (the executor's dry run
+    does not print threads)."""
+    done = subprocess.run(
+        [str(SNAKEMAKE), TARGET, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def planned_files(plan: str) -> list[str]:
+    """The files of a run of TARGET that workflow_outputs compares (under results/ and figures/) and its
+    jobs' logs, from the outputs and logs of local_plan's output."""
+    files = set()
+    for line in re.findall(r"^\s+(?:output|log): (.*)$", plan, re.M):
+        files.update(name for name in line.split(", ") if name.split("/")[0] in (*OUTPUT_DIRS, "logs"))
+    return sorted(files)
+
+
+def dry_run_counts(workdir: Path, env, plan: str) -> tuple[dict[str, int], int, dict[str, dict[str, float]]]:
     """SLURM jobs per rule that the DAG contains (Snakemake's own job-stats table of a dry run, less
     the local rules), the largest `threads` (sbatch --cpus-per-task) any job asks for, and per rule
-    the runtime, memory and threads that the profile and the rule ask for."""
+    the runtime, memory and threads that the profile and the rule ask for (the threads from ``plan``,
+    local_plan's output)."""
     done = subprocess.run(
         [*SLURM_COMMAND, "--dry-run"], cwd=workdir, env=env, capture_output=True, text=True, timeout=120
     )
@@ -186,19 +212,8 @@ def dry_run_counts(workdir: Path, env) -> tuple[dict[str, int], int, dict[str, d
     counts.pop("total", None)
     for rule in local_rules():  # `all` among them: no action, Snakemake finishes it locally
         counts.pop(rule, None)
-    # The executor's dry run does not print threads; a local one with more cores than any rule asks
-    # for prints each job's `threads:` uncapped.
-    local = subprocess.run(
-        [str(SNAKEMAKE), TARGET, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert local.returncode == 0, local.stdout + local.stderr
-    threads = [int(t) for t in re.findall(r"^\s+threads: (\d+)$", local.stdout, re.M)] or [1]
-    for rule, block in job_blocks(local.stdout).items():
+    threads = [int(t) for t in re.findall(r"^\s+threads: (\d+)$", plan, re.M)] or [1]
+    for rule, block in job_blocks(plan).items():
         if rule in asked:
             asked[rule]["threads"] = int(re.search(r"^\s+threads: (\d+)$", block, re.M).group(1))
     return counts, max(threads), asked
@@ -299,16 +314,25 @@ def script_processes(workdir: Path, script: str) -> list[int]:
     return found
 
 
-@dataclass
-class Finished:
-    """A Snakemake run that exited with 0."""
+def querying_slurm(pid: int) -> bool:
+    """Whether process ``pid`` has a child running sacct or squeue: the SLURM executor is checking its
+    jobs' status. Meanwhile its list of active jobs is empty (snakemake-interface-executor-plugins 9.4,
+    RemoteExecutor._wait_for_jobs takes the jobs out while it checks them), so a Ctrl-C then cancels
+    nothing and the jobs run on."""
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() in ("sacct", "squeue"):
+                if int(re.search(r"^PPid:\s+(\d+)$", (entry / "status").read_text(), re.M).group(1)) == pid:
+                    return True
+        except OSError:
+            continue  # ended meanwhile, or a kernel thread
+    return False
 
+
+@dataclass
+class CleanRun:
     workdir: Path
     seconds: float
-
-
-@dataclass
-class CleanRun(Finished):
     expected: dict[str, int]  # SLURM jobs per rule of the DAG (dry run)
     asked: dict[str, dict[str, float]]  # per rule: runtime, mem_mb and threads the profile and rule ask for
 
@@ -323,7 +347,7 @@ class InterruptedRun:
 
 @dataclass
 class TimeoutRun:
-    reference: Path  # the uninterrupted local run
+    reference: Path  # the same job run locally, uninterrupted
     slurm: Path
     seconds: float
 
@@ -346,7 +370,8 @@ class SlurmLevel:
             "leftover cluster replaced": self._replace_a_leftover_cluster,
             "running cluster kept": self._keep_a_running_cluster,
             "cluster": self._start_cluster,
-            "local run": self._local_run,
+            "plan": self._plan,
+            "reference": self._reference,
             "clean run": self._clean_run,
             "interrupted run": self._interrupted_run,
             "timeout run": self._timeout_run,
@@ -354,6 +379,7 @@ class SlurmLevel:
         self._steps = {name: Future() for name in self._acts}
 
     def start(self) -> None:
+        TINY_RUN.start(self.environ)
         for name, act in self._acts.items():
             threading.Thread(target=self._run_step, args=(name, act), name=f"slurm level: {name}", daemon=True).start()
 
@@ -447,18 +473,25 @@ class SlurmLevel:
         self.slurm_env = env
         return self.cluster
 
-    def _local_run(self) -> Finished:
-        """The tiny configuration run locally: the reference of every cluster run."""
+    def _plan(self) -> str:
+        """The local plan of TARGET (local_plan), from a copy of the checkout."""
         self._steps["prerequisites"].result()
-        workdir = copy_workflow(self.root / "local")
-        env = {**self.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{self.environ['PATH']}"}
-        run = self._background(LOCAL_COMMAND, workdir, env, "snakemake.out")
-        return Finished(workdir, run.finish())
+        return local_plan(copy_workflow(self.root / "plan"), self.environ)
+
+    def _reference(self) -> Path:
+        """What the cluster runs of TARGET are compared with: the files of the session's tiny run that
+        a run of TARGET writes (planned_files), copied into a folder of their own."""
+        files = planned_files(self._steps["plan"].result())
+        tiny, reference = TINY_RUN.result(), self.root / "reference"
+        for name in files:
+            (reference / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(tiny / name, reference / name)
+        return reference
 
     def _clean_run(self) -> CleanRun:
         cluster = self._steps["cluster"].result()
         workdir = copy_workflow(self.root / "slurm").resolve()
-        expected, threads, asked = dry_run_counts(workdir, self.slurm_env)
+        expected, threads, asked = dry_run_counts(workdir, self.slurm_env, self._steps["plan"].result())
         # A job asking for more CPUs than the node has would stay PENDING until the run's time-out.
         assert (
             threads <= cluster.node_cpus
@@ -468,8 +501,8 @@ class SlurmLevel:
 
     def _interrupted_run(self) -> InterruptedRun:
         """A run interrupted like Ctrl-C once prepare_data has finished and train_base (the longest
-        job) has been running for a few seconds (one result done, one job cut off mid-work), then
-        rerun with the same command."""
+        job) has been running for a few seconds (one result done, one job cut off mid-work), between
+        two of Snakemake's status checks (querying_slurm), then rerun with the same command."""
         cluster = self._steps["cluster"].result()
         workdir = copy_workflow(self.root / "interrupted").resolve()
         first = self._background(SLURM_COMMAND, workdir, self.slurm_env, "snakemake.first.out")
@@ -478,10 +511,11 @@ class SlurmLevel:
             while not (
                 re.search(r"Finished jobid: \d+ \(Rule: prepare_data\)", first.log.read_text())
                 and any(job["state"] == "RUNNING" and job["seconds"] >= 3 for job in cluster.queue(workdir))
+                and not querying_slurm(first.process.pid)
             ):
                 assert first.process.poll() is None, f"the run ended before it could be interrupted:\n{tail(first.log)}"
                 assert time.monotonic() < deadline, f"train_base never ran:\n{tail(first.log)}"
-                time.sleep(1)
+                time.sleep(0.2)
             first.process.send_signal(signal.SIGINT)  # what Ctrl-C sends
             first_exit_code = first.process.wait(timeout=120)
         finally:
@@ -492,19 +526,19 @@ class SlurmLevel:
         return InterruptedRun(workdir, first_exit_code, jobs_before, rerun.finish())
 
     def _timeout_run(self) -> TimeoutRun:
-        """optimize_sigma in the 1-minute partition from a copy of the local run (its data and base
-        model are reused: only optimize_sigma runs), beside the same job run locally."""
+        """optimize_sigma in the 1-minute partition, in a copy of the checkout that holds a copy of the
+        session's tiny run (its data and base model are reused: only optimize_sigma runs), beside the
+        same job run locally."""
         self._steps["cluster"].result()
-        local = self._steps["local run"].result()
+        tiny = TINY_RUN.result()
         config = yaml.safe_load((REPO / "tests/config_tiny.yaml").read_text())
         config["datasets"]["mnist5k"]["sigma"] = {**TIMEOUT_SIGMA, "sub_epochs": TIMEOUT_SUB_EPOCHS}
         runs = {}
         for name in ("reference", "slurm"):
-            workdir = shutil.copytree(
-                local.workdir, self.root / "timeout" / name, ignore=shutil.ignore_patterns("locks")
-            )
+            workdir = copy_workflow(self.root / "timeout" / name).resolve()
+            shutil.copytree(tiny, workdir, ignore=shutil.ignore_patterns("locks"), dirs_exist_ok=True)
             (workdir / "timeout.yaml").write_text(yaml.safe_dump(config))
-            runs[name] = workdir.resolve()
+            runs[name] = workdir
         local_env = {**self.environ, "PATH": self.slurm_env["PATH"]}
         reference = self._background(
             [str(SNAKEMAKE), TIMEOUT_TARGET, "--cores", "2", "--resources", "gpu=1", "--configfile", "timeout.yaml"],

@@ -4,7 +4,8 @@ The workflow runs with `--profile profiles/slurm` (the repository's profile, sit
 its environment variables) against the one-node cluster of slurm_cluster.py; the tests check SLURM's
 own accounting: every job COMPLETED, GPU rules allocated gres/gpu and in the GPU partition, others
 not, each with the time limit, memory and CPUs the profile asks for. Outputs must equal those of a
-local run of the same configuration (see workflow_outputs.py for what "equal" means). A second run
+local run of the same configuration (the session's tiny run, support/tiny_run.py, its files of the
+same target; see workflow_outputs.py for what "equal" means). A second run
 is interrupted like Ctrl-C in the middle and rerun with the same command; it must resume and end
 with the same outputs. An optimize_sigma job that outlives its partition's time limit times out, is
 retried with the same (capped) limit and more memory, resumes and ends with the outputs of an
@@ -76,7 +77,7 @@ def test_interrupted_run_resumes_to_same_outputs(slurm_level):
     # It resumed: the finished job was not redone, the cancelled one was.
     rules = [job.rule for job in resumed]
     assert "prepare_data" not in rules and rules.count("train_base") == 1, rules
-    assert differences(slurm_level.result("local run").workdir, run.workdir) == []
+    assert differences(slurm_level.result("reference"), run.workdir) == []
 
 
 def test_workflow_runs_through_slurm(slurm_level):
@@ -118,11 +119,10 @@ def test_workflow_runs_through_slurm(slurm_level):
     for rule in GPU_RULES:
         for log in (clean.workdir / "logs" / rule).rglob("*.log"):
             assert re.search(rf"device=cpu \(assigned GPU: {ASSIGNED}=", log.read_text()), log
-    local = slurm_level.result("local run")
-    print(f"local run: {local.seconds:.0f} s")
     # Same threads per job as the local run (the condition for bit-identical CPU results).
-    assert thread_counts(clean.workdir) == thread_counts(local.workdir)
-    assert differences(local.workdir, clean.workdir) == []
+    reference = slurm_level.result("reference")
+    assert thread_counts(clean.workdir) == thread_counts(reference)
+    assert differences(reference, clean.workdir) == []
 
 
 def test_profile_stops_before_submitting_what_slurm_would_reject(slurm_level):
