@@ -366,7 +366,7 @@ class SlurmLevel:
         self._runs: list[Background] = []
         self._stopped: list[tuple[int, str | None]] = []  # (pid, start) of processes stopped with SIGSTOP
         self._acts = {
-            "prerequisites": require_cluster_prerequisites,
+            "prerequisites": self._prerequisites,
             "leftover cluster replaced": self._replace_a_leftover_cluster,
             "running cluster kept": self._keep_a_running_cluster,
             "cluster": self._start_cluster,
@@ -379,7 +379,6 @@ class SlurmLevel:
         self._steps = {name: Future() for name in self._acts}
 
     def start(self) -> None:
-        TINY_RUN.start(self.environ)
         for name, act in self._acts.items():
             threading.Thread(target=self._run_step, args=(name, act), name=f"slurm level: {name}", daemon=True).start()
 
@@ -414,11 +413,10 @@ class SlurmLevel:
                 os.kill(pid, signal.SIGKILL)
         # A cluster still starting is stopped once it has started (or failed to).
         for step in ("leftover cluster replaced", "running cluster kept", "cluster"):
-            if self._steps[step].running() or not self._steps[step].done():
-                try:
-                    self._steps[step].exception(timeout=180)
-                except TimeoutError:
-                    pass
+            try:
+                self._steps[step].exception(timeout=180)
+            except TimeoutError:
+                pass
         if self.cluster is not None:
             self.cluster.stop()
 
@@ -428,6 +426,12 @@ class SlurmLevel:
         shutil.rmtree(self.root, ignore_errors=True)
 
     # --- the steps --------------------------------------------------------------------------------
+    def _prerequisites(self) -> None:
+        """Root and SLURM's packages, or every step is skipped (or fails) with the reason; then the
+        session's tiny run, which the cluster runs are compared with, is started if it is not yet."""
+        require_cluster_prerequisites()
+        TINY_RUN.start(self.environ)
+
     def _replace_a_leftover_cluster(self) -> None:
         self._steps["prerequisites"].result()
         replace_a_leftover_cluster(self.environ)
