@@ -412,9 +412,10 @@ class SlurmLevel:
             if process_start(pid) == start:
                 os.kill(pid, signal.SIGKILL)
         # A cluster still starting is stopped once it has started (or failed to).
+        deadline = time.monotonic() + 180
         for step in ("leftover cluster replaced", "running cluster kept", "cluster"):
             try:
-                self._steps[step].exception(timeout=180)
+                self._steps[step].exception(timeout=max(0.0, deadline - time.monotonic()))
             except TimeoutError:
                 pass
         if self.cluster is not None:
