@@ -13,15 +13,38 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_CONFIG = REPO / "tests" / "config_tiny.yaml"
 
 
-def snakemake(
-    workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG, timeout: int = 900
-) -> subprocess.CompletedProcess:
+def snakemake_command(workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG) -> list[str]:
     """``snakemake TARGETS... --directory workdir`` with this repository's Snakefile (targets first:
     --resources and --configfile are greedy)."""
     command = [SNAKEMAKE, *args, "-s", str(REPO / "Snakefile"), "--directory", str(workdir)]
     if configfile is not None:
         command += ["--configfile", str(configfile)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    return command
+
+
+def snakemake(
+    workdir: Path, *args: str, configfile: Path | None = TINY_CONFIG, timeout: int = 900
+) -> subprocess.CompletedProcess:
+    """Run :func:`snakemake_command`, its output captured."""
+    return subprocess.run(
+        snakemake_command(workdir, *args, configfile=configfile), capture_output=True, text=True, timeout=timeout
+    )
+
+
+#: The paper preset's ImageNet and KITTI paths: a dry run reads no data, so paths that do not exist do.
+PAPER_PATHS = "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}}, kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}"
+
+
+def paper_dry_run(
+    workdir: Path, target: str, *args: str, env: dict | None = None, datasets: str = PAPER_PATHS
+) -> subprocess.CompletedProcess:
+    """``snakemake TARGET -n ARGS...`` with the paper preset, in ``workdir`` with the default config.yaml;
+    ``datasets``: the ``datasets={...}`` config override (by default the paths of PAPER_PATHS)."""
+    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
+    command = [SNAKEMAKE, target, "-n", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+    return subprocess.run(
+        [*command, "--config", "preset=paper", datasets], capture_output=True, text=True, timeout=600, env=env
+    )
 
 
 def planned_jobs(dry_run_output: str) -> set[tuple[str, str]]:

@@ -6,29 +6,16 @@ and nusmooth.cost counts them apart (cost.chosen_on_validation), as a bound."""
 
 import os
 import re
-import subprocess
 
 import pytest
 import yaml
 
 from support import REPO
-from support.workflow import SNAKEMAKE, planned_jobs
+from support.workflow import paper_dry_run, planned_jobs
 
 from nusmooth import cost
 
 PRESET = yaml.safe_load((REPO / "presets" / "paper.yaml").read_text())
-#: A dry run reads no data: paths that do not exist are enough (imagenet_block in test_presets.py).
-PATHS = "datasets={imagenet: {source: {path: /nonexistent/ilsvrc}}, kitti: {source: {path: /nonexistent/kitti, split_by: frame}}}"
-
-
-def dry_run(workdir, target, *extra, env=None, paths=PATHS):
-    (workdir / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    command = [SNAKEMAKE, target, "-n", "-s", str(REPO / "Snakefile"), "--directory", str(workdir), *extra]
-    done = subprocess.run(
-        [*command, "--config", "preset=paper", paths], capture_output=True, text=True, timeout=600, env=env
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    return done.stdout
 
 
 def counted(figure: str) -> set[tuple[str, str]]:
@@ -46,7 +33,9 @@ def gpu_jobs(output: str) -> set[tuple[str, str]]:
 
 @pytest.mark.parametrize("figure", ["fig1", "fig3"])
 def test_each_figure_counts_the_jobs_snakemake_plans(tmp_path, figure):
-    assert gpu_jobs(dry_run(tmp_path, f"figures/{figure}.pdf")) == counted(figure)
+    done = paper_dry_run(tmp_path, f"figures/{figure}.pdf")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert gpu_jobs(done.stdout) == counted(figure)
 
 
 def test_the_full_sweep_counts_the_jobs_snakemake_plans(tmp_path):
@@ -60,16 +49,24 @@ def test_the_full_sweep_counts_the_jobs_snakemake_plans(tmp_path):
     expected = set()
     for name in PRESET["run_datasets"]:
         for job in cost.figure_jobs(name, cost.full_sweep(PRESET["datasets"][name]))["all"]:
-            expected.add((job.rule, ", ".join(f"{k}={v}" for k, v in job.wildcards)))
-    assert gpu_jobs(dry_run(tmp_path, "all", paths=datasets)) == expected
-    assert {rule for rule, _ in expected} == {"train_base", "optimize_sigma", "evaluate_sigma", "certify"}
+            if not cost.chosen_on_validation(job):  # planned only once the envelope's choice exists
+                expected.add((job.rule, ", ".join(f"{k}={v}" for k, v in job.wildcards)))
+    done = paper_dry_run(tmp_path, "all", datasets=datasets)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert gpu_jobs(done.stdout) == expected
+    assert {rule for rule, _ in expected} == {
+        "train_base",
+        "optimize_sigma",
+        "evaluate_sigma",
+        "certify",
+        "certify_envelope",
+    }
 
 
-def test_slurm_profile_asks_each_job_for_its_own_runtime(tmp_path):
+def test_slurm_profile_asks_each_job_for_its_own_runtime(paper_dag):
     """Every GPU job of the whole paper DAG is planned and counted, and asks SLURM for the minutes
-    nusmooth.cost gives its work (capped at NUSMOOTH_SLURM_GPU_MAX_RUNTIME)."""
-    env = {**os.environ, "NUSMOOTH_SLURM_SKIP_CHECK": "1", "NUSMOOTH_SLURM_GPU_MAX_RUNTIME": "1000"}
-    output = dry_run(tmp_path, "all", "--profile", str(REPO / "profiles" / "slurm"), env=env)
+    nusmooth.cost gives its work (capped at NUSMOOTH_SLURM_GPU_MAX_RUNTIME=1000, see paper_dag)."""
+    output = paper_dag.stdout
     assert gpu_jobs(output) == counted("all")
     asked = {}
     for block in re.split(r"^\[.*\]$", output, flags=re.M):
@@ -92,15 +89,7 @@ def test_slurm_profile_asks_each_job_for_its_own_runtime(tmp_path):
 
 def test_a_partition_too_short_for_a_job_that_cannot_resume_stops_the_dry_run(tmp_path):
     env = {**os.environ, "NUSMOOTH_SLURM_SKIP_CHECK": "1", "NUSMOOTH_SLURM_GPU_MAX_RUNTIME": "20"}
-    command = [SNAKEMAKE, "all", "-n", "-s", str(REPO / "Snakefile"), "--directory", str(tmp_path)]
-    (tmp_path / "config.yaml").write_text((REPO / "config.yaml").read_text())
-    done = subprocess.run(
-        [*command, "--profile", str(REPO / "profiles" / "slurm"), "--config", "preset=paper", PATHS],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    done = paper_dry_run(tmp_path, "all", "--profile", str(REPO / "profiles" / "slurm"), env=env)
     assert done.returncode != 0
     assert (
         "cannot resume" in done.stdout + done.stderr and "NUSMOOTH_SLURM_GPU_MAX_RUNTIME" in done.stdout + done.stderr

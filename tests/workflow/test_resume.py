@@ -1,5 +1,8 @@
 """A killed sigma optimisation resumes from its last sub-epoch, after an unrelated change of the
-config too, with the same command, and ends exactly as an uninterrupted run."""
+config too, with the same command, and ends exactly as an uninterrupted run.
+
+Both runs start from copies of the session's tiny run: its prepared data and base model are up to date
+for the configurations below, which change only the sigma settings, so only optimize_sigma runs."""
 
 import os
 import signal
@@ -10,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+from support import copy_run
 from support.workflow import REPO, SNAKEMAKE, TINY_CONFIG, snakemake
 
 TARGET = "results/sigma/mnist5k/init_0.25/snapshots.pt"
@@ -33,14 +37,15 @@ def configs(tmp_path_factory):
     return write_config(folder / "resume.yaml"), write_config(folder / "grown.yaml", grow=True)
 
 
-def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, configs):
+def test_killed_sigma_job_resumes_to_the_same_snapshots(tiny_all, tmp_path, configs):
     config, grown = configs
-    reference = tmp_path / "reference"
+    reference = copy_run(tiny_all, tmp_path / "reference")
     result = snakemake(reference, TARGET, "--cores", "2", "--resources", "gpu=1", configfile=config)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-6000:]
+    assert "rule optimize_sigma:" in output and "rule train_base:" not in output, output[-6000:]  # only sigma ran
 
-    interrupted = tmp_path / "interrupted"
-    interrupted.mkdir()
+    interrupted = copy_run(tiny_all, tmp_path / "interrupted")
     command = [
         SNAKEMAKE,
         TARGET,
@@ -68,7 +73,7 @@ def test_killed_sigma_job_resumes_to_the_same_snapshots(tmp_path, configs):
         finally:
             if first.poll() is None:
                 os.killpg(first.pid, signal.SIGKILL)
-    assert not (interrupted / TARGET).exists()
+    assert not (interrupted / TARGET).exists()  # the copy's snapshots.pt too: Snakemake removes it first
 
     # The same command (no --unlock, no --rerun-incomplete), with a grown config: the sweep resumes.
     second = snakemake(interrupted, TARGET, "--cores", "2", "--resources", "gpu=1", configfile=grown)
