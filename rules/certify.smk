@@ -52,7 +52,7 @@ rule certify:
 # after validation: choose_envelope is a checkpoint, and the rules that read the envelope ask it).
 rule certify_envelope:
     input:
-        dataset="results/data/{dataset}/dataset.pt",
+        dataset=data_file("dataset.pt"),
         model="results/models/{dataset}/model.pt",
     output:
         certificates="results/certify/{dataset}/envelope/sigma_{constant}/{split}.tsv",

@@ -281,7 +281,7 @@ def certify_front_inputs(wildcards):
     name = wildcards.dataset
     snapshots = [f"results/sigma/{name}/init_{init}/snapshots.pt" for init in sigma_inits(name)]
     return {
-        "dataset": f"results/data/{name}/dataset.pt",
+        "dataset": data_path(name, "dataset.pt"),
         "model": f"results/models/{name}/model.pt",
         "fronts": f"results/sweep/{name}/val_fronts.json",
         "snapshots": snapshots if wildcards.kind == "learned" else [],
@@ -305,15 +305,17 @@ def cloud_splits(datasets):
     return ["test" if config["datasets"][d]["sweep_eval"]["test_cloud"] else "val" for d in datasets]
 
 
-def sweep_test_records(wildcards):
-    """The test records of every sweep of a dataset (Figure 2's front members are among them)."""
-    return expand(
-        "results/sweep/{dataset}/{kind}_{init}/{split}_records.tsv.gz",
-        dataset=wildcards.dataset,
-        kind=SIGMA_KINDS,
-        init=sigma_inits(wildcards.dataset),
-        split=SHOWN_SPLIT,
-    )
+def front_test_records(wildcards):
+    """The test records Figure 2's front members are read from: the fronts' own certificates, or every
+    sweep's with sweep_eval.test_cloud (the members are among them)."""
+    name = wildcards.dataset
+    if config["datasets"][name]["sweep_eval"]["test_cloud"]:
+        return {
+            "cloud_records": [
+                f"results/sweep/{name}/{kind}_{init}/{SHOWN_SPLIT}_records.tsv.gz" for kind, init in sweeps(name)
+            ]
+        }
+    return {"front_records": [f"results/sweep/{name}/front_{kind}/test_records.tsv.gz" for kind in SIGMA_KINDS]}
 
 
 def sweep_validation_records(kind):

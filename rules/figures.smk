@@ -145,8 +145,8 @@ rule tabulate_fig2:
 # of a grid over the members' validation mean areas, on the members' test records.
 rule compare_fig2_fronts:
     input:
+        unpack(front_test_records),
         front="results/tables/{dataset}/fig2_front.tsv",
-        records=sweep_test_records,
     output:
         verdicts="results/tables/{dataset}/front_verdicts.tsv",
         ranges=report(

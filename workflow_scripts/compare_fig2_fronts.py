@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from stage import run_stage
 
-from nusmooth.artifacts import FIG2_FRONT, FRONT_VERDICT_RANGES, FRONT_VERDICTS, SWEEP_RECORDS
+from nusmooth.artifacts import FIG2_FRONT, FRONT_TEST_RECORDS, FRONT_VERDICT_RANGES, FRONT_VERDICTS, SWEEP_RECORDS
 from nusmooth.comparisons import VERDICT_WORDS, ranges_table
 from nusmooth.front_comparison import compare_fronts, front_grid, front_members
 from nusmooth.registry import SIGMA_KINDS
@@ -15,7 +15,10 @@ from nusmooth.verdicts import verdict_ranges
 
 def main(snakemake):
     front = FIG2_FRONT.load(snakemake.input.front)
-    records = pd.concat([SWEEP_RECORDS.load(path) for path in snakemake.input.records], ignore_index=True)
+    # The fronts' own test certificates, or every sweep's with sweep_eval.test_cloud.
+    files = [(FRONT_TEST_RECORDS, path) for path in getattr(snakemake.input, "front_records", [])]
+    files += [(SWEEP_RECORDS, path) for path in getattr(snakemake.input, "cloud_records", [])]
+    records = pd.concat([contract.load(path) for contract, path in files], ignore_index=True)
     learned, isotropic = SIGMA_KINDS
     point_ids = np.sort(records["idx"].unique())
     grid = front_grid(front, snakemake.params.band_thresholds)

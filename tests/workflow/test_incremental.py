@@ -77,6 +77,7 @@ def test_a_larger_error_rate_reruns_the_decisions_and_later_stages_only(tiny_all
             for kind in ("learned", "isotropic")
         ),
         *FRONTS_AGAIN,
+        ("tabulate_sigma_learning", "dataset=mnist5k"),  # reads the raced sweeps' validation records
     }
 
 
@@ -96,6 +97,7 @@ def test_a_new_figure_1_constant_certifies_it_and_redraws_figure_1_and_3(tiny_al
             for kind in ("learned", "isotropic")
         ),
         *FRONTS_AGAIN,
+        ("tabulate_sigma_learning", "dataset=mnist5k"),  # reads the new constant's validation records
         ("select_fig1_sigma", f"dataset=mnist5k, init={init}"),
         ("certify", f"dataset=mnist5k, init={init}, kind=learned"),
         ("certify", f"dataset=mnist5k, init={init}, kind=isotropic"),

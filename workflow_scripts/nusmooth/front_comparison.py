@@ -196,7 +196,7 @@ def front_members(front: pd.DataFrame, records: pd.DataFrame, kind: str, *, poin
         if len(rows) != len(point_ids) or set(rows["idx"]) != set(point_ids):
             raise ValueError(
                 f"{kind} front member init {member.init:g} sub-epoch {member.sub_epoch}: its test records hold "
-                f"{len(rows)} points, not the {len(point_ids)} every member is compared on; rerun evaluate_sigma"
+                f"{len(rows)} points, not the {len(point_ids)} every member is compared on; rerun certify_front"
             )
         rows = rows.set_index("idx").loc[list(point_ids)]
         correct.append(rows["correct"].to_numpy().astype(bool))
