@@ -122,3 +122,20 @@ def test_a_member_with_too_few_certified_points_may_reach_any_area():
     assert (lower[0], upper[0]) == (-math.inf, math.inf)
     values = areas[1][correct[1]]
     assert values.min() < lower[1] < values.mean() < upper[1] < values.max() + 1
+
+
+def test_fronts_whose_members_certified_nothing_on_validation_have_nothing_to_be_compared_at():
+    """A run whose validation certified no point of any front member (a model at chance, a toy run)
+    gets empty verdict tables, not an error that stops the run."""
+    from nusmooth.front_comparison import front_grid
+    from nusmooth.verdicts import verdict_ranges
+
+    front = pd.DataFrame({"val_mean_area": [np.nan, -np.inf], "kind": ["learned", "isotropic"]})
+    assert front_grid(front, 40).size == 0
+    correct = np.zeros((1, 6), dtype=bool)
+    areas = np.full((1, 6), -np.inf)
+    compared = compare_fronts(correct, areas, correct, areas, thresholds=front_grid(front, 40))
+    assert compared.verdicts.empty and verdict_ranges(np.array([]), compared.verdicts["verdict"].to_numpy()) == []
+    front = pd.DataFrame({"val_mean_area": [-900.0, -500.0], "kind": ["learned", "isotropic"]})
+    grid = front_grid(front, 5)
+    assert grid[0] <= -850 and grid[-1] >= -550 and np.all(np.diff(grid) > 0)
