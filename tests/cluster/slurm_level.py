@@ -53,6 +53,10 @@ from support import REPO
 from support.tiny_run import TINY_RUN
 from support.workflow_outputs import OUTPUT_DIRS
 
+from nusmooth.artifacts import ENVELOPE_CHOICE
+from nusmooth.cost import path_number
+from nusmooth.envelope import chosen_constants
+
 # Not copied from the checkout's top level: outputs and state of runs there, environments, caches.
 NOT_COPIED = {".git", ".venv", ".snakemake", "results", "figures", "logs", "benchmarks", ".pytest_cache", ".hypothesis"}
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
@@ -195,6 +199,22 @@ def planned_files(plan: str) -> list[str]:
     for line in re.findall(r"^\s+(?:output|log): (.*)$", plan, re.M):
         files.update(name for name in line.split(", ") if name.split("/")[0] in (*OUTPUT_DIRS, "logs"))
     return sorted(files)
+
+
+def envelope_test_files(run: Path) -> list[str]:
+    """The isotropic envelope's test certificates and their logs in a finished run: their jobs are
+    planned only once the envelope's validation choice exists (choose_envelope is a checkpoint), so no
+    dry run lists them; the run's own choice says which constants they are."""
+    files = []
+    for choice in sorted((run / "results" / "certify").glob("*/envelope/choice.tsv")):
+        dataset = choice.parent.parent.name
+        for constant in chosen_constants(ENVELOPE_CHOICE.load(choice)):
+            constant = f"sigma_{path_number(constant)}"
+            files += [
+                f"results/certify/{dataset}/envelope/{constant}/test.tsv",
+                f"logs/certify_envelope/{dataset}/{constant}/test.log",
+            ]
+    return files
 
 
 def dry_run_counts(workdir: Path, env, plan: str) -> tuple[dict[str, int], int, dict[str, dict[str, float]]]:
@@ -486,8 +506,9 @@ class SlurmLevel:
     def _reference(self) -> Path:
         """What the cluster runs of TARGET are compared with: the files of the session's tiny run that
         a run of TARGET writes (planned_files), copied into a folder of their own."""
-        files = planned_files(self._steps["plan"].result())
+        self._steps["prerequisites"].result()  # which starts the tiny run when this level runs alone
         tiny, reference = TINY_RUN.result(), self.root / "reference"
+        files = planned_files(self._steps["plan"].result()) + envelope_test_files(tiny)
         for name in files:
             (reference / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(tiny / name, reference / name)
@@ -502,7 +523,12 @@ class SlurmLevel:
             threads <= cluster.node_cpus
         ), f"a rule asks for {threads} threads; the test node has {cluster.node_cpus} CPUs"
         run = self._background(SLURM_COMMAND, workdir, self.slurm_env, "snakemake.out")
-        return CleanRun(workdir, run.finish(), expected, asked)
+        seconds = run.finish()
+        # The envelope's test jobs follow its validation choice (a checkpoint the dry run cannot see).
+        chosen = [name for name in envelope_test_files(workdir) if name.endswith(".tsv")]
+        if chosen:
+            expected["certify_envelope"] = expected.get("certify_envelope", 0) + len(chosen)
+        return CleanRun(workdir, seconds, expected, asked)
 
     def _interrupted_run(self) -> InterruptedRun:
         """A run interrupted like Ctrl-C once prepare_data has finished and train_base (the longest
