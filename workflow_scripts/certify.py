@@ -45,7 +45,7 @@ def main(snakemake):
     table["precision"] = precision
     print(f"certified correct {table['correct'].mean():.3f}, mean seconds per point {table['time'].iloc[0]:.4f}")
     contract.save(table, snakemake.output.certificates)
-    return f"certified correct {table['correct'].mean():.3f} of {len(table)} test points"
+    return f"certified correct {table['correct'].mean():.3f} of {len(table)} {stream['split']} points"
 
 
 run_stage(snakemake, main)
