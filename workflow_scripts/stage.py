@@ -8,7 +8,9 @@ table jobs use :func:`run_stage` too and start without torch."""
 
 import os
 import platform
+import re
 import sys
+import threading
 import time
 import traceback
 import warnings
@@ -22,11 +24,13 @@ def run_stage(snakemake, main) -> None:
 
     The terminal gets one line when the job starts and one when it ends, with the few words ``main``
     returns (its key number: an accuracy, a sigma), so that a run's progress shows without opening
-    logs. A failure writes the full traceback to the log and its last line (the error and, for the
+    logs; a job still running after PROGRESS_VARIABLE seconds repeats its log's latest line there at
+    that interval (its epoch, sub-epoch or certification bar: GPU jobs of the paper preset run for
+    hours). A failure writes the full traceback to the log and its last line (the error and, for the
     project's own errors, the fix) to the terminal, where the user is looking: Snakemake itself
     only reports the exit status and the log's path.
     """
-    terminal = sys.stderr
+    terminal, every = sys.stderr, progress_interval(os.environ)
     where = ", ".join(f"{key}={value}" for key, value in dict(snakemake.wildcards).items())
     job = f"{snakemake.rule}" + (f" ({where})" if where else "")
     started = time.monotonic()
@@ -39,6 +43,7 @@ def run_stage(snakemake, main) -> None:
     if torch is not None:
         torch.set_num_threads(snakemake.threads)
     print(f"python {platform.python_version()} torch {torch.__version__ if torch else '(not needed)'}")
+    stop_reporting = _report_progress_while_running(terminal, job, snakemake.log[0], started, every)
     try:
         outcome = main(snakemake)
     except Exception as error:
@@ -50,6 +55,7 @@ def run_stage(snakemake, main) -> None:
         terminal.flush()
         raise SystemExit(1) from None
     finally:
+        stop_reporting()
         log.flush()
     _say(terminal, f"{job}: done in {time.monotonic() - started:.0f} s" + (f": {outcome}" if outcome else ""))
 
@@ -57,6 +63,66 @@ def run_stage(snakemake, main) -> None:
 def _say(terminal, line: str) -> None:
     terminal.write(f"[{time.strftime('%H:%M:%S')}] {line}\n")
     terminal.flush()
+
+
+# Seconds between two progress lines of a running job on the terminal (0: none). Every two minutes
+# keeps a local run's screen readable with a couple of jobs at once; under SLURM the lines go to the
+# job's own output file.
+PROGRESS_VARIABLE = "NUSMOOTH_PROGRESS_SECONDS"
+DEFAULT_PROGRESS_SECONDS = 120.0
+
+
+def progress_interval(environ) -> float:
+    """PROGRESS_VARIABLE's seconds (DEFAULT_PROGRESS_SECONDS when unset), refused before the job starts
+    when it is not a number of seconds."""
+    value = environ.get(PROGRESS_VARIABLE, "").strip()
+    try:
+        every = float(value) if value else DEFAULT_PROGRESS_SECONDS
+    except ValueError:
+        every = -1.0
+    if not every >= 0:
+        raise SystemExit(
+            f"{PROGRESS_VARIABLE}={value!r} is not a number of seconds. Fix: set it to the seconds between "
+            "two progress lines of a running job on the terminal (0 turns them off), or unset it"
+        )
+    return every
+
+
+def _report_progress_while_running(terminal, job: str, log_path: str, started: float, every: float):
+    """Start a daemon thread that writes ``job``'s running time and its log's latest line to the
+    terminal every ``every`` seconds (none when 0); calling the returned function stops it (and waits for
+    a line being written, so that none follows the job's last)."""
+    stop = threading.Event()
+
+    def report():
+        while not stop.wait(every):
+            minutes = (time.monotonic() - started) / 60
+            latest = latest_log_line(log_path)
+            _say(terminal, f"{job}: running for {minutes:.1f} min" + (f": {latest}" if latest else ""))
+
+    reporter = threading.Thread(target=report, name=f"progress of {job}", daemon=True)
+    if every > 0:
+        reporter.start()
+
+    def stop_reporting():
+        stop.set()
+        if reporter.is_alive():
+            reporter.join()
+
+    return stop_reporting
+
+
+def latest_log_line(path: str, *, tail_bytes: int = 4096, width: int = 160) -> str:
+    """The last non-empty line of a log, a progress bar's latest state included (tqdm rewrites its
+    line with carriage returns), cut to ``width`` characters; "" when the log has none yet."""
+    try:
+        with open(path, "rb") as log:
+            log.seek(max(0, os.path.getsize(path) - tail_bytes))
+            text = log.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    lines = [line.strip() for line in re.split(r"[\r\n]+", text) if line.strip()]
+    return lines[-1][:width] if lines else ""
 
 
 # Where a scheduler (or the user) says which GPUs a job was given. SLURM sets the first two for a job
