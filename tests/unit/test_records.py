@@ -196,6 +196,9 @@ def test_the_display_grid_never_repeats_the_clean_row():
     validation = [fig1_records(np.full(21, -900.0), [1] * 21, np.linspace(0.01, 0.5, 21))]
     grid = display_grid(validation, [{"area": -300.0, "l2_radius": 0.6}], 5, band_count=40)
     assert 0.0 in round_grid(np.quantile(np.linspace(0.01, 0.5, 21), 0.05), 0.6, 5)
+    # A grid point rounded from just below 0 is 0, not -0 (headings and verdicts would write "-0").
+    top = round_grid(-1000.0, -0.3, 11)[-1]
+    assert top == 0.0 and not np.signbit(top) and threshold_labels([top]) == ["0"]
     assert (grid["l2_radius"]["thresholds"] > 0).all() and len(grid["l2_radius"]["thresholds"]) == 4
     band = grid["l2_radius"]["band"]
     assert (band > 0).all() and np.all(np.diff(band) > 0) and 30 <= len(band) <= 40  # round, so a few merge

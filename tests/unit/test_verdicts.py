@@ -91,3 +91,13 @@ def test_the_plain_words_of_single_thresholds_split_ranges_and_undecided_grids()
     )
     with pytest.raises(ValueError, match="no verdict ranges"):
         describe_verdicts([], "learned", "isotropic", "O_CA")
+
+
+def test_a_threshold_that_rounds_to_zero_is_written_without_a_minus():
+    ranges = verdict_ranges([-1000.0, -0.3], [A_WINS, A_WINS])
+    assert describe_verdicts(ranges, "learned", "isotropic", "O_CA", number_format="{:.0f}") == (
+        "learned wins for O_CA from -1000 to 0"
+    )
+    assert describe_verdicts(verdict_ranges([-0.0], [B_WINS]), "learned", "isotropic", "O_CA") == (
+        "isotropic wins for O_CA at 0"
+    )

@@ -286,7 +286,8 @@ def round_grid(lo: float, hi: float, count: int) -> np.ndarray:
     if hi - lo <= 0:
         return np.array([float(np.round(lo, 2))])
     step = 10.0 ** np.floor(np.log10((hi - lo) / max(count - 1, 1)))
-    return np.unique(np.round(np.linspace(lo, hi, count) / step) * step)
+    # + 0.0 turns a rounded -0.0 into 0.0, which headings and verdicts would write "-0".
+    return np.unique(np.round(np.linspace(lo, hi, count) / step) * step) + 0.0
 
 
 def display_grid(

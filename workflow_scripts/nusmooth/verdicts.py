@@ -87,8 +87,14 @@ def band_verdict_ranges(thresholds, band_lower, band_upper, certified_any) -> li
     return verdict_ranges(thresholds, band_verdicts(band_lower, band_upper, certified_any))
 
 
+def _written(value: float, number_format: str) -> str:
+    """``value`` in ``number_format``, without the minus of a value that rounds to 0 ("-0")."""
+    text = number_format.format(value)
+    return text[1:] if text.startswith("-") and float(text) == 0 else text
+
+
 def _span(found: VerdictRange, number_format: str) -> str:
-    first, last = number_format.format(found.first), number_format.format(found.last)
+    first, last = _written(found.first, number_format), _written(found.last, number_format)
     return f"at {first}" if found.thresholds == 1 or first == last else f"from {first} to {last}"
 
 
