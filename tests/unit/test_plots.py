@@ -388,6 +388,13 @@ def test_a_long_title_of_your_own_is_wrapped_not_clipped():
     assert box.x0 >= 0 and box.x1 <= figure.bbox.x1  # inside the figure
 
 
+def test_a_title_is_wrapped_between_words_not_at_a_hyphen():
+    figure = fig3(
+        [{"title": "MNIST", "cells": [{"sigma": np.ones((1, 8, 8)), "label": "init $\\sigma$=0.25, sub-epoch 3"}]}]
+    )
+    assert "sub-epoch 3" in figure.axes[0].get_title().split("\n")
+
+
 def test_fig1_draws_each_comparator_in_its_own_style_and_the_envelope_once(tmp_path):
     rng = np.random.default_rng(4)
 

@@ -369,8 +369,10 @@ def front_panel(
     ax.set_ylim(max(0.0, low - 0.05), 1.0 + 0.01)
     ax.set_title(title)
     where = "test" if cloud_split == SHOWN_SPLIT else "lines: test; faint: validation"
-    ax.set_xlabel(area_label(space, f"mean certified area ({where})"))
-    ax.set_ylabel(f"clean accuracy (certified correct, {where})")
+    # Which split each mark shows on a line of its own: on one line both labels ran past a panel's
+    # width (into the next panel, out of the figure) in the two-dataset Figure 2.
+    ax.set_xlabel(area_label(space, "mean certified area") + f"\n({where})")
+    ax.set_ylabel(f"clean accuracy (certified correct)\n({where})")
     ax.grid(alpha=0.3)
     legend_below(ax, columns=1)
 
@@ -443,7 +445,9 @@ def wrapped(title: str, width_inches: float, fontsize: float) -> str:
     """``title`` broken into lines that fit ``width_inches`` at ``fontsize`` points (about 0.6 em per
     character), so that a long title of your own is never clipped at the figure's edge."""
     characters = max(10, int(width_inches * 72 / (0.6 * fontsize)))
-    return "\n".join(textwrap.fill(line, characters) for line in title.split("\n"))
+    # Words are not broken at their hyphens ("sub-" / "epoch 3"): a line runs over only for a word
+    # longer than the width.
+    return "\n".join(textwrap.fill(line, characters, break_on_hyphens=False) for line in title.split("\n"))
 
 
 def sigma_image(ax, figure, sigma, title: str) -> None:
