@@ -329,6 +329,22 @@ def test_the_cloud_shows_validation_and_a_capped_front_says_so():
     assert "faint: validation" in ax.get_xlabel()
 
 
+def test_the_legends_and_labels_of_two_front_panels_overlap_nothing(points):
+    """Figure 2's two-line axis labels stay within their panel and the figure, and the legend sits
+    below the x label: each label was one line once, and ran into the next panel and off the figure."""
+    figure = front_figure([panel("A", points), panel("B", points)])
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()
+    left, right = figure.axes
+    for ax in (left, right):
+        xlabel, ylabel = ax.xaxis.label.get_window_extent(renderer), ax.yaxis.label.get_window_extent(renderer)
+        legend = ax.get_legend().get_window_extent(renderer)
+        assert ax.get_xlabel().count("\n") == 1 and ax.get_ylabel().count("\n") == 1
+        assert legend.y1 <= xlabel.y0, "the legend covers the x label"
+        assert ylabel.x0 >= 0 and xlabel.x0 >= 0 and xlabel.x1 <= figure.bbox.x1
+    assert left.xaxis.label.get_window_extent(renderer).x1 <= right.yaxis.label.get_window_extent(renderer).x0
+
+
 def test_fig2_and_fig4_render(tmp_path, points):
     panels = [panel("A", points), panel("B", points)]
     save(front_figure(panels), tmp_path / "fig2.pdf", tmp_path / "fig2.png")

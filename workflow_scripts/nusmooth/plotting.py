@@ -52,8 +52,10 @@ def save(figure, pdf_path, png_path, dpi: int = 200) -> None:
 
 def legend_below(ax, columns: int = 2) -> None:
     """The panel's legend under its x-axis label (a fixed distance in points, whatever the panel's
-    height), where it covers no curve, band or error bar; ``tight_layout`` makes room for it."""
-    below = mtransforms.offset_copy(ax.transAxes, fig=ax.figure, y=-30, units="points")
+    height), where it covers no curve, band or error bar; ``tight_layout`` makes room for it. Call it
+    after ``set_xlabel``: each line of the label beyond the first moves the legend 14 points lower."""
+    extra_lines = ax.get_xlabel().count("\n")
+    below = mtransforms.offset_copy(ax.transAxes, fig=ax.figure, y=-30 - 14 * extra_lines, units="points")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=below, ncol=columns, frameon=False)
 
 
