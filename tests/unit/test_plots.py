@@ -19,6 +19,7 @@ from nusmooth.plotting import (
     fig1_panel_from_results,
     fig3,
     front_figure,
+    wrapped,
     regions_figure,
     save,
 )
@@ -405,10 +406,10 @@ def test_a_long_title_of_your_own_is_wrapped_not_clipped():
 
 
 def test_a_title_is_wrapped_between_words_not_at_a_hyphen():
-    figure = fig3(
-        [{"title": "MNIST", "cells": [{"sigma": np.ones((1, 8, 8)), "label": "init $\\sigma$=0.25, sub-epoch 3"}]}]
-    )
-    assert "sub-epoch 3" in figure.axes[0].get_title().split("\n")
+    # 20 characters a line: "init σ=0.25, sub-" would fit, and Figure 3 showed "sub-" / "epoch 3".
+    assert wrapped("init $\\sigma$=0.25, sub-epoch 3", 20 * 0.6 * 10 / 72, 10) == "init $\\sigma$=0.25,\nsub-epoch 3"
+    # $\\sigma$ shows one character: a title that fits is not wrapped for its markup.
+    assert wrapped("init $\\sigma$=0.5, sub-epoch 3", 2.4, 10) == "init $\\sigma$=0.5, sub-epoch 3"
 
 
 def test_fig1_draws_each_comparator_in_its_own_style_and_the_envelope_once(tmp_path):

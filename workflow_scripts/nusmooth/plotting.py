@@ -3,6 +3,7 @@ the matplotlib figure; the stage scripts save it (vector PDF + PNG, see :func:`s
 
 from __future__ import annotations
 
+import re
 import textwrap
 
 import matplotlib
@@ -447,9 +448,21 @@ def wrapped(title: str, width_inches: float, fontsize: float) -> str:
     """``title`` broken into lines that fit ``width_inches`` at ``fontsize`` points (about 0.6 em per
     character), so that a long title of your own is never clipped at the figure's edge."""
     characters = max(10, int(width_inches * 72 / (0.6 * fontsize)))
-    # Words are not broken at their hyphens ("sub-" / "epoch 3"): a line runs over only for a word
-    # longer than the width.
-    return "\n".join(textwrap.fill(line, characters, break_on_hyphens=False) for line in title.split("\n"))
+    return "\n".join(_filled(line, characters) for line in title.split("\n"))
+
+
+#: Stands for one $...$ math segment while a title is wrapped: ``$\\sigma$`` shows one character.
+_MATH = "\ue000"
+
+
+def _filled(line: str, characters: int) -> str:
+    """One line of a title wrapped at ``characters`` shown characters: a math segment counts as one,
+    and words are not broken at their hyphens ("sub-" / "epoch 3")."""
+    maths = re.findall(r"\$[^$]*\$", line)
+    filled = textwrap.fill(re.sub(r"\$[^$]*\$", _MATH, line), characters, break_on_hyphens=False)
+    for math in maths:
+        filled = filled.replace(_MATH, math, 1)
+    return filled
 
 
 def sigma_image(ax, figure, sigma, title: str) -> None:
