@@ -48,7 +48,7 @@ rule certify:
 
 # The isotropic envelope (docs/method.md, "Three comparators"): every constant of its grid certified on
 # validation with Figure 1's n0 / n / alpha; choose_envelope takes the best at each threshold of
-# Figure 1's band grid; only the chosen constants are certified on test (which ones is known only
+# Figure 1's band grid and tables; only the chosen constants are certified on test (which ones is known only
 # after validation: choose_envelope is a checkpoint, and the rules that read the envelope ask it).
 rule certify_envelope:
     input:
@@ -90,5 +90,6 @@ checkpoint choose_envelope:
         n=fig1_sample_counts(None),
         alpha=config["alpha"],
         band_thresholds=config["figures"]["band_thresholds"],
+        table_areas=config["figures"]["table_areas"],
     script:
         "../workflow_scripts/choose_envelope.py"

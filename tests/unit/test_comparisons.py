@@ -7,7 +7,14 @@ import pandas as pd
 import pytest
 
 from nusmooth.comparisons import Pair, accuracy_tables, compare_pairs, ranges_of
-from nusmooth.envelope import chosen_constants, choose_envelope, constants_at, envelope_curve, envelope_flags
+from nusmooth.envelope import (
+    choice_thresholds,
+    chosen_constants,
+    choose_envelope,
+    constants_at,
+    envelope_curve,
+    envelope_flags,
+)
 from nusmooth.evidence import paired_band_from_flags
 from nusmooth.intervals import paired_difference_interval, proportion_interval
 from nusmooth.selection import isotropic_counterparts
@@ -52,6 +59,23 @@ def test_the_envelope_takes_the_best_validation_constant_at_each_threshold_ties_
     tied = choose_envelope({0.2: validation[0.1], 0.1: validation[0.1]}, {"area": np.array([-950.0])})
     assert tied["constant"].tolist() == [0.2, 0.2]
     assert chosen_constants(choice) == [0.1, 0.3, 0.5]
+
+
+def test_a_table_threshold_between_two_band_thresholds_gets_a_choice_of_its_own():
+    """The band grid steps from -620 to -560; the table asks for -600. Sigma 0.3 is the best at -620 but
+    reaches no further than -610: choosing only on the band grid gave -600 the constant 0.3, which
+    certifies nothing there."""
+    validation = {
+        0.3: records([-610.0, -610.0, -610.0, -np.inf], [1, 1, 1, 0]),
+        0.5: records([-500.0, -550.0, -np.inf, -np.inf], [1, 1, 0, 0]),
+    }
+    grid = {"area": {"band": np.array([-620.0, -560.0]), "thresholds": np.array([-600.0]), "range": (-700.0, -500.0)}}
+    thresholds = choice_thresholds(grid)
+    assert thresholds["area"].tolist() == [-620.0, -600.0, -560.0]
+    choice = choose_envelope(validation, thresholds)
+    assert constants_at(choice, "area", [-620.0, -600.0, -560.0]).tolist() == [0.3, 0.5, 0.5]
+    only_band = choose_envelope(validation, {"area": grid["area"]["band"]})
+    assert constants_at(only_band, "area", [-600.0]).tolist() == [0.3]  # what the band grid alone gave
 
 
 def test_the_envelope_is_a_step_function_of_the_threshold():
