@@ -115,13 +115,15 @@ def envelope(run):
     return choice, folder
 
 
-def test_the_envelope_is_chosen_at_every_band_threshold_from_validation_records_only(tiny_all):
+def test_the_envelope_is_chosen_at_every_band_and_table_threshold_from_validation_records_only(tiny_all):
     choice, folder = envelope(tiny_all)
     grid = expected_grid(tiny_all, 5)
     for view, column in (("area", "certified_area"), ("l2_radius", "l2_radius")):
         mine = choice[choice["view"] == view]
         start = -np.inf if view == "area" else 0.0
-        np.testing.assert_array_equal(mine["threshold"], np.r_[start, grid[view]["band"]])
+        # Every threshold of the band grid and of the tables (one between two band thresholds needs its own).
+        wanted = np.unique(np.r_[grid[view]["band"], grid[view]["thresholds"]])
+        np.testing.assert_array_equal(mine["threshold"], np.r_[start, wanted])
         for row in mine.itertuples():
             accuracy = {}  # the rule written out again: the most certified validation points, ties to the larger
             for path in sorted(folder.glob("sigma_*/val.tsv")):
