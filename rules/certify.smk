@@ -48,8 +48,9 @@ rule certify:
 
 # The isotropic envelope (docs/method.md, "Three comparators"): every constant of its grid certified on
 # validation with Figure 1's n0 / n / alpha; choose_envelope takes the best at each threshold of
-# Figure 1's band grid and tables; only the chosen constants are certified on test (which ones is known only
-# after validation: choose_envelope is a checkpoint, and the rules that read the envelope ask it).
+# Figure 1's band grid and tables; only the chosen constants are certified on test (which ones is
+# known only after validation: choose_envelope is a checkpoint, and the rules that read the envelope
+# ask it).
 rule certify_envelope:
     input:
         dataset=data_file("dataset.pt"),

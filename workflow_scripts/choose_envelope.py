@@ -1,7 +1,8 @@
 """choose_envelope: the isotropic envelope of one dataset, chosen on validation only. At each threshold
 of Figure 1's band grid and of its tables (fixed by validation records and the sigmas' ceilings,
-tables.display_grid; nusmooth.envelope.choice_thresholds) and at each view's start, the constant of the grid with the largest validation certified accuracy
-(nusmooth.envelope.choose_envelope). No test record is read."""
+tables.display_grid; nusmooth.envelope.choice_thresholds) and at each view's start, the constant of
+the grid with the largest validation certified accuracy (nusmooth.envelope.choose_envelope). No test
+record is read."""
 
 from stage import run_stage
 

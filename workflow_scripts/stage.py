@@ -47,6 +47,7 @@ def run_stage(snakemake, main) -> None:
     try:
         outcome = main(snakemake)
     except Exception as error:
+        stop_reporting()  # before the error's lines, so that no progress line follows them
         traceback.print_exc()
         terminal.write(
             f"\nError in rule {snakemake.rule} ({where}): {type(error).__name__}: {error}\n"
@@ -91,7 +92,7 @@ def progress_interval(environ) -> float:
 def _report_progress_while_running(terminal, job: str, log_path: str, started: float, every: float):
     """Start a daemon thread that writes ``job``'s running time and its log's latest line to the
     terminal every ``every`` seconds (none when 0); calling the returned function stops it (and waits for
-    a line being written, so that none follows the job's last)."""
+    a line being written, so that none follows the job's last); calling it again does nothing."""
     stop = threading.Event()
 
     def report():

@@ -77,3 +77,23 @@ def test_the_interval_is_read_once_and_a_wrong_value_is_named_with_the_fix():
     for wrong in ("two minutes", "-5", "nan"):
         with pytest.raises(SystemExit, match=f"{PROGRESS_VARIABLE}='{wrong}' is not a number of seconds. Fix: "):
             progress_interval({PROGRESS_VARIABLE: wrong})
+
+
+def test_a_failing_job_ends_with_its_error_and_no_progress_line_after_it(tmp_path, monkeypatch):
+    terminal = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    monkeypatch.setattr(sys, "stdout", sys.stdout)
+    monkeypatch.setenv(PROGRESS_VARIABLE, "0.05")
+
+    def main(snakemake):
+        print("epoch 1", flush=True)
+        time.sleep(0.3)
+        raise ValueError("the model is at chance. Fix: train longer")
+
+    with pytest.raises(SystemExit):
+        run_stage(stage_job(tmp_path), main)
+    time.sleep(0.2)
+    text = terminal.getvalue()
+    assert "running for" in text  # it did report while running
+    assert "running for" not in text.split("Error in rule certify")[1]
+    assert text.rstrip().endswith(f"(full log: {tmp_path / 'job.log'})")
