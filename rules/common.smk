@@ -606,23 +606,28 @@ def planned_gpu_jobs():
     return jobs
 
 
-def chosen_envelope_jobs():
+def chosen_envelope_jobs(datasets):
     """The envelope's test jobs its choice asked for (known once choose_envelope has run)."""
     return [
         Job("certify_envelope", (("dataset", d), ("constant", c), ("split", SHOWN_SPLIT)))
-        for d in config["run_datasets"]
+        for d in datasets
         for c in chosen_envelope_constants(d)
     ]
 
 
 def results_doc_jobs(wildcards):
     """Params: every GPU job of each dataset that ran, with its benchmark file."""
-    return gpu_job_records(planned_gpu_jobs() + chosen_envelope_jobs())
+    return gpu_job_records(planned_gpu_jobs() + chosen_envelope_jobs(config["run_datasets"]))
 
 
-def results_doc_envelope_benchmarks(wildcards):
-    """Input function: the benchmark files of the envelope's test jobs (apart: they wait for the checkpoint)."""
-    return [job["benchmark"] for job in gpu_job_records(chosen_envelope_jobs())]
+def envelope_benchmarks(datasets):
+    """Input function: the benchmark files of the envelope's test jobs of ``datasets`` (apart from the
+    other inputs: they wait for the checkpoint)."""
+
+    def benchmarks(wildcards):
+        return [job["benchmark"] for job in gpu_job_records(chosen_envelope_jobs(datasets))]
+
+    return benchmarks
 
 
 def results_doc_inputs(wildcards):
@@ -715,15 +720,20 @@ def robustness_shown():
     return [(f"figures/{name}.png", f"docs/robustness/{name}.png") for name in names]
 
 
+def robustness_planned_jobs():
+    """Figure 1's GPU jobs (nusmooth.cost) of every replicate that the DAG plans before any job has run
+    (the envelope's test jobs wait for its choice: chosen_envelope_jobs)."""
+    return [
+        job
+        for instance in robustness_instances()
+        for job in figure_jobs(instance, config["datasets"][instance])["fig1"]
+        if not chosen_on_validation(job)
+    ]
+
+
 def robustness_jobs(wildcards):
-    """Params: Figure 1's GPU jobs (nusmooth.cost) of every replicate, with their benchmark files."""
-    benchmark = {name: getattr(rules, name).benchmark for name in GPU_RULES}
-    listed = []
-    for instance in robustness_instances():
-        for job in figure_jobs(instance, config["datasets"][instance])["fig1"]:
-            values = dict(job.wildcards)
-            listed.append({"rule": job.rule, "wildcards": values, "benchmark": benchmark[job.rule].format(**values)})
-    return listed
+    """Params: Figure 1's GPU jobs of every replicate that ran, with their benchmark files."""
+    return gpu_job_records(robustness_planned_jobs() + chosen_envelope_jobs(robustness_instances()))
 
 
 def robustness_inputs(wildcards):
@@ -734,7 +744,20 @@ def robustness_inputs(wildcards):
         "histories": [f"results/models/{instance}/history.tsv" for instance in instances],
         "convergence": [f"results/convergence/{name}/sub_epochs.tsv" for name in config["run_datasets"]],
         "figures": [figure for figure, _ in robustness_shown()],
-        "benchmarks": [job["benchmark"] for job in robustness_jobs(wildcards)],
+        "benchmarks": [job["benchmark"] for job in gpu_job_records(robustness_planned_jobs())],
+        "envelope_validation": [
+            envelope_file(instance, constant, CHOOSING_SPLIT)
+            for instance in instances
+            for constant in envelope_constants(config["datasets"][instance])
+        ],
+    }
+
+
+def robustness_envelope_constants():
+    """Params: each replicate's envelope grid, in the order of robustness_inputs' envelope_validation."""
+    return {
+        instance: [float(c) for c in envelope_constants(config["datasets"][instance])]
+        for instance in robustness_instances()
     }
 
 

@@ -18,7 +18,7 @@ rule measure_pass_rates:
 rule results_doc:
     input:
         unpack(results_doc_inputs),
-        envelope_benchmarks=results_doc_envelope_benchmarks,
+        envelope_benchmarks=envelope_benchmarks(config["run_datasets"]),
         pass_rates="results/cost/pass_rates.json",
         paper_preset=Path(workflow.basedir) / "presets" / "paper.yaml",
     output:

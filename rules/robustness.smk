@@ -33,6 +33,8 @@ rule plot_convergence:
 rule robustness_doc:
     input:
         unpack(robustness_inputs),
+        envelope_tests=envelope_test_inputs(robustness_instances()),
+        envelope_benchmarks=envelope_benchmarks(robustness_instances()),
     output:
         doc="docs/robustness.md",
         figures=[copy for _, copy in robustness_shown()],
@@ -44,6 +46,7 @@ rule robustness_doc:
         blocks=robustness_blocks(),
         instances=robustness_instances(),
         datasets=fig1_keys(robustness_instances()),
+        envelope_constants=robustness_envelope_constants(),
         jobs=robustness_jobs,
         table_areas=config["figures"]["table_areas"],
         command=page_command("docs/robustness.md"),

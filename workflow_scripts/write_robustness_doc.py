@@ -7,17 +7,31 @@ import platform
 import shutil
 from datetime import datetime, timezone
 
-from stage import fig1_results, run_stage
+from stage import envelope_results, fig1_results, run_stage
 
 from nusmooth import artifacts
 from nusmooth.cost import Job
 from nusmooth.io import atomic_write_text
 from nusmooth.model_settings import training_regime
 from nusmooth.provenance import benchmark_seconds, checkout_commit
+from nusmooth.robustness import ReplicateEnvelope
 from nusmooth.robustness_doc import BlockReport, page
 
 
-def block_report(block: dict, results: list, snakemake) -> BlockReport:
+def replicate_envelopes(snakemake) -> dict[str, ReplicateEnvelope]:
+    """Each replicate's isotropic envelope: every grid constant's validation certificates
+    (``input.envelope_validation``, in the order of ``params.envelope_constants``) and its chosen
+    constants' test certificates."""
+    chosen = envelope_results(snakemake)
+    paths = iter(snakemake.input.envelope_validation)
+    envelopes = {}
+    for instance, constants in snakemake.params.envelope_constants.items():
+        validation = {constant: artifacts.ENVELOPE_CERTIFICATES.load(next(paths)) for constant in constants}
+        envelopes[instance] = ReplicateEnvelope(validation=validation, test=chosen[instance].test)
+    return envelopes
+
+
+def block_report(block: dict, results: list, envelopes: dict, snakemake) -> BlockReport:
     """One block and its replicates, loaded (``block``: one of ``params.blocks``)."""
     inputs, instances = snakemake.input, block["instances"]
     own = [i for i, name in enumerate(snakemake.params.datasets) if name in instances]
@@ -39,14 +53,15 @@ def block_report(block: dict, results: list, snakemake) -> BlockReport:
         results=[results[i] for i in own],
         replicates=[instances.index(snakemake.params.datasets[i]) + 1 for i in own],
         sigmas=[artifacts.FIG1_SIGMAS.load(inputs.sigmas[i]).learned.numpy() for i in own],
+        envelopes=[envelopes[snakemake.params.datasets[i]] for i in own],
         convergence=artifacts.CONVERGENCE.load(inputs.convergence[snakemake.params.blocks.index(block)]),
         timed=[(Job(j["rule"], tuple(j["wildcards"].items())), benchmark_seconds(j["benchmark"])) for j in jobs],
     )
 
 
 def main(snakemake):
-    results = fig1_results(snakemake)
-    blocks = [block_report(block, results, snakemake) for block in snakemake.params.blocks]
+    results, envelopes = fig1_results(snakemake), replicate_envelopes(snakemake)
+    blocks = [block_report(block, results, envelopes, snakemake) for block in snakemake.params.blocks]
     for figure, copy in zip(snakemake.input.figures, snakemake.output.figures, strict=True):
         shutil.copyfile(figure, copy)
     shown = {copy.split("/")[-1].removesuffix(".png"): copy.removeprefix("docs/") for copy in snakemake.output.figures}

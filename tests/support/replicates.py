@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from nusmooth.artifacts import Fig1Result
+from nusmooth.robustness import ReplicateEnvelope
 
 
 def records(correct, areas) -> pd.DataFrame:
@@ -48,4 +49,19 @@ def fig1_result(seed: int, learned_share: float, isotropic_areas=(-2000, -800), 
         geometric=geometric,
         validation=validation,
         sources=[],
+    )
+
+
+def replicate_envelope(seed: int, shares=(0.8, 0.5), points: int = 200) -> ReplicateEnvelope:
+    """One replicate's envelope of two constants on 100 validation and ``points`` test points: 0.25
+    certifies ``shares[0]`` of them at areas in [-1500, -700], 0.5 ``shares[1]`` at areas in [-900, -100]."""
+    rng = np.random.default_rng(1000 + seed)
+    shapes = {0.25: (shares[0], (-1500, -700)), 0.5: (shares[1], (-900, -100))}
+
+    def certified(n, share, areas):
+        return records(rng.random(n) < share, rng.uniform(*areas, n))
+
+    return ReplicateEnvelope(
+        validation={c: certified(100, share, areas) for c, (share, areas) in shapes.items()},
+        test={c: certified(points, share, areas) for c, (share, areas) in shapes.items()},
     )

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from nusmooth.robustness import (
+    ENVELOPE,
     LOST,
     NEITHER,
     NOT_ASSESSED,
@@ -15,13 +16,14 @@ from nusmooth.robustness import (
     across_replicates,
     area_ranges,
     common_grid,
+    envelope_choice_at,
     paired_rows,
     replicate_spread,
     survival,
     threshold_verdicts,
 )
 from nusmooth.verdicts import A_WINS, B_WINS, CANNOT_TELL, NOTHING
-from support.replicates import fig1_result
+from support.replicates import fig1_result, records, replicate_envelope
 
 
 def test_the_spread_is_the_mean_the_range_and_students_t_interval():
@@ -105,3 +107,26 @@ def test_replicates_are_read_at_one_grid_from_validation_and_their_bands_cover_i
     verdicts = threshold_verdicts(table)
     assert len(verdicts) == len(grid) + 1 and verdicts.iloc[0]["verdict"] == A_WINS  # clean: 0.9 vs 0.6
     assert all(r.thresholds >= 1 for r in area_ranges(verdicts))
+
+
+def test_the_envelope_is_chosen_at_the_pages_own_thresholds_among_the_constants_certified_on_test():
+    """The page's thresholds differ from the replicate's own: a step over the replicate's choice could
+    keep a constant past its reach. Here 0.25 certifies more validation points at -1400 and none
+    above -700; at -650 only 0.5 certifies, so 0.5 is taken there, and 0.12 (certified on validation
+    but never chosen by the replicate, so never on test) is not a candidate whatever it scores."""
+    envelope = replicate_envelope(0)
+    envelope.validation[0.12] = records(np.ones(100, dtype=bool), np.full(100, -600.0))
+    choice = envelope_choice_at(envelope, [-1400.0, -650.0])
+    assert list(choice["threshold"]) == [-np.inf, -1400.0, -650.0]
+    assert list(choice["constant"]) == [0.25, 0.25, 0.5]
+    # The envelope's differences read the chosen constant's test records at each threshold.
+    result = fig1_result(0, 0.9)
+    table = paired_rows(result, [-1400.0, -650.0], ENVELOPE, envelope)
+    assert list(table["constant"]) == [0.25, 0.25, 0.5]
+    for (_, row), constant in zip(table.iterrows(), [0.25, 0.25, 0.5]):
+        learned = (result.learned["correct"] == 1) & (result.learned["certified_area"] >= row["threshold"])
+        test = envelope.test[constant]
+        other = (test["correct"] == 1) & (test["certified_area"] >= row["threshold"])
+        assert row["difference"] == pytest.approx(learned.mean() - other.mean())
+    with pytest.raises(ValueError, match="envelope certificates"):
+        paired_rows(result, [-650.0], ENVELOPE)

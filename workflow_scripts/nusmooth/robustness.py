@@ -3,11 +3,13 @@
 and training regimes").
 
 Every replicate of every block of one dataset (the paper's regime and a noise-trained one, each run
-``k`` times: :mod:`nusmooth.instances`) is compared with its isotropic comparator on the same test
-points, at one grid of area thresholds fixed from the validation records of all of them (never from
-test points): the replicates' own tables have grids of their own, and a spread over replicates needs
-one threshold. At each threshold each replicate has its paired difference with the pointwise interval
-and the simultaneous band over the grid (:func:`nusmooth.evidence.paired_difference_band`), and the
+``k`` times: :mod:`nusmooth.instances`) is compared with two isotropic comparators on the same test
+points (:data:`COMPARATORS`: the replicate's isotropic envelope, the strongest, which decides the
+answer, and the isotropic sigma at the learned vector's arithmetic mean, the paper's), at one grid of
+area thresholds fixed from the validation records of all of them (never from test points): the
+replicates' own tables have grids of their own, and a spread over replicates needs one threshold. At
+each threshold each replicate has its paired difference with the pointwise interval and the
+simultaneous band over the grid (:func:`nusmooth.evidence.paired_band_from_flags`), and the
 replicates together have their mean, range and t-interval (:func:`replicate_spread`).
 
 **The rule across replicates**, at one threshold: the learned sigma wins when the band of *every*
@@ -16,22 +18,24 @@ training run shows the gain on its test points, and the mean gain over training 
 comparator wins symmetrically; nothing to compare where no replicate certifies any point; otherwise
 no difference can be told. Wins are reported as ranges of thresholds (:mod:`nusmooth.verdicts`).
 
-**Survives noise training**, per dataset and Figure-1 constant: the learned sigma wins at one area
-threshold or more (the clean row aside) in the noise-trained block: *survives*; it wins somewhere in
-the paper's regime but nowhere with noise training: *does not survive*; nowhere in either: *no
-advantage in either regime*.
+**Survives noise training**, per dataset, Figure-1 constant and comparator: the learned sigma wins
+at one area threshold or more (the clean row aside) in the noise-trained block: *survives*; it wins
+somewhere in the paper's regime but nowhere with noise training: *does not survive*; nowhere in
+either: *no advantage in either regime*. The page's answer is the envelope's.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import t as student_t
 
-from .evidence import paired_difference_band
+from .envelope import choose_envelope, envelope_flags
+from .evidence import POINT_ID, certified_flags, paired_band_from_flags
 from .registry import SIGMA_KINDS
 from .tables import VIEWS, display_grid, largest_certifiable
 from .verdicts import A_WINS, B_WINS, CANNOT_TELL, NOTHING, verdict_ranges
@@ -43,6 +47,32 @@ SURVIVES = "survives"
 LOST = "does not survive"
 NEITHER = "no advantage in either regime"
 NOT_ASSESSED = "not assessed"
+
+#: The comparators of the page, the one that decides the answer first: the replicate's isotropic
+#: envelope (the best constant of a grid at each threshold, chosen on validation: the strongest
+#: isotropic comparator, docs/method.md "Three comparators"), then the isotropic sigma at the learned
+#: vector's arithmetic mean (the paper's).
+ENVELOPE, ARITHMETIC_MEAN = "envelope", "am"
+COMPARATORS = (ENVELOPE, ARITHMETIC_MEAN)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicateEnvelope:
+    """One replicate's isotropic envelope: the validation certificates of every constant of its grid,
+    and the test certificates of the constants its own choice took (only those were certified on test)."""
+
+    validation: dict
+    test: dict
+
+
+def envelope_choice_at(envelope: ReplicateEnvelope, thresholds) -> pd.DataFrame:
+    """The envelope's constant at each of the page's area ``thresholds``, chosen there on validation
+    (:func:`nusmooth.envelope.choose_envelope`) among the constants certified on test. The replicate's
+    own choice was made at its own tables' thresholds; taking it between them (a step function) could
+    give a constant that cannot reach the page's threshold at all. The candidates were themselves chosen
+    on validation, so no test record takes part in the choice."""
+    candidates = {constant: envelope.validation[constant] for constant in envelope.test}
+    return choose_envelope(candidates, {"area": np.asarray(thresholds, dtype=float)})
 
 
 def replicate_spread(values, level: float = LEVEL) -> dict[str, float]:
@@ -82,11 +112,29 @@ def common_grid(results: Sequence, samples: Sequence[int], *, alpha: float, coun
     return display_grid([frame for r in results for frame in r.validation], ceilings, count)["area"]["thresholds"]
 
 
-def paired_rows(result, thresholds) -> pd.DataFrame:
-    """Learned minus isotropic certified accuracy of one Figure-1 vector at the clean row and each
-    area threshold: the paired interval and the band over that whole grid (evidence.paired_difference_band)."""
+def paired_rows(
+    result, thresholds, comparator: str = ARITHMETIC_MEAN, envelope: ReplicateEnvelope | None = None
+) -> pd.DataFrame:
+    """Learned minus ``comparator`` certified accuracy of one Figure-1 vector at the clean row and each
+    area threshold: the paired interval and the band over that whole grid
+    (evidence.paired_band_from_flags), with the comparator's ``constant`` at each threshold. The
+    envelope's needs the replicate's ``envelope``."""
     grid = np.concatenate([[VIEWS["area"]["start"]], np.asarray(thresholds, dtype=float)])
-    return paired_difference_band(result.learned, result.isotropic, grid, "area")
+    ids = result.learned[POINT_ID]
+    _, learned = certified_flags(result.learned, grid, "area", name="the learned sigma's test records")
+    if comparator == ENVELOPE:
+        if envelope is None:
+            raise ValueError("the envelope's differences need the replicate's envelope certificates")
+        choice = envelope_choice_at(envelope, thresholds)
+        _, other = envelope_flags(envelope.test, choice, "area", grid, point_ids=ids)
+        constants = choice.sort_values("threshold")["constant"].to_numpy(dtype=float)
+    elif comparator == ARITHMETIC_MEAN:
+        name = "the isotropic sigma's test records"
+        _, other = certified_flags(result.isotropic, grid, "area", point_ids=ids, name=name)
+        constants = np.full(len(grid), float(result.choice.get("isotropic_sigma", np.nan)))
+    else:
+        raise ValueError(f"unknown comparator {comparator!r}; one of {COMPARATORS}")
+    return paired_band_from_flags(grid, learned, other).assign(constant=constants)
 
 
 def across_replicates(rows: pd.DataFrame) -> tuple[str, dict[str, float]]:

@@ -18,6 +18,9 @@ from .instances import split_replicate
 from .convergence import CAP_SHARE, CONVERGED, MOST_AT_CAP, convergence_verdict
 from .results_doc import config_yaml, markdown_table, timed_by_rule, with_interval
 from .robustness import (
+    ARITHMETIC_MEAN,
+    COMPARATORS,
+    ENVELOPE,
     LEVEL,
     NOT_ASSESSED,
     area_ranges,
@@ -30,8 +33,11 @@ from .robustness import (
 from .sigma_regions import border_and_centre
 from .verdicts import A_WINS, B_WINS, CANNOT_TELL, NOTHING, describe_verdicts
 
-LEARNED, COMPARATOR = "the learned sigma", "the isotropic sigma at its mean"
-VERDICT_WORDS = {A_WINS: "learned wins", B_WINS: "isotropic wins", CANNOT_TELL: "cannot tell", NOTHING: "nothing"}
+LEARNED = "the learned sigma"
+#: Each comparator in the page's words (nusmooth.robustness.COMPARATORS).
+COMPARATOR_WORDS = {ENVELOPE: "the isotropic envelope", ARITHMETIC_MEAN: "the isotropic sigma at its mean"}
+COMPARATOR_SHORT = {ENVELOPE: "envelope", ARITHMETIC_MEAN: "AM"}
+VERDICT_WORDS = {A_WINS: "learned wins", B_WINS: "comparator wins", CANNOT_TELL: "cannot tell", NOTHING: "nothing"}
 
 
 @dataclass(kw_only=True)
@@ -51,10 +57,12 @@ class BlockReport:
     instances: list[str]
     #: Each replicate's base model: clean validation accuracy after its last epoch.
     base_accuracy: list[float]
-    #: Figure 1's vectors (nusmooth.artifacts.Fig1Result), each with the replicate it belongs to and its learned sigma.
+    #: Figure 1's vectors (nusmooth.artifacts.Fig1Result), each with the replicate it belongs to, its
+    #: learned sigma and its replicate's isotropic envelope (nusmooth.robustness.ReplicateEnvelope).
     results: list
     replicates: list[int]
     sigmas: list[np.ndarray]
+    envelopes: list
     #: The convergence table of every Figure-1 sweep of the block (artifacts.CONVERGENCE).
     convergence: pd.DataFrame
     #: (job, wall seconds) of every GPU job of Figure 1 of every replicate (Snakemake's benchmark files).
@@ -82,12 +90,21 @@ def dataset_grids(blocks: Sequence[BlockReport], count: int) -> dict[str, np.nda
 
 
 def block_differences(block: BlockReport, thresholds) -> pd.DataFrame:
-    """Every replicate's paired rows (robustness.paired_rows) of every Figure-1 constant of ``block``."""
+    """Every replicate's paired rows (robustness.paired_rows) of every Figure-1 constant of ``block``
+    against every comparator (column ``comparator``)."""
     frames = [
-        paired_rows(result, thresholds).assign(init=result.choice["init"], replicate=replicate)
-        for result, replicate in zip(block.results, block.replicates, strict=True)
+        paired_rows(result, thresholds, comparator, envelope).assign(
+            comparator=comparator, init=result.choice["init"], replicate=replicate
+        )
+        for comparator in COMPARATORS
+        for result, replicate, envelope in zip(block.results, block.replicates, block.envelopes, strict=True)
     ]
     return pd.concat(frames, ignore_index=True)
+
+
+def block_verdicts(differences: pd.DataFrame) -> dict:
+    """{(comparator, init): robustness.threshold_verdicts} of one block's :func:`block_differences`."""
+    return {key: threshold_verdicts(mine) for key, mine in differences.groupby(["comparator", "init"], sort=False)}
 
 
 def threshold_label(threshold: float) -> str:
@@ -103,35 +120,42 @@ def spread_text(spread: dict, digits: int = 2, sign: bool = True) -> str:
     return f"{interval} (range {spread['min']:{plus}.{digits}f} to {spread['max']:{plus}.{digits}f})"
 
 
+def replicate_cell(row) -> str:
+    """``r2: +0.05 [+0.01, +0.09]``, with the envelope's constant at that threshold: ``(sigma 0.5)``."""
+    cell = f"r{row.replicate}: {with_interval(row.difference, row.lower, row.upper, sign=True)}"
+    return cell + (f" (sigma {row.constant:g})" if row.comparator == ENVELOPE else "")
+
+
 def difference_rows(block: BlockReport, differences: pd.DataFrame) -> list[list[str]]:
-    """One row per constant and threshold: each replicate's difference with its paired 95% interval,
-    the mean over replicates with its t-interval and range, and the verdict across replicates."""
+    """One row per comparator, constant and threshold: each replicate's difference with its paired 95%
+    interval, the mean over replicates with its t-interval and range, and the verdict across replicates."""
     rows = []
-    for init, mine in differences.groupby("init", sort=True):
-        verdicts = threshold_verdicts(mine).set_index("threshold")
-        for threshold, at in mine.groupby("threshold", sort=True):
-            per_replicate = "; ".join(
-                f"r{r.replicate}: {with_interval(r.difference, r.lower, r.upper, sign=True)}"
-                for r in at.sort_values("replicate").itertuples()
-            )
-            row = verdicts.loc[threshold]
-            rows.append(
-                [
-                    f"{init:g}",
-                    threshold_label(threshold),
-                    per_replicate,
-                    spread_text(row.to_dict()),
-                    VERDICT_WORDS[row["verdict"]],
-                ]
-            )
+    verdicts = block_verdicts(differences)
+    for comparator in COMPARATORS:
+        for init in block.inits:
+            mine = differences[(differences["comparator"] == comparator) & (differences["init"] == init)]
+            at_threshold = verdicts[(comparator, init)].set_index("threshold")
+            for threshold, at in mine.groupby("threshold", sort=True):
+                row = at_threshold.loc[threshold]
+                rows.append(
+                    [
+                        COMPARATOR_SHORT[comparator],
+                        f"{init:g}",
+                        threshold_label(threshold),
+                        "; ".join(replicate_cell(r) for r in at.sort_values("replicate").itertuples()),
+                        spread_text(row.to_dict()),
+                        VERDICT_WORDS[row["verdict"]],
+                    ]
+                )
     return rows
 
 
 def difference_table(block: BlockReport, differences: pd.DataFrame) -> str:
     header = [
+        "comparator",
         "init",
         "threshold",
-        "learned - isotropic per replicate (paired 95%)",
+        "learned - comparator per replicate (paired 95%)",
         f"mean over replicates [{LEVEL:.0%} t-interval] (range)",
         "across replicates",
     ]
@@ -196,11 +220,11 @@ def convergence_summary(blocks: Sequence[BlockReport]) -> str:
     )
 
 
-def regime_sentence(block: BlockReport, verdicts: pd.DataFrame) -> str:
-    """What one block shows at one constant: its win ranges, and the mean gain over replicates where
-    the learned sigma wins (smallest and largest, with their t-intervals)."""
+def regime_sentence(block: BlockReport, verdicts: pd.DataFrame, comparator: str) -> str:
+    """What one block shows at one constant against one comparator: its win ranges, and the mean gain
+    over replicates where the learned sigma wins (smallest and largest, with their t-intervals)."""
     ranges = describe_verdicts(
-        area_ranges(verdicts), LEARNED, COMPARATOR, "O_CA", nothing="neither certifies any test point"
+        area_ranges(verdicts), LEARNED, COMPARATOR_WORDS[comparator], "O_CA", nothing="neither certifies any test point"
     )
     wins = verdicts[(verdicts["verdict"] == A_WINS) & np.isfinite(verdicts["threshold"])]
     text = f"{block.regime} (k = {block.k}): {ranges}"
@@ -215,30 +239,34 @@ def regime_sentence(block: BlockReport, verdicts: pd.DataFrame) -> str:
 
 
 def answers(blocks: Sequence[BlockReport], grids: dict[str, np.ndarray]) -> list[list[str]]:
-    """One row per dataset, noise-trained block and constant: the survival verdict and each regime's sentence."""
+    """One row per dataset, noise-trained block, constant and comparator (the envelope's first: it
+    decides): the survival verdict and each regime's sentence."""
     rows = []
     verdicts = {}
     for b in blocks:
-        differences = block_differences(b, grids[b.dataset])
-        for init, mine in differences.groupby("init"):
-            verdicts[(b.name, init)] = threshold_verdicts(mine)
+        for (comparator, init), found in block_verdicts(block_differences(b, grids[b.dataset])).items():
+            verdicts[(b.name, comparator, init)] = found
     for dataset in dict.fromkeys(b.dataset for b in blocks):
         mine = [b for b in blocks if b.dataset == dataset]
         paper = next((b for b in mine if not b.train_noise), None)
         noisy = [b for b in mine if b.train_noise] or [None]
         for noise in noisy:
             for init in (noise or paper).inits:
-                found = {b.name: verdicts.get((b.name, init)) for b in (paper, noise) if b is not None}
-                answer = survival(found.get(paper.name) if paper else None, found.get(noise.name) if noise else None)
-                sentences = [regime_sentence(b, found[b.name]) for b in (paper, noise) if b is not None]
-                rows.append(
-                    [
-                        mine[0].title,
-                        f"{init:g}",
-                        f"**{answer}**" if answer != NOT_ASSESSED else answer,
-                        "<br>".join(sentences),
-                    ]
-                )
+                for comparator in COMPARATORS:
+                    found = {b.name: verdicts.get((b.name, comparator, init)) for b in (paper, noise) if b is not None}
+                    answer = survival(
+                        found.get(paper.name) if paper else None, found.get(noise.name) if noise else None
+                    )
+                    sentences = [regime_sentence(b, found[b.name], comparator) for b in (paper, noise) if b is not None]
+                    rows.append(
+                        [
+                            mine[0].title,
+                            f"{init:g}",
+                            COMPARATOR_WORDS[comparator],
+                            f"**{answer}**" if answer != NOT_ASSESSED else answer,
+                            "<br>".join(sentences),
+                        ]
+                    )
     return rows
 
 
@@ -281,13 +309,15 @@ def dataset_section(dataset_blocks: Sequence[BlockReport], thresholds, figures: 
         parts += [
             f"### {b.regime} (`{b.name}`, k = {b.k})",
             f"![Figure 1, {b.title}, replicate 1]({figures[b.name]['fig1']})",
-            f"Learned minus isotropic certified accuracy on {points:,} test points (n0 = {fig1['n0']}, n = "
+            f"Learned minus comparator certified accuracy on {points:,} test points (n0 = {fig1['n0']}, n = "
             f"{fig1['n']}, alpha = {b.block['alpha']}), at the thresholds shared by every replicate and regime of "
             f"{title} (round numbers over their validation records); replicate r's cell is its difference with "
             "Tango's paired 95% interval over the test points; the verdict across replicates reads each "
             "replicate's simultaneous band over these thresholds and the t-interval over replicates "
-            '(docs/method.md, "Replicates and training regimes"). The comparator is the isotropic sigma at the '
-            "learned vector's arithmetic mean (the paper's).",
+            '(docs/method.md, "Replicates and training regimes"). Two comparators: the replicate\'s isotropic '
+            f"envelope (at each threshold the constant of {envelope_grid(b)} with the most certified validation "
+            "points there, its constant in brackets), which decides the answer, and the isotropic sigma at the "
+            "learned vector's arithmetic mean (AM, the paper's).",
             difference_table(b, block_differences(b, thresholds)),
             "**The learned sigma** (the snapshot chosen on validation; border = the outer pixels, 1/8 of the side; "
             "one value per replicate, so no interval over test points exists):",
@@ -350,10 +380,13 @@ def page(
             runs_rows(blocks),
         ),
         "## The answer",
-        markdown_table(["dataset", "init", "noise training", "each regime"], answers(blocks, grids)),
+        markdown_table(["dataset", "init", "against", "noise training", "each regime"], answers(blocks, grids)),
         "The advantage **survives** noise training when, with the noise-trained base models, the learned sigma "
         "wins at one area threshold or more; it **does not survive** when it wins somewhere in the paper's regime "
-        "but nowhere with noise training. The learned sigma wins at a threshold when every replicate's "
+        "but nowhere with noise training. The answer is the envelope's: at each threshold it takes the isotropic "
+        "constant of a grid that certifies the most validation points there (chosen on validation, reported on "
+        "test), the strongest isotropic comparator; the arithmetic mean's, the paper's comparator, is shown "
+        "beside it. The learned sigma wins at a threshold when every replicate's "
         "simultaneous band lies above 0 and, with two replicates or more, so does the t-interval of the mean over "
         f"replicates ({LEVEL:.0%}, k - 1 degrees of freedom). Near the top of the area range the isotropic sigma "
         "at the mean can certify areas the learned one cannot reach at all (arithmetic mean >= geometric mean).",
@@ -371,6 +404,11 @@ def page(
         f"```yaml\n{config_yaml(without_replicates(config))}\n```",
     ]
     return "\n\n".join(parts) + "\n"
+
+
+def envelope_grid(block: BlockReport) -> str:
+    """``0.25, 0.5``: the constants the block's envelope chooses from."""
+    return ", ".join(f"{c:g}" for c in block.block["fig1"]["envelope"]["constants"])
 
 
 def without_replicates(config: dict) -> dict:
