@@ -37,6 +37,26 @@ def test_resnet110_is_110_layers_deep():
     assert sorted({m.out_channels for m in convs}) == [16, 32, 64]
 
 
+def test_resnet50_is_torchvisions_to_the_bit_from_the_same_seed():
+    """Our ResNet-50 (no torchvision import in the jobs) against torchvision's: the same names and
+    shapes (its pretrained state_dicts load), the same initial weights from one seed, the same output."""
+    from torchvision.models import resnet50 as torchvision_resnet50
+
+    torch.manual_seed(3)
+    ours = ARCHITECTURE_BUILDERS["resnet50"](7)
+    torch.manual_seed(3)
+    theirs = torchvision_resnet50(weights=None, num_classes=7)
+    mine, reference = ours.state_dict(), theirs.state_dict()
+    assert list(mine) == list(reference)
+    for name, tensor in reference.items():
+        assert torch.equal(mine[name], tensor), name
+    ours.eval(), theirs.eval()
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(ours(x), theirs(x))
+    assert [name for name, _ in ours.named_modules()] == [name for name, _ in theirs.named_modules()]
+
+
 def test_checkpoint_round_trip_is_safe(tmp_path):
     model = build_model("resnet110", 10, [0.49, 0.48, 0.45], [0.25, 0.24, 0.26]).eval()
     path = tmp_path / "model.pt"

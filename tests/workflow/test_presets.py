@@ -129,10 +129,10 @@ def test_robustness_preset_plans_both_regimes_and_every_replicate_up_to_its_page
     }
     assert counts["prepare_data"] == 2 and counts["train_base"] == 6 and counts["optimize_sigma"] == 6
     # One racing stage (Figure 1's sweeps are never dropped); Figure 1's three kinds and the envelope's
-    # three constants on validation (its test jobs, and the page, wait for its choice: the page asks
+    # four constants on validation (its test jobs, and the page, wait for its choice: the page asks
     # for no test job or benchmark file of a constant the choice did not take).
     assert counts["evaluate_sigma"] == 6 * 2 and "race_stage" not in counts and counts["plot_convergence"] == 4
-    assert counts["certify"] == 6 * 3 and counts["certify_envelope"] == 6 * 3 and counts["choose_envelope"] == 6
+    assert counts["certify"] == 6 * 3 and counts["certify_envelope"] == 6 * 4 and counts["choose_envelope"] == 6
     assert "results/models/mnist-r2/model.pt" not in log  # the paper regime's MNIST block runs once
     assert counts["robustness_doc"] == 1 and "results/models/mnist_noise-r3/model.pt" in log
     assert "results/data/mnist_noise" not in log and "mnist5k" not in log

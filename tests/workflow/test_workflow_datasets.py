@@ -45,7 +45,7 @@ TOY = {
         "n0": 8,
         "n": 16,
         "test_points": 6,
-        "envelope": {"constants": [0.25, 0.5], "val_points": 6},
+        "envelope": {"constants": [0.25], "val_points": 6},  # one: the tiny run chooses among two
     },
 }
 

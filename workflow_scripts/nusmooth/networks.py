@@ -126,12 +126,85 @@ def resnet110(num_classes: int) -> nn.Module:
     return CifarResNet(110, num_classes)
 
 
-def resnet50(num_classes: int) -> nn.Module:
-    """torchvision's ResNet-50 architecture, randomly initialised (pretrained weights: see
-    :func:`load_torchvision_resnet50`)."""
-    from torchvision.models import resnet50 as torchvision_resnet50
+class Bottleneck(nn.Module):
+    """ResNet-50's block: 1x1 (reduce), 3x3 (stride here), 1x1 (expand 4x) convolutions with batch
+    norm, and the shortcut ``downsample`` (a strided 1x1 convolution + batch norm) where the shape
+    changes. Attribute names and order are torchvision's, so its state_dicts load as they are."""
 
-    return torchvision_resnet50(weights=None, num_classes=num_classes)
+    expansion = 4
+
+    def __init__(self, in_channels: int, width: int, stride: int, downsample: nn.Module | None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(in_channels, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = nn.Conv2d(width, width, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, width * self.expansion, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(width * self.expansion)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        shortcut = x if self.downsample is None else self.downsample(x)
+        return self.relu(out + shortcut)
+
+
+class ResNet50(nn.Module):
+    """He et al.'s ImageNet ResNet-50: a 7x7 stride-2 stem and a max pool, four stages of 3 / 4 / 6 / 3
+    bottleneck blocks of widths 64 / 128 / 256 / 512 (stride 2 entering stages 2-4), global average
+    pooling and a linear layer.
+
+    Written here rather than imported from torchvision, whose import alone costs every job that loads
+    the model about 2 s of CPU on these machines (it loads all its models, ops and datasets). It is
+    torchvision's network to the bit: the same parameter and buffer names (its pretrained state_dicts
+    load unchanged) and, from the same seed, the same initial weights, because the layers are built and
+    initialised in torchvision's order (each shortcut before its block; Kaiming-normal convolutions in
+    module order afterwards; tests/unit/test_models.py compares both)."""
+
+    def __init__(self, num_classes: int = 1000):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 64, 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.in_channels = 64
+        self.layer1 = self._stage(64, 3, stride=1)
+        self.layer2 = self._stage(128, 4, stride=2)
+        self.layer3 = self._stage(256, 6, stride=2)
+        self.layer4 = self._stage(512, 3, stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(512 * Bottleneck.expansion, num_classes)
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(module, nn.BatchNorm2d):
+                nn.init.constant_(module.weight, 1)
+                nn.init.constant_(module.bias, 0)
+
+    def _stage(self, width: int, blocks: int, stride: int) -> nn.Sequential:
+        out_channels = width * Bottleneck.expansion
+        downsample = None
+        if stride != 1 or self.in_channels != out_channels:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+            )
+        layers = [Bottleneck(self.in_channels, width, stride, downsample)]
+        self.in_channels = out_channels
+        layers += [Bottleneck(out_channels, width, 1, None) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet50(num_classes: int) -> nn.Module:
+    """ResNet-50, randomly initialised (pretrained weights: see :func:`load_torchvision_resnet50`)."""
+    return ResNet50(num_classes)
 
 
 #: The constructor of each architecture, taking ``num_classes`` (its facts: ``nusmooth.registry.ARCHITECTURES``).
