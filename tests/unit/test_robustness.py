@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nusmooth.registry import STRONGEST_COMPARATOR
 from nusmooth.robustness import (
-    ENVELOPE,
     LOST,
     NEITHER,
     NOT_ASSESSED,
@@ -121,7 +121,7 @@ def test_the_envelope_is_chosen_at_the_pages_own_thresholds_among_the_constants_
     assert list(choice["constant"]) == [0.25, 0.25, 0.5]
     # The envelope's differences read the chosen constant's test records at each threshold.
     result = fig1_result(0, 0.9)
-    table = paired_rows(result, [-1400.0, -650.0], ENVELOPE, envelope)
+    table = paired_rows(result, [-1400.0, -650.0], STRONGEST_COMPARATOR, envelope)
     assert list(table["constant"]) == [0.25, 0.25, 0.5]
     for (_, row), constant in zip(table.iterrows(), [0.25, 0.25, 0.5]):
         learned = (result.learned["correct"] == 1) & (result.learned["certified_area"] >= row["threshold"])
@@ -129,4 +129,4 @@ def test_the_envelope_is_chosen_at_the_pages_own_thresholds_among_the_constants_
         other = (test["correct"] == 1) & (test["certified_area"] >= row["threshold"])
         assert row["difference"] == pytest.approx(learned.mean() - other.mean())
     with pytest.raises(ValueError, match="envelope certificates"):
-        paired_rows(result, [-650.0], ENVELOPE)
+        paired_rows(result, [-650.0], STRONGEST_COMPARATOR)

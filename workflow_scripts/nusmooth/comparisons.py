@@ -23,7 +23,7 @@ import pandas as pd
 
 from .envelope import VIEW_STARTS, constants_at, envelope_curve, envelope_flags
 from .evidence import POINT_ID, certified_flags, curve_with_band, paired_band_from_flags, paired_difference_from_flags
-from .registry import COMPARATOR_KINDS, COMPARATORS
+from .registry import COMPARATOR_KINDS, COMPARATORS, GEOMETRIC_COMPARATOR, PAPER_COMPARATOR, STRONGEST_COMPARATOR
 from .tables import html_document, isotropic_constant, largest_certifiable, with_intervals_wide
 from .verdicts import A_WINS, B_WINS, CANNOT_TELL, NOTHING, VerdictRange, band_verdicts, verdict_ranges
 
@@ -35,8 +35,17 @@ VERDICT_WORDS = {
     NOTHING: "nothing to compare",
 }
 #: Names of the comparators in the page's words.
-COMPARATOR_NAMES = {"am": "the arithmetic mean (AM)", "gm": "the geometric mean (GM)", "envelope": "the envelope"}
-SHORT_NAMES = {"am": "AM", "gm": "GM", "envelope": "envelope", "isotropic": "isotropic front"}
+COMPARATOR_NAMES = {
+    PAPER_COMPARATOR: "the arithmetic mean (AM)",
+    GEOMETRIC_COMPARATOR: "the geometric mean (GM)",
+    STRONGEST_COMPARATOR: "the envelope",
+}
+SHORT_NAMES = {
+    PAPER_COMPARATOR: "AM",
+    GEOMETRIC_COMPARATOR: "GM",
+    STRONGEST_COMPARATOR: "envelope",
+    "isotropic": "isotropic front",
+}
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,7 +111,7 @@ def accuracy_tables(pairs: list[Pair], envelope, grids: dict[str, dict]) -> dict
 
 def _comparator_flags(pair: Pair, comparator: str, envelope, view: str, *, thresholds, ids) -> tuple:
     """(flags, sigma label per threshold) of one comparator on the learned sigma's test points."""
-    if comparator == "envelope":
+    if comparator == STRONGEST_COMPARATOR:
         _, flags = envelope_flags(envelope.test, envelope.choice, view, thresholds, point_ids=ids)
         labels = [f"isotropic {c:.4g} (envelope)" for c in constants_at(envelope.choice, view, thresholds)]
         return flags, labels

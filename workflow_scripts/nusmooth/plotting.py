@@ -19,7 +19,14 @@ from mpl_toolkits.axes_grid1 import make_axes_locatable  # noqa: E402
 from .evidence import curve_with_band  # noqa: E402
 from .io import atomic_save_figure  # noqa: E402
 from .records import certified_accuracy_curve  # noqa: E402
-from .registry import PIXEL_SPACE, SHOWN_SPLIT, title_of  # noqa: E402
+from .registry import (  # noqa: E402
+    GEOMETRIC_COMPARATOR,
+    PAPER_COMPARATOR,
+    PIXEL_SPACE,
+    SHOWN_SPLIT,
+    STRONGEST_COMPARATOR,
+    title_of,
+)
 from .sigma_regions import NON_ROBUST, ROBUST, extreme_masks  # noqa: E402
 
 #: Print-readable defaults for every figure.
@@ -117,7 +124,7 @@ def precision_note(figure, precision: str) -> None:
 
 #: How Figure 1 draws each sigma: the learned vector solid and its comparators in their own line styles
 #: (each init in its own colour; the envelope, one per dataset, in black).
-FIG1_LINESTYLES = {"learned": "-", "am": "--", "gm": ":", "envelope": "-."}
+FIG1_LINESTYLES = {"learned": "-", PAPER_COMPARATOR: "--", GEOMETRIC_COMPARATOR: ":", STRONGEST_COMPARATOR: "-."}
 ENVELOPE_COLOR = "black"
 
 
@@ -201,7 +208,7 @@ def fig1_panel_from_results(dataset: str, results: list[dict], envelope: dict | 
             {
                 "table": result["isotropic"],
                 "color": color,
-                "linestyle": FIG1_LINESTYLES["am"],
+                "linestyle": FIG1_LINESTYLES[PAPER_COMPARATOR],
                 "label": f"AM $\\sigma$={choice['isotropic_sigma']:.3f} (init {choice['init']:g})",
             }
         )
@@ -210,7 +217,7 @@ def fig1_panel_from_results(dataset: str, results: list[dict], envelope: dict | 
                 {
                     "table": result["geometric"],
                     "color": color,
-                    "linestyle": FIG1_LINESTYLES["gm"],
+                    "linestyle": FIG1_LINESTYLES[GEOMETRIC_COMPARATOR],
                     "label": f"GM $\\sigma$={choice['geometric_sigma']:.3f} (init {choice['init']:g})",
                 }
             )
@@ -219,7 +226,7 @@ def fig1_panel_from_results(dataset: str, results: list[dict], envelope: dict | 
             {
                 "band": envelope["band"],
                 "color": ENVELOPE_COLOR,
-                "linestyle": FIG1_LINESTYLES["envelope"],
+                "linestyle": FIG1_LINESTYLES[STRONGEST_COMPARATOR],
                 "alpha": 0.1,
                 "label": f"isotropic envelope ({envelope['constants']} constants)",
             }

@@ -35,11 +35,11 @@ SIGMA_KINDS = ("learned", "isotropic")
 #: certifiable area); ``envelope``, at each threshold the best constant of a grid on validation (one
 #: per dataset, not tied to the vector). The envelope is the strongest: by construction the best
 #: isotropic sigma of its grid at every threshold on validation, so the headline verdict uses it.
-COMPARATORS = ("am", "gm", "envelope")
-STRONGEST_COMPARATOR = "envelope"
+PAPER_COMPARATOR, GEOMETRIC_COMPARATOR, STRONGEST_COMPARATOR = "am", "gm", "envelope"
+COMPARATORS = (PAPER_COMPARATOR, GEOMETRIC_COMPARATOR, STRONGEST_COMPARATOR)
 #: Certificate kind of the comparators tied to one learned vector
 #: (``results/certify/{dataset}/fig1_init_{init}/{kind}.tsv``), and every kind Figure 1 certifies so.
-COMPARATOR_KINDS = {"am": "isotropic", "gm": "geometric"}
+COMPARATOR_KINDS = {PAPER_COMPARATOR: "isotropic", GEOMETRIC_COMPARATOR: "geometric"}
 FIG1_KINDS = ("learned", *COMPARATOR_KINDS.values())
 #: The ``kind`` of the envelope's certificates in their random streams (nusmooth.seeds: certify).
 ENVELOPE_KIND = "envelope"

@@ -36,7 +36,7 @@ from scipy.stats import t as student_t
 
 from .envelope import choose_envelope, envelope_flags
 from .evidence import POINT_ID, certified_flags, paired_band_from_flags
-from .registry import SIGMA_KINDS
+from .registry import PAPER_COMPARATOR, SIGMA_KINDS, STRONGEST_COMPARATOR
 from .tables import VIEWS, display_grid, largest_certifiable
 from .verdicts import A_WINS, B_WINS, CANNOT_TELL, NOTHING, verdict_ranges
 
@@ -52,8 +52,7 @@ NOT_ASSESSED = "not assessed"
 #: envelope (the best constant of a grid at each threshold, chosen on validation: the strongest
 #: isotropic comparator, docs/method.md "Three comparators"), then the isotropic sigma at the learned
 #: vector's arithmetic mean (the paper's).
-ENVELOPE, ARITHMETIC_MEAN = "envelope", "am"
-COMPARATORS = (ENVELOPE, ARITHMETIC_MEAN)
+COMPARATORS = (STRONGEST_COMPARATOR, PAPER_COMPARATOR)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -113,7 +112,7 @@ def common_grid(results: Sequence, samples: Sequence[int], *, alpha: float, coun
 
 
 def paired_rows(
-    result, thresholds, comparator: str = ARITHMETIC_MEAN, envelope: ReplicateEnvelope | None = None
+    result, thresholds, comparator: str = PAPER_COMPARATOR, envelope: ReplicateEnvelope | None = None
 ) -> pd.DataFrame:
     """Learned minus ``comparator`` certified accuracy of one Figure-1 vector at the clean row and each
     area threshold: the paired interval and the band over that whole grid
@@ -122,13 +121,13 @@ def paired_rows(
     grid = np.concatenate([[VIEWS["area"]["start"]], np.asarray(thresholds, dtype=float)])
     ids = result.learned[POINT_ID]
     _, learned = certified_flags(result.learned, grid, "area", name="the learned sigma's test records")
-    if comparator == ENVELOPE:
+    if comparator == STRONGEST_COMPARATOR:
         if envelope is None:
             raise ValueError("the envelope's differences need the replicate's envelope certificates")
         choice = envelope_choice_at(envelope, thresholds)
         _, other = envelope_flags(envelope.test, choice, "area", grid, point_ids=ids)
         constants = choice.sort_values("threshold")["constant"].to_numpy(dtype=float)
-    elif comparator == ARITHMETIC_MEAN:
+    elif comparator == PAPER_COMPARATOR:
         name = "the isotropic sigma's test records"
         _, other = certified_flags(result.isotropic, grid, "area", point_ids=ids, name=name)
         constants = np.full(len(grid), float(result.choice.get("isotropic_sigma", np.nan)))

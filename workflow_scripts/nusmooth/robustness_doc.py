@@ -15,12 +15,12 @@ import pandas as pd
 
 from . import cost
 from .instances import split_replicate
+from .comparisons import SHORT_NAMES
 from .convergence import CAP_SHARE, CONVERGED, MOST_AT_CAP, convergence_verdict
+from .registry import PAPER_COMPARATOR, STRONGEST_COMPARATOR
 from .results_doc import config_yaml, markdown_table, timed_by_rule, with_interval
 from .robustness import (
-    ARITHMETIC_MEAN,
     COMPARATORS,
-    ENVELOPE,
     LEVEL,
     NOT_ASSESSED,
     area_ranges,
@@ -34,9 +34,8 @@ from .sigma_regions import border_and_centre
 from .verdicts import A_WINS, B_WINS, CANNOT_TELL, NOTHING, describe_verdicts
 
 LEARNED = "the learned sigma"
-#: Each comparator in the page's words (nusmooth.robustness.COMPARATORS).
-COMPARATOR_WORDS = {ENVELOPE: "the isotropic envelope", ARITHMETIC_MEAN: "the isotropic sigma at its mean"}
-COMPARATOR_SHORT = {ENVELOPE: "envelope", ARITHMETIC_MEAN: "AM"}
+#: Each comparator in the page's words (nusmooth.robustness.COMPARATORS); in tables, comparisons.SHORT_NAMES.
+COMPARATOR_WORDS = {STRONGEST_COMPARATOR: "the isotropic envelope", PAPER_COMPARATOR: "the isotropic sigma at its mean"}
 VERDICT_WORDS = {A_WINS: "learned wins", B_WINS: "comparator wins", CANNOT_TELL: "cannot tell", NOTHING: "nothing"}
 
 
@@ -102,6 +101,12 @@ def block_differences(block: BlockReport, thresholds) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def every_block_differences(blocks: Sequence[BlockReport], grids: dict[str, np.ndarray]) -> dict[str, pd.DataFrame]:
+    """{block name: :func:`block_differences` at its dataset's thresholds}: computed once for the page (each
+    chooses every replicate's envelope again), read by the answer and by the dataset's section."""
+    return {b.name: block_differences(b, grids[b.dataset]) for b in blocks}
+
+
 def block_verdicts(differences: pd.DataFrame) -> dict:
     """{(comparator, init): robustness.threshold_verdicts} of one block's :func:`block_differences`."""
     return {key: threshold_verdicts(mine) for key, mine in differences.groupby(["comparator", "init"], sort=False)}
@@ -123,7 +128,7 @@ def spread_text(spread: dict, digits: int = 2, sign: bool = True) -> str:
 def replicate_cell(row) -> str:
     """``r2: +0.05 [+0.01, +0.09]``, with the envelope's constant at that threshold: ``(sigma 0.5)``."""
     cell = f"r{row.replicate}: {with_interval(row.difference, row.lower, row.upper, sign=True)}"
-    return cell + (f" (sigma {row.constant:g})" if row.comparator == ENVELOPE else "")
+    return cell + (f" (sigma {row.constant:g})" if row.comparator == STRONGEST_COMPARATOR else "")
 
 
 def difference_rows(block: BlockReport, differences: pd.DataFrame) -> list[list[str]]:
@@ -139,7 +144,7 @@ def difference_rows(block: BlockReport, differences: pd.DataFrame) -> list[list[
                 row = at_threshold.loc[threshold]
                 rows.append(
                     [
-                        COMPARATOR_SHORT[comparator],
+                        SHORT_NAMES[comparator],
                         f"{init:g}",
                         threshold_label(threshold),
                         "; ".join(replicate_cell(r) for r in at.sort_values("replicate").itertuples()),
@@ -238,13 +243,14 @@ def regime_sentence(block: BlockReport, verdicts: pd.DataFrame, comparator: str)
     return text + f"; clean accuracy: {spread_text(clean.to_dict())}"
 
 
-def answers(blocks: Sequence[BlockReport], grids: dict[str, np.ndarray]) -> list[list[str]]:
+def answers(blocks: Sequence[BlockReport], differences: dict[str, pd.DataFrame]) -> list[list[str]]:
     """One row per dataset, noise-trained block, constant and comparator (the envelope's first: it
-    decides): the survival verdict and each regime's sentence."""
+    decides): the survival verdict and each regime's sentence; ``differences``: every block's
+    (:func:`every_block_differences`)."""
     rows = []
     verdicts = {}
     for b in blocks:
-        for (comparator, init), found in block_verdicts(block_differences(b, grids[b.dataset])).items():
+        for (comparator, init), found in block_verdicts(differences[b.name]).items():
             verdicts[(b.name, comparator, init)] = found
     for dataset in dict.fromkeys(b.dataset for b in blocks):
         mine = [b for b in blocks if b.dataset == dataset]
@@ -300,7 +306,9 @@ def timing_rows(blocks: Sequence[BlockReport]) -> tuple[list[list[str]], float]:
     return rows, total
 
 
-def dataset_section(dataset_blocks: Sequence[BlockReport], thresholds, figures: dict[str, dict[str, str]]) -> str:
+def dataset_section(
+    dataset_blocks: Sequence[BlockReport], differences: dict[str, pd.DataFrame], figures: dict[str, dict[str, str]]
+) -> str:
     title = dataset_blocks[0].title
     parts = [f"## {title}"]
     for b in dataset_blocks:
@@ -318,7 +326,7 @@ def dataset_section(dataset_blocks: Sequence[BlockReport], thresholds, figures: 
             f"envelope (at each threshold the constant of {envelope_grid(b)} with the most certified validation "
             "points there, its constant in brackets), which decides the answer, and the isotropic sigma at the "
             "learned vector's arithmetic mean (AM, the paper's).",
-            difference_table(b, block_differences(b, thresholds)),
+            difference_table(b, differences[b.name]),
             "**The learned sigma** (the snapshot chosen on validation; border = the outer pixels, 1/8 of the side; "
             "one value per replicate, so no interval over test points exists):",
             markdown_table(
@@ -353,7 +361,7 @@ def page(
     machine: str,
     config: dict,
 ) -> str:
-    grids = dataset_grids(blocks, table_areas)
+    differences = every_block_differences(blocks, dataset_grids(blocks, table_areas))
     timing, total = timing_rows(blocks)
     parts = [
         "# Robustness: does the learned sigma's advantage survive noise training and another training run?",
@@ -380,7 +388,7 @@ def page(
             runs_rows(blocks),
         ),
         "## The answer",
-        markdown_table(["dataset", "init", "against", "noise training", "each regime"], answers(blocks, grids)),
+        markdown_table(["dataset", "init", "against", "noise training", "each regime"], answers(blocks, differences)),
         "The advantage **survives** noise training when, with the noise-trained base models, the learned sigma "
         "wins at one area threshold or more; it **does not survive** when it wins somewhere in the paper's regime "
         "but nowhere with noise training. The answer is the envelope's: at each threshold it takes the isotropic "
@@ -395,7 +403,7 @@ def page(
         f"last snapshot's 95% interval and fewer than {MOST_AT_CAP:.0%} of sigma's entries sit at the step cap.",
     ]
     for dataset in dict.fromkeys(b.dataset for b in blocks):
-        parts.append(dataset_section([b for b in blocks if b.dataset == dataset], grids[dataset], figures))
+        parts.append(dataset_section([b for b in blocks if b.dataset == dataset], differences, figures))
     parts += [
         "## Wall time of each stage",
         markdown_table(["block", "rule", "jobs (every replicate)", "wall seconds"], timing),
