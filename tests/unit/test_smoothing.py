@@ -743,3 +743,38 @@ def test_the_soundness_check_catches_an_unsound_bound(linear_certificates):
     problem, certs = linear_certificates
     false = int(harness.false_certifications(problem, certs, SOUNDNESS_N, bound=lambda k, n: k / n).sum())
     assert false > _soundness_limit(len(problem.points))
+
+
+SHAPES = [(), (1,), (3,), (28,), (1, 1), (3, 1, 1), (1, 28, 28), (3, 28, 28), (2, 3, 28, 28), (0,), (3, 0), (28, 1)]
+
+
+@pytest.mark.parametrize("target", [(1, 28, 28), (3, 32, 32), (3, 28, 28), (28,), (3, 0)])
+def test_sigma_fits_the_points_exactly_where_torchs_broadcasting_leaves_them_unchanged(target):
+    from nusmooth.smoothing import broadcasts_unchanged
+
+    for shape in SHAPES:
+        try:
+            expected = torch.broadcast_shapes(shape, target) == target
+        except RuntimeError:
+            expected = False
+        assert broadcasts_unchanged(shape, target) == expected, (shape, target)
+
+
+def test_certifying_does_not_import_sympy():
+    """A certifying job's start: checking sigma's shape must not pull in sympy (torch.broadcast_shapes did,
+    about 0.4 s of every such job)."""
+    import subprocess
+    import sys
+
+    from support import REPO
+
+    code = (
+        "import sys, torch; sys.path.insert(0, 'workflow_scripts'); from nusmooth import certify\n"
+        "model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 2)).eval()\n"
+        "certify(model, torch.rand(2, 1, 2, 2), torch.full((1, 2, 2), 0.5), num_classes=2, n0=4, n=8, alpha=0.01,"
+        " generator=torch.Generator().manual_seed(0))\n"
+        "print('sympy' in sys.modules)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "False"
