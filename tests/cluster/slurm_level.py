@@ -72,6 +72,12 @@ SLURM_COMMAND = [
     "--slurm-init-seconds-before-status-checks",
     "5",
 ]
+# The interrupted run's target: the base model. Its Ctrl-C falls while train_base runs, so the rerun
+# shows what it must (the finished prepare_data kept, the cancelled train_base resubmitted and resumed
+# to the same model) in one SLURM job instead of the 16 of TARGET; what follows train_base is the clean
+# run's.
+INTERRUPTED_TARGET = "results/models/mnist5k/model.pt"
+INTERRUPTED_COMMAND = [INTERRUPTED_TARGET if part == TARGET else part for part in SLURM_COMMAND]
 # Named so that Snakemake, which evaluates unquoted resource values as Python, would turn it into
 # the rule's input files: the profile must hand it over quoted.
 GPU_PARTITION = "input"
@@ -176,12 +182,12 @@ def requested(dry_run_output: str) -> dict[str, dict[str, float]]:
     return asked
 
 
-def local_plan(workdir: Path, env) -> str:
-    """A local dry run of TARGET on the tiny config with every job planned (--forceall) and more cores
+def local_plan(workdir: Path, env, target: str = TARGET) -> str:
+    """A local dry run of ``target`` on the tiny config with every job planned (--forceall) and more cores
     than any rule asks for, so that each job's `threads:` is printed uncapped (the executor's dry run
     does not print threads)."""
     done = subprocess.run(
-        [str(SNAKEMAKE), TARGET, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"],
+        [str(SNAKEMAKE), target, *CONFIG, "--dry-run", "--forceall", "--cores", "1024"],
         cwd=workdir,
         env=env,
         capture_output=True,
@@ -193,8 +199,8 @@ def local_plan(workdir: Path, env) -> str:
 
 
 def planned_files(plan: str) -> list[str]:
-    """The files of a run of TARGET that workflow_outputs compares (under results/ and figures/) and its
-    jobs' logs, from the outputs and logs of local_plan's output."""
+    """The files of a run of a target that workflow_outputs compares (under results/ and figures/) and
+    its jobs' logs, from the outputs and logs of local_plan's output."""
     files = set()
     for line in re.findall(r"^\s+(?:output|log): (.*)$", plan, re.M):
         files.update(name for name in line.split(", ") if name.split("/")[0] in (*OUTPUT_DIRS, "logs"))
@@ -215,6 +221,16 @@ def envelope_test_files(run: Path) -> list[str]:
                 f"logs/certify_envelope/{dataset}/{constant}/test.log",
             ]
     return files
+
+
+def tiny_run_files(files: list[str], folder: Path) -> Path:
+    """``files`` of the session's tiny run (relative paths) copied into ``folder``: what a run of the
+    target that writes them is compared with."""
+    tiny = TINY_RUN.result()
+    for name in files:
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(tiny / name, folder / name)
+    return folder
 
 
 def dry_run_counts(workdir: Path, env, plan: str) -> tuple[dict[str, int], int, dict[str, dict[str, float]]]:
@@ -360,6 +376,7 @@ class CleanRun:
 @dataclass
 class InterruptedRun:
     workdir: Path
+    reference: Path  # the session's tiny run's files of INTERRUPTED_TARGET
     first_exit_code: int  # of the run that got the Ctrl-C
     jobs_before: list[SacctJob]  # SLURM's jobs of that run, once its queue had drained
     rerun_seconds: float
@@ -507,12 +524,10 @@ class SlurmLevel:
         """What the cluster runs of TARGET are compared with: the files of the session's tiny run that
         a run of TARGET writes (planned_files), copied into a folder of their own."""
         self._steps["prerequisites"].result()  # which starts the tiny run when this level runs alone
-        tiny, reference = TINY_RUN.result(), self.root / "reference"
-        files = planned_files(self._steps["plan"].result()) + envelope_test_files(tiny)
-        for name in files:
-            (reference / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(tiny / name, reference / name)
-        return reference
+        tiny = TINY_RUN.result()
+        return tiny_run_files(
+            planned_files(self._steps["plan"].result()) + envelope_test_files(tiny), self.root / "reference"
+        )
 
     def _clean_run(self) -> CleanRun:
         cluster = self._steps["cluster"].result()
@@ -531,12 +546,14 @@ class SlurmLevel:
         return CleanRun(workdir, seconds, expected, asked)
 
     def _interrupted_run(self) -> InterruptedRun:
-        """A run interrupted like Ctrl-C once prepare_data has finished and train_base (the longest
-        job) has been running for a few seconds (one result done, one job cut off mid-work), between
-        two of Snakemake's status checks (querying_slurm), then rerun with the same command."""
+        """A run of INTERRUPTED_TARGET interrupted like Ctrl-C once prepare_data has finished and
+        train_base (the longest job) has been running for a few seconds (one result done, one job cut
+        off mid-work), between two of Snakemake's status checks (querying_slurm), then rerun with the
+        same command."""
         cluster = self._steps["cluster"].result()
         workdir = copy_workflow(self.root / "interrupted").resolve()
-        first = self._background(SLURM_COMMAND, workdir, self.slurm_env, "snakemake.first.out")
+        files = planned_files(local_plan(workdir, self.environ, INTERRUPTED_TARGET))
+        first = self._background(INTERRUPTED_COMMAND, workdir, self.slurm_env, "snakemake.first.out")
         try:
             deadline = time.monotonic() + RUN_TIMEOUT
             while not (
@@ -553,8 +570,10 @@ class SlurmLevel:
             first.stop()
         cluster.wait_queue_empty(timeout=60, workdir=workdir)  # Snakemake cancels the jobs it had in SLURM
         jobs_before = jobs_of(cluster, workdir)
-        rerun = self._background(SLURM_COMMAND, workdir, self.slurm_env, "snakemake.rerun.out")
-        return InterruptedRun(workdir, first_exit_code, jobs_before, rerun.finish())
+        rerun = self._background(INTERRUPTED_COMMAND, workdir, self.slurm_env, "snakemake.rerun.out")
+        seconds = rerun.finish()
+        reference = tiny_run_files(files, self.root / "interrupted-reference")
+        return InterruptedRun(workdir, reference, first_exit_code, jobs_before, seconds)
 
     def _timeout_run(self) -> TimeoutRun:
         """optimize_sigma in the 1-minute partition, in a copy of the checkout that holds a copy of the

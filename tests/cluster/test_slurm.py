@@ -5,9 +5,9 @@ its environment variables) against the one-node cluster of slurm_cluster.py; the
 own accounting: every job COMPLETED, GPU rules allocated gres/gpu and in the GPU partition, others
 not, each with the time limit, memory and CPUs the profile asks for. Outputs must equal those of a
 local run of the same configuration (the session's tiny run, support/tiny_run.py, its files of the
-same target; see workflow_outputs.py for what "equal" means). A second run
-is interrupted like Ctrl-C in the middle and rerun with the same command; it must resume and end
-with the same outputs. An optimize_sigma job that outlives its partition's time limit times out, is
+same target; see workflow_outputs.py for what "equal" means). A second run, of the base model,
+is interrupted like Ctrl-C while it trains and rerun with the same command; it must resubmit only
+the job it cut off and end with the same outputs. An optimize_sigma job that outlives its partition's time limit times out, is
 retried with the same (capped) limit and more memory, resumes and ends with the outputs of an
 uninterrupted run. The profile's preflight stops a run that SLURM would reject (account, time
 limit), and a job given a GPU that torch cannot use stops at once.
@@ -77,7 +77,7 @@ def test_interrupted_run_resumes_to_same_outputs(slurm_level):
     # It resumed: the finished job was not redone, the cancelled one was.
     rules = [job.rule for job in resumed]
     assert "prepare_data" not in rules and rules.count("train_base") == 1, rules
-    assert differences(slurm_level.result("reference"), run.workdir) == []
+    assert differences(run.reference, run.workdir) == []
 
 
 def test_workflow_runs_through_slurm(slurm_level):

@@ -58,10 +58,16 @@ def _same_objects(a, b, where: str) -> list[str]:
     return [] if (type(a) is type(b) and a == b) else [f"{where}: {a!r} vs {b!r}"]
 
 
-def differences(reference: Path, other: Path) -> list[str]:
-    """Human-readable differences between two runs' outputs; empty when they are equal."""
+def differences(reference: Path, other: Path, names: list[str] | None = None) -> list[str]:
+    """Human-readable differences between two runs' outputs; empty when they are equal. With ``names``,
+    only those files are compared, and each must be in both runs (``other`` ran a target whose
+    outputs are part of ``reference``'s)."""
     reference, other = Path(reference), Path(other)
-    names_a, names_b = output_files(reference), output_files(other)
+    if names is None:
+        names_a, names_b = output_files(reference), output_files(other)
+    else:
+        names_a = [n for n in names if (reference / n).is_file()]
+        names_b = [n for n in names if (other / n).is_file()]
     problems = []
     if names_a != names_b:
         problems.append(
