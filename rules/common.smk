@@ -29,7 +29,6 @@ from nusmooth.cost import (
     job_runtime_minutes,
     path_number,
 )
-from nusmooth.envelope import chosen_constants
 from slurm_site import device_check_report, gpu_time_limit
 from workflow_locks import clear_stale_locks, record_lock_owner
 from workflow_config import (
@@ -416,7 +415,11 @@ def envelope_choice(dataset):
 
 def chosen_envelope_constants(dataset):
     """The constants chosen on validation (nusmooth.envelope.chosen_constants' order), as paths name them."""
-    return [path_number(c) for c in chosen_constants(ENVELOPE_CHOICE.load(envelope_choice(dataset)))]
+    choice = ENVELOPE_CHOICE.load(envelope_choice(dataset))  # Snakemake waits here until the checkpoint ran
+    # Imported only once a choice exists: nusmooth.envelope brings scipy, 0.35 s of a Snakemake start.
+    from nusmooth.envelope import chosen_constants
+
+    return [path_number(c) for c in chosen_constants(choice)]
 
 
 def envelope_test_files(dataset):

@@ -85,6 +85,25 @@ def test_the_markdown_job_does_not_import_matplotlib():
     assert result.returncode == 0, result.stderr
 
 
+def test_the_snakefile_counts_a_jobs_work_without_scipy():
+    """Every Snakemake start (each dry run, each SLURM job's own Snakemake) imports rules/common.smk's
+    modules and sizes each GPU job's runtime (nusmooth.cost, which reads the racing schedule): scipy,
+    about 0.35 s, is imported only by the jobs that compute an interval or a bound."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.path.insert(0, 'workflow_scripts')\n"
+        "import nusmooth.instances, nusmooth.model_settings, nusmooth.registry, nusmooth.artifacts, nusmooth.cost\n"
+        "import slurm_site, workflow_locks, workflow_config, yaml\n"
+        "config = yaml.safe_load(open('tests/config_tiny.yaml'))\n"
+        "nusmooth.cost.validation_schedule('mnist5k', config['datasets']['mnist5k'], 64)\n"
+        "assert 'scipy' not in sys.modules, 'scipy was imported'"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_shared_conventions_have_one_home():
     """The abstain class, the split names and the sigma-space label are the registry's objects
     wherever the library uses them (imported, not retyped)."""

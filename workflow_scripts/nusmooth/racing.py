@@ -29,9 +29,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.special import betaincinv, ndtri
 
-from .evidence import snapshot_metrics
 from .registry import CHOOSING_SPLIT, SIGMA_KINDS
 
 #: The columns that name a candidate in records and decisions.
@@ -211,6 +209,8 @@ def area_levels(num_elements: int, n: int, alpha: float) -> tuple[int, np.ndarra
     bound exceeds 1/2), and its area is ``sum log sigma + D log Phi^-1(pA_lower(n_A))``. ``steps[i]`` is
     the area gained from ``n_A = lowest + i`` to ``lowest + i + 1``: the same for every sigma.
     """
+    from scipy.special import betaincinv, ndtri  # here: the Snakefile counts a sweep's work without scipy
+
     votes = np.arange(1, n + 1)
     # The certificate's bound (nusmooth.smoothing.clopper_pearson_lower; that module imports torch).
     bound = betaincinv(votes, n - votes + 1, alpha)
@@ -238,6 +238,8 @@ def mean_area_bounds(tail_counts, correct, observed_mean, steps, level: float) -
     at :data:`WITHOUT_REPLACEMENT_LEVEL`), so the two bounds are the mean with every fraction at its
     upper (lower) bound. With no correct point seen the bounds are ``(-inf, inf)``.
     """
+    from scipy.special import betaincinv, ndtri  # here: the Snakefile counts a sweep's work without scipy
+
     tail = np.asarray(tail_counts, dtype=np.float64)
     correct = np.asarray(correct, dtype=np.float64)[..., None]
     steps = np.asarray(steps, dtype=np.float64)
@@ -531,6 +533,8 @@ def raced_metrics(records: pd.DataFrame, total_points: int) -> dict:
     ``complete``: True only when it has every one of the ``total_points`` points (``val_points``). A dropped candidate's row is marked by
     ``complete = False`` and ``points`` below ``val_points``; its accuracy and mean area are those of its
     first points, with intervals over them, and no front or choice may read them as full-sweep numbers."""
+    from .evidence import snapshot_metrics  # here: its intervals bring scipy, which the Snakefile does without
+
     stages = records["race_stage"].unique()
     if len(stages) != 1:
         raise ValueError(f"one candidate's raced records carry one race_stage, got {sorted(stages)}")
