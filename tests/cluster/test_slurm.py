@@ -5,12 +5,12 @@ its environment variables) against the one-node cluster of slurm_cluster.py; the
 own accounting: every job COMPLETED, GPU rules allocated gres/gpu and in the GPU partition, others
 not, each with the time limit, memory and CPUs the profile asks for. Outputs must equal those of a
 local run of the same configuration (the session's tiny run, support/tiny_run.py, its files of the
-same target; see workflow_outputs.py for what "equal" means). A second run, of the base model,
-is interrupted like Ctrl-C while it trains and rerun with the same command; it must resubmit only
-the job it cut off and end with the same outputs. An optimize_sigma job that outlives its partition's time limit times out, is
-retried with the same (capped) limit and more memory, resumes and ends with the outputs of an
-uninterrupted run. The profile's preflight stops a run that SLURM would reject (account, time
-limit), and a job given a GPU that torch cannot use stops at once.
+same target; see workflow_outputs.py for what "equal" means). A second run, of the base model, is
+interrupted like Ctrl-C while it trains and rerun with the same command; it must resubmit only the
+job it cut off and end with the same outputs. An optimize_sigma job that outlives its partition's
+time limit times out, is retried with the same (capped) limit and more memory, resumes and ends with
+the outputs of an uninterrupted run. The profile's preflight stops a run that SLURM would reject
+(account, time limit), and a job given a GPU that torch cannot use stops at once.
 
 The runs start in the background when the test session starts and these tests, which run last,
 check what they recorded (slurm_level.py says why and how). Needs root (daemons, apt); installs

@@ -238,7 +238,7 @@ def mean_area_bounds(tail_counts, correct, observed_mean, steps, level: float) -
     at :data:`WITHOUT_REPLACEMENT_LEVEL`), so the two bounds are the mean with every fraction at its
     upper (lower) bound. With no correct point seen the bounds are ``(-inf, inf)``.
     """
-    from scipy.special import betaincinv, ndtri  # here: the Snakefile counts a sweep's work without scipy
+    from scipy.special import betaincinv  # here: the Snakefile counts a sweep's work without scipy
 
     tail = np.asarray(tail_counts, dtype=np.float64)
     correct = np.asarray(correct, dtype=np.float64)[..., None]
