@@ -1,8 +1,8 @@
 """Fixtures shared by every test level (tests/unit, tests/workflow, tests/cluster); plain helpers are
 in tests/support. Makes the library (workflow_scripts/nusmooth) and the tests' support package
 importable, as the stage scripts see the library, and makes what several tests read once per session:
-the tiny end-to-end run and the five-dataset run (started in the background when the session starts:
-support/background_run.py), and the paper preset's dry run through the SLURM profile."""
+the tiny end-to-end run and the five-dataset run (made in the background: support/background_run.py),
+and the paper preset's dry run through the SLURM profile."""
 
 import os
 import sys
@@ -25,12 +25,10 @@ from support.datasets_run import DATASETS_RUN  # noqa: E402
 from support.tiny_run import TINY_RUN  # noqa: E402
 from support.workflow import paper_dry_run  # noqa: E402
 
-#: The background runs, by the fixture that reads each, and when each starts: the tiny run at the
-#: session's start (the workflow and SLURM levels wait for it), the five-dataset run, at nice 19, with
-#: the first test outside the unit level (the unit level and the runs started with the session keep
-#: both cores busy; the workflow level's dry runs and single jobs leave one idle).
+#: The background runs, by the fixture that reads each: the tiny run starts with the session (the
+#: workflow and SLURM levels wait for it), the five-dataset run with the first test outside the unit
+#: level (BackgroundRun.starts_after_the_unit_level; support/datasets_run.py says why).
 BACKGROUND_RUNS = {"tiny_all": TINY_RUN, "datasets_run": DATASETS_RUN}
-STARTS_AFTER_THE_UNIT_LEVEL = {DATASETS_RUN}
 UNIT_LEVEL = Path(__file__).resolve().parent / "unit"
 WANTED: list = []  # the background runs that the selected tests read
 
@@ -50,7 +48,7 @@ def pytest_collection_finish(session):
     for fixture, run in BACKGROUND_RUNS.items():
         if any(fixture in getattr(item, "fixturenames", ()) for item in session.items):
             WANTED.append(run)
-            if run not in STARTS_AFTER_THE_UNIT_LEVEL:
+            if not run.starts_after_the_unit_level:
                 run.start(os.environ)
 
 

@@ -1,8 +1,9 @@
-"""Snakemake runs that the session starts in the background when it starts (tests/conftest.py), so that
-they use the cores while the unit level runs in the foreground; whoever reads one waits for it with
-:meth:`BackgroundRun.result`. Two exist: the tiny run (support/tiny_run.py), which the workflow and
-SLURM levels compare with, and the five-dataset run (support/datasets_run.py), at a lower CPU priority:
-nothing waits for it but its own tests, so it takes the cores that the other work leaves idle.
+"""Snakemake runs that the session makes in the background (tests/conftest.py starts them), so that they
+use the cores while other tests run in the foreground; whoever reads one waits for it with
+:meth:`BackgroundRun.result`. Two exist: the tiny run (support/tiny_run.py), started with the session,
+which the workflow and SLURM levels compare with, and the five-dataset run (support/datasets_run.py),
+started after the unit level at a lower CPU priority: nothing waits for it but its own tests, so it
+takes the core that the other tests leave idle.
 """
 
 from __future__ import annotations
@@ -26,7 +27,8 @@ class BackgroundRun:
     ``prepare(root)`` runs at :meth:`start`, in the calling thread (what must not share a process's
     torch with the tests running meanwhile, e.g. scripting a model); ``work(run, prepared)`` runs in
     the background and returns what :meth:`result` gives. ``niceness`` is added to the priority of
-    every process the run starts (Snakemake and its jobs)."""
+    every process the run starts (Snakemake and its jobs); ``starts_after_the_unit_level``: started
+    by the first selected test outside tests/unit, not with the session (tests/conftest.py)."""
 
     def __init__(
         self,
@@ -34,8 +36,11 @@ class BackgroundRun:
         work: Callable[[BackgroundRun, object], object],
         prepare: Callable[[Path], object] | None = None,
         niceness: int = 0,
+        starts_after_the_unit_level: bool = False,
     ):
         self.name, self._work, self._prepare, self.niceness = name, work, prepare, niceness
+        self.starts_after_the_unit_level = starts_after_the_unit_level
+        self.environ: dict[str, str] = {}
         self._lock = threading.Lock()
         self._future: Future | None = None
         self._process: subprocess.Popen | None = None

@@ -1,8 +1,10 @@
 """The session's five-dataset run: `snakemake all` over every dataset that the dataset tests
-(tests/workflow/test_workflow_datasets.py) assert on, in one run, started in the background when the
-session starts (support/background_run.py) at a lower CPU priority than the tests: nothing but those
-tests waits for it, so it takes the cores that the unit and workflow levels leave idle instead of
-holding the session for its three to four minutes.
+(tests/workflow/test_workflow_datasets.py) assert on, in one run in the background
+(support/background_run.py). It starts with the first test outside the unit level (the unit level and
+the runs started with the session keep both cores busy; the workflow level's dry runs and single jobs
+leave one idle), at nice 19: nothing but its own tests, which run after the other workflow tests,
+waits for it, so it takes the core the other tests leave idle instead of holding the session for its
+three to four minutes.
 
 Fashion-MNIST and CIFAR-10 from the shared data folder, an ImageNet-layout folder and a KITTI folder
 built here from the shared samples, and a dataset of your own (an image folder) with a TorchScript
@@ -200,4 +202,6 @@ def run_all(run: BackgroundRun, script: Path) -> Run:
 
 
 #: The one five-dataset run of the session.
-DATASETS_RUN = BackgroundRun("datasets", run_all, prepare=write_folders_and_config, niceness=19)
+DATASETS_RUN = BackgroundRun(
+    "datasets", run_all, prepare=write_folders_and_config, niceness=19, starts_after_the_unit_level=True
+)

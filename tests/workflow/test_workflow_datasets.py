@@ -1,7 +1,7 @@
 """Every dataset through the whole DAG to its figures: the session's five-dataset run
 (support/datasets_run.py: Fashion-MNIST, CIFAR-10, an ImageNet-layout folder, a KITTI folder and a
-dataset of your own with a TorchScript model of your own, in one `snakemake all` started in the
-background when the session starts).
+dataset of your own with a TorchScript model of your own, in one `snakemake all` that runs in the
+background beside the workflow level, support/background_run.py).
 
 The run is tiny (a few dozen training images, one epoch, n0 = 8, n = 16, six certified points) and
 each test checks what its dataset can get wrong: every figure and table of `rule all` exists, its
@@ -11,7 +11,6 @@ readers themselves are tested on the same files in test_datasets.py.
 
 from pathlib import Path
 
-import pytest
 import torch
 import yaml
 
